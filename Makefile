@@ -1,0 +1,104 @@
+# smaudit: passive port-matrix auditor for Cisco SocialMiner hosts.
+#
+#   make            build build/smaudit
+#   make deps       install what is missing (apt-get; sudo when not root)
+#   make run        deps + build + audit the demo capture + print findings
+#   make test       deps + build + the whole test suite (Criterion)
+#   make bench      speed and memory benchmarks
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Things you may reasonably want to change: PREFIX, CC, CFLAGS (appended
+# after ours), DEMO_HOST.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/smaudit
+CC      ?= cc
+PKGS    := libpcap libndpi sqlite3
+VERSION := 0.1.0
+
+BUILD   := build
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
+ifneq ($(CI),)
+WARN    += -Werror
+endif
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 -O2 -g $(WARN) $(HARDEN) -Iinclude -Isrc -I$(BUILD) \
+             $(PKG_CFLAGS) -DSMAUDIT_VERSION='"$(VERSION)"' \
+             -DSMAUDIT_DATADIR='"$(DATADIR)"' -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS    = $(PKG_LIBS) -lpthread -lm
+
+SRCS    := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJS    := $(SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
+TESTS   := $(wildcard tests/test_*.c)
+TESTBIN := $(TESTS:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test bench install uninstall clean format
+all: $(BUILD)/smaudit
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The schema is compiled in, so the binary creates and migrates databases
+# without finding db/schema.sql at run time.
+$(BUILD)/schema_sql.c: db/schema.sql | $(BUILD)
+	{ echo '/* generated from db/schema.sql: do not edit */'; \
+	  echo 'const char store_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsmaudit.a: $(OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/smaudit: $(BUILD)/main.o $(BUILD)/libsmaudit.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(BUILD)/libsmaudit.a $(LIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libsmaudit.a | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests $< $(BUILD)/libsmaudit.a $(LIBS) \
+	  $$(pkg-config --libs criterion) -o $@
+
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
+
+deps:
+	@sh tests/deps.sh
+
+DEMO_HOST ?= 127.0.0.10
+DEMO_DB   ?= $(BUILD)/demo.db
+run: deps $(BUILD)/smaudit
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BUILD)/smaudit read --host $(DEMO_HOST) --site rules/demo.site \
+	  --db $(DEMO_DB) pcaps/demo.pcap
+	@echo
+	$(BUILD)/smaudit query anomalies --db $(DEMO_DB)
+
+# Each test binary runs on its own so one crash names its suite.
+test: deps $(BUILD)/smaudit $(TESTBIN)
+	@set -e; fail=0; for t in $(TESTBIN); do \
+	  echo "== $$t"; $$t --jobs 1 || fail=1; done; \
+	  [ $$fail -eq 0 ] || { echo "some tests failed"; exit 1; }
+
+bench: deps $(BUILD)/smaudit
+	sh tests/bench/run.sh
+
+install: $(BUILD)/smaudit
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
+	install -m 755 $(BUILD)/smaudit $(DESTDIR)$(BINDIR)/smaudit
+	install -m 644 rules/*.rules db/schema.sql $(DESTDIR)$(DATADIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smaudit
+	rm -rf $(DESTDIR)$(DATADIR)
+
+format:
+	clang-format -i src/*.c src/*.h include/smaudit/*.h tests/*.c tests/*.h
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)

@@ -1,0 +1,101 @@
+-- smaudit database schema: the contract users query with plain sqlite3.
+--
+-- One database holds many runs (each `smaudit read` or `smaudit live`).
+-- Times in tables are epoch seconds (REAL, microsecond precision) for flows
+-- and ISO 8601 UTC text for runs; the *_v views show readable times.
+-- Schema version: PRAGMA user_version (the binary migrates older ones).
+-- Addresses are text in their canonical form (inet_ntop).
+
+PRAGMA user_version = 1;
+
+-- What was captured, when, from where, with what loss.
+CREATE TABLE IF NOT EXISTS runs (
+  id            INTEGER PRIMARY KEY,
+  mode          TEXT NOT NULL,            -- 'read' or 'live'
+  source        TEXT NOT NULL,            -- file names (one per line) or interface
+  filter        TEXT,                     -- BPF filter, NULL if none
+  hosts         TEXT NOT NULL,            -- monitored hosts, comma separated CIDRs
+  rules_files   TEXT,                     -- one "path sha256" per line, load order
+  rules_sha256  TEXT,                     -- SHA-256 of the first (main) rules file
+  started       TEXT NOT NULL,            -- ISO 8601 UTC, wall clock
+  finished      TEXT,
+  packets       INTEGER NOT NULL DEFAULT 0,
+  bytes         INTEGER NOT NULL DEFAULT 0, -- wire bytes of all packets
+  malformed     INTEGER NOT NULL DEFAULT 0, -- truncated or bad headers
+  unknown_link  INTEGER NOT NULL DEFAULT 0,
+  non_ip        INTEGER NOT NULL DEFAULT 0,
+  dropped       INTEGER NOT NULL DEFAULT 0, -- pcap_stats drops (live)
+  flows         INTEGER NOT NULL DEFAULT 0, -- flows stored
+  flows_other   INTEGER NOT NULL DEFAULT 0, -- flows touching no monitored host (counted only)
+  evicted       INTEGER NOT NULL DEFAULT 0,
+  status        TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
+  error         TEXT,                     -- first error or warning, with its place
+  version       TEXT                      -- smaudit version that wrote the run
+);
+
+-- The rules in force for a run (so coverage needs nothing but the database).
+CREATE TABLE IF NOT EXISTS run_rules (
+  run_id       INTEGER NOT NULL REFERENCES runs(id),
+  rule_id      TEXT NOT NULL,
+  row          INTEGER,                   -- row of Cisco's table; NULL for site rules
+  direction    TEXT NOT NULL,             -- 'in' or 'out'
+  proto        TEXT NOT NULL,             -- 'tcp' or 'udp'
+  port         INTEGER NOT NULL,
+  peer         TEXT NOT NULL,             -- role or 'any'
+  apps         TEXT,                      -- allowed app protocols, comma separated
+  description  TEXT,
+  source       TEXT,                      -- file:line
+  PRIMARY KEY (run_id, rule_id)
+);
+
+-- One row per flow (Zeek conn.log semantics for the shared columns).
+CREATE TABLE IF NOT EXISTS flows (
+  id                 INTEGER PRIMARY KEY,
+  run_id             INTEGER NOT NULL REFERENCES runs(id),
+  uid                TEXT NOT NULL,
+  ts_start           REAL NOT NULL,       -- epoch seconds
+  ts_end             REAL NOT NULL,
+  proto              TEXT NOT NULL,       -- 'tcp', 'udp', 'icmp', 'icmp6', or a number
+  orig_addr          TEXT NOT NULL,
+  orig_port          INTEGER NOT NULL,    -- ICMP: type
+  resp_addr          TEXT NOT NULL,
+  resp_port          INTEGER NOT NULL,    -- ICMP: code, or the reply's type
+  vlan               INTEGER,             -- NULL when untagged
+  direction          TEXT NOT NULL,       -- 'in', 'out' or 'local', seen from the monitored host
+  direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
+  peer_addr          TEXT NOT NULL,       -- the remote end (resp_addr for 'local')
+  orig_pkts          INTEGER NOT NULL,
+  orig_ip_bytes      INTEGER NOT NULL,
+  orig_bytes         INTEGER NOT NULL,
+  resp_pkts          INTEGER NOT NULL,
+  resp_ip_bytes      INTEGER NOT NULL,
+  resp_bytes         INTEGER NOT NULL,
+  conn_state         TEXT,                -- Zeek's conn_state (TCP); NULL otherwise
+  history            TEXT,                -- Zeek's history letters
+  end_reason         TEXT NOT NULL,       -- closed, timeout, evicted, capture-end, shutdown, checkpoint
+  app_proto          TEXT,                -- nDPI's name ('TLS', 'HTTP', 'SMTPS', ...)
+  app_confidence     TEXT,                -- 'dpi', 'port', 'ip', 'none'
+  server_name        TEXT,                -- TLS SNI, HTTP Host, SMTP EHLO
+  rule_id            TEXT,                -- matched rule, NULL if none
+  verdict            TEXT,                -- expected, unexpected-port, unexpected-direction,
+                                          -- unexpected-peer, protocol-mismatch
+  reason             TEXT                 -- why, in words a person can act on
+);
+
+CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);
+CREATE INDEX IF NOT EXISTS flows_verdict ON flows(verdict, ts_start);
+CREATE INDEX IF NOT EXISTS flows_rule    ON flows(rule_id, ts_start);
+CREATE INDEX IF NOT EXISTS flows_peer    ON flows(peer_addr);
+CREATE INDEX IF NOT EXISTS flows_run     ON flows(run_id);
+
+-- Readable times for people.
+CREATE VIEW IF NOT EXISTS flows_v AS
+  SELECT id, run_id, uid,
+         strftime('%Y-%m-%d %H:%M:%f', ts_start, 'unixepoch') AS start_utc,
+         round(ts_end - ts_start, 6) AS duration,
+         proto, orig_addr, orig_port, resp_addr, resp_port, vlan, direction,
+         direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,
+         resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,
+         app_proto, app_confidence, server_name, rule_id, verdict, reason
+  FROM flows;

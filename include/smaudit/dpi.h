@@ -1,0 +1,42 @@
+/* dpi.h: application protocol detection with nDPI (Debian's libndpi 4.2).
+ *
+ * One detection module per thread (struct dpi_ctx). Per flow, nDPI state
+ * exists only while detection runs: allocated at the first payload packet,
+ * freed as soon as detection is final (found or given up after a bounded
+ * number of packets); what the flow keeps (names, confidence, server name)
+ * is copied into its struct flow_app first. */
+#ifndef SMAUDIT_DPI_H
+#define SMAUDIT_DPI_H
+
+#include <stdint.h>
+
+#include "smaudit/decode.h"
+#include "smaudit/flow.h"
+
+struct dpi_ctx;
+struct dpi_flow; /* per-flow nDPI state, private */
+
+/* New detection module; NULL with err filled on failure. */
+struct dpi_ctx *dpi_new(char *err, size_t errlen);
+
+/* Free the module; every dpi_flow must have been ended first. */
+void dpi_free(struct dpi_ctx *ctx);
+
+/* Feed one packet of flow rec (both directions; from_orig says which).
+ * *st starts NULL and is allocated when payload first appears. Returns 1
+ * when detection is final: *st is then freed and NULL, and rec->app is
+ * filled (app.done = 1); 0 while it goes on. Never allocates once done. */
+int dpi_feed(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec,
+             const struct pkt *p, int from_orig);
+
+/* The flow ended: give up detection if still running, fill rec->app with
+ * what is known, free *st and set it NULL. Safe with *st == NULL. */
+void dpi_end(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec);
+
+/* nDPI states currently allocated (for leak checks and the run summary). */
+uint64_t dpi_live_states(const struct dpi_ctx *ctx);
+
+/* Short name of an app_conf value as stored ("dpi", "port", "ip", "none"). */
+const char *dpi_conf_str(uint8_t conf);
+
+#endif

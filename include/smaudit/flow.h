@@ -1,0 +1,136 @@
+/* flow.h: the flow table: bidirectional flows keyed on the 5-tuple.
+ *
+ * A flow is created by its first packet from a fixed pool (no malloc per
+ * packet), gets an originator as Zeek decides one, counts packets and bytes
+ * per direction, follows TCP state into Zeek's conn_state and history, and
+ * ends on close, idle timeout, eviction (table full: least recently seen
+ * first) or flush. An ended flow is handed to the end callback, which must
+ * copy what it needs: the slot is reused when the callback returns.
+ * Time is packet time only. */
+#ifndef SMAUDIT_FLOW_H
+#define SMAUDIT_FLOW_H
+
+#include <stdint.h>
+
+#include "smaudit/addr.h"
+#include "smaudit/decode.h"
+
+/* Direction seen from the monitored host(s). */
+enum flow_dir {
+	DIR_NONE = 0, /* touches no monitored host: counted, not stored */
+	DIR_IN,       /* a remote party connected to a monitored host */
+	DIR_OUT,      /* a monitored host connected to a remote party */
+	DIR_LOCAL     /* both ends are monitored hosts */
+};
+
+enum flow_end {
+	END_NONE = 0,
+	END_CLOSED,     /* FIN both ways or RST, after the close delay */
+	END_TIMEOUT,    /* idle longer than the protocol's timeout */
+	END_EVICTED,    /* table full: least recently seen flow written out */
+	END_CAPTURE_END,/* the capture ended with the flow still open */
+	END_SHUTDOWN,   /* live capture stopped (signal) */
+	END_CHECKPOINT  /* long-lived flow written at a checkpoint, still open */
+};
+
+/* How sure the application protocol is (nDPI's confidence, reduced). */
+enum app_conf {
+	APP_CONF_NONE = 0, /* nothing known */
+	APP_CONF_PORT,     /* guessed from the port number: not a detection */
+	APP_CONF_IP,       /* guessed from the address (known networks) */
+	APP_CONF_DPI       /* detected from the payload */
+};
+
+struct flow_app {
+	char proto[32];       /* "TLS", "HTTP", "SMTP", "Jabber", "TLS.Google"; "" = unknown */
+	uint8_t confidence;   /* enum app_conf */
+	uint8_t done;         /* detection finished (state freed) */
+	char server_name[80]; /* TLS SNI, HTTP Host, SMTP EHLO name */
+};
+
+/* The finished record of one flow: what the store writes. */
+struct flow_record {
+	uint64_t seq;   /* creation order within the run, from 1 */
+	char uid[20];   /* stable id: 'C' + base62 of a keyed hash */
+	uint64_t ts_start_us, ts_end_us;
+	uint8_t proto;  /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or another */
+	uint8_t ip_version;
+	struct sm_addr orig, resp;
+	uint16_t orig_port, resp_port; /* ICMP: type, and code or reply type */
+	uint16_t vlan;
+	uint8_t direction;          /* enum flow_dir, set by the caller */
+	uint8_t direction_inferred; /* originator inferred, no SYN/first packet */
+	uint64_t orig_pkts, orig_ip_bytes, orig_bytes;
+	uint64_t resp_pkts, resp_ip_bytes, resp_bytes;
+	char conn_state[8]; /* Zeek's: S0 S1 SF REJ S2 S3 RSTO RSTR ... ; "" for UDP/ICMP */
+	char history[24];   /* Zeek's history letters */
+	uint8_t end_reason; /* enum flow_end */
+	uint32_t frags;     /* non-first IP fragments attributed to this flow */
+	struct flow_app app;
+};
+
+struct flow; /* a live flow: record plus tracker state (private) */
+
+struct flow_cfg {
+	uint32_t max_flows;        /* table bound; 0 = default 1,000,000 */
+	uint64_t tcp_timeout_us;   /* idle timeout for TCP; 0 = 5 min */
+	uint64_t udp_timeout_us;   /* idle timeout for UDP; 0 = 1 min */
+	uint64_t icmp_timeout_us;  /* idle timeout for ICMP and others; 0 = 1 min */
+	uint64_t close_delay_us;   /* after FIN both ways or RST; 0 = 5 s */
+	/* Service ports (bit per port, 8192 bytes each) used to orient flows
+	 * picked up mid-stream; NULL = well-known range (< 1024) only. */
+	const uint8_t *svc_tcp, *svc_udp;
+	uint64_t uid_seed; /* keys uid generation; 0 = random at start */
+};
+
+/* Called for each ended flow; rec is valid until it returns. */
+typedef void (*flow_end_fn)(void *ctx, struct flow *f);
+
+struct flow_table;
+
+struct flow_stats {
+	uint64_t created, ended, evicted, timed_out, closed;
+	uint32_t active, peak;
+	uint64_t frags_orphan; /* later fragments with no flow to attach to */
+};
+
+/* New table for cfg (copied); NULL on allocation failure. The pool of
+ * max_flows records is allocated here, once. */
+struct flow_table *flow_table_new(const struct flow_cfg *cfg, flow_end_fn on_end, void *ctx);
+
+/* Free the table; flows still open are NOT reported (call flow_flush first). */
+void flow_table_free(struct flow_table *t);
+
+/* Account one decoded IP packet. Returns its flow (creating it if new, with
+ * *is_new = 1) and *from_orig = 1 if the packet came from the originator;
+ * NULL when the packet belongs to no flow (orphan later fragment). May end
+ * other flows (eviction) through the callback before returning. */
+struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, int *from_orig);
+
+/* End every flow idle at now_us, or closed and past its close delay.
+ * Bounded work per call is not promised: call it about once a second of
+ * packet time. */
+void flow_expire(struct flow_table *t, uint64_t now_us);
+
+/* End every open flow with reason (END_CAPTURE_END, END_SHUTDOWN). */
+void flow_flush(struct flow_table *t, enum flow_end reason);
+
+/* The flow's record (conn_state/history are final only in the end callback). */
+struct flow_record *flow_rec(struct flow *f);
+
+/* Per-flow slot for the caller's state (DPI); NULL when created. */
+void **flow_user(struct flow *f);
+
+/* Counters for the run summary. */
+const struct flow_stats *flow_table_stats(const struct flow_table *t);
+
+/* Name of an end reason as stored ("closed", "timeout", "evicted", ...). */
+const char *flow_end_str(enum flow_end e);
+
+/* Name of a transport protocol as stored ("tcp", "udp", "icmp", ...). */
+const char *flow_proto_str(uint8_t proto);
+
+/* Name of a direction as stored ("in", "out", "local", ""). */
+const char *flow_dir_str(enum flow_dir d);
+
+#endif

@@ -1,0 +1,83 @@
+/* rules.h: the port matrix: rules files, site settings, one frozen matrix.
+ *
+ * A matrix is built by loading the shipped rules file, then site files
+ * (which may name hosts, roles, moved ports and included rules files), then
+ * command-line settings, which win. Every load error is "file:line: what is
+ * wrong" and leaves the matrix as it was before that call (nothing
+ * half-loaded). After rules_finalize() the matrix is read-only and may be
+ * shared by threads. */
+#ifndef SMAUDIT_RULES_H
+#define SMAUDIT_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smaudit/addr.h"
+
+enum rule_dir { RULE_IN = 1, RULE_OUT = 2 };
+
+#define RULE_MAX_APPS 8
+
+struct rule {
+	char id[48];          /* stable id: "https-to-uccx" */
+	int row;              /* row of Cisco's table it encodes; 0 = none (site rule) */
+	uint8_t dir;          /* RULE_IN: remote -> host's listener; RULE_OUT: host -> remote listener */
+	uint8_t proto;        /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;        /* effective port after site settings */
+	uint16_t default_port;/* port as the rules file says */
+	uint8_t configurable; /* the table says the port may be moved */
+	char role[16];        /* peer role, or "any" */
+	char apps[RULE_MAX_APPS][24]; /* application protocols DPI may find */
+	int napps;            /* 0 = any protocol accepted */
+	char description[160];/* the table's own words */
+	const char *file;     /* where it was defined (owned by the matrix) */
+	int line;
+};
+
+struct rules_file {
+	const char *path;
+	char sha256[65]; /* hex */
+};
+
+struct rules_matrix;
+
+/* New empty matrix; NULL on allocation failure. */
+struct rules_matrix *rules_new(void);
+
+/* Free a matrix and everything it owns. */
+void rules_free(struct rules_matrix *m);
+
+/* Load a rules or site file (follows include). Returns 0, or -1 with
+ * err = "file:line: what is wrong" and m unchanged. */
+int rules_load(struct rules_matrix *m, const char *path, char *err, size_t errlen);
+
+/* Add a monitored host, ADDR[/PREFIX]. Returns 0, or -1 with err. */
+int rules_add_host(struct rules_matrix *m, const char *cidr, char *err, size_t errlen);
+
+/* Set a role from NAME=ADDR[,ADDR...] (CIDR allowed); replaces what site
+ * files said for that role. Returns 0, or -1 with err. */
+int rules_set_role(struct rules_matrix *m, const char *spec, char *err, size_t errlen);
+
+/* Check and freeze (unknown roles, duplicate ids ...). Returns 0 or -1 with err. */
+int rules_finalize(struct rules_matrix *m, char *err, size_t errlen);
+
+size_t rules_count(const struct rules_matrix *m);
+const struct rule *rules_get(const struct rules_matrix *m, size_t i);
+
+/* Monitored hosts (from --host and site files). */
+size_t rules_hosts(const struct rules_matrix *m, const struct sm_cidr **out);
+
+/* 1 if a is one of the monitored hosts. */
+int rules_is_host(const struct rules_matrix *m, const struct sm_addr *a);
+
+/* 1 if a holds role; 0 if not; -1 if the role has no addresses configured. */
+int rules_role_match(const struct rules_matrix *m, const char *role, const struct sm_addr *a);
+
+/* Files loaded, in load order, with their SHA-256. */
+size_t rules_files(const struct rules_matrix *m, const struct rules_file **out);
+
+/* Fill bitmaps (8192 bytes each, bit per port) with every listener port the
+ * matrix names, for orienting flows picked up mid-stream. */
+void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *udp);
+
+#endif
