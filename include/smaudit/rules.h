@@ -80,4 +80,14 @@ size_t rules_files(const struct rules_matrix *m, const struct rules_file **out);
  * matrix names, for orienting flows picked up mid-stream. */
 void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *udp);
 
+/* Path of the shipped rules/socialminer.rules: $SMAUDIT_RULES, ./rules/,
+ * beside the binary (../rules/), or the installed data directory; NULL if none. */
+const char *rules_default_path(void);
+
+/* Build a frozen matrix: rules file, then site files, then command-line
+ * hosts and roles (which win). Returns 0, or -1 with err and *out NULL. */
+int rules_build(struct rules_matrix **out, const char *rules_path, const char *const *site_files,
+                size_t nsite, const char *const *hosts, size_t nhosts, const char *const *roles,
+                size_t nroles, char *err, size_t errlen);
+
 #endif
