@@ -19,18 +19,20 @@ enum rule_dir { RULE_IN = 1, RULE_OUT = 2 };
 #define RULE_MAX_APPS 8
 
 struct rule {
-	char id[48];          /* stable id: "https-to-uccx" */
-	int row;              /* row of Cisco's table it encodes; 0 = none (site rule) */
-	uint8_t dir;          /* RULE_IN: remote -> host's listener; RULE_OUT: host -> remote listener */
-	uint8_t proto;        /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port;        /* effective port after site settings */
-	uint16_t default_port;/* port as the rules file says */
-	uint8_t configurable; /* the table says the port may be moved */
-	char role[16];        /* peer role, or "any" */
-	char apps[RULE_MAX_APPS][24]; /* application protocols DPI may find */
-	int napps;            /* 0 = any protocol accepted */
-	char description[160];/* the table's own words */
-	const char *file;     /* where it was defined (owned by the matrix) */
+	char id[48];   /* stable id: "https-to-uccx" */
+	int row;       /* row of Cisco's table it encodes; 0 = none (site rule) */
+	uint8_t dir;   /* RULE_IN: remote -> host's listener; RULE_OUT: host -> remote listener */
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port; /* effective port after site settings */
+	uint16_t default_port;            /* port as the rules file says */
+	uint8_t configurable;             /* the table says the port may be moved */
+	char role[16];                    /* peer role, or "any" */
+	char apps[RULE_MAX_APPS][24];     /* application protocols DPI may find */
+	int napps;                        /* 0 = any protocol accepted */
+	char not_apps[RULE_MAX_APPS][24]; /* protocols refused even when napps == 0 */
+	int nnot_apps;
+	char description[160]; /* the table's own words */
+	const char *file;      /* where it was defined (owned by the matrix) */
 	int line;
 };
 
@@ -79,5 +81,38 @@ size_t rules_files(const struct rules_matrix *m, const struct rules_file **out);
 /* Fill bitmaps (8192 bytes each, bit per port) with every listener port the
  * matrix names, for orienting flows picked up mid-stream. */
 void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *udp);
+
+/* 1 if the application protocol name app (nDPI's "TLS", "TLS.Google",
+ * "HTTP.Cisco") is allowed by r: any dot-separated part of app equal
+ * (case-insensitively) to a listed name, or napps == 0, and no part in
+ * not_apps. Empty app and "Unknown" are always allowed. */
+int rules_app_allowed(const struct rule *r, const char *app);
+
+/* Roles known to the matrix (built in: uccx cuic mail exchange xmpp, plus
+ * those declared with role-name), in declaration order. */
+size_t rules_role_count(const struct rules_matrix *m);
+const char *rules_role_name(const struct rules_matrix *m, size_t i);
+
+/* Addresses configured for role (owned by the matrix); returns their
+ * count, 0 if none or unknown role. */
+size_t rules_role_addrs(const struct rules_matrix *m, const char *role, const struct sm_cidr **out);
+
+/* Name of the first role a holds, or NULL if it holds none. */
+const char *rules_peer_role(const struct rules_matrix *m, const struct sm_addr *a);
+
+/* Path of the shipped rules/socialminer.rules: $SMAUDIT_RULES if set, else
+ * ./rules/socialminer.rules if it exists, else <dir of the executable>/
+ * ../rules/socialminer.rules if it exists, else SMAUDIT_DATADIR
+ * "/socialminer.rules". Returns a static buffer (not thread-safe). */
+const char *rules_default_path(void);
+
+/* Build and finalize a matrix the way every subcommand does: rules_path
+ * (NULL = rules_default_path()), then site files in order, then hosts
+ * (ADDR[/PFX]) and roles (NAME=ADDR[,ADDR...]) from the command line, which
+ * win over site files. On success *out is a new finalized matrix the caller
+ * frees with rules_free(); on error returns -1, *out = NULL, err filled. */
+int rules_build(struct rules_matrix **out, const char *rules_path, const char *const *site_files,
+                size_t nsite, const char *const *hosts, size_t nhosts, const char *const *roles,
+                size_t nroles, char *err, size_t errlen);
 
 #endif
