@@ -128,7 +128,7 @@ static void apps_desc(const struct rule *r, char *buf, size_t len, size_t *off)
 	if (r->napps == 0) {
 		app(buf, len, off, "any protocol");
 		if (r->nnot_apps)
-			app(buf, len, off, " but ");
+			app(buf, len, off, " except ");
 		for (int i = 0; i < r->nnot_apps; i++)
 			app(buf, len, off, "%s%s", i ? "," : "", r->not_apps[i]);
 		return;
@@ -220,9 +220,11 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 		out->kind = VERDICT_EXPECTED;
 		if (rec->app.confidence == APP_CONF_DPI && !rules_app_allowed(r, rec->app.proto)) {
 			out->kind = VERDICT_PROTOCOL_MISMATCH;
-			app(text, sizeof(text), &off, "; rule %s (row %d) allows ", r->id, r->row);
+			app(text, sizeof(text), &off, "; rule %s (row %d) %s ", r->id, r->row,
+			    r->napps ? "allows" : "accepts");
 			apps_desc(r, text, sizeof(text), &off);
-			app(text, sizeof(text), &off, " but DPI detected %s", rec->app.proto);
+			app(text, sizeof(text), &off, "%s DPI detected %s", r->napps ? " but" : ";",
+			    rec->app.proto);
 		} else {
 			app(text, sizeof(text), &off, "; allowed by rule %s (row %d)", r->id,
 			    r->row);
