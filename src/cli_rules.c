@@ -35,6 +35,7 @@ static void usage_check(FILE *f)
 	        "--host ADDR    a monitored SocialMiner address (ADDR[/PFX]); repeatable\n"
 	        "--role NAME=ADDR[,ADDR...]  who holds a role (uccx cuic mail exchange xmpp);\n"
 	        "               wins over site files; repeatable\n"
+	        "To check a site file against the shipped matrix: smaudit rules check --site FILE\n"
 	        "Exit: 0 valid, 2 an error (printed on stderr).\n",
 	        rules_default_path());
 }

@@ -883,11 +883,14 @@ int rules_finalize(struct rules_matrix *m, char *err, size_t errlen)
 			    strcmp(a->role, b->role) == 0) {
 				snprintf(err, errlen,
 				         "%s:%d: rule %s accepts the same connections as rule %s "
-				         "(%s:%d): %s %s/%u %s %s",
+				         "(%s:%d): %s %s/%u %s %s%s",
 				         a->file, a->line, a->id, b->id, b->file, b->line,
 				         a->dir == RULE_IN ? "in" : "out",
 				         a->proto == IPPROTO_TCP ? "tcp" : "udp", a->port,
-				         a->dir == RULE_IN ? "from" : "to", a->role);
+				         a->dir == RULE_IN ? "from" : "to", a->role,
+				         a->port != a->default_port || b->port != b->default_port
+				             ? " (a site file moved a port onto the other)"
+				             : "");
 				return -1;
 			}
 		}

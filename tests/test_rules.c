@@ -499,3 +499,16 @@ Test(cli, show_rejects_bad_role_and_help_works)
 	cr_expect_eq(tu_run(out, sizeof(out), "%s rules check --help", SMAUDIT_BIN), 0);
 	cr_expect(strstr(out, "usage: smaudit rules check"), "%s", out);
 }
+
+Test(errors, two_rules_for_the_same_connections)
+{
+	struct rules_matrix *m;
+	const char *sites[] = {"tests/rules/collide.site"};
+
+	cr_expect_neq(rules_build(&m, SHIPPED, sites, 1, NULL, 0, NULL, 0, err, sizeof(err)), 0);
+	cr_expect_null(m);
+	cr_expect(strstr(err, "rules/socialminer.rules:") &&
+	              strstr(err, ": rule smtps-notify-out accepts the same connections as rule "
+	                          "smtp-notify-out"),
+	          "%s", err);
+}
