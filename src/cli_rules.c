@@ -37,7 +37,7 @@ static void usage_check(FILE *f)
 	        "               wins over site files; repeatable\n"
 	        "To check a site file against the shipped matrix: smaudit rules check --site FILE\n"
 	        "Exit: 0 valid, 2 an error (printed on stderr).\n",
-	        rules_default_path());
+	        rules_default_path() ? rules_default_path() : "socialminer.rules (not found)");
 }
 
 static void usage_show(FILE *f)

@@ -1051,7 +1051,7 @@ const char *rules_default_path(void)
 		}
 	}
 	snprintf(buf, sizeof(buf), "%s/socialminer.rules", SMAUDIT_DATADIR);
-	return buf;
+	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
 int rules_build(struct rules_matrix **out, const char *rules_path, const char *const *site_files,
@@ -1065,7 +1065,15 @@ int rules_build(struct rules_matrix **out, const char *rules_path, const char *c
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (rules_load(m, rules_path ? rules_path : rules_default_path(), err, errlen) < 0)
+	if (!rules_path)
+		rules_path = rules_default_path();
+	if (!rules_path) {
+		snprintf(err, errlen,
+		         "cannot find the shipped rules/socialminer.rules; give --rules "
+		         "FILE or set SMAUDIT_RULES");
+		goto fail;
+	}
+	if (rules_load(m, rules_path, err, errlen) < 0)
 		goto fail;
 	for (size_t i = 0; i < nsite; i++)
 		if (rules_load(m, site_files[i], err, errlen) < 0)

@@ -101,16 +101,15 @@ size_t rules_role_addrs(const struct rules_matrix *m, const char *role, const st
 const char *rules_peer_role(const struct rules_matrix *m, const struct sm_addr *a);
 
 /* Path of the shipped rules/socialminer.rules: $SMAUDIT_RULES if set, else
- * ./rules/socialminer.rules if it exists, else <dir of the executable>/
- * ../rules/socialminer.rules if it exists, else SMAUDIT_DATADIR
- * "/socialminer.rules". Returns a static buffer (not thread-safe). */
+ * ./rules/socialminer.rules, else <dir of the executable>/../rules/
+ * socialminer.rules, else SMAUDIT_DATADIR "/socialminer.rules" (each only
+ * if readable); NULL if none. A static buffer (not thread-safe). */
 const char *rules_default_path(void);
 
-/* Build and finalize a matrix the way every subcommand does: rules_path
- * (NULL = rules_default_path()), then site files in order, then hosts
- * (ADDR[/PFX]) and roles (NAME=ADDR[,ADDR...]) from the command line, which
- * win over site files. On success *out is a new finalized matrix the caller
- * frees with rules_free(); on error returns -1, *out = NULL, err filled. */
+/* Build a frozen matrix: rules file (NULL = rules_default_path()), then
+ * site files in order, then command-line hosts (ADDR[/PFX]) and roles
+ * (NAME=ADDR[,ADDR...]), which win. Returns 0 with a new matrix the caller
+ * frees with rules_free(), or -1 with err and *out NULL. */
 int rules_build(struct rules_matrix **out, const char *rules_path, const char *const *site_files,
                 size_t nsite, const char *const *hosts, size_t nhosts, const char *const *roles,
                 size_t nroles, char *err, size_t errlen);
