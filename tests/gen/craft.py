@@ -256,8 +256,8 @@ def cap_qinq(base):
 
 def cap_ipv6(base):
     c, s, r = "2001:db8::50", "2001:db8::10", "2001:db8::66"
-    t = Tcp(c, 50002, s, 443, ext=(0, 60))
-    pkts = t.full(b"\x16\x03\x01\x00\x05hello", b"\x16\x03\x03\x00\x05world")
+    t = Tcp(c, 50002, s, 80, ext=(0, 60))
+    pkts = t.full(REQ, RESP)
     body = bytes(range(32))
     req = ipv6(s, r, 58, icmp_echo(128, 0x77, 1, body, True, s, r))
     rep = ipv6(r, s, 58, icmp_echo(129, 0x77, 1, body, True, r, s))
@@ -333,7 +333,7 @@ def cap_states(base):
     cl = "127.0.0.52"
     pk = []
 
-    def conn(port, sport=443):
+    def conn(port, sport=80):
         return Tcp(cl, port, HOST, sport, cisn=port * 1000, sisn=port * 3000)
 
     t = conn(41001)  # S0

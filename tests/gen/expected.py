@@ -10,6 +10,7 @@ values. Differences from Zeek that are deliberate are listed in pcaps/README.md.
 
 Usage: python3 tests/gen/expected.py FILE.pcap [> FILE.expected]
        python3 tests/gen/expected.py --all   (rewrites pcaps/*.expected)
+       python3 tests/gen/expected.py --check FILE...  (packet counts vs tshark conv)
 """
 import os
 import re
@@ -422,6 +423,45 @@ def expected_text(path):
     return "\n".join([HEADER] + [f.row() for f in flows(path)]) + "\n"
 
 
+def conv_counts(path, proto):
+    """Per-conversation frame counts from `tshark -qz conv,PROTO`:
+    {frozenset({(addr, port), (addr, port)}): {(addr, port): frames sent}}."""
+    out = subprocess.run(["tshark", "-r", path, "-n", "-q", "-z", "conv," + proto],
+                         capture_output=True, text=True).stdout
+    res = {}
+    pat = re.compile(r"^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+)\s+\d+\s+\S*bytes\s+(\d+)")
+    for line in out.splitlines():
+        m = pat.match(line)
+        if m:
+            a, b = (m.group(1), int(m.group(2))), (m.group(3), int(m.group(4)))
+            # "<-" column: frames B -> A; "->" column: frames A -> B
+            res[frozenset((a, b))] = {b: int(m.group(5)), a: int(m.group(6))}
+    return res
+
+
+def check(path):
+    """Cross-check the packet counts against tshark's conversation tables."""
+    bad = 0
+    convs = {}
+    for proto in ("tcp", "udp"):
+        convs.update({(proto, k): v for k, v in conv_counts(path, proto).items()})
+    seen = set()
+    for f in flows(path):
+        if f.proto not in ("tcp", "udp"):
+            continue
+        o, r = (f.oa, f.op), (f.ra, f.rp)
+        key = (f.proto, frozenset((o, r)))
+        seen.add(key)
+        c = convs.get(key)
+        if c is None or (c[o], c[r]) != tuple(f.pk):
+            bad += 1
+            print("%s: %s %s:%d <-> %s:%d flow pkts %s, tshark conv %s" % (
+                path, f.proto, f.oa, f.op, f.ra, f.rp, f.pk, c))
+    for key in set(convs) - seen:
+        print("%s: tshark conv only: %s %s" % (path, key[0], sorted(key[1])))
+    return bad
+
+
 NO_EXPECTED = {"zero.pcap", "notpcap.pcap", "unknown-link.pcap"}
 
 
@@ -436,6 +476,8 @@ def main(argv):
             with open(os.path.join(pdir, name[:-5] + ".expected"), "w") as fh:
                 fh.write(expected_text(os.path.join(pdir, name)))
         return 0
+    if len(argv) > 1 and argv[1] == "--check":
+        return 1 if sum(check(p) for p in argv[2:]) else 0
     for path in argv[1:]:
         sys.stdout.write(expected_text(path))
     return 0
