@@ -39,8 +39,14 @@ TESTBIN := $(TESTS:tests/%.c=$(BUILD)/tests/%)
 .PHONY: all deps run test bench install uninstall clean format
 all: $(BUILD)/smaudit
 
+# V=1 shows the full commands
+ifeq ($(V),)
+Q := @
+endif
+
 $(BUILD)/%.o: src/%.c | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@[ -n "$(Q)" ] && echo "  CC      $<" || true
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The schema is compiled in, so the binary creates and migrates databases
 # without finding db/schema.sql at run time.
@@ -50,16 +56,18 @@ $(BUILD)/schema_sql.c: db/schema.sql | $(BUILD)
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
 $(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libsmaudit.a: $(OBJS)
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/smaudit: $(BUILD)/main.o $(BUILD)/libsmaudit.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(BUILD)/libsmaudit.a $(LIBS) -o $@
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(BUILD)/libsmaudit.a $(LIBS) -o $@
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libsmaudit.a | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests $< $(BUILD)/libsmaudit.a $(LIBS) \
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests $< $(BUILD)/libsmaudit.a $(LIBS) \
 	  $$(pkg-config --libs criterion) -o $@
 
 $(BUILD) $(BUILD)/tests:

@@ -337,6 +337,7 @@ int cli_read(int argc, char **argv)
 			fprintf(stderr, "smaudit read: warning: %s\n", err);
 			if (!*warn)
 				snprintf(warn, sizeof(warn), "%s", err);
+			status_code = 2;
 		} else if (capture_pkt_no(c) == 0 && r == 0) {
 			fprintf(stderr, "smaudit read: warning: %s: no packets%s\n", path,
 			        filter ? " (after the filter)" : "");

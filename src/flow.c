@@ -348,13 +348,17 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 
 		if (p->proto == IPPROTO_TCP) {
 			uint8_t fl = p->tcp_flags;
-			/* Zeek: a connection not starting with a bare SYN is partial; the
-			 * true responder is guessed from the ports */
-			if (!(fl & TH_SYN) || (fl & TH_ACK)) {
+			/* a connection not starting with a bare SYN is partial: the
+			 * receiver of a SYN-ACK is the originator; otherwise the true
+			 * responder is guessed from the ports, as Zeek does */
+			if ((fl & TH_SYN) && (fl & TH_ACK)) {
+				inferred = 1;
+				flip = 1;
+			} else if (!(fl & TH_SYN)) {
 				inferred = 1;
 				if (is_service_port(t, p->proto, sport)) {
 					if (is_service_port(t, p->proto, dport))
-						flip = !(fl & TH_SYN) && sport < dport;
+						flip = sport < dport;
 					else
 						flip = 1;
 				}

@@ -22,7 +22,8 @@ HEADER = ("proto\torig_addr\torig_port\tresp_addr\tresp_port\torig_pkts\torig_ip
           "direction_inferred")
 
 FIELDS = ["frame.number", "frame.time_epoch", "frame.protocols",
-          "ip.src", "ip.dst", "ip.len", "ip.hdr_len", "ip.reassembled.length",
+          "ip.src", "ip.dst", "ip.len", "ip.hdr_len", "ip.id", "ip.flags.mf", "ip.frag_offset",
+          "ip.proto",
           "ipv6.src", "ipv6.dst", "ipv6.plen", "ipv6.hopopts.len_oct", "ipv6.dstopts.len_oct",
           "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.len",
           "tcp.hdr_len",
@@ -49,7 +50,10 @@ INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 
 
 def read_packets(path):
-    cmd = ["tshark", "-r", path, "-n", "-T", "fields", "-E", "separator=\t",
+    # no reassembly: smaudit counts every fragment on the wire and attributes
+    # later fragments to the first fragment's flow by addresses, proto and IP id
+    cmd = ["tshark", "-r", path, "-n", "-o", "ip.defragment:FALSE", "-T", "fields",
+           "-E", "separator=\t",
            "-E", "occurrence=f"]
     for f in FIELDS:
         cmd += ["-e", f]
@@ -76,11 +80,12 @@ def parse(v):
         if hl is None or hl < 20:
             return None  # bad IHL: Zeek drops it (IPv4_min_header_size)
         src, dst = v["ip.src"], v["ip.dst"]
-        if v["ip.reassembled.length"]:
-            ip_bytes = hl + int(v["ip.reassembled.length"])
-        else:
-            ip_bytes = int(v["ip.len"])
+        ip_bytes = int(v["ip.len"])
         hdr = hl
+        if (_int(v["ip.frag_offset"]) or 0) > 0:
+            return {"no": int(v["frame.number"]), "ts": float(v["frame.time_epoch"]),
+                    "src": src, "dst": dst, "ip_bytes": ip_bytes, "proto": "frag",
+                    "frag": (src, dst, v["ip.proto"], v["ip.id"])}
     elif "ipv6" in protos:
         i = protos.index("ipv6")
         src, dst = v["ipv6.src"], v["ipv6.dst"]
@@ -92,6 +97,8 @@ def parse(v):
     l4 = rest[0] if rest else ""
     p = {"no": int(v["frame.number"]), "ts": float(v["frame.time_epoch"]), "src": src,
          "dst": dst, "ip_bytes": ip_bytes}
+    if "ip" in protos and v["ip.flags.mf"] in ("1", "True"):
+        p["first_frag"] = (src, dst, v["ip.proto"], v["ip.id"])
     if l4 == "tcp":
         if (_int(v["tcp.hdr_len"]) or 0) < 20:
             return None  # bad data offset: Zeek's TCP analyzer rejects the header
@@ -369,7 +376,12 @@ class Flow:
             state, hist = self.tcp.conn_state(), "".join(self.tcp.hist)
         else:
             ob, rb = self.bytes
-            state = "-"
+            # Zeek's conn_state for UDP (orig/resp active) and other protocols
+            if self.proto == "udp":
+                state = (("SF" if self.pk[1] else "S0") if self.pk[0]
+                         else ("SHR" if self.pk[1] else "OTH"))
+            else:
+                state = "OTH"
             hist = "".join(self.udp_hist) if self.proto == "udp" else ""
         return "\t".join(str(x) for x in (
             self.proto, self.oa, self.op, self.ra, self.rp, self.pk[0], self.ipb[0], ob,
@@ -407,7 +419,15 @@ def roles(p):
 def flows(path):
     table = {}
     order = []
+    frags = {}
     for p in read_packets(path):
+        if p["proto"] == "frag":
+            f = frags.get(p["frag"])
+            if f is not None:  # an orphan fragment makes no flow
+                d = 0 if p["src"] == f.oa else 1
+                f.pk[d] += 1
+                f.ipb[d] += p["ip_bytes"]
+            continue
         k = flow_key(p)
         f = table.get(k)
         if f is None:
@@ -415,6 +435,8 @@ def flows(path):
             f = table[k] = Flow(p, flip, inf)
             order.append(f)
         f.add(p)
+        if "first_frag" in p:
+            frags[p["first_frag"]] = f
     order.sort(key=lambda f: f.first)
     return order
 

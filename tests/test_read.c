@@ -1,0 +1,294 @@
+/* test_read.c: end to end: the real binary reads every shipped capture and
+ * the real database it writes holds exactly the flows in pcaps/NAME.expected
+ * (computed from tshark by tests/gen/expected.py, never by smaudit): packets
+ * and IP bytes per direction, payload bytes, conn_state, history and
+ * inferred direction. Then what users meet at the edges: bad files, stdin,
+ * appending runs, a full flow table, missing --host, usage errors. */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char dir[64], db[128], out[65536];
+
+static void setup(void)
+{
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	snprintf(db, sizeof(db), "%s/t.db", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(read, .init = setup, .fini = teardown, .timeout = 60);
+
+static long long q1(const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(h));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+static const char *qs(const char *sql, char *buf, size_t len)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+
+	buf[0] = '\0';
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return buf;
+}
+
+/* Compare the flows of the last run with pcaps/NAME.expected, row by row in
+ * order of first packet. */
+static void check_expected(const char *name)
+{
+	char path[256], line[1024];
+	FILE *f;
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "pcaps/%s.expected", name);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s missing", path);
+	cr_assert_not_null(fgets(line, sizeof(line), f), "%s: no header", path);
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_prepare_v2(
+	        h,
+	        "SELECT proto, orig_addr, orig_port, resp_addr, resp_port, orig_pkts, orig_ip_bytes, "
+	        "orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, coalesce(conn_state,'-'), "
+	        "coalesce(nullif(history,''),'-'), direction_inferred FROM flows "
+	        "WHERE run_id = (SELECT max(id) FROM runs) ORDER BY ts_start, id",
+	        -1, &st, NULL),
+	    SQLITE_OK);
+	while (fgets(line, sizeof(line), f)) {
+		char got[1024] = "";
+		line[strcspn(line, "\n")] = '\0';
+		if (!*line)
+			continue;
+		n++;
+		cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: flow %d missing: %s", name, n, line);
+		for (int c = 0; c < 14; c++) {
+			const char *v = (const char *)sqlite3_column_text(st, c);
+			strcat(got, c ? "\t" : "");
+			strcat(got, v ? v : "NULL");
+		}
+		cr_expect_str_eq(got, line, "%s flow %d:\n  got      %s\n  expected %s", name, n, got,
+		                 line);
+	}
+	cr_expect_neq(sqlite3_step(st), SQLITE_ROW, "%s: more flows stored than expected", name);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	fclose(f);
+}
+
+static void read_and_check(const char *name, const char *file)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 0.0.0.0/0 --host ::/0 --db %s pcaps/%s", db, file);
+	cr_assert_eq(rc, 0, "read %s: exit %d\n%s", file, rc, out);
+	check_expected(name);
+}
+
+Test(read, demo_matches_tshark_and_zeek)
+{
+	read_and_check("demo", "demo.pcap");
+}
+Test(read, demo_pcapng_same_as_pcap)
+{
+	read_and_check("demo", "demo.pcapng");
+}
+Test(read, mismatch)
+{
+	read_and_check("mismatch", "mismatch.pcap");
+}
+Test(read, tcp_states)
+{
+	read_and_check("states", "states.pcap");
+}
+Test(read, midstream)
+{
+	read_and_check("midstream", "midstream.pcap");
+}
+Test(read, vlan)
+{
+	read_and_check("vlan", "vlan.pcap");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE vlan IS NOT NULL"),
+	             q1("SELECT count(*) FROM flows"));
+}
+Test(read, qinq)
+{
+	read_and_check("qinq", "qinq.pcap");
+}
+Test(read, ipv6_extension_headers)
+{
+	read_and_check("ipv6", "ipv6.pcap");
+}
+Test(read, linux_cooked_v1)
+{
+	read_and_check("sll", "sll.pcap");
+}
+Test(read, linux_cooked_v2)
+{
+	read_and_check("sll2", "sll2.pcap");
+}
+Test(read, bsd_null)
+{
+	read_and_check("null", "null.pcap");
+}
+Test(read, raw_ip)
+{
+	read_and_check("raw", "raw.pcap");
+}
+Test(read, fragments)
+{
+	read_and_check("frag", "frag.pcap");
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE malformed = 0"), 1);
+}
+Test(read, snaplen_and_broken_headers)
+{
+	read_and_check("caplen", "caplen.pcap");
+	cr_assert_gt(q1("SELECT malformed FROM runs"), 0, "bad headers are counted");
+}
+
+Test(read, truncated_file_warns_with_packet_number_and_keeps_what_was_read)
+{
+	char buf[512];
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 0.0.0.0/0 --db %s pcaps/truncated.pcap", db);
+
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "truncated.pcap: packet "), "%s", out);
+	check_expected("truncated");
+	cr_assert_str_eq(qs("SELECT status FROM runs", buf, sizeof(buf)), "complete");
+	cr_assert(strstr(qs("SELECT error FROM runs", buf, sizeof(buf)), "packet "), "%s", buf);
+}
+
+Test(read, empty_capture_is_a_run_with_no_flows)
+{
+	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/empty.pcap",
+	                db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "no packets"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND packets=0"), 1);
+}
+
+Test(read, files_that_are_not_captures_are_refused_before_anything_is_written)
+{
+	static const char *bad[] = {"pcaps/zero.pcap", "pcaps/notpcap.pcap", "pcaps/no-such.pcap",
+	                            "pcaps"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = tu_run(out, sizeof(out),
+		                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/demo.pcap %s", db,
+		                bad[i]);
+		cr_assert_eq(rc, 2, "%s: exit %d\n%s", bad[i], rc, out);
+		cr_assert(strstr(out, bad[i]), "the error names the file: %s", out);
+		cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
+		cr_assert_eq(access(db, F_OK), -1, "no database written for %s", bad[i]);
+	}
+}
+
+Test(read, unknown_link_type_is_counted_and_named)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/unknown-link.pcap", db);
+	cr_assert_eq(rc, 2, "%s", out);
+	cr_assert(strstr(out, "link type 147"), "%s", out);
+	cr_assert_eq(q1("SELECT unknown_link FROM runs"), 2);
+}
+
+Test(read, without_host_names_the_busiest_addresses)
+{
+	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 2);
+	cr_assert(strstr(out, "--host 127.0.0.10"), "candidates named: %s", out);
+}
+
+Test(read, only_flows_touching_the_host_are_stored_and_direction_is_from_the_host)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_addr != '127.0.0.10' AND resp_addr "
+	                "!= '127.0.0.10'"),
+	             0);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE direction='in' AND resp_addr != "
+	                "'127.0.0.10'"),
+	             0);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE direction='out' AND orig_addr != "
+	                "'127.0.0.10'"),
+	             0);
+	cr_assert_eq(q1("SELECT flows + flows_other FROM runs"), 30);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 488);
+}
+
+Test(read, stdin_and_a_second_run_append)
+{
+	int rc = tu_run(out, sizeof(out),
+	                "cat pcaps/demo.pcap | " SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s -", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 -f 'tcp port 443' --db %s pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM runs"), 2);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='stdin'"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id=2 AND resp_port != 443"), 0);
+	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE run_id=2"), 0);
+}
+
+Test(read, a_full_flow_table_evicts_but_loses_no_packet)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --max-flows 2 --host 0.0.0.0/0 --db %s pcaps/demo.pcap",
+	                db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE end_reason='evicted'"), 0);
+	cr_assert_eq(q1("SELECT sum(orig_pkts + resp_pkts) FROM flows"), 488,
+	             "every packet is in some stored flow");
+	cr_assert_eq(q1("SELECT evicted FROM runs"),
+	             q1("SELECT count(*) FROM flows WHERE end_reason='evicted'"));
+}
+
+Test(read, usage_errors_are_one_line_and_exit_2)
+{
+	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --bogus pcaps/demo.pcap");
+	cr_assert_eq(rc, 2);
+	cr_assert(strstr(out, "--bogus"), "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --max-flows x a.pcap");
+	cr_assert_eq(rc, 2);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 999.1.1.1 --db %s pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 2, "%s", out);
+	cr_assert(strstr(out, "999.1.1.1"), "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " frobnicate");
+	cr_assert_eq(rc, 2);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --help");
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "--host"), "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --version");
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "smaudit 0."), "%s", out);
+}
