@@ -1,10 +1,24 @@
 #!/usr/bin/env python3
-"""Make one real flow on loopback: traffic.py KIND CLIENT SERVER PORT [NAME]"""
+"""Make one real flow on loopback (how pcaps/dpi-*.pcap were recorded).
+
+    dpi_record.py KIND CLIENT SERVER PORT [NAME]
+    KIND: tls (NAME = SNI), http (NAME = Host), smtp (NAME = EHLO), xmpp (NAME = to), ssh
+
+Run it while `tcpdump -i lo -U -w FILE 'net 127.0.0.0/8 and not host 127.0.0.1'` records;
+see pcaps/README-dpi.md. The ssh kind runs the real OpenSSH client against a server that
+only sends its banner. A self-signed P-256 certificate is made once in /tmp.
+"""
 import socket, ssl, sys, threading, time, http.client, smtplib, subprocess, os
 
 kind, cli, srv, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 name = sys.argv[5] if len(sys.argv) > 5 else "socialminer.example.com"
-D = os.path.dirname(os.path.abspath(__file__))
+D = "/tmp/smaudit-dpi-cert"
+if kind == "tls" and not os.path.exists(D + "/cert.pem"):
+    os.makedirs(D, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", D + "/key.pem",
+                    "-out", D + "/cert.pem", "-days", "3650", "-subj", "/CN=sm"],
+                   check=True, stderr=subprocess.DEVNULL)
 
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
