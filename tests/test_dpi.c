@@ -190,11 +190,12 @@ static int split_ep(const char *tok, struct sm_addr *a, unsigned *port)
 	return addr_parse(buf, a);
 }
 
-/* Compare every flow of our run with ndpiReader's line for it. */
+/* Compare every TCP/UDP flow of our run with ndpiReader's line for it
+ * (name and confidence; ICMP flows are keyed differently, left out). */
 static void compare_with_ndpireader(const char *path, struct tcap *c)
 {
 	static char out[1 << 20];
-	int st, matched = 0;
+	int st, matched = 0, tcpudp = 0;
 	char *line, *save = NULL;
 
 	st = tu_run(out, sizeof(out), "ndpiReader -q -i %s -v 2", path);
@@ -238,8 +239,11 @@ static void compare_with_ndpireader(const char *path, struct tcap *c)
 			                 "%s: flow %s <-> %s: confidence", path, ea, eb);
 		}
 	}
-	cr_expect_eq(matched, c->n, "%s: %d of our %d flows found in ndpiReader's output", path,
-	             matched, c->n);
+	for (int i = 0; i < c->n; i++)
+		if (c->f[i].rec.proto == IPPROTO_TCP || c->f[i].rec.proto == IPPROTO_UDP)
+			tcpudp++;
+	cr_expect_eq(matched, tcpudp, "%s: %d of our %d TCP/UDP flows found in ndpiReader's output",
+	             path, matched, tcpudp);
 }
 
 /* ---- Tests ------------------------------------------------------------ */
@@ -372,8 +376,11 @@ Test(dpi, feed_after_done_allocates_nothing)
 Test(dpi, same_answers_as_ndpireader)
 {
 	static struct tcap c;
-	static const char *files[] = {"pcaps/dpi-apps.pcap", "pcaps/dpi-mismatch.pcap",
-	                              "pcaps/dpi-midstream.pcap", "pcaps/dpi-unknown.pcap"};
+	/* Ours, and the shipped real-traffic captures (pcaps/README.md). */
+	static const char *files[] = {"pcaps/dpi-apps.pcap",      "pcaps/dpi-mismatch.pcap",
+	                              "pcaps/dpi-midstream.pcap", "pcaps/dpi-unknown.pcap",
+	                              "pcaps/demo.pcap",          "pcaps/mismatch.pcap",
+	                              "pcaps/midstream.pcap"};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		run_capture(files[i], &c);
