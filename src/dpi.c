@@ -23,7 +23,7 @@
  *    (l4.tcp.seen_syn/seen_syn_ack/seen_ack = 1), which is exactly what
  *    nDPI's connection tracking would have set from the SYN, SYN-ACK and
  *    ACK we did not feed, so full flows behave as in ndpiReader and flows
- *    picked up mid-stream are presented the same way (see notes/dpi.md).
+ *    picked up mid-stream are presented the same way (see tests/bench/dpi-notes.md).
  *  - A TCP/UDP flow that never carried payload gets a guess by port from
  *    ndpi_guess_undetected_protocol() without any nDPI state.
  *  - server_name is nDPI's host_server_name only (TLS SNI, HTTP Host, the
