@@ -91,7 +91,8 @@ test: deps $(BUILD)/smaudit $(TESTBIN)
 	  echo "== $$t"; $$t --jobs 1 || fail=1; done; \
 	  [ $$fail -eq 0 ] || { echo "some tests failed"; exit 1; }
 
-bench: deps $(BUILD)/smaudit
+bench: $(BUILD)/smaudit
+	@sh tests/deps.sh bench
 	sh tests/bench/run.sh
 
 install: $(BUILD)/smaudit
