@@ -64,14 +64,14 @@ CREATE TABLE IF NOT EXISTS flows (
   vlan               INTEGER,             -- NULL when untagged
   direction          TEXT NOT NULL,       -- 'in', 'out' or 'local', seen from the monitored host
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
-  peer_addr          TEXT NOT NULL,       -- the remote end (resp_addr for 'local')
+  peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)
   orig_pkts          INTEGER NOT NULL,
   orig_ip_bytes      INTEGER NOT NULL,
   orig_bytes         INTEGER NOT NULL,
   resp_pkts          INTEGER NOT NULL,
   resp_ip_bytes      INTEGER NOT NULL,
   resp_bytes         INTEGER NOT NULL,
-  conn_state         TEXT,                -- Zeek's conn_state (TCP); NULL otherwise
+  conn_state         TEXT,                -- Zeek's conn_state (TCP, and UDP: SF S0 SHR OTH; ICMP: OTH)
   history            TEXT,                -- Zeek's history letters
   end_reason         TEXT NOT NULL,       -- closed, timeout, evicted, capture-end, shutdown, checkpoint
   app_proto          TEXT,                -- nDPI's name ('TLS', 'HTTP', 'SMTPS', ...)

@@ -52,6 +52,7 @@ struct pkt {
 	uint8_t tcp_flags;
 	uint32_t tcp_seq, tcp_ack;
 	uint16_t tcp_win;
+	uint16_t udp_len; /* UDP header length field (whole datagram, even when fragmented) */
 	uint32_t payload_off; /* offset of the transport payload in data */
 	uint32_t payload_len; /* payload length as the IP header says (not captured) */
 	uint32_t payload_caplen; /* payload bytes actually captured */

@@ -1,0 +1,52 @@
+/* capture.h: packet sources: capture files (pcap, pcapng), stdin, interfaces.
+ *
+ * Wraps libpcap: opening, the BPF filter, the next packet with its number,
+ * how far through a file we are, and pcap_stats for live captures. Knows
+ * nothing of flows or SQL. */
+#ifndef SMAUDIT_CAPTURE_H
+#define SMAUDIT_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pcap/pcap.h>
+
+struct capture;
+
+/* Open a capture file ("-" = stdin) and apply filter (NULL = none).
+ * NULL with err ("FILE: why") on failure. */
+struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen);
+
+/* Open a live interface (promiscuous off, snaplen 65535, immediate mode) with
+ * filter. NULL with err on failure. */
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
+                                  char *err, size_t errlen);
+
+/* Next packet: 1 with *hdr and *data set (valid until the next call), 0 at the
+ * end, -2 when a live read timed out with nothing, -1 on a read error (err
+ * names the packet number: "FILE: packet 57: truncated dump file ..."). */
+int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data,
+                 char *err, size_t errlen);
+
+/* Link type (DLT_*) of the source. */
+int capture_datalink(const struct capture *c);
+
+/* Number of the last packet returned, from 1. */
+uint64_t capture_pkt_no(const struct capture *c);
+
+/* Fraction of the file read, 0..1; -1 when unknown (stdin, live). */
+double capture_progress(const struct capture *c);
+
+/* Packets dropped by the kernel or interface (live only; 0 for files). */
+uint64_t capture_dropped(struct capture *c);
+
+/* Ask a blocking live read to return (safe from a signal handler). */
+void capture_breakloop(struct capture *c);
+
+/* The pcap file descriptor for poll() (live), -1 for files. */
+int capture_fd(const struct capture *c);
+
+/* Close and free; safe with NULL. */
+void capture_close(struct capture *c);
+
+#endif

@@ -1,0 +1,59 @@
+/* store.h: the SQLite database: schema, migrations, runs, batched flows.
+ *
+ * The schema (db/schema.sql) is compiled into the binary. Opening creates
+ * a new database or migrates an older one (PRAGMA user_version); a newer
+ * one, or a file that is not an smaudit database, is refused. Flows are
+ * written with one prepared statement, many rows per transaction, in WAL
+ * mode with synchronous=NORMAL. */
+#ifndef SMAUDIT_STORE_H
+#define SMAUDIT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smaudit/flow.h"
+#include "smaudit/rules.h"
+#include "smaudit/verdict.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* What a run row holds; strings are borrowed for the duration of a call. */
+struct store_run {
+	const char *mode;   /* "read" or "live" */
+	const char *source; /* file names, one per line, or interface */
+	const char *filter; /* BPF filter or NULL */
+	const char *hosts;  /* comma separated CIDRs */
+	const char *status; /* running, complete, interrupted, failed */
+	const char *error;  /* first error or warning, or NULL */
+	uint64_t packets, bytes, malformed, unknown_link, non_ip, dropped;
+	uint64_t flows, flows_other, evicted;
+};
+
+/* Open or create path for writing; NULL with err on failure. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+
+/* Commit what is pending and close; safe with NULL. */
+void store_close(struct store *s);
+
+/* Insert a run row (status running) and the rules in force; *id gets its id.
+ * Returns 0 or -1 with err. */
+int store_run_begin(struct store *s, const struct store_run *run, const struct rules_matrix *m,
+                    int64_t *id, char *err, size_t errlen);
+
+/* Queue one finished flow for run id (committed in batches). Returns 0 or -1 with err. */
+int store_flow(struct store *s, int64_t id, const struct flow_record *rec,
+               const struct verdict_result *v, char *err, size_t errlen);
+
+/* Commit the open batch. Returns 0 or -1 with err. */
+int store_flush(struct store *s, char *err, size_t errlen);
+
+/* Commit pending flows and update the run row with final counters. Returns 0 or -1. */
+int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
+                  size_t errlen);
+
+/* Current UTC time as ISO 8601 ("2026-11-24T13:38:15Z") into buf (>= 32 bytes). */
+const char *store_now_iso(char *buf, size_t len);
+
+#endif

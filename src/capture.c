@@ -1,0 +1,203 @@
+/* capture.c: packet sources over libpcap (see capture.h).
+ *
+ * Files are read with pcap_next_ex so a truncated last record becomes an
+ * error with its packet number instead of a silent end. The file size is
+ * taken at open so progress can be reported as a share of bytes read. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "smaudit/capture.h"
+
+struct capture {
+	pcap_t *p;
+	char name[256];
+	uint64_t pkt_no;
+	uint64_t size; /* file size, 0 if unknown */
+	int live;
+};
+
+static int apply_filter(struct capture *c, const char *filter, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+
+	if (!filter || !*filter)
+		return 0;
+	if (pcap_compile(c->p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "filter '%s': %s", filter, pcap_geterr(c->p));
+		return -1;
+	}
+	if (pcap_setfilter(c->p, &prog) < 0) {
+		snprintf(err, errlen, "filter '%s': %s", filter, pcap_geterr(c->p));
+		pcap_freecode(&prog);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c = calloc(1, sizeof(*c));
+	struct stat sb;
+
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", strcmp(path, "-") ? path : "stdin");
+	if (strcmp(path, "-")) {
+		if (stat(path, &sb) < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			free(c);
+			return NULL;
+		}
+		if (S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "%s: is a directory, not a capture file", path);
+			free(c);
+			return NULL;
+		}
+		if (sb.st_size == 0) {
+			snprintf(err, errlen, "%s: empty file (0 bytes), not a capture", path);
+			free(c);
+			return NULL;
+		}
+		c->size = (uint64_t)sb.st_size;
+	}
+	c->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	if (!c->p) {
+		/* libpcap's words for a file that is not a capture are cryptic */
+		if (strstr(ebuf, "unknown file format") || strstr(ebuf, "bad dump file format"))
+			snprintf(err, errlen, "%s: not a pcap or pcapng capture file (%s)", c->name, ebuf);
+		else if (strstr(ebuf, "truncated"))
+			snprintf(err, errlen, "%s: file header truncated: not a usable capture (%s)",
+			         c->name, ebuf);
+		else
+			snprintf(err, errlen, "%s: %s", c->name, ebuf);
+		free(c);
+		return NULL;
+	}
+	if (apply_filter(c, filter, err, errlen) < 0) {
+		pcap_close(c->p);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
+                                  char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", iface);
+		return NULL;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", iface);
+	c->live = 1;
+	c->p = pcap_create(iface, ebuf);
+	if (!c->p) {
+		snprintf(err, errlen, "%s: %s", iface, ebuf);
+		free(c);
+		return NULL;
+	}
+	pcap_set_snaplen(c->p, snaplen > 0 ? snaplen : 65535);
+	pcap_set_promisc(c->p, 0);
+	pcap_set_timeout(c->p, 200);
+	pcap_set_immediate_mode(c->p, 1);
+	pcap_set_buffer_size(c->p, 16 << 20);
+	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
+	rc = pcap_activate(c->p);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", iface,
+		         rc == PCAP_ERROR ? pcap_geterr(c->p) : pcap_statustostr(rc));
+		pcap_close(c->p);
+		free(c);
+		return NULL;
+	}
+	if (apply_filter(c, filter, err, errlen) < 0) {
+		pcap_close(c->p);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data,
+                 char *err, size_t errlen)
+{
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int rc = pcap_next_ex(c->p, &h, &d);
+
+	if (rc == 1) {
+		c->pkt_no++;
+		*hdr = h;
+		*data = d;
+		return 1;
+	}
+	if (rc == 0)
+		return -2; /* live timeout */
+	if (rc == PCAP_ERROR_BREAK)
+		return 0;
+	snprintf(err, errlen, "%s: packet %llu: %s", c->name, (unsigned long long)c->pkt_no + 1,
+	         pcap_geterr(c->p));
+	return -1;
+}
+
+int capture_datalink(const struct capture *c)
+{
+	return pcap_datalink(c->p);
+}
+
+uint64_t capture_pkt_no(const struct capture *c)
+{
+	return c->pkt_no;
+}
+
+double capture_progress(const struct capture *c)
+{
+	FILE *f;
+	long pos;
+
+	if (c->live || !c->size)
+		return -1;
+	f = pcap_file(c->p);
+	if (!f || (pos = ftell(f)) < 0)
+		return -1;
+	return (double)pos / (double)c->size;
+}
+
+uint64_t capture_dropped(struct capture *c)
+{
+	struct pcap_stat ps;
+
+	if (!c->live || pcap_stats(c->p, &ps) < 0)
+		return 0;
+	return (uint64_t)ps.ps_drop + ps.ps_ifdrop;
+}
+
+void capture_breakloop(struct capture *c)
+{
+	if (c)
+		pcap_breakloop(c->p);
+}
+
+int capture_fd(const struct capture *c)
+{
+	return c->live ? pcap_get_selectable_fd(c->p) : -1;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	pcap_close(c->p);
+	free(c);
+}

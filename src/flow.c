@@ -1,0 +1,865 @@
+/* flow.c: the flow table (see flow.h).
+ *
+ * Data structure: a pool of max_flows struct flow allocated once, a
+ * power-of-two bucket array of 32-bit indices with chaining, and four
+ * doubly linked LRU lists (TCP, UDP, other, closing) so that expiry and
+ * eviction only ever look at list heads. The hash is keyed with a seed
+ * drawn at start-up and symmetric, so both directions of a flow land in
+ * one bucket.
+ *
+ * TCP follows Zeek's endpoint state machine (INACTIVE, SYN_SENT,
+ * SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET), its history letters
+ * (once per direction, T and W at 1, 10, 100 ...), its payload sizes from
+ * sequence numbers and its conn_state() function, so records compare line
+ * by line with Zeek's conn.log. Trade-off: we keep no reassembly, so gaps
+ * (G) and bad checksums (C) are not reported. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <netinet/in.h>
+
+#include "smaudit/flow.h"
+
+/* ---- types ------------------------------------------------------------- */
+
+#define NIL UINT32_MAX
+
+enum tcp_state {
+	TCP_INACTIVE = 0,
+	TCP_SYN_SENT,
+	TCP_SYN_ACK_SENT,
+	TCP_PARTIAL,
+	TCP_ESTABLISHED,
+	TCP_CLOSED,
+	TCP_RESET
+};
+
+enum lru_class { LRU_TCP, LRU_UDP, LRU_OTHER, LRU_CLOSING, LRU_N };
+
+struct tcp_ep {
+	uint8_t state, prev_state;
+	uint8_t fin_cnt;
+	uint8_t active; /* UDP/ICMP: sent at least one packet */
+	uint32_t start; /* initial sequence number (as if a SYN was seen) */
+	int64_t rel_last; /* one past the highest sequence sent, relative */
+	int64_t rel_ack;  /* highest ack the peer sent us, relative */
+	int64_t hist_last_syn, hist_last_fin, hist_last_rst;
+	uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh;
+};
+
+struct flow {
+	struct flow_record rec;
+	void *user;
+	uint32_t hnext;        /* bucket chain */
+	uint32_t lprev, lnext; /* LRU list */
+	uint32_t hash;
+	uint8_t lru;     /* enum lru_class */
+	uint8_t in_use;
+	uint8_t hlen;    /* history length */
+	uint32_t hist_seen; /* Zeek's once-per-direction bits */
+	uint64_t close_at_us;
+	struct tcp_ep ep[2]; /* 0 = originator, 1 = responder */
+};
+
+struct frag_slot { /* first fragment seen -> its flow, for later fragments */
+	struct sm_addr src, dst;
+	uint32_t id;
+	uint8_t proto;
+	uint32_t flow; /* index, NIL if empty */
+	uint64_t flow_seq;
+};
+
+#define FRAG_SLOTS 4096
+
+struct flow_table {
+	struct flow_cfg cfg;
+	flow_end_fn on_end;
+	void *ctx;
+	struct flow *pool;
+	uint32_t *buckets;
+	uint32_t nbuckets; /* power of two */
+	uint32_t free_head;
+	uint32_t head[LRU_N], tail[LRU_N];
+	uint64_t seed[2];
+	uint64_t seq;
+	struct flow_stats st;
+	struct frag_slot frags[FRAG_SLOTS];
+};
+
+/* Zeek's history bits: low 16 for the originator, high 16 for the responder. */
+enum {
+	HIST_SYN = 1 << 0,
+	HIST_FIN = 1 << 1,
+	HIST_RST = 1 << 2,
+	HIST_FIN_RST = 1 << 3,
+	HIST_ACK = 1 << 4,
+	HIST_DATA = 1 << 5,
+	HIST_MULTI = 1 << 6
+};
+
+/* ---- private prototypes ------------------------------------------------ */
+
+static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,
+                         const struct sm_addr *a, uint16_t ap, const struct sm_addr *b,
+                         uint16_t bp);
+static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport);
+static int is_service_port(const struct flow_table *t, uint8_t proto, uint16_t port);
+static void end_flow(struct flow_table *t, uint32_t i, enum flow_end why);
+static void lru_unlink(struct flow_table *t, uint32_t i);
+static void lru_push(struct flow_table *t, uint32_t i, uint8_t cls);
+static void tcp_packet(struct flow *f, const struct pkt *p, int from_orig, uint64_t close_delay);
+static void finish_record(struct flow *f);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t addr_fold(const struct sm_addr *a)
+{
+	uint64_t h0, h1;
+
+	memcpy(&h0, a->b, 8);
+	memcpy(&h1, a->b + 8, 8);
+	return mix64(h0 ^ mix64(h1 ^ a->family));
+}
+
+static void hist_add(struct flow *f, char c)
+{
+	if ((size_t)f->hlen + 1 < sizeof(f->rec.history)) {
+		f->rec.history[f->hlen++] = c;
+		f->rec.history[f->hlen] = '\0';
+	}
+}
+
+/* Add code (upper case for the originator) once per direction; returns 1 if
+ * the letter was already seen (Zeek's CheckHistory). */
+static int hist_check(struct flow *f, int orig, uint32_t mask, char code)
+{
+	if (!orig) {
+		mask <<= 16;
+		code = (char)(code | 0x20);
+	}
+	if (f->hist_seen & mask)
+		return 1;
+	f->hist_seen |= mask;
+	hist_add(f, code);
+	return 0;
+}
+
+/* Add code at the 1st, 10th, 100th ... occurrence (Zeek's ScaledHistoryEntry). */
+static void hist_scaled(struct flow *f, int orig, char code, uint32_t *cnt, uint32_t *thresh)
+{
+	if (*thresh == 0)
+		*thresh = 1;
+	if (++*cnt == *thresh) {
+		hist_add(f, orig ? code : (char)(code | 0x20));
+		if (*thresh <= UINT32_MAX / 10)
+			*thresh *= 10;
+	}
+}
+
+static void ep_set_state(struct tcp_ep *e, uint8_t s)
+{
+	if (s != e->state) {
+		e->prev_state = e->state;
+		e->state = s;
+	}
+}
+
+/* Relative sequence of x for endpoint e, tolerant of 32-bit wrap. */
+static int64_t ep_rel(const struct tcp_ep *e, uint32_t x)
+{
+	uint32_t cur = e->start + (uint32_t)e->rel_last;
+	return e->rel_last + (int32_t)(x - cur);
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+struct flow_table *flow_table_new(const struct flow_cfg *cfg, flow_end_fn on_end, void *ctx)
+{
+	struct flow_table *t = calloc(1, sizeof(*t));
+	uint32_t n;
+
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	if (!t->cfg.max_flows)
+		t->cfg.max_flows = 1000000;
+	if (!t->cfg.tcp_timeout_us)
+		t->cfg.tcp_timeout_us = 300ULL * 1000000;
+	if (!t->cfg.udp_timeout_us)
+		t->cfg.udp_timeout_us = 60ULL * 1000000;
+	if (!t->cfg.icmp_timeout_us)
+		t->cfg.icmp_timeout_us = 60ULL * 1000000;
+	if (!t->cfg.close_delay_us)
+		t->cfg.close_delay_us = 5ULL * 1000000;
+	t->on_end = on_end;
+	t->ctx = ctx;
+	/* calloc'd pool pages are only touched as flows are created */
+	t->pool = calloc(t->cfg.max_flows, sizeof(struct flow));
+	for (n = 1024; n < t->cfg.max_flows && n < (1u << 30); n <<= 1)
+		;
+	t->nbuckets = n;
+	t->buckets = malloc(sizeof(uint32_t) * n);
+	if (!t->pool || !t->buckets) {
+		free(t->pool);
+		free(t->buckets);
+		free(t);
+		return NULL;
+	}
+	memset(t->buckets, 0xff, sizeof(uint32_t) * n);
+	for (uint32_t i = 0; i < t->cfg.max_flows; i++)
+		t->pool[i].hnext = i + 1 < t->cfg.max_flows ? i + 1 : NIL;
+	t->free_head = 0;
+	for (int c = 0; c < LRU_N; c++)
+		t->head[c] = t->tail[c] = NIL;
+	for (int i = 0; i < FRAG_SLOTS; i++)
+		t->frags[i].flow = NIL;
+	if (t->cfg.uid_seed) {
+		t->seed[0] = mix64(t->cfg.uid_seed);
+		t->seed[1] = mix64(t->seed[0]);
+	} else if (getrandom(t->seed, sizeof(t->seed), 0) != sizeof(t->seed)) {
+		t->seed[0] = mix64((uint64_t)time(NULL));
+		t->seed[1] = mix64((uint64_t)(uintptr_t)t);
+	}
+	return t;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	if (!t)
+		return;
+	free(t->pool);
+	free(t->buckets);
+	free(t);
+}
+
+struct flow_record *flow_rec(struct flow *f)
+{
+	return &f->rec;
+}
+
+void **flow_user(struct flow *f)
+{
+	return &f->user;
+}
+
+const struct flow_stats *flow_table_stats(const struct flow_table *t)
+{
+	return &t->st;
+}
+
+struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, int *from_orig)
+{
+	uint16_t sport = p->sport, dport = p->dport;
+	uint32_t h, i;
+	struct flow *f = NULL;
+	int orig = 1;
+
+	*is_new = 0;
+	*from_orig = 1;
+
+	if (p->frag == PKT_FRAG_LATER) {
+		/* attach to the flow of the first fragment, by addresses, proto and id */
+		uint32_t s = (uint32_t)(mix64(addr_fold(&p->src) ^ addr_fold(&p->dst) ^ p->frag_id ^
+		                              ((uint64_t)p->proto << 40)) &
+		                        (FRAG_SLOTS - 1));
+		struct frag_slot *fs = &t->frags[s];
+		if (fs->flow == NIL || fs->id != p->frag_id || fs->proto != p->proto ||
+		    addr_cmp(&fs->src, &p->src) || addr_cmp(&fs->dst, &p->dst) ||
+		    !t->pool[fs->flow].in_use || t->pool[fs->flow].rec.seq != fs->flow_seq) {
+			t->st.frags_orphan++;
+			return NULL;
+		}
+		f = &t->pool[fs->flow];
+		orig = addr_cmp(&f->rec.orig, &p->src) == 0;
+		if (orig) {
+			f->rec.orig_pkts++;
+			f->rec.orig_ip_bytes += p->ip_len;
+		} else {
+			f->rec.resp_pkts++;
+			f->rec.resp_ip_bytes += p->ip_len;
+		}
+		f->rec.frags++;
+		if (p->ts_us > f->rec.ts_end_us)
+			f->rec.ts_end_us = p->ts_us;
+		*from_orig = orig;
+		return f;
+	}
+
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
+		icmp_ports(p, &sport, &dport);
+
+	h = key_hash(t, p->proto, p->vlan, &p->src, sport, &p->dst, dport);
+	for (i = t->buckets[h & (t->nbuckets - 1)]; i != NIL; i = t->pool[i].hnext) {
+		struct flow *c = &t->pool[i];
+		if (c->hash != h || c->rec.proto != p->proto || c->rec.vlan != p->vlan)
+			continue;
+		if (c->rec.orig_port == sport && c->rec.resp_port == dport &&
+		    !addr_cmp(&c->rec.orig, &p->src) && !addr_cmp(&c->rec.resp, &p->dst)) {
+			f = c;
+			orig = 1;
+			break;
+		}
+		if (c->rec.orig_port == dport && c->rec.resp_port == sport &&
+		    !addr_cmp(&c->rec.orig, &p->dst) && !addr_cmp(&c->rec.resp, &p->src)) {
+			f = c;
+			orig = 0;
+			break;
+		}
+	}
+
+	/* a new SYN on a closing TCP flow is a new connection (port reuse) */
+	if (f && f->lru == LRU_CLOSING && p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+		end_flow(t, (uint32_t)(f - t->pool), END_CLOSED);
+		f = NULL;
+	}
+
+	if (!f) {
+		int flip = 0, inferred = 0;
+
+		if (t->free_head == NIL) {
+			/* table full: end the least recently seen flow, never drop it */
+			uint32_t victim = NIL;
+			for (int c = 0; c < LRU_N; c++) {
+				uint32_t hd = t->head[c];
+				if (hd != NIL && (victim == NIL || t->pool[hd].rec.ts_end_us <
+				                                       t->pool[victim].rec.ts_end_us))
+					victim = hd;
+			}
+			end_flow(t, victim, END_EVICTED);
+			t->st.evicted++;
+		}
+		i = t->free_head;
+		f = &t->pool[i];
+		t->free_head = f->hnext;
+		memset(f, 0, sizeof(*f));
+
+		if (p->proto == IPPROTO_TCP) {
+			uint8_t fl = p->tcp_flags;
+			/* Zeek: a connection not starting with a bare SYN is partial; the
+			 * true responder is guessed from the ports */
+			if (!(fl & TH_SYN) || (fl & TH_ACK)) {
+				inferred = 1;
+				if (is_service_port(t, p->proto, sport)) {
+					if (is_service_port(t, p->proto, dport))
+						flip = !(fl & TH_SYN) && sport < dport;
+					else
+						flip = 1;
+				}
+			}
+		} else if (p->proto == IPPROTO_UDP) {
+			flip = is_service_port(t, p->proto, sport) &&
+			       !is_service_port(t, p->proto, dport);
+			inferred = flip;
+		}
+		if (flip) {
+			f->rec.orig = p->dst;
+			f->rec.resp = p->src;
+			f->rec.orig_port = dport;
+			f->rec.resp_port = sport;
+			orig = 0;
+			hist_add(f, '^');
+		} else {
+			f->rec.orig = p->src;
+			f->rec.resp = p->dst;
+			f->rec.orig_port = sport;
+			f->rec.resp_port = dport;
+			orig = 1;
+		}
+		f->rec.direction_inferred = (uint8_t)inferred;
+		f->rec.proto = p->proto;
+		f->rec.ip_version = p->ip_version;
+		f->rec.vlan = p->vlan;
+		f->rec.seq = ++t->seq;
+		f->rec.ts_start_us = f->rec.ts_end_us = p->ts_us;
+		{
+			static const char b62[] =
+			    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+			uint64_t u = mix64(t->seed[0] ^ mix64(f->rec.seq ^ t->seed[1]));
+			int k = 0;
+			f->rec.uid[k++] = 'C';
+			while (k < 18) {
+				f->rec.uid[k++] = b62[u % 62];
+				u /= 62;
+				if (!u)
+					u = mix64(t->seed[1] + (uint64_t)k);
+			}
+			f->rec.uid[k] = '\0';
+		}
+		f->hash = h;
+		f->in_use = 1;
+		f->hnext = t->buckets[h & (t->nbuckets - 1)];
+		t->buckets[h & (t->nbuckets - 1)] = i;
+		lru_push(t, i,
+		         p->proto == IPPROTO_TCP   ? LRU_TCP
+		         : p->proto == IPPROTO_UDP ? LRU_UDP
+		                                   : LRU_OTHER);
+		t->st.created++;
+		if (++t->st.active > t->st.peak)
+			t->st.peak = t->st.active;
+		*is_new = 1;
+	} else if (f->lru != LRU_CLOSING) {
+		i = (uint32_t)(f - t->pool);
+		lru_unlink(t, i);
+		lru_push(t, i, f->lru);
+	}
+
+	if (p->frag == PKT_FRAG_FIRST) {
+		uint32_t s = (uint32_t)(mix64(addr_fold(&p->src) ^ addr_fold(&p->dst) ^ p->frag_id ^
+		                              ((uint64_t)p->proto << 40)) &
+		                        (FRAG_SLOTS - 1));
+		struct frag_slot *fs = &t->frags[s];
+		fs->src = p->src;
+		fs->dst = p->dst;
+		fs->id = p->frag_id;
+		fs->proto = p->proto;
+		fs->flow = (uint32_t)(f - t->pool);
+		fs->flow_seq = f->rec.seq;
+	}
+
+	/* counters */
+	{
+		struct flow_record *r = &f->rec;
+		uint64_t pay = p->payload_len;
+		if (p->proto == IPPROTO_UDP && p->udp_len >= 8)
+			pay = (uint64_t)p->udp_len - 8;
+		if (p->ts_us > r->ts_end_us)
+			r->ts_end_us = p->ts_us;
+		if (orig) {
+			r->orig_pkts++;
+			r->orig_ip_bytes += p->ip_len;
+			if (p->proto != IPPROTO_TCP)
+				r->orig_bytes += pay;
+		} else {
+			r->resp_pkts++;
+			r->resp_ip_bytes += p->ip_len;
+			if (p->proto != IPPROTO_TCP)
+				r->resp_bytes += pay;
+		}
+	}
+	if (p->proto == IPPROTO_TCP) {
+		tcp_packet(f, p, orig, t->cfg.close_delay_us);
+		if (f->close_at_us && f->lru != LRU_CLOSING) {
+			i = (uint32_t)(f - t->pool);
+			lru_unlink(t, i);
+			lru_push(t, i, LRU_CLOSING);
+		}
+	} else {
+		f->ep[orig ? 0 : 1].active = 1;
+		if (p->proto == IPPROTO_UDP)
+			hist_check(f, orig, HIST_DATA, 'D');
+	}
+	*from_orig = orig;
+	return f;
+}
+
+void flow_expire(struct flow_table *t, uint64_t now_us)
+{
+	static const uint8_t open_cls[] = {LRU_TCP, LRU_UDP, LRU_OTHER};
+	uint64_t tmo[] = {t->cfg.tcp_timeout_us, t->cfg.udp_timeout_us, t->cfg.icmp_timeout_us};
+
+	for (int k = 0; k < 3; k++) {
+		uint8_t c = open_cls[k];
+		while (t->head[c] != NIL && t->pool[t->head[c]].rec.ts_end_us + tmo[k] <= now_us) {
+			t->st.timed_out++;
+			end_flow(t, t->head[c], END_TIMEOUT);
+		}
+	}
+	while (t->head[LRU_CLOSING] != NIL &&
+	       t->pool[t->head[LRU_CLOSING]].close_at_us <= now_us) {
+		t->st.closed++;
+		end_flow(t, t->head[LRU_CLOSING], END_CLOSED);
+	}
+}
+
+void flow_flush(struct flow_table *t, enum flow_end reason)
+{
+	for (int c = 0; c < LRU_N; c++)
+		while (t->head[c] != NIL)
+			end_flow(t, t->head[c],
+			         c == LRU_CLOSING && reason == END_CAPTURE_END ? END_CLOSED : reason);
+}
+
+const char *flow_end_str(enum flow_end e)
+{
+	switch (e) {
+	case END_CLOSED:
+		return "closed";
+	case END_TIMEOUT:
+		return "timeout";
+	case END_EVICTED:
+		return "evicted";
+	case END_CAPTURE_END:
+		return "capture-end";
+	case END_SHUTDOWN:
+		return "shutdown";
+	case END_CHECKPOINT:
+		return "checkpoint";
+	case END_NONE:
+		break;
+	}
+	return "";
+}
+
+const char *flow_proto_str(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmp6";
+	default:
+		return NULL; /* caller prints the number */
+	}
+}
+
+const char *flow_dir_str(enum flow_dir d)
+{
+	switch (d) {
+	case DIR_IN:
+		return "in";
+	case DIR_OUT:
+		return "out";
+	case DIR_LOCAL:
+		return "local";
+	case DIR_NONE:
+		break;
+	}
+	return "";
+}
+
+/* ---- private functions ------------------------------------------------- */
+
+static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,
+                         const struct sm_addr *a, uint16_t ap, const struct sm_addr *b,
+                         uint16_t bp)
+{
+	/* symmetric: combine both endpoints with a commutative operation */
+	uint64_t ea = mix64(addr_fold(a) ^ ((uint64_t)ap << 48) ^ t->seed[0]);
+	uint64_t eb = mix64(addr_fold(b) ^ ((uint64_t)bp << 48) ^ t->seed[0]);
+	return (uint32_t)mix64((ea + eb) ^ ((uint64_t)proto << 32 | vlan) ^ t->seed[1]);
+}
+
+/* Zeek's ICMP "ports": type as source, and as destination the type of the
+ * paired message (echo request <-> reply ...) or, for one-way messages, the code. */
+static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport)
+{
+	static const uint8_t v4[][2] = {{8, 0}, {0, 8}, {13, 14}, {14, 13}, {15, 16},
+	                                {16, 15}, {17, 18}, {18, 17}, {10, 9}, {9, 10}};
+	static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133},
+	                                {135, 136}, {136, 135}, {130, 131}, {131, 130}};
+	const uint8_t(*tab)[2] = p->proto == IPPROTO_ICMP ? v4 : v6;
+	size_t n = p->proto == IPPROTO_ICMP ? sizeof(v4) / sizeof(v4[0]) : sizeof(v6) / sizeof(v6[0]);
+
+	*sport = p->icmp_type;
+	*dport = p->icmp_code;
+	for (size_t k = 0; k < n; k++)
+		if (tab[k][0] == p->icmp_type) {
+			*dport = tab[k][1];
+			break;
+		}
+}
+
+static int is_service_port(const struct flow_table *t, uint8_t proto, uint16_t port)
+{
+	const uint8_t *bm = proto == IPPROTO_TCP ? t->cfg.svc_tcp : t->cfg.svc_udp;
+
+	if (bm && (bm[port >> 3] & (1u << (port & 7))))
+		return 1;
+	return port > 0 && port < 1024;
+}
+
+static void lru_unlink(struct flow_table *t, uint32_t i)
+{
+	struct flow *f = &t->pool[i];
+	uint8_t c = f->lru;
+
+	if (f->lprev != NIL)
+		t->pool[f->lprev].lnext = f->lnext;
+	else
+		t->head[c] = f->lnext;
+	if (f->lnext != NIL)
+		t->pool[f->lnext].lprev = f->lprev;
+	else
+		t->tail[c] = f->lprev;
+	f->lprev = f->lnext = NIL;
+}
+
+static void lru_push(struct flow_table *t, uint32_t i, uint8_t c)
+{
+	struct flow *f = &t->pool[i];
+
+	f->lru = c;
+	f->lnext = NIL;
+	f->lprev = t->tail[c];
+	if (t->tail[c] != NIL)
+		t->pool[t->tail[c]].lnext = i;
+	else
+		t->head[c] = i;
+	t->tail[c] = i;
+}
+
+/* Hand flow i to the callback and return its slot to the pool. */
+static void end_flow(struct flow_table *t, uint32_t i, enum flow_end why)
+{
+	struct flow *f = &t->pool[i];
+	uint32_t *pp = &t->buckets[f->hash & (t->nbuckets - 1)];
+
+	while (*pp != i)
+		pp = &t->pool[*pp].hnext;
+	*pp = f->hnext;
+	lru_unlink(t, i);
+
+	f->rec.end_reason = (uint8_t)why;
+	finish_record(f);
+	t->st.ended++;
+	t->st.active--;
+	if (t->on_end)
+		t->on_end(t->ctx, f);
+	f->in_use = 0;
+	f->user = NULL;
+	f->hnext = t->free_head;
+	t->free_head = i;
+}
+
+/* Payload size of a TCP endpoint from sequence numbers (Zeek's Size()). */
+static uint64_t ep_size(const struct tcp_ep *e, const struct tcp_ep *peer)
+{
+	int64_t size;
+
+	if (e->prev_state == TCP_SYN_SENT && e->state == TCP_RESET && peer->state == TCP_INACTIVE &&
+	    e->rel_ack > 1)
+		return 0;
+	size = e->rel_last > e->rel_ack ? e->rel_last : e->rel_ack;
+	if (size <= 0)
+		return 0;
+	--size;
+	if (e->fin_cnt && size)
+		--size;
+	return (uint64_t)size;
+}
+
+/* Zeek's conn_state() over the final endpoint states. */
+static const char *conn_state(const struct flow *f)
+{
+	const struct tcp_ep *o = &f->ep[0], *r = &f->ep[1];
+
+	if (f->rec.proto == IPPROTO_TCP) {
+		int o_in = o->state == TCP_INACTIVE || o->state == TCP_PARTIAL;
+		int r_in = r->state == TCP_INACTIVE || r->state == TCP_PARTIAL;
+
+		if (r->state == TCP_RESET) {
+			if (o->state == TCP_SYN_SENT || o->state == TCP_SYN_ACK_SENT ||
+			    (o->state == TCP_RESET && f->rec.orig_bytes == 0 && f->rec.resp_bytes == 0))
+				return "REJ";
+			return o_in ? "RSTRH" : "RSTR";
+		}
+		if (o->state == TCP_RESET) {
+			if (r_in) {
+				/* history matches ^?S[^HAFGIQ]*R.* */
+				const char *h = f->rec.history;
+				if (*h == '^')
+					h++;
+				if (*h == 'S') {
+					for (h++; *h && !strchr("HAFGIQ", *h); h++)
+						if (*h == 'R')
+							return "RSTOS0";
+				}
+				return "OTH";
+			}
+			return "RSTO";
+		}
+		if (r->state == TCP_CLOSED && o->state == TCP_CLOSED)
+			return "SF";
+		if (o->state == TCP_CLOSED)
+			return r_in ? "SH" : "S2";
+		if (r->state == TCP_CLOSED)
+			return o_in ? "SHR" : "S3";
+		if (o->state == TCP_SYN_SENT && r->state == TCP_INACTIVE)
+			return "S0";
+		if (o->state == TCP_ESTABLISHED && r->state == TCP_ESTABLISHED)
+			return "S1";
+		return "OTH";
+	}
+	if (f->rec.proto == IPPROTO_UDP) {
+		if (o->active)
+			return r->active ? "SF" : "S0";
+		return r->active ? "SHR" : "OTH";
+	}
+	return "OTH";
+}
+
+static void finish_record(struct flow *f)
+{
+	if (f->rec.proto == IPPROTO_TCP) {
+		f->rec.orig_bytes = ep_size(&f->ep[0], &f->ep[1]);
+		f->rec.resp_bytes = ep_size(&f->ep[1], &f->ep[0]);
+	}
+	strncpy(f->rec.conn_state, conn_state(f), sizeof(f->rec.conn_state) - 1);
+}
+
+/* Zeek's UpdateStateMachine for one endpoint of one packet. */
+static void tcp_state(struct flow *f, struct tcp_ep *e, struct tcp_ep *peer, int orig, uint8_t fl,
+                      uint32_t len)
+{
+	int syn = fl & TH_SYN, fin = fl & TH_FIN, rst = fl & TH_RST, ack = fl & TH_ACK;
+
+	switch (e->state) {
+	case TCP_INACTIVE:
+		if (syn) {
+			if (orig) {
+				ep_set_state(e, ack ? TCP_SYN_ACK_SENT : TCP_SYN_SENT);
+			} else {
+				if (peer->state == TCP_SYN_SENT)
+					ep_set_state(peer, TCP_ESTABLISHED);
+				ep_set_state(e, TCP_ESTABLISHED);
+			}
+		}
+		if (fin)
+			ep_set_state(e, TCP_CLOSED);
+		if (rst)
+			ep_set_state(e, TCP_RESET);
+		if (e->state == TCP_INACTIVE) {
+			if (!orig && len == 0 && f->ep[0].state == TCP_SYN_SENT)
+				; /* an ACK of the SYN before the SYN-ACK */
+			else if (ack && peer->state == TCP_ESTABLISHED)
+				ep_set_state(e, TCP_ESTABLISHED); /* missed SYN, saw SYN-ACK */
+			else
+				ep_set_state(e, TCP_PARTIAL);
+		}
+		break;
+	case TCP_SYN_SENT:
+	case TCP_SYN_ACK_SENT:
+		if (fin)
+			ep_set_state(e, TCP_CLOSED);
+		if (rst)
+			ep_set_state(e, TCP_RESET);
+		break;
+	case TCP_ESTABLISHED:
+	case TCP_PARTIAL:
+		if (syn && e->state == TCP_PARTIAL && peer->state == TCP_INACTIVE && !ack)
+			ep_set_state(e, TCP_SYN_SENT);
+		if (fin && !rst) {
+			ep_set_state(e, TCP_CLOSED);
+			if (peer->state == TCP_RESET && peer->prev_state == TCP_CLOSED)
+				ep_set_state(peer, TCP_CLOSED); /* FIN then RST: normal end */
+		}
+		if (rst)
+			ep_set_state(e, TCP_RESET);
+		break;
+	case TCP_CLOSED:
+		if (rst && peer->state != TCP_CLOSED)
+			ep_set_state(e, TCP_RESET);
+		break;
+	case TCP_RESET:
+		break;
+	}
+}
+
+/* One TCP packet: sequence bookkeeping, history, state (Zeek's Process()). */
+static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t close_delay)
+{
+	struct tcp_ep *e = &f->ep[orig ? 0 : 1], *peer = &f->ep[orig ? 1 : 0];
+	uint8_t fl = p->tcp_flags;
+	uint32_t len = p->payload_len;
+	int syn = !!(fl & TH_SYN), fin = !!(fl & TH_FIN), rst = !!(fl & TH_RST);
+	int64_t seg_len = (int64_t)len + syn + fin, rel_seq, delta_last;
+	int bits = syn + fin + rst;
+
+	if (rst)
+		seg_len -= len;
+
+	/* init_endpoint: start numbering as if a SYN had been seen */
+	if (e->state == TCP_INACTIVE) {
+		e->start = syn ? p->tcp_seq : p->tcp_seq - 1;
+		e->rel_ack = 0;
+		e->rel_last = syn ? seg_len : 1;
+	}
+	rel_seq = ep_rel(e, p->tcp_seq);
+
+	/* history */
+	if (bits > 1) {
+		if (fin && rst)
+			hist_check(f, orig, HIST_FIN_RST, 'I');
+		else
+			hist_check(f, orig, HIST_MULTI, 'Q');
+	} else if (bits == 1) {
+		if (syn) {
+			char code = (fl & TH_ACK) ? 'H' : 'S';
+			if (hist_check(f, orig, HIST_SYN, code) && rel_seq != e->hist_last_syn)
+				hist_add(f, orig ? code : (char)(code | 0x20));
+			e->hist_last_syn = rel_seq;
+		}
+		if (fin) {
+			if (hist_check(f, orig, HIST_FIN, 'F') &&
+			    rel_seq + (int64_t)len != e->hist_last_fin)
+				hist_add(f, orig ? 'F' : 'f');
+			e->hist_last_fin = rel_seq + (int64_t)len;
+		}
+		if (rst) {
+			if (hist_check(f, orig, HIST_RST, 'R') && rel_seq != e->hist_last_rst)
+				hist_add(f, orig ? 'R' : 'r');
+			e->hist_last_rst = rel_seq;
+		}
+	} else if (len) {
+		hist_check(f, orig, HIST_DATA, 'D');
+	} else if (fl & TH_ACK) {
+		hist_check(f, orig, HIST_ACK, 'A');
+	}
+
+	/* zero window (not on RST, not after the peer closed or we reset) */
+	if (p->tcp_win == 0 && !rst && peer->state != TCP_CLOSED && e->state != TCP_RESET)
+		hist_scaled(f, orig, 'W', &e->win0_cnt, &e->win0_thresh);
+
+	if (fin)
+		e->fin_cnt = e->fin_cnt < 255 ? e->fin_cnt + 1 : 255;
+
+	/* acks: the peer's data as acknowledged by us */
+	if (fl & TH_ACK) {
+		if (peer->state == TCP_INACTIVE) {
+			peer->start = p->tcp_ack - 1;
+			peer->rel_ack = 0;
+			peer->rel_last = 0;
+		} else if (!rst) {
+			int64_t ra = ep_rel(peer, p->tcp_ack);
+			if (ra > peer->rel_ack && ra >= 0)
+				peer->rel_ack = ra;
+		}
+	}
+
+	/* update_last_seq */
+	delta_last = rel_seq + seg_len - e->rel_last;
+	if ((syn || rst) && (delta_last > 1048576 || delta_last < -1048576))
+		;
+	else if (fin && e->rel_last == 1)
+		e->rel_last = rel_seq + seg_len;
+	else if (e->state == TCP_RESET)
+		;
+	else if (delta_last > 0)
+		e->rel_last = rel_seq + seg_len;
+	else if (len > 0)
+		hist_scaled(f, orig, 'T', &e->rxmt_cnt, &e->rxmt_thresh);
+
+	tcp_state(f, e, peer, orig, fl, len);
+
+	/* closed both ways or reset: the flow ends after the close delay */
+	if (!f->close_at_us && ((f->ep[0].state == TCP_CLOSED && f->ep[1].state == TCP_CLOSED) ||
+	                        f->ep[0].state == TCP_RESET || f->ep[1].state == TCP_RESET))
+		f->close_at_us = p->ts_us + close_delay;
+}

@@ -1,0 +1,392 @@
+/* store.c: the SQLite database (see store.h).
+ *
+ * One connection per store, statements prepared once and reset per row,
+ * rows batched STORE_BATCH per transaction. The schema text is compiled in
+ * from db/schema.sql (build/schema_sql.c) and uses IF NOT EXISTS throughout,
+ * so applying it to an older database adds what is missing; version
+ * upgrades that need more than that go in migrate(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "smaudit/store.h"
+
+#define STORE_BATCH 2000
+
+extern const char store_schema_sql[];
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *ins_flow;
+	int in_tx;
+	int pending;
+};
+
+/* ---- private ----------------------------------------------------------- */
+
+static int db_err(struct store *s, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(s->db));
+	return -1;
+}
+
+static int exec(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "database: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int user_version(struct store *s, int *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Count user tables; -1 when the file cannot be read as a database. */
+static int table_count(struct store *s, int *has_runs)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	*has_runs = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_master WHERE type='table'", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		n++;
+		if (name && !strcmp(name, "runs"))
+			*has_runs = 1;
+	}
+	if (sqlite3_errcode(s->db) != SQLITE_OK && sqlite3_errcode(s->db) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Bring a database at version from up to STORE_SCHEMA_VERSION. */
+static int migrate(struct store *s, int from, char *err, size_t errlen)
+{
+	(void)from; /* version 1 is the first: the schema itself is the migration */
+	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (exec(s, store_schema_sql, err, errlen) < 0) {
+		exec(s, "ROLLBACK", err + strlen(err), 0);
+		return -1;
+	}
+	return exec(s, "COMMIT", err, errlen);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v && *v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+const char *store_now_iso(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int v = 0, has_runs = 0, n;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open database: %s", path,
+		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	n = table_count(s, &has_runs);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (user_version(s, &v) < 0) {
+		snprintf(err, errlen, "%s: cannot read schema version: %s", path,
+		         sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (n > 0 && !has_runs) {
+		snprintf(err, errlen, "%s: an SQLite database, but not an smaudit one (no runs table)",
+		         path);
+		goto fail;
+	}
+	if (v > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+		         "%s: schema version %d is newer than this smaudit supports (%d): upgrade "
+		         "smaudit",
+		         path, v, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen) < 0)
+		goto fail;
+	if (v < STORE_SCHEMA_VERSION && migrate(s, v, err, errlen) < 0)
+		goto fail;
+	if (sqlite3_prepare_v2(
+	        s->db,
+	        "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
+	        "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
+	        "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
+	        "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
+	        "reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+	        "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+	        -1, &s->ins_flow, NULL) != SQLITE_OK) {
+		db_err(s, err, errlen, path);
+		goto fail;
+	}
+	return s;
+fail:
+	if (s->db)
+		sqlite3_close(s->db);
+	free(s);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	char err[256];
+
+	if (!s)
+		return;
+	store_flush(s, err, sizeof(err));
+	sqlite3_finalize(s->ins_flow);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_run_begin(struct store *s, const struct store_run *run, const struct rules_matrix *m,
+                    int64_t *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char now[32], *files = NULL;
+	const struct rules_file *rf = NULL;
+	size_t nf = m ? rules_files(m, &rf) : 0, flen = 1;
+	int rc;
+
+	for (size_t i = 0; i < nf; i++)
+		flen += strlen(rf[i].path) + 67;
+	files = malloc(flen);
+	if (!files) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	files[0] = '\0';
+	for (size_t i = 0; i < nf; i++) {
+		size_t l = strlen(files);
+		snprintf(files + l, flen - l, "%s%s %s", i ? "\n" : "", rf[i].path, rf[i].sha256);
+	}
+	if (store_flush(s, err, errlen) < 0 || exec(s, "BEGIN IMMEDIATE", err, errlen) < 0) {
+		free(files);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT INTO runs (mode, source, filter, hosts, rules_files, "
+	                       "rules_sha256, started, status, version) VALUES "
+	                       "(?1,?2,?3,?4,?5,?6,?7,'running',?8)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	bind_text(st, 1, run->mode);
+	bind_text(st, 2, run->source);
+	bind_text(st, 3, run->filter);
+	sqlite3_bind_text(st, 4, run->hosts ? run->hosts : "", -1, SQLITE_TRANSIENT);
+	bind_text(st, 5, files);
+	bind_text(st, 6, nf ? rf[0].sha256 : NULL);
+	sqlite3_bind_text(st, 7, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, SMAUDIT_VERSION, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto dberr;
+	*id = sqlite3_last_insert_rowid(s->db);
+
+	if (m) {
+		if (sqlite3_prepare_v2(s->db,
+		                       "INSERT OR REPLACE INTO run_rules (run_id, rule_id, row, "
+		                       "direction, proto, port, peer, apps, description, source) "
+		                       "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+		                       -1, &st, NULL) != SQLITE_OK)
+			goto dberr;
+		for (size_t i = 0; i < rules_count(m); i++) {
+			const struct rule *r = rules_get(m, i);
+			char apps[RULE_MAX_APPS * 25 + 1] = "", src[512];
+			for (int a = 0; a < r->napps; a++) {
+				if (a)
+					strcat(apps, ",");
+				strcat(apps, r->apps[a]);
+			}
+			snprintf(src, sizeof(src), "%s:%d", r->file ? r->file : "?", r->line);
+			sqlite3_bind_int64(st, 1, *id);
+			sqlite3_bind_text(st, 2, r->id, -1, SQLITE_TRANSIENT);
+			if (r->row > 0)
+				sqlite3_bind_int(st, 3, r->row);
+			else
+				sqlite3_bind_null(st, 3);
+			sqlite3_bind_text(st, 4, r->dir == RULE_IN ? "in" : "out", -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, flow_proto_str(r->proto) ? flow_proto_str(r->proto) : "?",
+			                  -1, SQLITE_STATIC);
+			sqlite3_bind_int(st, 6, r->port);
+			sqlite3_bind_text(st, 7, r->role, -1, SQLITE_TRANSIENT);
+			bind_text(st, 8, apps);
+			bind_text(st, 9, r->description);
+			sqlite3_bind_text(st, 10, src, -1, SQLITE_TRANSIENT);
+			rc = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (rc != SQLITE_DONE) {
+				sqlite3_finalize(st);
+				goto dberr;
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	free(files);
+	return exec(s, "COMMIT", err, errlen);
+dberr:
+	free(files);
+	db_err(s, err, errlen, "database");
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int store_flow(struct store *s, int64_t id, const struct flow_record *r,
+               const struct verdict_result *v, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->ins_flow;
+	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8];
+	const char *proto = flow_proto_str(r->proto);
+	int rc;
+
+	if (!s->in_tx) {
+		if (exec(s, "BEGIN", err, errlen) < 0)
+			return -1;
+		s->in_tx = 1;
+	}
+	if (!proto) {
+		snprintf(pnum, sizeof(pnum), "%u", r->proto);
+		proto = pnum;
+	}
+	addr_str(&r->orig, oa, sizeof(oa));
+	addr_str(&r->resp, ra, sizeof(ra));
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, r->uid, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 3, (double)r->ts_start_us / 1e6);
+	sqlite3_bind_double(st, 4, (double)r->ts_end_us / 1e6);
+	sqlite3_bind_text(st, 5, proto, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, oa, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 7, r->orig_port);
+	sqlite3_bind_text(st, 8, ra, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 9, r->resp_port);
+	if (r->vlan)
+		sqlite3_bind_int(st, 10, r->vlan);
+	else
+		sqlite3_bind_null(st, 10);
+	sqlite3_bind_text(st, 11, flow_dir_str((enum flow_dir)r->direction), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 12, r->direction_inferred);
+	sqlite3_bind_text(st, 13, r->direction == DIR_OUT ? ra : oa, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->orig_pkts);
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)r->orig_ip_bytes);
+	sqlite3_bind_int64(st, 16, (sqlite3_int64)r->orig_bytes);
+	sqlite3_bind_int64(st, 17, (sqlite3_int64)r->resp_pkts);
+	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->resp_ip_bytes);
+	sqlite3_bind_int64(st, 19, (sqlite3_int64)r->resp_bytes);
+	bind_text(st, 20, r->conn_state);
+	bind_text(st, 21, r->history);
+	sqlite3_bind_text(st, 22, flow_end_str((enum flow_end)r->end_reason), -1, SQLITE_STATIC);
+	bind_text(st, 23, r->app.proto);
+	sqlite3_bind_text(st, 24,
+	                  r->app.confidence == APP_CONF_DPI    ? "dpi"
+	                  : r->app.confidence == APP_CONF_PORT ? "port"
+	                  : r->app.confidence == APP_CONF_IP   ? "ip"
+	                                                       : "none",
+	                  -1, SQLITE_STATIC);
+	bind_text(st, 25, r->app.server_name);
+	bind_text(st, 26, v && v->rule ? v->rule->id : NULL);
+	bind_text(st, 27, v ? verdict_str(v->kind) : NULL);
+	bind_text(st, 28, v ? v->reason : NULL);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, err, errlen, "database: storing a flow");
+	if (++s->pending >= STORE_BATCH)
+		return store_flush(s, err, errlen);
+	return 0;
+}
+
+int store_flush(struct store *s, char *err, size_t errlen)
+{
+	if (!s->in_tx)
+		return 0;
+	s->in_tx = 0;
+	s->pending = 0;
+	return exec(s, "COMMIT", err, errlen);
+}
+
+int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
+                  size_t errlen)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	if (store_flush(s, err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db,
+	                       "UPDATE runs SET finished=?2, packets=?3, bytes=?4, malformed=?5, "
+	                       "unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, flows_other=?10, "
+	                       "evicted=?11, status=?12, error=?13 WHERE id=?1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)run->unknown_link);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)run->non_ip);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)run->dropped);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)run->flows);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)run->flows_other);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
+	sqlite3_bind_text(st, 12, run->status ? run->status : "complete", -1, SQLITE_TRANSIENT);
+	bind_text(st, 13, run->error);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, err, errlen, "database: finishing the run");
+	return 0;
+}
