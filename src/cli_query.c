@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,11 +108,26 @@ static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 	return 0;
 }
 
+/* Print "smaudit query: MESSAGE" as one line on stderr, with control
+ * characters from user values shown as '?' (no terminal escapes). */
+__attribute__((format(printf, 1, 2))) static void errmsg(const char *fmt, ...)
+{
+	char buf[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "%s: %s\n", PROG, buf);
+}
+
 /* One-line error on stderr; returns 2 (usage or input error). */
 static int fail(const char *opt, const char *val, const char *what)
 {
-	fprintf(stderr, "%s: %s '%.60s'%s: %s\n", PROG, opt, val, strlen(val) > 60 ? "..." : "",
-	        what);
+	errmsg("%s '%.60s'%s: %s", opt, val, strlen(val) > 60 ? "..." : "", what);
 	return 2;
 }
 
@@ -158,8 +174,7 @@ int cli_query(int argc, char **argv)
 		case OPT_UNTIL: {
 			double t;
 			if (query_parse_time(a, time(NULL), &t, err, sizeof(err)) < 0) {
-				fprintf(stderr, "%s: %s: %s\n", PROG,
-				        c == OPT_SINCE ? "--since" : "--until", err);
+				errmsg("%s: %s", c == OPT_SINCE ? "--since" : "--until", err);
 				return 2;
 			}
 			if (c == OPT_SINCE) {
@@ -235,21 +250,20 @@ int cli_query(int argc, char **argv)
 			explain = 1;
 			break;
 		case ':':
-			fprintf(stderr, "%s: %s needs a value\n", PROG, argv[optind - 1]);
+			errmsg("%s needs a value", argv[optind - 1]);
 			return 2;
 		default:
-			fprintf(stderr, "%s: unknown option '%s' (see --help)\n", PROG,
-			        argv[optind - 1]);
+			errmsg("unknown option '%s' (see --help)", argv[optind - 1]);
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "%s: which question? anomalies, coverage, flows or runs\n", PROG);
+		errmsg("which question? anomalies, coverage, flows or runs");
 		return 2;
 	}
 	cmd = argv[optind++];
 	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", PROG, argv[optind]);
+		errmsg("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
 	if (!strcmp(cmd, "anomalies"))
@@ -261,37 +275,35 @@ int cli_query(int argc, char **argv)
 	else if (!strcmp(cmd, "runs"))
 		kind = QUERY_RUNS;
 	else {
-		fprintf(stderr, "%s: unknown question '%.60s' (anomalies, coverage, flows, runs)\n",
-		        PROG, cmd);
+		errmsg("unknown question '%.60s' (anomalies, coverage, flows, runs)", cmd);
 		return 2;
 	}
 	if ((flows || fail_on) && strcmp(cmd, "anomalies") != 0) {
-		fprintf(stderr, "%s: %s applies to 'query anomalies' only\n", PROG,
-		        flows ? "--flows" : "--fail-on-anomaly");
+		errmsg("%s applies to 'query anomalies' only",
+		       flows ? "--flows" : "--fail-on-anomaly");
 		return 2;
 	}
 	for (int o = OPT_SINCE; o <= OPT_LIMIT; o++) {
 		if (seen_opt[o] && !filter_applies(kind, o)) {
 			for (const struct option *lo = long_opts; lo->name; lo++)
 				if (lo->val == o)
-					fprintf(stderr, "%s: --%s does not apply to 'query %s'\n",
-					        PROG, lo->name, cmd);
+					errmsg("--%s does not apply to 'query %s'", lo->name, cmd);
 			return 2;
 		}
 	}
 	if (f.has_since && f.has_until && f.since >= f.until) {
-		fprintf(stderr, "%s: --since must be before --until\n", PROG);
+		errmsg("--since must be before --until");
 		return 2;
 	}
 
 	if (query_open(db_path, &db, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", PROG, err);
+		errmsg("%s", err);
 		return 2;
 	}
 	if (explain) {
 		struct sqlite3_stmt *st = query_prepare(db, kind, &f, 1, err, sizeof(err));
 		if (!st) {
-			fprintf(stderr, "%s: %s\n", PROG, err);
+			errmsg("%s", err);
 			query_close(db);
 			return 3;
 		}
@@ -304,11 +316,11 @@ int cli_query(int argc, char **argv)
 	rows = query_run(db, kind, &f, fmt, stdout, err, sizeof(err));
 	query_close(db);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "%s: writing output: %s\n", PROG, strerror(errno));
+		errmsg("writing output: %s", strerror(errno));
 		return 3;
 	}
 	if (rows < 0) {
-		fprintf(stderr, "%s: %s\n", PROG, err);
+		errmsg("%s", err);
 		return 3;
 	}
 	return fail_on && rows > 0 ? 1 : 0;
