@@ -536,6 +536,8 @@ Test(query, hostile_values)
 	    {"flows --port 99999999999999999999999", 2, 0, "--port"},
 	    {"flows --port '443; DROP TABLE flows'", 2, 0, "--port"},
 	    {"flows --port ' 443'", 2, 0, "--port"},
+	    /* a terminal escape in a value is not echoed raw */
+	    {"flows --port \"$(printf '1\\033[31m')\"", 2, 0, "--port '1?[31m'"},
 	    {"flows --run 99999999999999999999", 2, 0, "--run"},
 	    {"flows --run 0", 2, 0, "--run"},
 	    {"flows --run 1e3", 2, 0, "--run"},
