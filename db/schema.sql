@@ -133,18 +133,22 @@ CREATE VIEW IF NOT EXISTS coverage AS
   WITH rules AS (
     SELECT max(run_id) AS run_id, rule_id, row, direction, proto, port, peer,
            apps, description
-    FROM run_rules GROUP BY rule_id)
+    FROM run_rules GROUP BY rule_id),
+  st AS (
+    SELECT rule_id, count(*) AS n, total(verdict = 'expected') AS e,
+           count(DISTINCT peer_addr) AS p, total(orig_bytes + resp_bytes) AS b,
+           min(ts_start) AS t0, max(ts_end) AS t1
+    FROM flows WHERE rule_id IN (SELECT rule_id FROM rules) GROUP BY rule_id)
   SELECT r.rule_id AS rule, r.row, r.direction, r.proto, r.port, r.peer, r.apps,
-         CASE WHEN count(f.id) = 0 THEN 'never'
-              WHEN total(f.verdict = 'expected') = 0 THEN 'anomalous-only'
+         CASE WHEN st.n IS NULL THEN 'never'
+              WHEN st.e = 0 THEN 'anomalous-only'
               ELSE 'yes' END AS seen,
-         count(f.id) AS flows,
-         CAST(total(f.verdict = 'expected') AS INTEGER) AS expected,
-         count(DISTINCT f.peer_addr) AS peers,
-         CAST(total(f.orig_bytes + f.resp_bytes) AS INTEGER) AS bytes,
-         strftime('%Y-%m-%dT%H:%M:%fZ', min(f.ts_start), 'unixepoch') AS first_seen,
-         strftime('%Y-%m-%dT%H:%M:%fZ', max(f.ts_end), 'unixepoch') AS last_seen,
+         ifnull(st.n, 0) AS flows,
+         CAST(ifnull(st.e, 0) AS INTEGER) AS expected,
+         ifnull(st.p, 0) AS peers,
+         CAST(ifnull(st.b, 0) AS INTEGER) AS bytes,
+         strftime('%Y-%m-%dT%H:%M:%fZ', st.t0, 'unixepoch') AS first_seen,
+         strftime('%Y-%m-%dT%H:%M:%fZ', st.t1, 'unixepoch') AS last_seen,
          r.description
-  FROM rules r LEFT JOIN flows f ON f.rule_id = r.rule_id
-  GROUP BY r.rule_id
+  FROM rules r LEFT JOIN st ON st.rule_id = r.rule_id
   ORDER BY r.row IS NULL, r.row, r.rule_id;
