@@ -29,6 +29,8 @@ struct rule {
 	char role[16];        /* peer role, or "any" */
 	char apps[RULE_MAX_APPS][24]; /* application protocols DPI may find */
 	int napps;            /* 0 = any protocol accepted */
+	char not_apps[RULE_MAX_APPS][24]; /* refused even when napps == 0 */
+	int nnot_apps;        /* 0 = none refused */
 	char description[160];/* the table's own words */
 	const char *file;     /* where it was defined (owned by the matrix) */
 	int line;
@@ -79,5 +81,37 @@ size_t rules_files(const struct rules_matrix *m, const struct rules_file **out);
 /* Fill bitmaps (8192 bytes each, bit per port) with every listener port the
  * matrix names, for orienting flows picked up mid-stream. */
 void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *udp);
+
+/* 1 if the application protocol name app (nDPI's "TLS", "TLS.Google",
+ * "HTTP.Cisco") is allowed by r: any dot-separated part of app equal
+ * (case-insensitively) to a listed name, or napps == 0, and no part in
+ * not_apps. Empty app and "Unknown" are always allowed. */
+int rules_app_allowed(const struct rule *r, const char *app);
+
+/* Roles known to the matrix (built in: uccx cuic mail exchange xmpp, plus
+ * those declared with role-name), in declaration order. */
+size_t rules_role_count(const struct rules_matrix *m);
+const char *rules_role_name(const struct rules_matrix *m, size_t i);
+
+/* Addresses configured for role (owned by the matrix); returns their
+ * count, 0 if none or unknown role. */
+size_t rules_role_addrs(const struct rules_matrix *m, const char *role, const struct sm_cidr **out);
+
+/* Name of the first role a holds, or NULL if it holds none. */
+const char *rules_peer_role(const struct rules_matrix *m, const struct sm_addr *a);
+
+/* Path of the shipped rules/socialminer.rules: $SMAUDIT_RULES if set, else
+ * ./rules/socialminer.rules, else <dir of the executable>/../rules/
+ * socialminer.rules, else SMAUDIT_DATADIR "/socialminer.rules" (each only
+ * if readable); NULL if none. A static buffer (not thread-safe). */
+const char *rules_default_path(void);
+
+/* Build a frozen matrix: rules file (NULL = rules_default_path()), then
+ * site files in order, then command-line hosts (ADDR[/PFX]) and roles
+ * (NAME=ADDR[,ADDR...]), which win. Returns 0 with a new matrix the caller
+ * frees with rules_free(), or -1 with err and *out NULL. */
+int rules_build(struct rules_matrix **out, const char *rules_path, const char *const *site_files,
+                size_t nsite, const char *const *hosts, size_t nhosts, const char *const *roles,
+                size_t nroles, char *err, size_t errlen);
 
 #endif

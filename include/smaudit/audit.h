@@ -1,0 +1,69 @@
+/* audit.h: the pipeline that main wires: decode -> flow -> dpi -> verdict -> store.
+ *
+ * One struct audit per run. audit_packet() is the hot path: it decodes into
+ * a stack view, tracks the flow, feeds DPI while it runs, and never
+ * allocates, prints or touches SQL. Ended flows are judged and queued to
+ * the store's batch from the flow table's end callback. */
+#ifndef SMAUDIT_AUDIT_H
+#define SMAUDIT_AUDIT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <pcap/pcap.h>
+
+#include "smaudit/dpi.h"
+#include "smaudit/flow.h"
+#include "smaudit/rules.h"
+#include "smaudit/store.h"
+#include "smaudit/verdict.h"
+
+struct audit_cfg {
+	struct flow_cfg flow;
+	int no_dpi;               /* skip application detection */
+	const struct rules_matrix *matrix; /* frozen; borrowed */
+	struct store *store;      /* borrowed */
+	int64_t run_id;
+};
+
+/* Counters a run reports and stores. */
+struct audit_counts {
+	uint64_t packets, bytes, malformed, truncated, bad_header, unknown_link, non_ip;
+	uint64_t frags_orphan;
+	uint64_t flows_stored, flows_other, flows_in, flows_out, flows_local;
+	uint64_t verdicts[VERDICT_PROTOCOL_MISMATCH + 1];
+	uint64_t store_errors;
+};
+
+struct audit;
+
+/* New pipeline; NULL with err on failure (allocates the flow pool once). */
+struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen);
+
+/* Free the pipeline; call audit_finish first or open flows are lost. */
+void audit_free(struct audit *a);
+
+/* Account one captured packet of link type dlt. */
+void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const uint8_t *data);
+
+/* Let packet (or wall) time run to now_us: expire idle and closed flows. */
+void audit_tick(struct audit *a, uint64_t now_us);
+
+/* End every open flow with reason and commit. Returns 0, or -1 with err if
+ * the store failed (the first store error is kept). */
+int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen);
+
+/* Counters so far. */
+const struct audit_counts *audit_counts(const struct audit *a);
+
+/* Flow table counters (evictions, peak). */
+const struct flow_stats *audit_flow_stats(const struct audit *a);
+
+/* Print verdict counts and the non-expected flows grouped by verdict, peer
+ * and port to out. */
+void audit_print_findings(const struct audit *a, FILE *out);
+
+/* Fill the counters part of a store_run from the pipeline. */
+void audit_fill_run(const struct audit *a, struct store_run *run);
+
+#endif

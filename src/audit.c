@@ -1,0 +1,295 @@
+/* audit.c: the pipeline of one run (see audit.h).
+ *
+ * Per packet: decode into a stack struct pkt, count what cannot be decoded,
+ * track the flow, and on its first packet decide its direction from the
+ * monitored hosts; flows touching no monitored host are counted and never
+ * reach DPI or the store. Per ended flow: finish DPI, judge it against the
+ * matrix, queue it to the store, and remember non-expected ones in a fixed
+ * table of groups for the end-of-run findings. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <netinet/in.h>
+
+#include "smaudit/audit.h"
+
+#define MAX_GROUPS 512
+
+struct group { /* non-expected flows sharing verdict, direction, peer, port */
+	uint8_t verdict, dir, proto;
+	uint16_t port;
+	struct sm_addr peer;
+	uint64_t flows, bytes;
+	char rule_id[48];
+	char reason[256];
+};
+
+struct audit {
+	struct audit_cfg cfg;
+	struct flow_table *flows;
+	struct dpi_ctx *dpi;
+	struct audit_counts n;
+	uint64_t last_tick_us;
+	struct group groups[MAX_GROUPS];
+	size_t ngroups;
+	uint64_t groups_dropped;
+	char store_err[512];
+};
+
+/* ---- private ----------------------------------------------------------- */
+
+static void remember_group(struct audit *a, const struct flow_record *r,
+                           const struct verdict_result *v)
+{
+	const struct sm_addr *peer = r->direction == DIR_OUT ? &r->resp : &r->orig;
+	struct group *g;
+
+	for (size_t i = 0; i < a->ngroups; i++) {
+		g = &a->groups[i];
+		if (g->verdict == v->kind && g->dir == r->direction && g->port == r->resp_port &&
+		    g->proto == r->proto && !addr_cmp(&g->peer, peer)) {
+			g->flows++;
+			g->bytes += r->orig_ip_bytes + r->resp_ip_bytes;
+			return;
+		}
+	}
+	if (a->ngroups == MAX_GROUPS) {
+		a->groups_dropped++;
+		return;
+	}
+	g = &a->groups[a->ngroups++];
+	memset(g, 0, sizeof(*g));
+	g->verdict = (uint8_t)v->kind;
+	g->dir = r->direction;
+	g->proto = r->proto;
+	g->port = r->resp_port;
+	g->peer = *peer;
+	g->flows = 1;
+	g->bytes = r->orig_ip_bytes + r->resp_ip_bytes;
+	snprintf(g->rule_id, sizeof(g->rule_id), "%s", v->rule ? v->rule->id : "-");
+	snprintf(g->reason, sizeof(g->reason), "%s", v->reason);
+}
+
+/* Flow table callback: a flow has ended. */
+static void on_flow_end(void *ctx, struct flow *f)
+{
+	struct audit *a = ctx;
+	struct flow_record *r = flow_rec(f);
+	struct dpi_flow **st = (struct dpi_flow **)flow_user(f);
+	struct verdict_result v;
+	char err[512];
+
+	if (a->dpi)
+		dpi_end(a->dpi, st, r);
+	if (r->direction == DIR_NONE) {
+		a->n.flows_other++;
+		return;
+	}
+	verdict_eval(a->cfg.matrix, r, &v);
+	a->n.verdicts[v.kind]++;
+	if (v.kind != VERDICT_EXPECTED)
+		remember_group(a, r, &v);
+	if (r->direction == DIR_IN)
+		a->n.flows_in++;
+	else if (r->direction == DIR_OUT)
+		a->n.flows_out++;
+	else
+		a->n.flows_local++;
+	if (store_flow(a->cfg.store, a->cfg.run_id, r, &v, err, sizeof(err)) < 0) {
+		if (!a->n.store_errors++)
+			snprintf(a->store_err, sizeof(a->store_err), "%s", err);
+		return;
+	}
+	a->n.flows_stored++;
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->cfg = *cfg;
+	a->flows = flow_table_new(&a->cfg.flow, on_flow_end, a);
+	if (!a->flows) {
+		snprintf(err, errlen, "cannot allocate a flow table of %u flows (--max-flows)",
+		         cfg->flow.max_flows);
+		free(a);
+		return NULL;
+	}
+	if (!cfg->no_dpi) {
+		a->dpi = dpi_new(err, errlen);
+		if (!a->dpi) {
+			flow_table_free(a->flows);
+			free(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+void audit_free(struct audit *a)
+{
+	if (!a)
+		return;
+	flow_table_free(a->flows);
+	if (a->dpi)
+		dpi_free(a->dpi);
+	free(a);
+}
+
+void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+	struct pkt p;
+	struct flow *f;
+	struct flow_record *r;
+	int is_new, from_orig;
+	enum decode_status ds;
+
+	p.caplen = h->caplen;
+	p.wirelen = h->len;
+	p.ts_us = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
+	a->n.packets++;
+	a->n.bytes += h->len;
+
+	/* packet time drives expiry, about once a second */
+	if (p.ts_us >= a->last_tick_us + 1000000) {
+		if (a->last_tick_us)
+			flow_expire(a->flows, p.ts_us);
+		a->last_tick_us = p.ts_us;
+	}
+
+	ds = decode_packet(dlt, data, &p);
+	switch (ds) {
+	case DECODE_OK:
+		break;
+	case DECODE_NOT_IP:
+		a->n.non_ip++;
+		return;
+	case DECODE_TRUNCATED:
+		a->n.malformed++;
+		a->n.truncated++;
+		return;
+	case DECODE_BAD_HEADER:
+		a->n.malformed++;
+		a->n.bad_header++;
+		return;
+	case DECODE_UNKNOWN_LINK:
+		a->n.unknown_link++;
+		return;
+	}
+
+	f = flow_track(a->flows, &p, &is_new, &from_orig);
+	if (!f) {
+		a->n.frags_orphan++;
+		return;
+	}
+	r = flow_rec(f);
+	if (is_new) {
+		int o = rules_is_host(a->cfg.matrix, &r->orig);
+		int s = rules_is_host(a->cfg.matrix, &r->resp);
+		r->direction = o && s ? DIR_LOCAL : s ? DIR_IN : o ? DIR_OUT : DIR_NONE;
+	}
+	if (a->dpi && r->direction != DIR_NONE && !r->app.done && p.frag != PKT_FRAG_LATER)
+		dpi_feed(a->dpi, (struct dpi_flow **)flow_user(f), r, &p, from_orig);
+}
+
+void audit_tick(struct audit *a, uint64_t now_us)
+{
+	flow_expire(a->flows, now_us);
+	if (now_us > a->last_tick_us)
+		a->last_tick_us = now_us;
+}
+
+int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen)
+{
+	flow_flush(a->flows, reason);
+	if (store_flush(a->cfg.store, err, errlen) < 0)
+		return -1;
+	if (a->n.store_errors) {
+		snprintf(err, errlen, "%s (%llu flows not stored)", a->store_err,
+		         (unsigned long long)a->n.store_errors);
+		return -1;
+	}
+	return 0;
+}
+
+const struct audit_counts *audit_counts(const struct audit *a)
+{
+	return &a->n;
+}
+
+const struct flow_stats *audit_flow_stats(const struct audit *a)
+{
+	return flow_table_stats(a->flows);
+}
+
+void audit_fill_run(const struct audit *a, struct store_run *run)
+{
+	run->packets = a->n.packets;
+	run->bytes = a->n.bytes;
+	run->malformed = a->n.malformed;
+	run->unknown_link = a->n.unknown_link;
+	run->non_ip = a->n.non_ip;
+	run->flows = a->n.flows_stored;
+	run->flows_other = a->n.flows_other;
+	run->evicted = flow_table_stats(a->flows)->evicted;
+}
+
+static int group_cmp(const void *x, const void *y)
+{
+	const struct group *a = x, *b = y;
+
+	if (a->verdict != b->verdict)
+		return a->verdict < b->verdict ? -1 : 1;
+	if (a->flows != b->flows)
+		return a->flows > b->flows ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return addr_cmp(&a->peer, &b->peer);
+}
+
+void audit_print_findings(const struct audit *a, FILE *out)
+{
+	static const enum verdict_kind order[] = {VERDICT_EXPECTED, VERDICT_PROTOCOL_MISMATCH,
+	                                          VERDICT_UNEXPECTED_PEER,
+	                                          VERDICT_UNEXPECTED_DIRECTION,
+	                                          VERDICT_UNEXPECTED_PORT};
+	struct group *sorted;
+	uint64_t total = a->n.flows_stored;
+
+	fprintf(out, "verdicts:");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		fprintf(out, "  %s %llu", verdict_str(order[i]),
+		        (unsigned long long)a->n.verdicts[order[i]]);
+	fprintf(out, "\n");
+	if (!a->ngroups) {
+		fprintf(out, total ? "every stored flow fits the matrix\n" : "no flows stored\n");
+		return;
+	}
+	sorted = malloc(sizeof(*sorted) * a->ngroups);
+	if (!sorted)
+		return;
+	memcpy(sorted, a->groups, sizeof(*sorted) * a->ngroups);
+	qsort(sorted, a->ngroups, sizeof(*sorted), group_cmp);
+	for (size_t i = 0; i < a->ngroups; i++) {
+		const struct group *g = &sorted[i];
+		char peer[ADDR_STRLEN];
+		const char *ps = flow_proto_str(g->proto);
+		if (i == 0 || g->verdict != sorted[i - 1].verdict)
+			fprintf(out, "\n%s:\n", verdict_str((enum verdict_kind)g->verdict));
+		fprintf(out, "  %-3s %-39s %5u/%-5s %6llu flow%s %9llu bytes  %s\n",
+		        flow_dir_str((enum flow_dir)g->dir), addr_str(&g->peer, peer, sizeof(peer)),
+		        g->port, ps ? ps : "ip", (unsigned long long)g->flows, g->flows == 1 ? " " : "s",
+		        (unsigned long long)g->bytes, g->rule_id);
+		fprintf(out, "      %s\n", g->reason);
+	}
+	if (a->groups_dropped)
+		fprintf(out, "  ... and %llu more flows in further groups (smaudit query anomalies)\n",
+		        (unsigned long long)a->groups_dropped);
+	free(sorted);
+}

@@ -1,0 +1,111 @@
+/* cli_common.c: option helpers and the run summary shared by read and live. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_common.h"
+
+int cli_push(const char **list, size_t *n, const char *v, const char *opt)
+{
+	if (*n >= CLI_MAX_LIST) {
+		fprintf(stderr, "smaudit: too many %s options (at most %d)\n", opt, CLI_MAX_LIST);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 0;
+}
+
+int cli_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	if (!v || *v < '0' || *v > '9') {
+		fprintf(stderr, "smaudit: %s wants a number, not '%s'\n", opt, v ? v : "");
+		return -1;
+	}
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x < min || x > max) {
+		fprintf(stderr, "smaudit: %s: '%s' is not a whole number from %llu to %llu\n", opt, v,
+		        (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+struct rules_matrix *cli_matrix(const struct cli_site *s)
+{
+	struct rules_matrix *m = NULL;
+	char err[1024];
+	const char *path = s->rules ? s->rules : rules_default_path();
+
+	if (!path) {
+		fprintf(stderr, "smaudit: cannot find the shipped rules/socialminer.rules; give --rules "
+		                "FILE or set SMAUDIT_RULES\n");
+		return NULL;
+	}
+	if (rules_build(&m, path, s->sites, s->nsites, s->hosts, s->nhosts, s->roles, s->nroles,
+	                err, sizeof(err)) < 0) {
+		fprintf(stderr, "smaudit: %s\n", err);
+		return NULL;
+	}
+	return m;
+}
+
+const char *cli_default_db(void)
+{
+	const char *e = getenv("SMAUDIT_DB");
+	return e && *e ? e : "smaudit.db";
+}
+
+const char *cli_hosts_str(const struct rules_matrix *m, char *buf, size_t len)
+{
+	const struct sm_cidr *h;
+	size_t n = rules_hosts(m, &h), off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < len; i++) {
+		char c[ADDR_STRLEN + 8];
+		int w = snprintf(buf + off, len - off, "%s%s", i ? "," : "",
+		                 cidr_str(&h[i], c, sizeof(c)));
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
+}
+
+double cli_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cli_print_summary(const struct audit *a, const char *db, int64_t run_id, double secs,
+                       const char *status)
+{
+	const struct audit_counts *n = audit_counts(a);
+	const struct flow_stats *fs = audit_flow_stats(a);
+
+	fprintf(stderr,
+	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
+	        "(in %llu, out %llu, local %llu), %llu flows touching no monitored host\n",
+	        (long long)run_id, status, (unsigned long long)n->packets, secs,
+	        secs > 0 ? (double)n->packets / secs : 0.0, (unsigned long long)n->flows_stored, db,
+	        (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
+	        (unsigned long long)n->flows_local, (unsigned long long)n->flows_other);
+	if (n->malformed || n->unknown_link || n->non_ip || n->frags_orphan || fs->evicted)
+		fprintf(stderr,
+		        "  malformed %llu (truncated %llu, bad header %llu), unknown link %llu, "
+		        "not IP %llu, orphan fragments %llu, evicted flows %llu (peak %u)\n",
+		        (unsigned long long)n->malformed, (unsigned long long)n->truncated,
+		        (unsigned long long)n->bad_header, (unsigned long long)n->unknown_link,
+		        (unsigned long long)n->non_ip, (unsigned long long)n->frags_orphan,
+		        (unsigned long long)fs->evicted, fs->peak);
+	audit_print_findings(a, stdout);
+}

@@ -1,0 +1,352 @@
+/* cli_rules.c: `smaudit rules check|show`: validate rules and site files,
+ * and print the effective matrix next to Cisco's table.
+ *
+ * Both subcommands take the site options every subcommand shares (--rules,
+ * --site, --host, --role) and build the matrix with rules_build(). Errors go
+ * to stderr as "file:line: what is wrong" and give exit code 2. */
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smaudit/cli.h"
+#include "smaudit/rules.h"
+
+/* Options shared by check and show; the arrays point into argv. */
+struct rules_opts {
+	const char *rules;
+	const char **sites, **hosts, **roles, **files;
+	size_t nsites, nhosts, nroles, nfiles;
+	int help;
+};
+
+static void usage_check(FILE *f)
+{
+	fprintf(f,
+	        "usage: smaudit rules check [--site FILE]... [--host ADDR]... [--role "
+	        "NAME=ADDR,...]... "
+	        "[FILE...]\n"
+	        "\n"
+	        "Load rules and site files and report the first mistake as file:line.\n"
+	        "FILE...        files loaded in order (default: the shipped %s)\n"
+	        "--rules FILE   same as giving FILE first\n"
+	        "--site FILE    a site file, loaded after the rules files\n"
+	        "--host ADDR    a monitored SocialMiner address (ADDR[/PFX]); repeatable\n"
+	        "--role NAME=ADDR[,ADDR...]  who holds a role (uccx cuic mail exchange xmpp);\n"
+	        "               wins over site files; repeatable\n"
+	        "To check a site file against the shipped matrix: smaudit rules check --site FILE\n"
+	        "Exit: 0 valid, 2 an error (printed on stderr).\n",
+	        rules_default_path() ? rules_default_path() : "socialminer.rules (not found)");
+}
+
+static void usage_show(FILE *f)
+{
+	fprintf(f, "usage: smaudit rules show [--rules FILE] [--site FILE]... [--host ADDR]... "
+	           "[--role NAME=ADDR,...]...\n"
+	           "\n"
+	           "Print the effective matrix (after site settings) with the columns of Cisco's "
+	           "port table,\nplus rule id, row, peer addresses, protocols and whether the port "
+	           "is configurable.\n"
+	           "--rules FILE   the rules file (default: the shipped socialminer.rules)\n"
+	           "--site FILE    a site file (hosts, roles, moved ports, includes); repeatable\n"
+	           "--host ADDR    a monitored SocialMiner address (ADDR[/PFX]); repeatable\n"
+	           "--role NAME=ADDR[,ADDR...]  who holds a role; wins over site files\n"
+	           "Exit: 0 printed, 2 an error in a file or option.\n");
+}
+
+static void usage_rules(FILE *f)
+{
+	fprintf(f,
+	        "usage: smaudit rules check [options] [FILE...]   validate rules and site files\n"
+	        "       smaudit rules show  [options]             print the effective matrix\n"
+	        "Run 'smaudit rules check --help' or 'smaudit rules show --help' for options.\n");
+}
+
+/* Parse argv (argv[0] = "check" or "show"); 0, or 2 on a usage error. */
+static int parse_opts(int argc, char **argv, struct rules_opts *o, int allow_files)
+{
+	static const struct option longopts[] = {
+	    {"rules", required_argument, NULL, 'r'}, {"site", required_argument, NULL, 's'},
+	    {"host", required_argument, NULL, 'H'},  {"role", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->sites = calloc((size_t)argc + 1, sizeof(char *));
+	o->hosts = calloc((size_t)argc + 1, sizeof(char *));
+	o->roles = calloc((size_t)argc + 1, sizeof(char *));
+	o->files = calloc((size_t)argc + 1, sizeof(char *));
+	if (!o->sites || !o->hosts || !o->roles || !o->files) {
+		fprintf(stderr, "smaudit rules: out of memory\n");
+		return 2;
+	}
+	optind = 0; /* glibc: full re-initialisation */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o->rules = optarg;
+			break;
+		case 's':
+			o->sites[o->nsites++] = optarg;
+			break;
+		case 'H':
+			o->hosts[o->nhosts++] = optarg;
+			break;
+		case 'R':
+			o->roles[o->nroles++] = optarg;
+			break;
+		case 'h':
+			o->help = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		if (!allow_files) {
+			fprintf(stderr, "smaudit rules %s: unexpected argument '%s'\n", argv[0],
+			        argv[i]);
+			return 2;
+		}
+		o->files[o->nfiles++] = argv[i];
+	}
+	return 0;
+}
+
+static void free_opts(struct rules_opts *o)
+{
+	free(o->sites);
+	free(o->hosts);
+	free(o->roles);
+	free(o->files);
+}
+
+/* Build the matrix the options describe; FILEs are loaded first, in order,
+ * and stand in for --rules. NULL with the error printed. */
+static struct rules_matrix *build(const struct rules_opts *o)
+{
+	struct rules_matrix *m;
+	char err[1024];
+
+	if (o->nfiles == 0) {
+		if (rules_build(&m, o->rules, o->sites, o->nsites, o->hosts, o->nhosts, o->roles,
+		                o->nroles, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return NULL;
+		}
+		return m;
+	}
+	m = rules_new();
+	if (!m) {
+		fprintf(stderr, "smaudit rules: out of memory\n");
+		return NULL;
+	}
+	if (o->rules && rules_load(m, o->rules, err, sizeof(err)) < 0)
+		goto fail;
+	for (size_t i = 0; i < o->nfiles; i++)
+		if (rules_load(m, o->files[i], err, sizeof(err)) < 0)
+			goto fail;
+	for (size_t i = 0; i < o->nsites; i++)
+		if (rules_load(m, o->sites[i], err, sizeof(err)) < 0)
+			goto fail;
+	for (size_t i = 0; i < o->nhosts; i++)
+		if (rules_add_host(m, o->hosts[i], err, sizeof(err)) < 0)
+			goto fail;
+	for (size_t i = 0; i < o->nroles; i++)
+		if (rules_set_role(m, o->roles[i], err, sizeof(err)) < 0)
+			goto fail;
+	if (rules_finalize(m, err, sizeof(err)) < 0)
+		goto fail;
+	return m;
+fail:
+	fprintf(stderr, "%s\n", err);
+	rules_free(m);
+	return NULL;
+}
+
+/* Print "a, b/24, +N more" for up to max CIDRs into buf. */
+static void cidr_list(const struct sm_cidr *c, size_t n, char *buf, size_t len)
+{
+	size_t off = 0;
+	char s[ADDR_STRLEN + 4];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < len; i++) {
+		if (c[i].prefix == (c[i].addr.family == 4 ? 32 : 128))
+			addr_str(&c[i].addr, s, sizeof(s));
+		else
+			cidr_str(&c[i], s, sizeof(s));
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "," : "", s);
+	}
+}
+
+static int cmd_check(const struct rules_opts *o)
+{
+	struct rules_matrix *m = build(o);
+	const struct rules_file *files;
+	const struct sm_cidr *hosts;
+	size_t nfiles, nhosts, nconf = 0, nunconf = 0;
+	char conf[512] = "", unconf[256] = "", hl[512];
+	size_t co = 0, uo = 0;
+
+	if (!m)
+		return 2;
+	nfiles = rules_files(m, &files);
+	nhosts = rules_hosts(m, &hosts);
+	for (size_t i = 0; i < rules_role_count(m); i++) {
+		const struct sm_cidr *c;
+		const char *name = rules_role_name(m, i);
+		size_t n = rules_role_addrs(m, name, &c);
+		if (n && co < sizeof(conf))
+			co += (size_t)snprintf(conf + co, sizeof(conf) - co, "%s%s(%zu)",
+			                       nconf++ ? " " : "", name, n);
+		else if (!n && uo < sizeof(unconf))
+			uo += (size_t)snprintf(unconf + uo, sizeof(unconf) - uo, "%s%s",
+			                       nunconf++ ? " " : "", name);
+	}
+	cidr_list(hosts, nhosts, hl, sizeof(hl));
+	printf("ok: %zu rules from %zu file%s; roles configured: %s%s%s%s; hosts: %s\n",
+	       rules_count(m), nfiles, nfiles == 1 ? "" : "s", nconf ? conf : "none",
+	       nunconf ? " (no addresses, peers not checked: " : "", unconf, nunconf ? ")" : "",
+	       nhosts ? hl : "none");
+	rules_free(m);
+	return 0;
+}
+
+#define SHOW_COLS 10
+
+static int cmd_show(const struct rules_opts *o)
+{
+	static const char *const head[SHOW_COLS] = {"Listener/service",
+	                                            "Listener port",
+	                                            "Remote device",
+	                                            "Remote port",
+	                                            "Direction",
+	                                            "Rule",
+	                                            "Row",
+	                                            "Peer addresses",
+	                                            "Apps",
+	                                            "Configurable"};
+	struct rules_matrix *m = build(o);
+	size_t n, w[SHOW_COLS];
+	char(*cells)[SHOW_COLS][200];
+	const struct rules_file *files;
+	const struct sm_cidr *hosts;
+	size_t nfiles, nhosts;
+	char hl[512];
+
+	if (!m)
+		return 2;
+	n = rules_count(m);
+	cells = calloc(n + 1, sizeof(*cells));
+	if (!cells) {
+		rules_free(m);
+		fprintf(stderr, "smaudit rules show: out of memory\n");
+		return 3;
+	}
+	for (int c = 0; c < SHOW_COLS; c++)
+		snprintf(cells[0][c], sizeof(cells[0][c]), "%s", head[c]);
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = rules_get(m, i);
+		char(*row)[200] = cells[i + 1];
+		const char *tp = r->proto == IPPROTO_TCP ? "tcp" : "udp";
+		char port[64], apps[200];
+		const struct sm_cidr *c;
+		size_t na, off = 0;
+
+		if (r->port != r->default_port)
+			snprintf(port, sizeof(port), "%s/%u (table: %u)", tp, r->port,
+			         r->default_port);
+		else
+			snprintf(port, sizeof(port), "%s/%u", tp, r->port);
+		snprintf(row[0], sizeof(row[0]), "%s", r->description);
+		snprintf(row[1], sizeof(row[1]), "%s", r->dir == RULE_IN ? port : "-");
+		snprintf(row[2], sizeof(row[2]), "%s", strcmp(r->role, "any") ? r->role : "anyone");
+		snprintf(row[3], sizeof(row[3]), "%s", r->dir == RULE_OUT ? port : "-");
+		snprintf(row[4], sizeof(row[4]), "%s", r->dir == RULE_IN ? "inbound" : "outbound");
+		snprintf(row[5], sizeof(row[5]), "%s", r->id);
+		snprintf(row[6], sizeof(row[6]), "%d", r->row);
+		if (strcmp(r->role, "any") == 0)
+			snprintf(row[7], sizeof(row[7]), "any");
+		else if ((na = rules_role_addrs(m, r->role, &c)) == 0)
+			snprintf(row[7], sizeof(row[7]), "(not configured)");
+		else
+			cidr_list(c, na, row[7], sizeof(row[7]));
+		apps[0] = '\0';
+		for (int a = 0; a < r->napps; a++)
+			off += (size_t)snprintf(apps + off, sizeof(apps) - off, "%s%s",
+			                        a ? "," : "", r->apps[a]);
+		if (r->napps == 0)
+			off += (size_t)snprintf(apps, sizeof(apps), "any");
+		for (int a = 0; a < r->nnot_apps && off < sizeof(apps); a++)
+			off += (size_t)snprintf(apps + off, sizeof(apps) - off, "%s%s",
+			                        a ? "," : " but not ", r->not_apps[a]);
+		snprintf(row[8], sizeof(row[8]), "%s", apps);
+		snprintf(row[9], sizeof(row[9]), "%s", r->configurable ? "yes" : "no");
+	}
+	for (int c = 0; c < SHOW_COLS; c++) {
+		w[c] = 0;
+		for (size_t i = 0; i <= n; i++)
+			if (strlen(cells[i][c]) > w[c])
+				w[c] = strlen(cells[i][c]);
+	}
+	for (size_t i = 0; i <= n; i++) {
+		for (int c = 0; c < SHOW_COLS; c++) {
+			if (c == SHOW_COLS - 1)
+				printf("%s\n", cells[i][c]);
+			else
+				printf("%-*s  ", (int)w[c], cells[i][c]);
+		}
+		if (i == 0) {
+			for (int c = 0; c < SHOW_COLS; c++)
+				for (size_t k = 0; k < w[c] + (c < SHOW_COLS - 1 ? 2 : 0); k++)
+					putchar(k < w[c] ? '-' : ' ');
+			putchar('\n');
+		}
+	}
+	nfiles = rules_files(m, &files);
+	nhosts = rules_hosts(m, &hosts);
+	cidr_list(hosts, nhosts, hl, sizeof(hl));
+	printf("\nmonitored hosts: %s\n", nhosts ? hl : "none (give --host or a site file)");
+	for (size_t i = 0; i < nfiles; i++)
+		printf("file: %s sha256:%s\n", files[i].path, files[i].sha256);
+	free(cells);
+	rules_free(m);
+	return 0;
+}
+
+int cli_rules(int argc, char **argv)
+{
+	struct rules_opts o;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage_rules(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "check") == 0) {
+		rc = parse_opts(argc - 1, argv + 1, &o, 1);
+		if (rc == 0 && o.help)
+			usage_check(stdout);
+		else if (rc == 0)
+			rc = cmd_check(&o);
+		else
+			usage_check(stderr);
+	} else if (strcmp(argv[1], "show") == 0) {
+		rc = parse_opts(argc - 1, argv + 1, &o, 0);
+		if (rc == 0 && o.help)
+			usage_show(stdout);
+		else if (rc == 0)
+			rc = cmd_show(&o);
+		else
+			usage_show(stderr);
+	} else {
+		fprintf(stderr, "smaudit rules: unknown subcommand '%s'\n", argv[1]);
+		usage_rules(stderr);
+		return 2;
+	}
+	free_opts(&o);
+	return rc;
+}

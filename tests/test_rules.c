@@ -1,0 +1,514 @@
+/* test_rules.c: the rules language, the shipped matrix, site settings, and
+ * the `smaudit rules` command, on the real files in rules/ and the fixtures
+ * in tests/rules/ (good and bad). Run from the repository root. */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "smaudit/rules.h"
+#include "sha256.h"
+#include "testutil.h"
+
+#define SHIPPED "rules/socialminer.rules"
+
+static char err[1024];
+
+/* Load the shipped matrix plus optional site file; fails the test on error. */
+static struct rules_matrix *load(const char *site)
+{
+	struct rules_matrix *m = rules_new();
+
+	cr_assert_not_null(m);
+	cr_assert_eq(rules_load(m, SHIPPED, err, sizeof(err)), 0, "%s", err);
+	if (site)
+		cr_assert_eq(rules_load(m, site, err, sizeof(err)), 0, "%s", err);
+	return m;
+}
+
+static const struct rule *find(const struct rules_matrix *m, const char *id)
+{
+	for (size_t i = 0; i < rules_count(m); i++)
+		if (strcmp(rules_get(m, i)->id, id) == 0)
+			return rules_get(m, i);
+	return NULL;
+}
+
+static struct sm_addr A(const char *s) {
+	struct sm_addr a;
+	cr_assert_eq(addr_parse(s, &a), 0, "bad test address %s", s);
+	return a;
+}
+
+/* ---- the shipped matrix ---- */
+
+Test(shipped, every_row_of_the_table_is_encoded)
+{
+	struct rules_matrix *m = load(NULL);
+	int seen[12] = {0};
+
+	for (size_t i = 0; i < rules_count(m); i++) {
+		const struct rule *r = rules_get(m, i);
+		cr_assert(r->row >= 1 && r->row <= 11, "rule %s cites row %d", r->id, r->row);
+		cr_assert(r->description[0], "rule %s has no description", r->id);
+		seen[r->row]++;
+	}
+	for (int row = 1; row <= 11; row++)
+		cr_expect(seen[row] >= 1, "row %d of the table has no rule", row);
+	cr_expect_eq(seen[3], 2, "row 3 is inbound from any and outbound to uccx");
+	cr_expect_eq(rules_count(m), 12);
+	cr_assert_eq(rules_finalize(m, err, sizeof(err)), 0, "%s", err);
+	rules_free(m);
+}
+
+/* The key properties of each rule: id, row, direction, port, role, configurable. */
+Test(shipped, rules_say_what_the_table_says)
+{
+	static const struct {
+		const char *id;
+		int row, dir, port;
+		const char *role;
+		int configurable;
+	} want[] = {
+	    {"smtp-notify-out", 1, RULE_OUT, 25, "mail", 0},
+	    {"http-in", 2, RULE_IN, 80, "any", 0},
+	    {"https-in", 3, RULE_IN, 443, "any", 0},
+	    {"https-to-uccx", 3, RULE_OUT, 443, "uccx", 0},
+	    {"smtps-notify-out", 4, RULE_OUT, 465, "mail", 1},
+	    {"smtp-exchange-out", 5, RULE_OUT, 587, "exchange", 1},
+	    {"imaps-exchange-out", 6, RULE_OUT, 993, "exchange", 1},
+	    {"reports-from-cuic", 7, RULE_IN, 1526, "cuic", 0},
+	    {"xmpp-notify-out", 8, RULE_OUT, 5222, "xmpp", 1},
+	    {"xmpp-events-from-uccx", 9, RULE_IN, 5222, "uccx", 0},
+	    {"bosh-in", 10, RULE_IN, 7071, "any", 0},
+	    {"bosh-secure-in", 11, RULE_IN, 7443, "any", 0},
+	};
+	struct rules_matrix *m = load(NULL);
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct rule *r = find(m, want[i].id);
+		cr_assert_not_null(r, "no rule %s", want[i].id);
+		cr_expect_eq(r->row, want[i].row, "%s row", r->id);
+		cr_expect_eq(r->dir, want[i].dir, "%s direction", r->id);
+		cr_expect_eq(r->proto, IPPROTO_TCP, "%s transport", r->id);
+		cr_expect_eq(r->port, want[i].port, "%s port", r->id);
+		cr_expect_eq(r->default_port, want[i].port, "%s default port", r->id);
+		cr_expect_str_eq(r->role, want[i].role, "%s role", r->id);
+		cr_expect_eq(r->configurable, want[i].configurable, "%s configurable", r->id);
+		cr_expect_str_eq(r->file, SHIPPED);
+		cr_expect(r->line > 0);
+	}
+	rules_free(m);
+}
+
+Test(shipped, app_names_match_ndpi_master_names)
+{
+	struct rules_matrix *m = load(NULL);
+	const struct rule *https = find(m, "https-in"), *http = find(m, "http-in");
+	const struct rule *rep = find(m, "reports-from-cuic"), *xmpp = find(m, "xmpp-notify-out");
+
+	cr_expect(rules_app_allowed(https, "TLS"));
+	cr_expect(rules_app_allowed(https, "TLS.Google"));
+	cr_expect(rules_app_allowed(https, "tls"));
+	cr_expect_not(rules_app_allowed(https, "SSH"));
+	cr_expect_not(rules_app_allowed(https, "HTTP"));
+	cr_expect_not(rules_app_allowed(https, "TLSX"));
+	cr_expect(rules_app_allowed(http, "HTTP.Cisco"));
+	cr_expect(rules_app_allowed(http, ""), "unknown app is never a mismatch");
+	cr_expect(rules_app_allowed(http, "Unknown"));
+	cr_expect(rules_app_allowed(rep, "Oracle"), "1526 accepts any protocol");
+	cr_expect_not(rules_app_allowed(rep, "SSH"), "1526 refuses a clear mismatch");
+	cr_expect_not(rules_app_allowed(rep, "HTTP.Cisco"));
+	cr_expect(rules_app_allowed(xmpp, "Jabber"));
+	rules_free(m);
+}
+
+Test(shipped, files_are_recorded_with_their_sha256)
+{
+	struct rules_matrix *m = load("rules/demo.site");
+	const struct rules_file *f;
+	size_t n = rules_files(m, &f);
+	char cmd[512], out[256];
+
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(f[0].path, SHIPPED);
+	cr_expect_str_eq(f[1].path, "rules/demo.site");
+	snprintf(cmd, sizeof(cmd), "sha256sum %s | cut -c1-64", SHIPPED);
+	cr_assert_eq(tu_run(out, sizeof(out), "%s", cmd), 0);
+	out[64] = '\0';
+	cr_expect_str_eq(f[0].sha256, out);
+	rules_free(m);
+}
+
+Test(sha256, known_vectors)
+{
+	char hex[65];
+
+	sha256_hex("", 0, hex);
+	cr_expect_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha256_hex("abc", 3, hex);
+	cr_expect_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	cr_expect_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+/* ---- site settings ---- */
+
+Test(site, demo_site_sets_host_and_roles)
+{
+	struct rules_matrix *m = load("rules/demo.site");
+	const struct sm_cidr *h;
+	struct sm_addr a;
+	static const char *roles[][2] = {{"uccx", "127.0.0.21"},
+	                                 {"cuic", "127.0.0.22"},
+	                                 {"mail", "127.0.0.23"},
+	                                 {"exchange", "127.0.0.24"},
+	                                 {"xmpp", "127.0.0.25"}};
+
+	cr_assert_eq(rules_hosts(m, &h), 1);
+	a = A("127.0.0.10");
+	cr_expect(rules_is_host(m, &a));
+	a = A("127.0.0.11");
+	cr_expect_not(rules_is_host(m, &a));
+	for (size_t i = 0; i < 5; i++) {
+		a = A(roles[i][1]);
+		cr_expect_eq(rules_role_match(m, roles[i][0], &a), 1, "%s", roles[i][0]);
+		cr_expect_str_eq(rules_peer_role(m, &a), roles[i][0]);
+	}
+	a = A("127.0.0.66");
+	cr_expect_eq(rules_role_match(m, "uccx", &a), 0);
+	cr_expect_null(rules_peer_role(m, &a));
+	cr_expect_eq(rules_role_match(m, "any", &a), 1);
+	rules_free(m);
+}
+
+Test(site, roles_without_addresses_say_so)
+{
+	struct rules_matrix *m = load(NULL);
+	struct sm_addr a = A("127.0.0.21");
+
+	cr_expect_eq(rules_role_match(m, "uccx", &a), -1);
+	rules_free(m);
+}
+
+Test(site, ports_move_and_roles_take_cidrs_and_includes_load)
+{
+	struct rules_matrix *m = load("tests/rules/site-moves.site");
+	const struct rule *x = find(m, "xmpp-notify-out"), *s = find(m, "smtps-notify-out");
+	const struct rules_file *f;
+	struct sm_addr a;
+
+	cr_expect_eq(x->port, 5223);
+	cr_expect_eq(x->default_port, 5222);
+	cr_expect_eq(s->port, 2465);
+	cr_expect_eq(find(m, "xmpp-events-from-uccx")->port, 5222, "row 9 did not move");
+	a = A("10.1.0.77");
+	cr_expect_eq(rules_role_match(m, "mail", &a), 1, "CIDR role");
+	a = A("127.0.0.23");
+	cr_expect_eq(rules_role_match(m, "mail", &a), 1, "second address in the list");
+	a = A("2001:db8::10");
+	cr_expect(rules_is_host(m, &a));
+	cr_expect_not_null(find(m, "dns-udp-out"), "platform.rules included");
+	cr_expect_eq(find(m, "dns-udp-out")->row, 0);
+	cr_expect_eq(rules_count(m), 12 + 7);
+	cr_assert_eq(rules_files(m, &f), 3);
+	cr_expect_str_eq(f[2].path, "tests/rules/../../rules/platform.rules");
+	cr_expect_eq(rules_finalize(m, err, sizeof(err)), 0, "%s", err);
+	rules_free(m);
+}
+
+Test(site, command_line_roles_win_over_site_roles)
+{
+	struct rules_matrix *m = load("rules/demo.site");
+	struct sm_addr old = A("127.0.0.21"), new1 = A("10.0.0.5"), new2 = A("10.0.1.9");
+
+	cr_assert_eq(rules_set_role(m, "uccx=10.0.0.5,10.0.1.0/24", err, sizeof(err)), 0, "%s",
+	             err);
+	cr_expect_eq(rules_role_match(m, "uccx", &new1), 1);
+	cr_expect_eq(rules_role_match(m, "uccx", &new2), 1);
+	cr_expect_eq(rules_role_match(m, "uccx", &old), 0, "site address replaced");
+	/* a site file loaded later does not add to a role the command line set */
+	cr_assert_eq(rules_load(m, "tests/rules/site-moves.site", err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rules_role_match(m, "uccx", &old), 0);
+	/* other roles keep their site addresses */
+	old = A("127.0.0.22");
+	cr_expect_eq(rules_role_match(m, "cuic", &old), 1);
+	rules_free(m);
+}
+
+Test(site, rules_build_orders_rules_sites_then_command_line)
+{
+	struct rules_matrix *m;
+	const char *sites[] = {"rules/demo.site"};
+	const char *hosts[] = {"2001:db8::10"};
+	const char *roles[] = {"cuic=127.0.0.99"};
+	struct sm_addr a = A("127.0.0.99"), b = A("127.0.0.22"), h = A("2001:db8::10");
+
+	cr_assert_eq(rules_build(&m, SHIPPED, sites, 1, hosts, 1, roles, 1, err, sizeof(err)), 0,
+	             "%s", err);
+	cr_expect_eq(rules_role_match(m, "cuic", &a), 1);
+	cr_expect_eq(rules_role_match(m, "cuic", &b), 0);
+	cr_expect(rules_is_host(m, &h));
+	cr_expect_neq(rules_load(m, "rules/platform.rules", err, sizeof(err)), 0,
+	              "finalized matrix refuses loads");
+	rules_free(m);
+
+	cr_expect_neq(rules_build(&m, SHIPPED, NULL, 0, NULL, 0, (const char *[]){"boss=1.2.3.4"},
+	                          1, err, sizeof(err)),
+	              0);
+	cr_expect_null(m);
+	cr_expect(strstr(err, "unknown role 'boss'"), "%s", err);
+	cr_expect_neq(rules_build(&m, SHIPPED, NULL, 0, (const char *[]){"10.0.0.300"}, 1, NULL, 0,
+	                          err, sizeof(err)),
+	              0);
+	cr_expect(strstr(err, "bad address '10.0.0.300'"), "%s", err);
+}
+
+Test(site, extra_roles_can_be_declared)
+{
+	struct rules_matrix *m = rules_new();
+	struct sm_addr a = A("192.0.2.99");
+
+	cr_assert_eq(rules_load(m, "tests/rules/extra-role.rules", err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rules_role_match(m, "backup", &a), 1);
+	cr_expect_eq(rules_set_role(m, "backup=192.0.2.98", err, sizeof(err)), 0, "%s", err);
+	rules_free(m);
+}
+
+Test(site, service_ports_name_every_listener)
+{
+	struct rules_matrix *m = load("tests/rules/site-moves.site");
+	static uint8_t tcp[8192], udp[8192];
+#define BIT(bm, p) (((bm)[(p) >> 3] >> ((p)&7)) & 1)
+
+	rules_service_ports(m, tcp, udp);
+	cr_expect(BIT(tcp, 443));
+	cr_expect(BIT(tcp, 1526));
+	cr_expect(BIT(tcp, 5222));
+	cr_expect(BIT(tcp, 5223), "moved port");
+	cr_expect_not(BIT(tcp, 465), "moved away");
+	cr_expect_not(BIT(tcp, 8080));
+	cr_expect(BIT(udp, 53));
+	cr_expect_not(BIT(udp, 443));
+	rules_free(m);
+}
+
+/* ---- mistakes: each gives file:line and what is wrong ---- */
+
+/* Load shipped + file (bad), expect failure and both substrings in err. */
+static void expect_error(const char *path, const char *where, const char *what)
+{
+	struct rules_matrix *m = load(NULL);
+
+	cr_assert_neq(rules_load(m, path, err, sizeof(err)), 0, "%s loaded", path);
+	cr_expect(strncmp(err, where, strlen(where)) == 0, "error '%s' does not start with '%s'",
+	          err, where);
+	cr_expect(strstr(err, what), "error '%s' does not say '%s'", err, what);
+	rules_free(m);
+}
+
+Test(errors, unknown_keyword)
+{
+	expect_error("tests/rules/unknown-keyword.rules",
+	             "tests/rules/unknown-keyword.rules:3: ", "unknown keyword 'rulez'");
+}
+
+Test(errors, bad_port)
+{
+	expect_error("tests/rules/bad-port.rules",
+	             "tests/rules/bad-port.rules:2: ", "bad port '70000' (expected 1-65535)");
+	expect_error("tests/rules/bad-port-word.rules",
+	             "tests/rules/bad-port-word.rules:3: ", "bad port 'http'");
+	expect_error("tests/rules/bad-moved-port.site",
+	             "tests/rules/bad-moved-port.site:2: ", "bad port '0'");
+}
+
+Test(errors, unknown_role)
+{
+	expect_error("tests/rules/unknown-role.rules", "tests/rules/unknown-role.rules:2: ",
+	             "unknown role 'mailserver' (known: any, uccx, cuic, mail, exchange, xmpp)");
+	expect_error("tests/rules/unknown-role.site",
+	             "tests/rules/unknown-role.site:3: ", "unknown role 'ucx'");
+}
+
+Test(errors, bad_address)
+{
+	expect_error("tests/rules/bad-address.site",
+	             "tests/rules/bad-address.site:4: ", "bad address '127.0.0.300'");
+	expect_error("tests/rules/bad-host.site",
+	             "tests/rules/bad-host.site:2: ", "bad address '127.0.0.10/33'");
+}
+
+Test(errors, duplicate_id)
+{
+	expect_error("tests/rules/duplicate-id.rules", "tests/rules/duplicate-id.rules:5: ",
+	             "duplicate rule id 'dup' (first defined at tests/rules/duplicate-id.rules:3)");
+	/* a site rule may not reuse a shipped id either */
+	expect_error("tests/rules/dup-shipped.site", "tests/rules/dup-shipped.site:2: ",
+	             "duplicate rule id 'https-in' (first defined at rules/socialminer.rules:");
+}
+
+Test(errors, missing_quote)
+{
+	expect_error("tests/rules/missing-quote.rules",
+	             "tests/rules/missing-quote.rules:2: ", "missing closing quote");
+	expect_error("tests/rules/missing-description.rules",
+	             "tests/rules/missing-description.rules:2: ", "missing description in quotes");
+}
+
+Test(errors, direction_word_must_fit)
+{
+	expect_error("tests/rules/in-with-to.rules", "tests/rules/in-with-to.rules:2: ",
+	             "'in' rules name their peer with 'from ROLE'");
+}
+
+Test(errors, include_loop)
+{
+	expect_error("tests/rules/loop-a.rules", "tests/rules/loop-b.rules:2: ",
+	             "include loop: tests/rules/loop-a.rules -> tests/rules/loop-b.rules -> "
+	             "tests/rules/loop-a.rules");
+	expect_error("tests/rules/self-include.site",
+	             "tests/rules/self-include.site:3: ", "include loop");
+}
+
+Test(errors, unreadable_include)
+{
+	expect_error("tests/rules/missing-include.site", "tests/rules/missing-include.site:3: ",
+	             "cannot read include 'tests/rules/does-not-exist.rules': No such file");
+	expect_error("tests/rules/no-such-file.site",
+	             "tests/rules/no-such-file.site: ", "cannot read");
+}
+
+Test(errors, moving_a_fixed_port)
+{
+	expect_error("tests/rules/fixed-port.site", "tests/rules/fixed-port.site:3: ",
+	             "rule reports-from-cuic (row 7) has a fixed port 1526");
+	expect_error("tests/rules/unknown-rule-port.site",
+	             "tests/rules/unknown-rule-port.site:2: ", "no rule 'no-such-rule' to move");
+}
+
+/* Loading the shipped file twice is include-once, not a duplicate. */
+Test(errors, same_file_twice_is_loaded_once)
+{
+	struct rules_matrix *m = load(NULL);
+
+	cr_expect_eq(rules_load(m, SHIPPED, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rules_count(m), 12);
+	rules_free(m);
+}
+
+Test(errors, failed_load_leaves_matrix_unchanged)
+{
+	struct rules_matrix *m = load("rules/demo.site");
+	const struct sm_cidr *h;
+	const struct rules_file *f;
+	struct sm_addr u = A("192.0.2.21"), u0 = A("127.0.0.21");
+
+	cr_assert_neq(rules_load(m, "tests/rules/partial.site", err, sizeof(err)), 0);
+	cr_expect(strncmp(err, "tests/rules/partial.site:8: bad address 'not-an-address'",
+	                  strlen("tests/rules/partial.site:8: bad address 'not-an-address'")) == 0,
+	          "%s", err);
+	cr_expect_eq(rules_count(m), 12, "platform rules rolled back");
+	cr_expect_null(find(m, "dns-out"));
+	cr_expect_eq(find(m, "xmpp-notify-out")->port, 5222, "port move rolled back");
+	cr_expect_eq(rules_hosts(m, &h), 1, "host rolled back");
+	cr_expect_eq(rules_role_match(m, "uccx", &u), 0, "role address rolled back");
+	cr_expect_eq(rules_role_match(m, "uccx", &u0), 1, "earlier role kept");
+	cr_expect_eq(rules_role_count(m), 5, "declared role rolled back");
+	cr_expect_eq(rules_files(m, &f), 2, "files rolled back");
+	/* and the matrix still works: a good site loads after the failure */
+	cr_expect_eq(rules_load(m, "tests/rules/site-moves.site", err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(rules_count(m), 19);
+	cr_expect_eq(rules_finalize(m, err, sizeof(err)), 0, "%s", err);
+	rules_free(m);
+}
+
+/* ---- the command (needs build/smaudit, with main.c from the lead) ---- */
+
+Test(cli, check_shipped_matrix)
+{
+	char out[4096];
+	int rc = tu_run(out, sizeof(out), "%s rules check", SMAUDIT_BIN);
+
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "ok: 12 rules from 1 file;"), "%s", out);
+	cr_expect(strstr(out, "roles configured: none"), "%s", out);
+}
+
+Test(cli, check_with_site_counts_roles_and_hosts)
+{
+	char out[4096];
+	int rc = tu_run(out, sizeof(out), "%s rules check --site rules/demo.site", SMAUDIT_BIN);
+
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "12 rules from 2 files"), "%s", out);
+	cr_expect(strstr(out, "uccx(1) cuic(1) mail(1) exchange(1) xmpp(1)"), "%s", out);
+	cr_expect(strstr(out, "hosts: 127.0.0.10"), "%s", out);
+}
+
+Test(cli, check_reports_file_line_and_exits_2)
+{
+	char out[4096];
+	int rc = tu_run(out, sizeof(out), "%s rules check %s tests/rules/bad-port.rules",
+	                SMAUDIT_BIN, SHIPPED);
+
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "tests/rules/bad-port.rules:2: bad port '70000'"), "%s", out);
+	rc =
+	    tu_run(out, sizeof(out), "%s rules check --site tests/rules/loop-a.rules", SMAUDIT_BIN);
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "tests/rules/loop-b.rules:2: include loop"), "%s", out);
+}
+
+Test(cli, show_prints_the_effective_matrix)
+{
+	char out[16384];
+	int rc = tu_run(out, sizeof(out),
+	                "%s rules show --site tests/rules/site-moves.site --role xmpp=192.0.2.5",
+	                SMAUDIT_BIN);
+
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "Listener/service"), "%s", out);
+	cr_expect(strstr(out, "Listener port"), "%s", out);
+	cr_expect(strstr(out, "Remote device"), "%s", out);
+	cr_expect(strstr(out, "Remote port"), "%s", out);
+	cr_expect(strstr(out, "Direction"), "%s", out);
+	cr_expect(strstr(out, "tcp/5223 (table: 5222)"), "%s", out);
+	cr_expect(strstr(out, "192.0.2.5"), "%s", out);
+	cr_expect_null(strstr(out, "127.0.0.25"), "CLI role replaced the site's xmpp");
+	cr_expect(strstr(out, "https-to-uccx"), "%s", out);
+	cr_expect(strstr(out, "dns-udp-out"), "%s", out);
+	/* every rule line is aligned: the "Rule" column starts at one offset */
+	{
+		const char *hdr = strstr(out, "Rule ");
+		const char *line = strstr(out, "\nEmail notification ");
+		const char *id = line ? strstr(line, "smtp-notify-out") : NULL;
+		cr_assert(hdr && line && id, "%s", out);
+		cr_expect_eq(id - (line + 1), hdr - out);
+	}
+}
+
+Test(cli, show_rejects_bad_role_and_help_works)
+{
+	char out[4096];
+
+	cr_expect_eq(tu_run(out, sizeof(out), "%s rules show --role boss=1.2.3.4", SMAUDIT_BIN), 2,
+	             "%s", out);
+	cr_expect(strstr(out, "unknown role 'boss'"), "%s", out);
+	cr_expect_eq(tu_run(out, sizeof(out), "%s rules show --help", SMAUDIT_BIN), 0);
+	cr_expect(strstr(out, "usage: smaudit rules show"), "%s", out);
+	cr_expect_eq(tu_run(out, sizeof(out), "%s rules check --help", SMAUDIT_BIN), 0);
+	cr_expect(strstr(out, "usage: smaudit rules check"), "%s", out);
+}
+
+Test(errors, two_rules_for_the_same_connections)
+{
+	struct rules_matrix *m;
+	const char *sites[] = {"tests/rules/collide.site"};
+
+	cr_expect_neq(rules_build(&m, SHIPPED, sites, 1, NULL, 0, NULL, 0, err, sizeof(err)), 0);
+	cr_expect_null(m);
+	cr_expect(strstr(err, "rules/socialminer.rules:") &&
+	              strstr(err, ": rule smtps-notify-out accepts the same connections as rule "
+	                          "smtp-notify-out"),
+	          "%s", err);
+}
