@@ -346,6 +346,20 @@ Test(query, table_format)
 	cr_assert(strstr(out, "(no rows)"), "%s", out);
 }
 
+Test(query, table_is_the_default_on_a_terminal)
+{
+	char cmd[512];
+
+	/* script(1) runs the command with a pseudo-terminal as stdout */
+	snprintf(cmd, sizeof(cmd), SMAUDIT_BIN " query runs --db %s", sq(dbpath));
+	cr_assert_eq(tu_run(out, sizeof(out), "script -qec %s /dev/null", sq(cmd)), 0, "%s", out);
+	cr_assert_eq(strncmp(out, "ID  MODE", 8), 0, "%s", out);
+	cr_assert(strstr(out, "pcaps/a.pcap pcaps/b.pcap"), "%s", out);
+	/* and CSV through a pipe */
+	cr_assert_eq(q("runs"), 0);
+	cr_assert_eq(strncmp(out, "id,mode,", 8), 0, "%s", out);
+}
+
 /* ---- anomalies options ---- */
 
 Test(query, anomaly_flows_and_fail_on_anomaly)
