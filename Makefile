@@ -87,9 +87,7 @@ run: deps $(BUILD)/smaudit
 
 # Each test binary runs on its own so one crash names its suite.
 test: deps $(BUILD)/smaudit $(TESTBIN)
-	@set -e; fail=0; for t in $(TESTBIN); do \
-	  echo "== $$t"; $$t --jobs 1 || fail=1; done; \
-	  [ $$fail -eq 0 ] || { echo "some tests failed"; exit 1; }
+	@sh tests/run-tests.sh $(TESTBIN)
 
 bench: $(BUILD)/smaudit
 	@sh tests/deps.sh bench
