@@ -83,7 +83,7 @@ run: deps $(BUILD)/smaudit
 	$(BUILD)/smaudit read --host $(DEMO_HOST) --site rules/demo.site \
 	  --db $(DEMO_DB) pcaps/demo.pcap
 	@echo
-	$(BUILD)/smaudit query anomalies --db $(DEMO_DB)
+	$(BUILD)/smaudit query coverage --format table --db $(DEMO_DB)
 
 # Each test binary runs on its own so one crash names its suite.
 test: deps $(BUILD)/smaudit $(TESTBIN)
