@@ -220,6 +220,12 @@ Test(demo, every_flow_without_roles_gets_the_engineers_verdict)
 	compare("pcaps/demo.verdicts-noroles", 0);
 }
 
+Test(demo, pcapng_copy_gets_the_same_verdicts)
+{
+	run_read("pcaps/demo.pcapng", 1, 1);
+	compare("pcaps/demo.verdicts", 1);
+}
+
 Test(demo, no_protocol_mismatch_on_the_demo)
 {
 	static struct vflow got[MAXFLOWS];
