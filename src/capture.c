@@ -4,6 +4,7 @@
  * error with its packet number instead of a silent end. The file size is
  * taken at open so progress can be reported as a share of bytes read. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,14 @@ struct capture *capture_open_live(const char *iface, const char *filter, int sna
 		free(c);
 		return NULL;
 	}
+	/* immediate mode ignores the read timeout on Linux: read non-blocking
+	 * and wait in poll() so a quiet link still returns to the caller */
+	if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
+		snprintf(err, errlen, "%s: %s", iface, ebuf);
+		pcap_close(c->p);
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -136,6 +145,11 @@ int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_
 	const u_char *d;
 	int rc = pcap_next_ex(c->p, &h, &d);
 
+	if (rc == 0 && c->live) {
+		struct pollfd pfd = {.fd = pcap_get_selectable_fd(c->p), .events = POLLIN};
+		if (pfd.fd >= 0 && poll(&pfd, 1, 200) > 0)
+			rc = pcap_next_ex(c->p, &h, &d);
+	}
 	if (rc == 1) {
 		c->pkt_no++;
 		*hdr = h;
