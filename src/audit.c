@@ -17,7 +17,8 @@
 
 struct group { /* non-expected flows sharing verdict, direction, peer, port */
 	uint8_t verdict, dir, proto;
-	uint16_t port;
+	uint16_t port;  /* responder port; ICMP: paired type or code */
+	uint16_t oport; /* ICMP: type */
 	struct sm_addr peer;
 	uint64_t flows, bytes;
 	char rule_id[48];
@@ -47,7 +48,7 @@ static void remember_group(struct audit *a, const struct flow_record *r,
 	for (size_t i = 0; i < a->ngroups; i++) {
 		g = &a->groups[i];
 		if (g->verdict == v->kind && g->dir == r->direction && g->port == r->resp_port &&
-		    g->proto == r->proto && !addr_cmp(&g->peer, peer)) {
+		    g->oport == r->orig_port && g->proto == r->proto && !addr_cmp(&g->peer, peer)) {
 			g->flows++;
 			g->bytes += r->orig_ip_bytes + r->resp_ip_bytes;
 			return;
@@ -63,6 +64,7 @@ static void remember_group(struct audit *a, const struct flow_record *r,
 	g->dir = r->direction;
 	g->proto = r->proto;
 	g->port = r->resp_port;
+	g->oport = r->orig_port;
 	g->peer = *peer;
 	g->flows = 1;
 	g->bytes = r->orig_ip_bytes + r->resp_ip_bytes;
@@ -87,6 +89,8 @@ static void on_flow_end(void *ctx, struct flow *f)
 	}
 	verdict_eval(a->cfg.matrix, r, &v);
 	a->n.verdicts[v.kind]++;
+	if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
+		a->n.peer_unchecked++;
 	if (v.kind != VERDICT_EXPECTED)
 		remember_group(a, r, &v);
 	if (r->direction == DIR_IN)
@@ -240,6 +244,38 @@ void audit_fill_run(const struct audit *a, struct store_run *run)
 	run->evicted = flow_table_stats(a->flows)->evicted;
 }
 
+/* A short name for an ICMP type, as a port column shows it. */
+static const char *icmp_name(uint8_t proto, uint16_t type)
+{
+	static char buf[16];
+
+	if (proto == IPPROTO_ICMP) {
+		switch (type) {
+		case 0:
+			return "echo-reply";
+		case 3:
+			return "unreachable";
+		case 8:
+			return "echo";
+		case 11:
+			return "time-exceeded";
+		}
+	} else {
+		switch (type) {
+		case 1:
+			return "unreachable";
+		case 128:
+			return "echo";
+		case 129:
+			return "echo-reply";
+		case 135:
+			return "neighbor-sol";
+		}
+	}
+	snprintf(buf, sizeof(buf), "type-%u", type);
+	return buf;
+}
+
 static int group_cmp(const void *x, const void *y)
 {
 	const struct group *a = x, *b = y;
@@ -263,9 +299,14 @@ void audit_print_findings(const struct audit *a, FILE *out)
 	uint64_t total = a->n.flows_stored;
 
 	fprintf(out, "verdicts:");
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		fprintf(out, "  %s %llu", verdict_str(order[i]),
 		        (unsigned long long)a->n.verdicts[order[i]]);
+		if (order[i] == VERDICT_EXPECTED && a->n.peer_unchecked)
+			fprintf(out, " (%llu with the peer not checked: a role has no addresses, "
+			             "see --role)",
+			        (unsigned long long)a->n.peer_unchecked);
+	}
 	fprintf(out, "\n");
 	if (!a->ngroups) {
 		fprintf(out, total ? "every stored flow fits the matrix\n" : "no flows stored\n");
@@ -280,11 +321,16 @@ void audit_print_findings(const struct audit *a, FILE *out)
 		const struct group *g = &sorted[i];
 		char peer[ADDR_STRLEN];
 		const char *ps = flow_proto_str(g->proto);
+		char port[24];
 		if (i == 0 || g->verdict != sorted[i - 1].verdict)
 			fprintf(out, "\n%s:\n", verdict_str((enum verdict_kind)g->verdict));
-		fprintf(out, "  %-3s %-39s %5u/%-5s %6llu flow%s %9llu bytes  %s\n",
+		if (g->proto == IPPROTO_ICMP || g->proto == IPPROTO_ICMPV6)
+			snprintf(port, sizeof(port), "%s/%s", icmp_name(g->proto, g->oport), ps);
+		else
+			snprintf(port, sizeof(port), "%u/%s", g->port, ps ? ps : "ip");
+		fprintf(out, "  %-3s %-39s %11s %6llu flow%s %9llu bytes  %s\n",
 		        flow_dir_str((enum flow_dir)g->dir), addr_str(&g->peer, peer, sizeof(peer)),
-		        g->port, ps ? ps : "ip", (unsigned long long)g->flows, g->flows == 1 ? " " : "s",
+		        port, (unsigned long long)g->flows, g->flows == 1 ? " " : "s",
 		        (unsigned long long)g->bytes, g->rule_id);
 		fprintf(out, "      %s\n", g->reason);
 	}

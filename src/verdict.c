@@ -229,6 +229,7 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 			app(text, sizeof(text), &off, "; allowed by rule %s (row %d)", r->id,
 			    r->row);
 		}
+		out->peer_unchecked = !hit;
 		if (!hit)
 			app(text, sizeof(text), &off,
 			    "; peer not checked: role %s has no addresses configured", r->role);

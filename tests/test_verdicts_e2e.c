@@ -541,7 +541,11 @@ static int has_group(const char *sec, const struct vflow *e)
 	char line[512], d[8], peer[64], pp[32], want[32];
 	const char *p = sec;
 
-	snprintf(want, sizeof(want), "%d/%s", e->rport, e->proto);
+	/* ICMP groups show the message type by name ("echo/icmp") */
+	if (strncmp(e->proto, "icmp", 4) == 0)
+		snprintf(want, sizeof(want), "echo/%s", e->proto);
+	else
+		snprintf(want, sizeof(want), "%d/%s", e->rport, e->proto);
 	while (*p) {
 		size_t len = strcspn(p, "\n");
 		snprintf(line, sizeof(line), "%.*s", (int)len, p);
