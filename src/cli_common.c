@@ -17,6 +17,54 @@ int cli_push(const char **list, size_t *n, const char *v, const char *opt)
 	return 0;
 }
 
+int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const char *name)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case 'H':
+		return cli_push(o->site.hosts, &o->site.nhosts, arg, "--host") < 0 ? -1 : 1;
+	case 's':
+		return cli_push(o->site.sites, &o->site.nsites, arg, "--site") < 0 ? -1 : 1;
+	case 'R':
+		return cli_push(o->site.roles, &o->site.nroles, arg, "--role") < 0 ? -1 : 1;
+	case 'r':
+		o->site.rules = arg;
+		return 1;
+	case 'd':
+		o->db = arg;
+		return 1;
+	case 'f':
+		o->filter = arg;
+		return 1;
+	case 'q':
+		o->quiet = 1;
+		return 1;
+	case 4:
+		o->acfg.no_dpi = 1;
+		return 1;
+	case 'm':
+		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
+			return -1;
+		o->acfg.flow.max_flows = (uint32_t)v;
+		return 1;
+	case 1:
+	case 2:
+	case 3:
+		if (cli_uint(name, arg, 1, 86400 * 7, &v) < 0)
+			return -1;
+		if (opt == 1)
+			o->acfg.flow.tcp_timeout_us = v * 1000000;
+		else if (opt == 2)
+			o->acfg.flow.udp_timeout_us = v * 1000000;
+		else
+			o->acfg.flow.icmp_timeout_us = v * 1000000;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int cli_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;

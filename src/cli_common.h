@@ -23,6 +23,31 @@ struct cli_site {
 	size_t nroles;
 };
 
+/* Options read and live share (getopt_long entries; values are the ids
+ * cli_audit_option() takes). */
+#define CLI_AUDIT_OPTIONS                                                                        \
+	{"host", required_argument, NULL, 'H'}, {"db", required_argument, NULL, 'd'},             \
+	    {"filter", required_argument, NULL, 'f'}, {"rules", required_argument, NULL, 'r'},    \
+	    {"site", required_argument, NULL, 's'}, {"role", required_argument, NULL, 'R'},       \
+	    {"max-flows", required_argument, NULL, 'm'},                                          \
+	    {"tcp-timeout", required_argument, NULL, 1},                                          \
+	    {"udp-timeout", required_argument, NULL, 2},                                          \
+	    {"icmp-timeout", required_argument, NULL, 3}, {"no-dpi", no_argument, NULL, 4},       \
+	    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}
+
+/* What the shared options set. */
+struct cli_audit_opts {
+	struct cli_site site;
+	struct audit_cfg acfg;
+	const char *db, *filter;
+	int quiet;
+};
+
+/* Apply shared option opt (from CLI_AUDIT_OPTIONS) with value arg; name is
+ * how the user spelled it. Returns 1 if handled, 0 if not a shared option,
+ * -1 on a bad value (message on stderr). */
+int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const char *name);
+
 /* Append v to a list of at most CLI_MAX_LIST; -1 (with a message on stderr) when full. */
 int cli_push(const char **list, size_t *n, const char *v, const char *opt);
 

@@ -60,21 +60,16 @@ static uint64_t wall_us(void)
 
 int cli_live(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"interface", required_argument, NULL, 'i'}, {"host", required_argument, NULL, 'H'},
-	    {"db", required_argument, NULL, 'd'},        {"filter", required_argument, NULL, 'f'},
-	    {"rules", required_argument, NULL, 'r'},     {"site", required_argument, NULL, 's'},
-	    {"role", required_argument, NULL, 'R'},      {"max-flows", required_argument, NULL, 'm'},
-	    {"tcp-timeout", required_argument, NULL, 1}, {"udp-timeout", required_argument, NULL, 2},
-	    {"icmp-timeout", required_argument, NULL, 3}, {"checkpoint", required_argument, NULL, 5},
-	    {"duration", required_argument, NULL, 6},    {"no-dpi", no_argument, NULL, 4},
-	    {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
-	struct cli_site site = {0};
-	struct audit_cfg acfg = {0};
-	const char *db = cli_default_db(), *filter = NULL, *iface = NULL;
-	uint64_t v, checkpoint_s = 60, duration_s = 0;
-	int quiet = 0, opt, rc = 0;
+	static const struct option opts[] = {CLI_AUDIT_OPTIONS,
+	                                     {"interface", required_argument, NULL, 'i'},
+	                                     {"checkpoint", required_argument, NULL, 5},
+	                                     {"duration", required_argument, NULL, 6},
+	                                     {NULL, 0, NULL, 0}};
+	struct cli_audit_opts o = {.db = cli_default_db()};
+	struct audit_cfg *acfg = &o.acfg;
+	const char *iface = NULL;
+	uint64_t checkpoint_s = 60, duration_s = 0;
+	int opt, rc = 0;
 	struct rules_matrix *m = NULL;
 	struct store *st = NULL;
 	struct audit *a = NULL;
@@ -86,47 +81,14 @@ int cli_live(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:f:qh", opts, NULL)) != -1) {
+		int r = cli_audit_option(&o, opt, optarg, argv[optind - 1]);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
 		switch (opt) {
 		case 'i':
 			iface = optarg;
-			break;
-		case 'H':
-			if (cli_push(site.hosts, &site.nhosts, optarg, "--host") < 0)
-				return 2;
-			break;
-		case 'd':
-			db = optarg;
-			break;
-		case 'f':
-			filter = optarg;
-			break;
-		case 'r':
-			site.rules = optarg;
-			break;
-		case 's':
-			if (cli_push(site.sites, &site.nsites, optarg, "--site") < 0)
-				return 2;
-			break;
-		case 'R':
-			if (cli_push(site.roles, &site.nroles, optarg, "--role") < 0)
-				return 2;
-			break;
-		case 'm':
-			if (cli_uint("--max-flows", optarg, 1, 100000000, &v) < 0)
-				return 2;
-			acfg.flow.max_flows = (uint32_t)v;
-			break;
-		case 1:
-		case 2:
-		case 3:
-			if (cli_uint(argv[optind - 2], optarg, 1, 86400 * 7, &v) < 0)
-				return 2;
-			if (opt == 1)
-				acfg.flow.tcp_timeout_us = v * 1000000;
-			else if (opt == 2)
-				acfg.flow.udp_timeout_us = v * 1000000;
-			else
-				acfg.flow.icmp_timeout_us = v * 1000000;
 			break;
 		case 5:
 			if (cli_uint("--checkpoint", optarg, 1, 86400, &checkpoint_s) < 0)
@@ -136,21 +98,12 @@ int cli_live(int argc, char **argv)
 			if (cli_uint("--duration", optarg, 1, 86400 * 366, &duration_s) < 0)
 				return 2;
 			break;
-		case 4:
-			acfg.no_dpi = 1;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
 		case 'h':
 			usage(stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "smaudit live: option '%s' needs a value (see smaudit live --help)\n",
-			        argv[optind - 1]);
-			return 2;
 		default:
-			fprintf(stderr, "smaudit live: unknown option '%s' (see smaudit live --help)\n",
+			fprintf(stderr, "smaudit live: %s '%s' (see smaudit live --help)\n",
+			        opt == ':' ? "option needs a value:" : "unknown option",
 			        argv[optind - 1]);
 			return 2;
 		}
@@ -165,7 +118,7 @@ int cli_live(int argc, char **argv)
 		fprintf(stderr, "smaudit live: give the interface with -i IFACE\n");
 		return 2;
 	}
-	m = cli_matrix(&site);
+	m = cli_matrix(&o.site);
 	if (!m)
 		return 2;
 	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
@@ -174,13 +127,13 @@ int cli_live(int argc, char **argv)
 		rules_free(m);
 		return 2;
 	}
-	live_cap = capture_open_live(iface, filter, 65535, err, sizeof(err));
+	live_cap = capture_open_live(iface, o.filter, 65535, err, sizeof(err));
 	if (!live_cap) {
 		fprintf(stderr, "smaudit live: %s\n", err);
 		rules_free(m);
 		return 2;
 	}
-	st = store_open(db, err, sizeof(err));
+	st = store_open(o.db, err, sizeof(err));
 	if (!st) {
 		fprintf(stderr, "smaudit live: %s\n", err);
 		rc = 2;
@@ -188,9 +141,9 @@ int cli_live(int argc, char **argv)
 	}
 	run.mode = "live";
 	run.source = iface;
-	run.filter = filter;
+	run.filter = o.filter;
 	run.hosts = cli_hosts_str(m, hosts, sizeof(hosts));
-	if (store_run_begin(st, &run, m, &acfg.run_id, err, sizeof(err)) < 0) {
+	if (store_run_begin(st, &run, m, &acfg->run_id, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit live: %s\n", err);
 		rc = 3;
 		goto out;
@@ -198,12 +151,12 @@ int cli_live(int argc, char **argv)
 	svc = calloc(2, 8192);
 	if (svc) {
 		rules_service_ports(m, svc, svc + 8192);
-		acfg.flow.svc_tcp = svc;
-		acfg.flow.svc_udp = svc + 8192;
+		acfg->flow.svc_tcp = svc;
+		acfg->flow.svc_udp = svc + 8192;
 	}
-	acfg.matrix = m;
-	acfg.store = st;
-	a = audit_new(&acfg, err, sizeof(err));
+	acfg->matrix = m;
+	acfg->store = st;
+	a = audit_new(acfg, err, sizeof(err));
 	if (!a) {
 		fprintf(stderr, "smaudit live: %s\n", err);
 		rc = 3;
@@ -211,9 +164,9 @@ int cli_live(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (!quiet)
+	if (!o.quiet)
 		fprintf(stderr, "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",
-		        iface, (long long)acfg.run_id, db);
+		        iface, (long long)acfg->run_id, o.db);
 	t0 = cli_now();
 	{
 		int dlt = capture_datalink(live_cap), r;
@@ -240,7 +193,7 @@ int cli_live(int argc, char **argv)
 					audit_fill_run(a, &run);
 					run.dropped = capture_dropped(live_cap);
 					run.status = "running";
-					if (store_run_end(st, acfg.run_id, &run, err, sizeof(err)) < 0)
+					if (store_run_end(st, acfg->run_id, &run, err, sizeof(err)) < 0)
 						fprintf(stderr, "smaudit live: checkpoint: %s\n", err);
 					next_cp = now + (double)checkpoint_s;
 				}
@@ -256,12 +209,12 @@ int cli_live(int argc, char **argv)
 	}
 	audit_fill_run(a, &run);
 	run.status = rc ? "failed" : "complete";
-	if (store_run_end(st, acfg.run_id, &run, err, sizeof(err)) < 0) {
+	if (store_run_end(st, acfg->run_id, &run, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit live: %s\n", err);
 		rc = 3;
 	}
-	if (!quiet)
-		cli_print_summary(a, db, acfg.run_id, cli_now() - t0, run.status);
+	if (!o.quiet)
+		cli_print_summary(a, o.db, acfg->run_id, cli_now() - t0, run.status);
 out:
 	audit_free(a);
 	store_close(st);

@@ -124,19 +124,11 @@ static void progress(const struct capture *c, const char *name, size_t fi, size_
 
 int cli_read(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"host", required_argument, NULL, 'H'},       {"db", required_argument, NULL, 'd'},
-	    {"filter", required_argument, NULL, 'f'},     {"rules", required_argument, NULL, 'r'},
-	    {"site", required_argument, NULL, 's'},       {"role", required_argument, NULL, 'R'},
-	    {"max-flows", required_argument, NULL, 'm'},  {"tcp-timeout", required_argument, NULL, 1},
-	    {"udp-timeout", required_argument, NULL, 2},  {"icmp-timeout", required_argument, NULL, 3},
-	    {"no-dpi", no_argument, NULL, 4},             {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
-	struct cli_site site = {0};
-	struct audit_cfg acfg = {0};
-	const char *db = cli_default_db(), *filter = NULL;
-	int quiet = 0, opt, rc = 0, status_code = 0;
-	uint64_t v;
+	static const struct option opts[] = {CLI_AUDIT_OPTIONS, {NULL, 0, NULL, 0}};
+	struct cli_audit_opts o = {.db = cli_default_db()};
+	struct cli_site *site = &o.site;
+	struct audit_cfg *acfg = &o.acfg;
+	int opt, rc = 0, status_code = 0;
 	struct rules_matrix *m = NULL;
 	struct store *st = NULL;
 	struct audit *a = NULL;
@@ -150,63 +142,18 @@ int cli_read(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'H':
-			if (cli_push(site.hosts, &site.nhosts, optarg, "--host") < 0)
-				return 2;
-			break;
-		case 'd':
-			db = optarg;
-			break;
-		case 'f':
-			filter = optarg;
-			break;
-		case 'r':
-			site.rules = optarg;
-			break;
-		case 's':
-			if (cli_push(site.sites, &site.nsites, optarg, "--site") < 0)
-				return 2;
-			break;
-		case 'R':
-			if (cli_push(site.roles, &site.nroles, optarg, "--role") < 0)
-				return 2;
-			break;
-		case 'm':
-			if (cli_uint("--max-flows", optarg, 1, 100000000, &v) < 0)
-				return 2;
-			acfg.flow.max_flows = (uint32_t)v;
-			break;
-		case 1:
-		case 2:
-		case 3:
-			if (cli_uint(argv[optind - 2], optarg, 1, 86400 * 7, &v) < 0)
-				return 2;
-			if (opt == 1)
-				acfg.flow.tcp_timeout_us = v * 1000000;
-			else if (opt == 2)
-				acfg.flow.udp_timeout_us = v * 1000000;
-			else
-				acfg.flow.icmp_timeout_us = v * 1000000;
-			break;
-		case 4:
-			acfg.no_dpi = 1;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case 'h':
+		int r = cli_audit_option(&o, opt, optarg, argv[optind - 1]);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		if (opt == 'h') {
 			usage(stdout);
 			return 0;
-		case ':':
-			fprintf(stderr, "smaudit read: option '%s' needs a value (see smaudit read --help)\n",
-			        argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "smaudit read: unknown option '%s' (see smaudit read --help)\n",
-			        argv[optind - 1]);
-			return 2;
 		}
+		fprintf(stderr, "smaudit read: %s '%s' (see smaudit read --help)\n",
+		        opt == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
+		return 2;
 	}
 	nfiles = (size_t)(argc - optind);
 	if (nfiles == 0) {
@@ -224,7 +171,7 @@ int cli_read(int argc, char **argv)
 			}
 			continue;
 		}
-		c = capture_open_file(argv[i], filter, err, sizeof(err));
+		c = capture_open_file(argv[i], o.filter, err, sizeof(err));
 		if (!c) {
 			fprintf(stderr, "smaudit read: %s\n", err);
 			return 2;
@@ -233,7 +180,7 @@ int cli_read(int argc, char **argv)
 		srclen += strlen(argv[i]) + 1;
 	}
 
-	m = cli_matrix(&site);
+	m = cli_matrix(site);
 	if (!m)
 		return 2;
 	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
@@ -245,7 +192,7 @@ int cli_read(int argc, char **argv)
 		return 2;
 	}
 
-	st = store_open(db, err, sizeof(err));
+	st = store_open(o.db, err, sizeof(err));
 	if (!st) {
 		fprintf(stderr, "smaudit read: %s\n", err);
 		rules_free(m);
@@ -264,42 +211,42 @@ int cli_read(int argc, char **argv)
 	}
 	run.mode = "read";
 	run.source = source;
-	run.filter = filter;
+	run.filter = o.filter;
 	run.hosts = cli_hosts_str(m, hosts, sizeof(hosts));
-	if (store_run_begin(st, &run, m, &acfg.run_id, err, sizeof(err)) < 0) {
+	if (store_run_begin(st, &run, m, &acfg->run_id, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit read: %s\n", err);
 		rc = 3;
 		goto out;
 	}
-	acfg.matrix = m;
-	acfg.store = st;
+	acfg->matrix = m;
+	acfg->store = st;
 	{
 		uint8_t *svc = calloc(2, 8192);
 		if (svc) {
 			rules_service_ports(m, svc, svc + 8192);
-			acfg.flow.svc_tcp = svc;
-			acfg.flow.svc_udp = svc + 8192;
+			acfg->flow.svc_tcp = svc;
+			acfg->flow.svc_udp = svc + 8192;
 		}
 	}
-	a = audit_new(&acfg, err, sizeof(err));
+	a = audit_new(acfg, err, sizeof(err));
 	if (!a) {
 		fprintf(stderr, "smaudit read: %s\n", err);
 		run.status = "failed";
 		run.error = err;
-		store_run_end(st, acfg.run_id, &run, err, sizeof(err));
+		store_run_end(st, acfg->run_id, &run, err, sizeof(err));
 		rc = 3;
 		goto out;
 	}
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	tty = !quiet && isatty(2);
+	tty = !o.quiet && isatty(2);
 	t0 = cli_now();
 	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++) {
 		const char *path = argv[optind + (int)fi];
 		const struct pcap_pkthdr *h;
 		const uint8_t *d;
-		struct capture *c = capture_open_file(path, filter, err, sizeof(err));
+		struct capture *c = capture_open_file(path, o.filter, err, sizeof(err));
 		uint64_t before = audit_counts(a)->unknown_link;
 		double next_report = cli_now() + 0.5;
 		int dlt, r = 0;
@@ -340,7 +287,7 @@ int cli_read(int argc, char **argv)
 			status_code = 2;
 		} else if (capture_pkt_no(c) == 0 && r == 0) {
 			fprintf(stderr, "smaudit read: warning: %s: no packets%s\n", path,
-			        filter ? " (after the filter)" : "");
+			        o.filter ? " (after the filter)" : "");
 		}
 		capture_close(c);
 	}
@@ -360,16 +307,16 @@ int cli_read(int argc, char **argv)
 	audit_fill_run(a, &run);
 	run.status = status;
 	run.error = *warn ? warn : NULL;
-	if (store_run_end(st, acfg.run_id, &run, err, sizeof(err)) < 0) {
+	if (store_run_end(st, acfg->run_id, &run, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit read: %s\n", err);
 		rc = 3;
 	}
-	if (!quiet)
-		cli_print_summary(a, db, acfg.run_id, cli_now() - t0, status);
+	if (!o.quiet)
+		cli_print_summary(a, o.db, acfg->run_id, cli_now() - t0, status);
 	if (!rc)
 		rc = stop_requested ? 130 : status_code;
 out:
-	free((void *)acfg.flow.svc_tcp);
+	free((void *)acfg->flow.svc_tcp);
 	audit_free(a);
 	store_close(st);
 	rules_free(m);

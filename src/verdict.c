@@ -46,22 +46,6 @@ static void app(char *buf, size_t len, size_t *off, const char *fmt, ...)
 		*off = *off + (size_t)n < len ? *off + (size_t)n : len;
 }
 
-static const char *proto_name(uint8_t p)
-{
-	switch (p) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmp6";
-	default:
-		return NULL;
-	}
-}
-
 /* Print "addr:port" or "[v6]:port" into buf. */
 static const char *addr_port(const struct sm_addr *a, uint16_t port, char *buf, size_t len)
 {
@@ -77,7 +61,7 @@ static void describe(const struct flow_record *rec, const struct view *v, char *
                      size_t *off)
 {
 	char o[ADDR_STRLEN], r[ADDR_STRLEN], ap[ADDR_STRLEN + 10];
-	const char *pn = proto_name(rec->proto);
+	const char *pn = flow_proto_str(rec->proto);
 
 	addr_str(&rec->orig, o, sizeof(o));
 	addr_str(&rec->resp, r, sizeof(r));
@@ -186,7 +170,7 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 	if (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP) {
 		out->kind = VERDICT_UNEXPECTED_PORT;
 		app(text, sizeof(text), &off, "; no rule lists %s",
-		    proto_name(rec->proto) ? proto_name(rec->proto) : "this IP protocol");
+		    flow_proto_str(rec->proto) ? flow_proto_str(rec->proto) : "this IP protocol");
 		set_reason(out, text, suffix);
 		return;
 	}
@@ -260,13 +244,13 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 		if (other->dir == RULE_IN)
 			app(text, sizeof(text), &off,
 			    "; rule %s (row %d) allows %u/%s only inbound, from %s%s to the host",
-			    other->id, other->row, other->port, proto_name(other->proto),
+			    other->id, other->row, other->port, flow_proto_str(other->proto),
 			    strcmp(other->role, "any") == 0 ? "anyone" : "role ",
 			    strcmp(other->role, "any") == 0 ? "" : other->role);
 		else
 			app(text, sizeof(text), &off,
 			    "; rule %s (row %d) allows %u/%s only outbound, from the host to %s%s",
-			    other->id, other->row, other->port, proto_name(other->proto),
+			    other->id, other->row, other->port, flow_proto_str(other->proto),
 			    strcmp(other->role, "any") == 0 ? "anyone" : "role ",
 			    strcmp(other->role, "any") == 0 ? "" : other->role);
 		set_reason(out, text, suffix);
@@ -275,7 +259,7 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 
 	out->kind = VERDICT_UNEXPECTED_PORT;
 	app(text, sizeof(text), &off, "; no rule lists %u/%s in either direction", v.port,
-	    proto_name(v.proto));
+	    flow_proto_str(v.proto));
 	set_reason(out, text, suffix);
 }
 

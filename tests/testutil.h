@@ -52,6 +52,34 @@ static inline int tu_run(char *out, size_t cap, const char *fmt, ...)
 	return -1;
 }
 
+/* Remove a directory tree made by tu_tmpdir; returns system()'s status. */
+static inline int tu_rmrf(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+#ifdef SQLITE_VERSION
+/* First column of the first row of sql on database path, opened read-only
+ * (-1 when no row). The suite fails on a bad statement. */
+static inline long long tu_q1(const char *path, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	cr_assert_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK, "%s", path);
+	cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(h));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+#endif
+
 /* Make a fresh temporary directory and return its path (static buffer per call site). */
 static inline char *tu_tmpdir(char *buf, size_t len)
 {
