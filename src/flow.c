@@ -80,7 +80,8 @@ struct flow_table {
 	struct flow *pool;
 	uint32_t *buckets;
 	uint32_t nbuckets; /* power of two */
-	uint32_t free_head;
+	uint32_t free_head; /* ended flows, reused first */
+	uint32_t fresh;     /* pool[fresh..max_flows) never used yet */
 	uint32_t head[LRU_N], tail[LRU_N];
 	uint64_t seed[2];
 	uint64_t seq;
@@ -218,9 +219,9 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg, flow_end_fn on_end
 		return NULL;
 	}
 	memset(t->buckets, 0xff, sizeof(uint32_t) * n);
-	for (uint32_t i = 0; i < t->cfg.max_flows; i++)
-		t->pool[i].hnext = i + 1 < t->cfg.max_flows ? i + 1 : NIL;
-	t->free_head = 0;
+	/* no free list over the whole pool: that would touch every page */
+	t->free_head = NIL;
+	t->fresh = 0;
 	for (int c = 0; c < LRU_N; c++)
 		t->head[c] = t->tail[c] = NIL;
 	for (int i = 0; i < FRAG_SLOTS; i++)
@@ -329,6 +330,10 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 	if (!f) {
 		int flip = 0, inferred = 0;
 
+		if (t->free_head == NIL && t->fresh < t->cfg.max_flows) {
+			t->pool[t->fresh].hnext = NIL;
+			t->free_head = t->fresh++;
+		}
 		if (t->free_head == NIL) {
 			/* table full: end the least recently seen flow, never drop it */
 			uint32_t victim = NIL;
