@@ -83,15 +83,14 @@ run: deps $(BUILD)/smaudit
 	$(BUILD)/smaudit read --host $(DEMO_HOST) --site rules/demo.site \
 	  --db $(DEMO_DB) pcaps/demo.pcap
 	@echo
-	$(BUILD)/smaudit query anomalies --db $(DEMO_DB)
+	$(BUILD)/smaudit query coverage --format table --db $(DEMO_DB)
 
 # Each test binary runs on its own so one crash names its suite.
 test: deps $(BUILD)/smaudit $(TESTBIN)
-	@set -e; fail=0; for t in $(TESTBIN); do \
-	  echo "== $$t"; $$t --jobs 1 || fail=1; done; \
-	  [ $$fail -eq 0 ] || { echo "some tests failed"; exit 1; }
+	@sh tests/run-tests.sh $(TESTBIN)
 
-bench: deps $(BUILD)/smaudit
+bench: $(BUILD)/smaudit
+	@sh tests/deps.sh bench
 	sh tests/bench/run.sh
 
 install: $(BUILD)/smaudit

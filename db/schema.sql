@@ -99,3 +99,56 @@ CREATE VIEW IF NOT EXISTS flows_v AS
          resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,
          app_proto, app_confidence, server_name, rule_id, verdict, reason
   FROM flows;
+
+-- ---------------------------------------------------------------------------
+-- Views for audit questions (owned by the query module). `smaudit query
+-- anomalies` and `smaudit query coverage` give the same answers with
+-- filters applied to the flows before grouping; these views have none.
+-- Bytes are application payload both ways (orig_bytes + resp_bytes); the
+-- port is the responder's (service) port; times are ISO 8601 UTC text.
+
+-- Non-expected flows grouped by what an auditor acts on: one row per
+-- verdict, direction, peer, service port, protocol and app protocol, with
+-- the flow count, bytes, first and last seen, and one representative reason.
+CREATE VIEW IF NOT EXISTS anomalies AS
+  SELECT verdict, direction, peer_addr AS peer, resp_port AS port, proto,
+         app_proto AS app, count(*) AS flows,
+         sum(orig_bytes + resp_bytes) AS bytes,
+         strftime('%Y-%m-%dT%H:%M:%fZ', min(ts_start), 'unixepoch') AS first_seen,
+         strftime('%Y-%m-%dT%H:%M:%fZ', max(ts_end), 'unixepoch') AS last_seen,
+         min(reason) AS reason
+  FROM flows
+  WHERE verdict IN ('unexpected-port', 'unexpected-direction', 'unexpected-peer',
+                    'protocol-mismatch')
+  GROUP BY verdict, direction, peer_addr, resp_port, proto, app_proto
+  ORDER BY verdict, direction, peer_addr, resp_port, proto, app_proto;
+
+-- Every rule in force in any run (union by rule_id; the definition comes from
+-- the latest run that had it) with the flows it matched: flows, expected
+-- flows, distinct peers, bytes, first and last seen. seen is 'never' when no
+-- flow matched the rule (a documented port nothing used: a candidate to
+-- close), 'anomalous-only' when only non-expected flows matched it, else
+-- 'yes'.
+CREATE VIEW IF NOT EXISTS coverage AS
+  WITH rules AS (
+    SELECT max(run_id) AS run_id, rule_id, row, direction, proto, port, peer,
+           apps, description
+    FROM run_rules GROUP BY rule_id),
+  st AS (
+    SELECT rule_id, count(*) AS n, total(verdict = 'expected') AS e,
+           count(DISTINCT peer_addr) AS p, total(orig_bytes + resp_bytes) AS b,
+           min(ts_start) AS t0, max(ts_end) AS t1
+    FROM flows WHERE rule_id IN (SELECT rule_id FROM rules) GROUP BY rule_id)
+  SELECT r.rule_id AS rule, r.row, r.direction, r.proto, r.port, r.peer, r.apps,
+         CASE WHEN st.n IS NULL THEN 'never'
+              WHEN st.e = 0 THEN 'anomalous-only'
+              ELSE 'yes' END AS seen,
+         ifnull(st.n, 0) AS flows,
+         CAST(ifnull(st.e, 0) AS INTEGER) AS expected,
+         ifnull(st.p, 0) AS peers,
+         CAST(ifnull(st.b, 0) AS INTEGER) AS bytes,
+         strftime('%Y-%m-%dT%H:%M:%fZ', st.t0, 'unixepoch') AS first_seen,
+         strftime('%Y-%m-%dT%H:%M:%fZ', st.t1, 'unixepoch') AS last_seen,
+         r.description
+  FROM rules r LEFT JOIN st ON st.rule_id = r.rule_id
+  ORDER BY r.row IS NULL, r.row, r.rule_id;

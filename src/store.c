@@ -155,7 +155,9 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	}
 	if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen) < 0)
 		goto fail;
-	if (v < STORE_SCHEMA_VERSION && migrate(s, v, err, errlen) < 0)
+	/* the schema is all IF NOT EXISTS: applying it again adds views and
+	 * indexes that a same-version database may lack */
+	if (migrate(s, v, err, errlen) < 0)
 		goto fail;
 	if (sqlite3_prepare_v2(
 	        s->db,

@@ -1,6 +1,8 @@
 #!/bin/sh
 # deps.sh: install what smaudit needs to build and test, only what is missing.
 # Uses apt-get (Debian 12); sudo when not root. Does nothing when all is present.
+#   sh tests/deps.sh         build + test (make deps)
+#   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
 set -e
 need=""
 for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
@@ -11,6 +13,13 @@ command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v make >/dev/null 2>&1 || need="$need make"
+# the DPI tests compare our answers with Debian's ndpiReader (same library)
+command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
+if [ "${1:-}" = bench ]; then
+	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+	[ -x /usr/bin/time ] || need="$need time"
+	command -v python3 >/dev/null 2>&1 || need="$need python3"
+fi
 [ -z "$need" ] && exit 0
 echo "deps: installing$need"
 SUDO=""

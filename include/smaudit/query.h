@@ -1,0 +1,83 @@
+/* query.h: read-only questions over the flow database and their output.
+ *
+ * The engine opens a database read-only (never creates or writes it),
+ * checks it is an smaudit database of a supported schema version, then
+ * runs one of four fixed questions (anomalies, coverage, flows, runs) with
+ * optional filters. Every filter value reaches SQLite as a bound parameter;
+ * the SQL text is assembled only from fixed fragments chosen by which
+ * filters are set. Rows are written as an aligned table, CSV (RFC 4180) or
+ * JSON Lines.
+ *
+ * Window semantics: a flow is in [since, until) when its ts_start is; a run
+ * is in the window when it overlaps it (started < until, finished >= since
+ * or still running). */
+#ifndef SMAUDIT_QUERY_H
+#define SMAUDIT_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "smaudit/addr.h"
+
+/* Highest PRAGMA user_version this binary understands. */
+#define QUERY_SCHEMA_VERSION 1
+
+struct sqlite3;
+
+enum query_kind {
+	QUERY_ANOMALIES,     /* non-expected flows grouped */
+	QUERY_ANOMALY_FLOWS, /* non-expected flows, one per line */
+	QUERY_COVERAGE,      /* every rule in force, seen or never seen */
+	QUERY_FLOWS,         /* one line per flow */
+	QUERY_RUNS           /* one line per run */
+};
+
+enum query_format { QUERY_FMT_TABLE, QUERY_FMT_CSV, QUERY_FMT_JSON };
+
+/* Filters; a zero-initialised struct means "no filter". Strings are borrowed
+ * (the caller keeps them alive during query_run). */
+struct query_filter {
+	int has_since, has_until;
+	double since, until; /* epoch seconds; window is [since, until) */
+	int64_t run_id;      /* 0 = any run */
+	const char *verdict; /* one of the five verdict names, or NULL */
+	const char *rule_id; /* or NULL */
+	int has_peer;
+	struct sm_cidr peer; /* exact address when prefix is full length */
+	int port;            /* responder (service) port 1..65535, 0 = any */
+	const char *proto;   /* "tcp", "udp", "icmp", "icmp6", or NULL */
+	const char *app;     /* app protocol name (case-insensitive), or NULL */
+	int64_t limit;       /* 0 = no limit */
+};
+
+/* Parse a time for --since/--until: ISO 8601 date or date-time (UTC unless a
+ * Z or +HH:MM offset is given) or relative "N[smhdw]" meaning now - N.
+ * Returns 0 with *out in epoch seconds, or -1 with err. */
+int query_parse_time(const char *s, time_t now, double *out, char *err, size_t errlen);
+
+/* 1 if name is one of the five stored verdict names, else 0. */
+int query_verdict_valid(const char *name);
+
+/* Open path read-only and check it is an smaudit database this binary can
+ * read. Returns 0 with *out (caller frees with query_close), or -1 with a
+ * one-line err and *out NULL. Never creates the file. */
+int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen);
+
+/* Close a handle from query_open (NULL is fine). */
+void query_close(struct sqlite3 *db);
+
+/* The SQL text and bound parameters query_run would use, for EXPLAIN
+ * QUERY PLAN in tests and benchmarks: returns a prepared statement (caller
+ * finalizes) or NULL with err. explain != 0 prefixes EXPLAIN QUERY PLAN. */
+struct sqlite3_stmt *query_prepare(struct sqlite3 *db, enum query_kind kind,
+                                   const struct query_filter *f, int explain, char *err,
+                                   size_t errlen);
+
+/* Run one question and write its rows to out in fmt. Returns the number of
+ * rows written (>= 0), or -1 with err (SQLite failure while reading). */
+int64_t query_run(struct sqlite3 *db, enum query_kind kind, const struct query_filter *f,
+                  enum query_format fmt, FILE *out, char *err, size_t errlen);
+
+#endif

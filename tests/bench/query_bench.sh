@@ -1,0 +1,109 @@
+#!/bin/sh
+# query_bench.sh: how fast `smaudit query` answers on a large database.
+#
+# Generates (once; REGEN=1 to redo) a database of N flows (default 5 000 000)
+# spread evenly over the last 30 days, ~1% of them anomalies, with the real
+# schema (db/schema.sql): rows are inserted by one recursive-CTE statement in
+# one transaction with the indexes created afterwards, which is the fast way.
+# Then times a few questions (wall clock, best and worst of RUNS runs) and
+# prints the query plan of `anomalies --since 24h`.
+#
+#   sh tests/bench/query_bench.sh            # from the repository root
+#   N=1000000 RUNS=5 DB=/tmp/q.db sh tests/bench/query_bench.sh
+set -eu
+
+BIN=${BIN:-build/smaudit}
+N=${N:-5000000}
+RUNS=${RUNS:-5}
+DB=${DB:-build/bench/query-$N.db}
+
+[ -x "$BIN" ] || { echo "query_bench: $BIN not built (make)" >&2; exit 2; }
+command -v sqlite3 >/dev/null || { echo "query_bench: needs the sqlite3 shell" >&2; exit 2; }
+mkdir -p "$(dirname "$DB")"
+
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+if [ ! -s "$DB" ] || [ "${REGEN:-0}" = 1 ]; then
+	rm -f "$DB" "$DB-wal" "$DB-shm"
+	now=$(date +%s)
+	t0=$(ms)
+	{
+		echo "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;"
+		# tables and views first, indexes after the rows (one sort each)
+		grep -v '^CREATE INDEX' db/schema.sql
+		cat <<EOF
+BEGIN;
+INSERT INTO runs (id, mode, source, hosts, started, status, flows)
+  VALUES (1, 'live', 'eth0', '127.0.0.10',
+          strftime('%Y-%m-%dT%H:%M:%SZ', $now - 30 * 86400, 'unixepoch'), 'running', $N);
+INSERT INTO run_rules (run_id, rule_id, row, direction, proto, port, peer, apps) VALUES
+  (1, 'https-in', 1, 'in', 'tcp', 443, 'any', 'TLS,HTTP'),
+  (1, 'smtp-to-mail', 5, 'out', 'tcp', 25, 'mail', 'SMTP'),
+  (1, 'xmpp-in', 7, 'in', 'tcp', 5222, 'xmpp', 'Jabber');
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $N - 1),
+g AS (SELECT i, $now - 30 * 86400 + i * (30.0 * 86400 / $N) AS ts,
+             CASE WHEN i % 100 = 0 THEN 1 WHEN i % 1000 = 550 THEN 2 ELSE 0 END AS bad,
+             '127.0.0.' || CASE WHEN i % 100 = 0 THEN 66 + (i / 100) % 4
+                                ELSE 50 + i % 10 END AS peer
+      FROM c)
+INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, resp_addr,
+                   resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,
+                   resp_pkts, resp_ip_bytes, resp_bytes, conn_state, end_reason, app_proto,
+                   app_confidence, rule_id, verdict, reason)
+SELECT 1, 'C' || i, ts, ts + 1.5, 'tcp', peer, 30000 + i % 30000, '127.0.0.10',
+       CASE bad WHEN 1 THEN 4000 + (i / 100) % 40 WHEN 2 THEN 25 ELSE 443 END,
+       'in', peer, 10, 2000, 1480, 12, 9000, 8520, 'SF', 'closed', 'TLS', 'dpi',
+       CASE bad WHEN 1 THEN NULL WHEN 2 THEN 'smtp-to-mail' ELSE 'https-in' END,
+       CASE bad WHEN 1 THEN 'unexpected-port' WHEN 2 THEN 'unexpected-direction'
+                ELSE 'expected' END,
+       CASE bad WHEN 1 THEN 'no rule for tcp/' || (4000 + (i / 100) % 40) || ' inbound'
+                WHEN 2 THEN 'tcp/25 is allowed outbound only' END
+FROM g;
+COMMIT;
+EOF
+		# now the indexes (and anything else the schema adds)
+		cat db/schema.sql
+		echo "PRAGMA journal_mode=WAL;"
+	} | sqlite3 "$DB" >/dev/null
+	t1=$(ms)
+	echo "generated $N flows in $(( (t1 - t0) / 1000 )).$(( (t1 - t0) % 1000 / 100 )) s:" \
+	     "$(du -h "$DB" | cut -f1) at $DB"
+fi
+
+rows=$(sqlite3 "$DB" "SELECT count(*) FROM flows")
+anom=$(sqlite3 "$DB" "SELECT count(*) FROM flows WHERE verdict <> 'expected'")
+echo "database: $rows flows, $anom anomalies"
+
+# time_q LABEL ARGS...: best and worst wall time of RUNS runs, and the rows.
+time_q() {
+	label=$1; shift
+	best=999999; worst=0
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		t0=$(ms)
+		"$BIN" query "$@" --db "$DB" --format csv > "$DB.out"
+		t1=$(ms)
+		d=$((t1 - t0))
+		[ $d -lt $best ] && best=$d
+		[ $d -gt $worst ] && worst=$d
+		i=$((i + 1))
+	done
+	n=$(( $(wc -l < "$DB.out") - 1 ))
+	printf '%-46s %6d ms best %6d ms worst  %8d rows\n' "$label" "$best" "$worst" "$n"
+}
+
+time_q "anomalies --since 24h" anomalies --since 24h
+time_q "anomalies --since 24h --fail-on-anomaly" anomalies --since 24h --fail-on-anomaly || true
+time_q "anomalies --since 24h --flows" anomalies --since 24h --flows
+time_q "anomalies --since 7d" anomalies --since 7d
+time_q "anomalies --peer 127.0.0.66 --since 24h" anomalies --peer 127.0.0.66 --since 24h
+time_q "anomalies --peer 127.0.0.64/30 --since 24h" anomalies --peer 127.0.0.64/30 --since 24h
+time_q "flows --since 1h" flows --since 1h
+time_q "coverage --since 24h" coverage --since 24h
+time_q "runs" runs
+RUNS=1 time_q "anomalies (all 30 days)" anomalies
+RUNS=1 time_q "coverage (all 30 days)" coverage
+rm -f "$DB.out"
+
+echo "plan of 'query anomalies --since 24h':"
+"$BIN" query anomalies --since 24h --db "$DB" --explain | sed 's/^/  /'
