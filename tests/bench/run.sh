@@ -13,7 +13,7 @@
 set -e
 BIN=${SMAUDIT_BIN:-build/smaudit}
 DIR=${BENCH_DIR:-build/bench}
-N=${BENCH_FLOWS:-200000}
+FLOWS=${BENCH_FLOWS:-200000}
 HOST=127.0.0.10
 GEN=tests/bench/gen_flows.py
 
@@ -64,9 +64,9 @@ meta() { cut -d' ' -f"$2" < "$DIR/$1.meta"; }
 q() { sqlite3 "$1" "$2"; }
 row() { printf '%-44s %14s   %s\n' "$1" "$2" "$3"; }
 
-gen mix --flows "$N" --layout mix --window 5000
-gen open --flows "$N" --layout open
-gen few --flows "$N" --layout mix --window 100 --dt-us 2000
+gen mix --flows "$FLOWS" --layout mix --window 5000
+gen open --flows "$FLOWS" --layout open
+gen few --flows "$FLOWS" --layout mix --window 100 --dt-us 2000
 
 echo
 echo "== smaudit read: $(meta mix 1) packets, $(meta mix 2) flows ($(nproc) cores, $(uname -m))"
