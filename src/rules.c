@@ -1024,6 +1024,10 @@ const char *rules_peer_role(const struct rules_matrix *m, const struct sm_addr *
 
 const char *rules_default_path(void)
 {
+	/* beside the binary first (a build tree, or any PREFIX the install went
+	 * to), then the compiled-in data directory, then the working directory */
+	static const char *const rel[] = {"/../rules/socialminer.rules",
+	                                  "/../share/smaudit/socialminer.rules"};
 	static char buf[PATH_MAX];
 	const char *env = getenv("SMAUDIT_RULES");
 	char exe[PATH_MAX];
@@ -1033,10 +1037,6 @@ const char *rules_default_path(void)
 		snprintf(buf, sizeof(buf), "%s", env);
 		return buf;
 	}
-	if (access("rules/socialminer.rules", R_OK) == 0) {
-		snprintf(buf, sizeof(buf), "rules/socialminer.rules");
-		return buf;
-	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		char *slash;
@@ -1044,13 +1044,17 @@ const char *rules_default_path(void)
 		slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
-			if ((size_t)snprintf(buf, sizeof(buf), "%s/../rules/socialminer.rules",
-			                     exe) < sizeof(buf) &&
-			    access(buf, R_OK) == 0)
-				return buf;
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
+				if ((size_t)snprintf(buf, sizeof(buf), "%s%s", exe, rel[i]) <
+				        sizeof(buf) &&
+				    access(buf, R_OK) == 0)
+					return buf;
 		}
 	}
 	snprintf(buf, sizeof(buf), "%s/socialminer.rules", SMAUDIT_DATADIR);
+	if (access(buf, R_OK) == 0)
+		return buf;
+	snprintf(buf, sizeof(buf), "rules/socialminer.rules");
 	return access(buf, R_OK) == 0 ? buf : NULL;
 }
 

@@ -100,10 +100,10 @@ size_t rules_role_addrs(const struct rules_matrix *m, const char *role, const st
 /* Name of the first role a holds, or NULL if it holds none. */
 const char *rules_peer_role(const struct rules_matrix *m, const struct sm_addr *a);
 
-/* Path of the shipped rules/socialminer.rules: $SMAUDIT_RULES if set, else
- * ./rules/socialminer.rules, else <dir of the executable>/../rules/
- * socialminer.rules, else SMAUDIT_DATADIR "/socialminer.rules" (each only
- * if readable); NULL if none. A static buffer (not thread-safe). */
+/* Path of the shipped socialminer.rules: $SMAUDIT_RULES if set, else beside
+ * the executable (../rules/ in a build tree, ../share/smaudit/ in any install
+ * prefix), else SMAUDIT_DATADIR, else ./rules/ (each only if readable); NULL
+ * if none. A static buffer (not thread-safe). */
 const char *rules_default_path(void);
 
 /* Build a frozen matrix: rules file (NULL = rules_default_path()), then
