@@ -88,6 +88,9 @@ static void on_flow_end(void *ctx, struct flow *f)
 		return;
 	}
 	verdict_eval(a->cfg.matrix, r, &v);
+	if (a->cfg.alert && v.kind == VERDICT_PROTOCOL_MISMATCH &&
+	    r->first_verdict != VERDICT_PROTOCOL_MISMATCH)
+		a->cfg.alert(a->cfg.alert_ctx, r, &v);
 	a->n.verdicts[v.kind]++;
 	if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
 		a->n.peer_unchecked++;
@@ -197,6 +200,14 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 		int o = rules_is_host(a->cfg.matrix, &r->orig);
 		int s = rules_is_host(a->cfg.matrix, &r->resp);
 		r->direction = o && s ? DIR_LOCAL : s ? DIR_IN : o ? DIR_OUT : DIR_NONE;
+		/* port, direction and peer are known now: live alerts at once */
+		if (a->cfg.alert && r->direction != DIR_NONE) {
+			struct verdict_result v;
+			verdict_eval(a->cfg.matrix, r, &v);
+			r->first_verdict = (uint8_t)v.kind;
+			if (v.kind != VERDICT_EXPECTED)
+				a->cfg.alert(a->cfg.alert_ctx, r, &v);
+		}
 	}
 	if (a->dpi && r->direction != DIR_NONE && !r->app.done && p.frag != PKT_FRAG_LATER)
 		dpi_feed(a->dpi, (struct dpi_flow **)flow_user(f), r, &p, from_orig);
@@ -207,6 +218,48 @@ void audit_tick(struct audit *a, uint64_t now_us)
 	flow_expire(a->flows, now_us);
 	if (now_us > a->last_tick_us)
 		a->last_tick_us = now_us;
+}
+
+struct checkpoint_ctx {
+	struct audit *a;
+	uint64_t cutoff_us;
+	long written;
+	int failed;
+	char *err;
+	size_t errlen;
+};
+
+/* flow_foreach callback: write one long-lived open flow as it stands. */
+static void checkpoint_one(void *ctx, struct flow *f)
+{
+	struct checkpoint_ctx *c = ctx;
+	struct flow_record *live = flow_rec(f), snap;
+	struct verdict_result v;
+
+	if (c->failed || live->direction == DIR_NONE || live->ts_start_us > c->cutoff_us)
+		return;
+	flow_snapshot(f, &snap);
+	verdict_eval(c->a->cfg.matrix, &snap, &v);
+	if (store_flow(c->a->cfg.store, c->a->cfg.run_id, &snap, &v, c->err, c->errlen) < 0) {
+		c->failed = 1;
+		return;
+	}
+	live->store_id = snap.store_id; /* the end replaces this row */
+	c->written++;
+}
+
+long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us, char *err,
+                      size_t errlen)
+{
+	struct checkpoint_ctx c = {.a = a,
+	                           .cutoff_us = now_us > min_age_us ? now_us - min_age_us : 0,
+	                           .err = err,
+	                           .errlen = errlen};
+
+	flow_foreach(a->flows, checkpoint_one, &c);
+	if (c.failed || store_flush(a->cfg.store, err, errlen) < 0)
+		return -1;
+	return c.written;
 }
 
 int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen)

@@ -4,16 +4,20 @@
  * advances flow expiry when the link is quiet (the read timeout returns),
  * and counters (with pcap_stats drops) are saved to the run row at every
  * checkpoint so a crash loses at most one interval of counters (flows are
- * committed in batches as they end). SIGINT/SIGTERM or --duration end every
- * open flow with end_reason 'shutdown', commit, and mark the run complete:
- * stopping is a live audit's normal end. Not yet: writing long-lived flows
- * at checkpoints while they stay open. */
+ * committed in batches as they end). At each checkpoint, flows open longer
+ * than the interval are written as they stand (end_reason 'checkpoint');
+ * their row is replaced when they end, so queries never count a flow twice.
+ * A non-expected flow is announced on stdout at its first packet.
+ * SIGINT/SIGTERM or --duration end every open flow with end_reason
+ * 'shutdown', commit, and mark the run complete: stopping is a live audit's
+ * normal end. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_common.h"
@@ -30,6 +34,24 @@ static void on_signal(int sig)
 	capture_breakloop(live_cap);
 }
 
+/* One line on stdout per alert: time, verdict, who talked to whom, why. */
+static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
+{
+	char o[ADDR_STRLEN], s[ADDR_STRLEN], ts[32];
+	const char *ps = flow_proto_str(r->proto);
+	time_t t = (time_t)(r->ts_start_us / 1000000);
+	struct tm tm;
+
+	(void)ctx;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s %s %s %s:%u -> %s:%u/%s rule %s: %s\n", ts, verdict_str(v->kind),
+	       flow_dir_str((enum flow_dir)r->direction), addr_str(&r->orig, o, sizeof(o)),
+	       r->orig_port, addr_str(&r->resp, s, sizeof(s)), r->resp_port, ps ? ps : "ip",
+	       v->rule ? v->rule->id : "-", v->reason);
+	fflush(stdout);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -44,7 +66,10 @@ static void usage(FILE *out)
 	        "  --rules FILE, --site FILE, --role NAME=ADDR,...   as for read\n"
 	        "  --max-flows N          flow table bound (default 1000000)\n"
 	        "  --tcp-timeout SEC, --udp-timeout SEC, --icmp-timeout SEC\n"
-	        "  --checkpoint SEC       save counters every SEC seconds (default 60)\n"
+	        "  --checkpoint SEC       every SEC seconds (default 60), write flows open longer\n"
+	        "                         than that as they stand (the row is updated when they\n"
+	        "                         end) and save the run's counters\n"
+	        "  --no-alerts            do not print a line per non-expected flow as it starts\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
 	        "  -q, --quiet            no findings at the end\n"
@@ -64,12 +89,13 @@ int cli_live(int argc, char **argv)
 	                                     {"interface", required_argument, NULL, 'i'},
 	                                     {"checkpoint", required_argument, NULL, 5},
 	                                     {"duration", required_argument, NULL, 6},
+	                                     {"no-alerts", no_argument, NULL, 7},
 	                                     {NULL, 0, NULL, 0}};
 	struct cli_audit_opts o = {.db = cli_default_db()};
 	struct audit_cfg *acfg = &o.acfg;
 	const char *iface = NULL;
 	uint64_t checkpoint_s = 60, duration_s = 0;
-	int opt, rc = 0;
+	int opt, rc = 0, alerts = 1;
 	struct rules_matrix *m = NULL;
 	struct store *st = NULL;
 	struct audit *a = NULL;
@@ -97,6 +123,9 @@ int cli_live(int argc, char **argv)
 		case 6:
 			if (cli_uint("--duration", optarg, 1, 86400 * 366, &duration_s) < 0)
 				return 2;
+			break;
+		case 7:
+			alerts = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -156,6 +185,8 @@ int cli_live(int argc, char **argv)
 	}
 	acfg->matrix = m;
 	acfg->store = st;
+	if (alerts)
+		acfg->alert = print_alert;
 	a = audit_new(acfg, err, sizeof(err));
 	if (!a) {
 		fprintf(stderr, "smaudit live: %s\n", err);
@@ -190,6 +221,9 @@ int cli_live(int argc, char **argv)
 				double now = cli_now();
 				audit_tick(a, wall_us()); /* a quiet link still ages flows */
 				if (now >= next_cp) {
+					if (audit_checkpoint(a, wall_us(), checkpoint_s * 1000000, err,
+					                     sizeof(err)) < 0)
+						fprintf(stderr, "smaudit live: checkpoint: %s\n", err);
 					audit_fill_run(a, &run);
 					run.dropped = capture_dropped(live_cap);
 					run.status = "running";

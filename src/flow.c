@@ -500,6 +500,22 @@ void flow_flush(struct flow_table *t, enum flow_end reason)
 			         c == LRU_CLOSING && reason == END_CAPTURE_END ? END_CLOSED : reason);
 }
 
+void flow_foreach(struct flow_table *t, void (*fn)(void *ctx, struct flow *f), void *ctx)
+{
+	for (int c = 0; c < LRU_N; c++)
+		for (uint32_t i = t->head[c]; i != NIL; i = t->pool[i].lnext)
+			fn(ctx, &t->pool[i]);
+}
+
+void flow_snapshot(const struct flow *f, struct flow_record *out)
+{
+	struct flow copy = *f;
+
+	copy.rec.end_reason = END_CHECKPOINT;
+	finish_record(&copy);
+	*out = copy.rec;
+}
+
 const char *flow_end_str(enum flow_end e)
 {
 	switch (e) {

@@ -161,12 +161,12 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	if (sqlite3_prepare_v2(
 	        s->db,
-	        "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
+	        "INSERT OR REPLACE INTO flows (id, run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
 	        "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	        "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	        "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	        "reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-	        "?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+	        "reason) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+	        "?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
 	        -1, &s->ins_flow, NULL) != SQLITE_OK) {
 		db_err(s, err, errlen, path);
 		goto fail;
@@ -284,7 +284,7 @@ dberr:
 	return -1;
 }
 
-int store_flow(struct store *s, int64_t id, const struct flow_record *r,
+int store_flow(struct store *s, int64_t id, struct flow_record *r,
                const struct verdict_result *v, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->ins_flow;
@@ -339,7 +339,13 @@ int store_flow(struct store *s, int64_t id, const struct flow_record *r,
 	bind_text(st, 26, v && v->rule ? v->rule->id : NULL);
 	bind_text(st, 27, v ? verdict_str(v->kind) : NULL);
 	bind_text(st, 28, v ? v->reason : NULL);
+	if (r->store_id > 0)
+		sqlite3_bind_int64(st, 29, r->store_id);
+	else
+		sqlite3_bind_null(st, 29);
 	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE && r->store_id <= 0)
+		r->store_id = sqlite3_last_insert_rowid(s->db);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)

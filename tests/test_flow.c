@@ -304,6 +304,40 @@ Test(flow, a_new_syn_after_close_starts_a_new_flow)
 	flow_table_free(t);
 }
 
+static int seen_open;
+
+static void count_open(void *ctx, struct flow *f)
+{
+	(void)ctx;
+	(void)f;
+	seen_open++;
+}
+
+Test(flow, snapshot_shows_an_open_flow_as_it_stands_and_ends_nothing)
+{
+	struct flow_table *t = table(16);
+	struct flow *f;
+	struct flow_record snap;
+
+	handshake(t);
+	f = feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, 101, 5001, 100), NULL);
+	feed(t, udpp(10, 40000, 66, 53, 30), NULL);
+	flow_snapshot(f, &snap);
+	cr_assert_str_eq(snap.conn_state, "S1");
+	cr_assert_eq(snap.orig_bytes, 100);
+	cr_assert_eq(snap.end_reason, END_CHECKPOINT);
+	cr_assert_eq(flow_rec(f)->end_reason, END_NONE, "the live flow is unchanged");
+	seen_open = 0;
+	flow_foreach(t, count_open, NULL);
+	cr_assert_eq(seen_open, 2);
+	cr_assert_eq(nended, 0);
+	/* the flow goes on and ends with its final state */
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, 201, 5001, 50), NULL);
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 2);
+	flow_table_free(t);
+}
+
 Test(flow, full_table_evicts_least_recent_and_loses_nothing)
 {
 	struct flow_table *t = table(4);

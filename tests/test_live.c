@@ -88,7 +88,7 @@ Test(live, a_loopback_connection_is_captured_judged_and_stored)
 
 	if (geteuid() != 0)
 		cr_skip_test("live capture needs root");
-	pid = start_live("--duration 3");
+	pid = start_live("--duration 3 --no-alerts");
 	connect_once(7071);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
@@ -109,7 +109,7 @@ Test(live, sigterm_ends_open_flows_and_commits)
 
 	if (geteuid() != 0)
 		cr_skip_test("live capture needs root");
-	pid = start_live("--role cuic=127.0.0.22");
+	pid = start_live("--role cuic=127.0.0.22 --no-alerts");
 	connect_once(1526);
 	usleep(300000);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
@@ -119,6 +119,60 @@ Test(live, sigterm_ends_open_flows_and_commits)
 	                "rule_id='reports-from-cuic' AND verdict='unexpected-peer' AND "
 	                "end_reason IN ('closed','shutdown')"),
 	             1, "127.0.0.50 is not the CUIC server 127.0.0.22");
+}
+
+Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
+{
+	struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(993)};
+	struct sockaddr_in cli = {.sin_family = AF_INET};
+	char alerts[256], buf[64];
+	int one = 1, ls, cs, as, st;
+	pid_t pid;
+	FILE *f;
+
+	if (geteuid() != 0)
+		cr_skip_test("live capture needs root");
+	snprintf(alerts, sizeof(alerts), "--checkpoint 1 --role exchange=127.0.0.24 > %s/alerts",
+	         dir);
+	pid = start_live(alerts);
+	/* the host connects OUT to 127.0.0.50:993, which is not the exchange server */
+	inet_pton(AF_INET, "127.0.0.50", &srv.sin_addr);
+	inet_pton(AF_INET, "127.0.0.10", &cli.sin_addr);
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(ls, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	cr_assert_eq(listen(ls, 1), 0);
+	cs = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(cs, (struct sockaddr *)&cli, sizeof(cli)), 0);
+	cr_assert_eq(connect(cs, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	as = accept(ls, NULL, NULL);
+	cr_assert_eq(write(cs, "a001 CAPABILITY\r\n", 17), 17);
+	cr_assert_gt(read(as, buf, sizeof(buf)), 0);
+	/* the connection stays open across checkpoints */
+	for (int i = 0; i < 60 && q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'") < 1;
+	     i++)
+		usleep(100000);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE resp_port=993 AND "
+	                "end_reason='checkpoint' AND conn_state='S1' AND "
+	                "verdict='unexpected-peer'"),
+	             1, "the open flow is in the database while it lasts");
+	close(cs);
+	close(as);
+	close(ls);
+	usleep(300000);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE resp_port=993"), 1,
+	             "the checkpoint row was replaced, not duplicated");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE resp_port=993 AND end_reason != "
+	                "'checkpoint' AND conn_state='SF'"),
+	             1);
+	snprintf(alerts, sizeof(alerts), "%s/alerts", dir);
+	f = fopen(alerts, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, sizeof(buf), f), "an alert line was printed");
+	fclose(f);
+	cr_assert(strstr(buf, "unexpected-peer out 127.0.0.10:"), "%s", buf);
 }
 
 Test(live, bad_interface_is_one_clear_line)

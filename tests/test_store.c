@@ -115,6 +115,7 @@ Test(store, a_second_run_appends)
 
 	for (int k = 0; k < 2; k++) {
 		struct store *s = store_open(path, err, sizeof(err));
+		r = sample(40000); /* each run has its own records */
 		cr_assert_not_null(s, "%s", err);
 		cr_assert_eq(store_run_begin(s, &run, NULL, k ? &id2 : &id1, err, sizeof(err)), 0);
 		cr_assert_eq(store_flow(s, k ? id2 : id1, &r, NULL, err, sizeof(err)), 0);
@@ -140,6 +141,35 @@ Test(store, unfinished_run_keeps_flows_committed_before_close)
 	store_close(s); /* no run_end: e.g. the process is stopping */
 	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='running'"), 1);
+}
+
+Test(store, a_checkpointed_flow_is_replaced_not_duplicated)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "lo", .hosts = "h"};
+	int64_t id, row;
+	struct flow_record r = sample(40000);
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
+	r.end_reason = END_CHECKPOINT;
+	strcpy(r.conn_state, "S1");
+	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	row = r.store_id;
+	cr_assert_gt(row, 0, "the row id is kept in the record");
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'"), 1);
+
+	r.end_reason = END_CLOSED;
+	strcpy(r.conn_state, "SF");
+	r.orig_pkts = 50;
+	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.store_id, row);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1, "one row per flow");
+	cr_assert_eq(q1("SELECT orig_pkts FROM flows WHERE end_reason='closed' AND conn_state='SF'"),
+	             50);
 }
 
 Test(store, refuses_files_that_are_not_ours)

@@ -24,6 +24,10 @@ struct audit_cfg {
 	const struct rules_matrix *matrix; /* frozen; borrowed */
 	struct store *store;      /* borrowed */
 	int64_t run_id;
+	/* live: called for a non-expected flow at its first packet, and at its
+	 * end if DPI turned it into a protocol-mismatch; NULL = no alerts */
+	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
+	void *alert_ctx;
 };
 
 /* Counters a run reports and stores. */
@@ -49,6 +53,13 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 
 /* Let packet (or wall) time run to now_us: expire idle and closed flows. */
 void audit_tick(struct audit *a, uint64_t now_us);
+
+/* Write every open flow touching a monitored host that started at least
+ * min_age_us before now_us as it stands (end_reason 'checkpoint'), and
+ * commit; its row is updated in place when it ends. Returns the number
+ * written, or -1 with err. */
+long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us, char *err,
+                      size_t errlen);
 
 /* End every open flow with reason and commit. Returns 0, or -1 with err if
  * the store failed (the first store error is kept). */

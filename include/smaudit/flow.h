@@ -66,6 +66,8 @@ struct flow_record {
 	char history[24];   /* Zeek's history letters */
 	uint8_t end_reason; /* enum flow_end */
 	uint32_t frags;     /* non-first IP fragments attributed to this flow */
+	uint8_t first_verdict; /* verdict at the first packet (live alerts), 0 = none */
+	int64_t store_id;   /* database row once written (checkpoints update it), 0 = none */
 	struct flow_app app;
 };
 
@@ -114,6 +116,13 @@ void flow_expire(struct flow_table *t, uint64_t now_us);
 
 /* End every open flow with reason (END_CAPTURE_END, END_SHUTDOWN). */
 void flow_flush(struct flow_table *t, enum flow_end reason);
+
+/* Call fn for every open flow, least recently seen first; nothing ends. */
+void flow_foreach(struct flow_table *t, void (*fn)(void *ctx, struct flow *f), void *ctx);
+
+/* Fill out with f's record as it would be if the flow ended now (sizes,
+ * conn_state), with end_reason END_CHECKPOINT; f itself is unchanged. */
+void flow_snapshot(const struct flow *f, struct flow_record *out);
 
 /* The flow's record (conn_state/history are final only in the end callback). */
 struct flow_record *flow_rec(struct flow *f);

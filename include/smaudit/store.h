@@ -42,8 +42,10 @@ void store_close(struct store *s);
 int store_run_begin(struct store *s, const struct store_run *run, const struct rules_matrix *m,
                     int64_t *id, char *err, size_t errlen);
 
-/* Queue one finished flow for run id (committed in batches). Returns 0 or -1 with err. */
-int store_flow(struct store *s, int64_t id, const struct flow_record *rec,
+/* Queue one flow for run id (committed in batches). A record with a
+ * store_id (written before, at a checkpoint) replaces that row; otherwise a
+ * row is added and rec->store_id set. Returns 0 or -1 with err. */
+int store_flow(struct store *s, int64_t id, struct flow_record *rec,
                const struct verdict_result *v, char *err, size_t errlen);
 
 /* Commit the open batch. Returns 0 or -1 with err. */
