@@ -344,10 +344,9 @@ static int group_cmp(const void *x, const void *y)
 
 void audit_print_findings(const struct audit *a, FILE *out)
 {
-	static const enum verdict_kind order[] = {VERDICT_EXPECTED, VERDICT_PROTOCOL_MISMATCH,
-	                                          VERDICT_UNEXPECTED_PEER,
-	                                          VERDICT_UNEXPECTED_DIRECTION,
-	                                          VERDICT_UNEXPECTED_PORT};
+	static const enum verdict_kind order[] = {
+	    VERDICT_EXPECTED, VERDICT_PROTOCOL_MISMATCH, VERDICT_UNEXPECTED_PEER,
+	    VERDICT_UNEXPECTED_DIRECTION, VERDICT_UNEXPECTED_PORT};
 	struct group *sorted;
 	uint64_t total = a->n.flows_stored;
 
@@ -356,8 +355,9 @@ void audit_print_findings(const struct audit *a, FILE *out)
 		fprintf(out, "  %s %llu", verdict_str(order[i]),
 		        (unsigned long long)a->n.verdicts[order[i]]);
 		if (order[i] == VERDICT_EXPECTED && a->n.peer_unchecked)
-			fprintf(out, " (%llu with the peer not checked: a role has no addresses, "
-			             "see --role)",
+			fprintf(out,
+			        " (%llu with the peer not checked: a role has no addresses, "
+			        "see --role)",
 			        (unsigned long long)a->n.peer_unchecked);
 	}
 	fprintf(out, "\n");
@@ -388,7 +388,8 @@ void audit_print_findings(const struct audit *a, FILE *out)
 		fprintf(out, "      %s\n", g->reason);
 	}
 	if (a->groups_dropped)
-		fprintf(out, "  ... and %llu more flows in further groups (smaudit query anomalies)\n",
+		fprintf(out,
+		        "  ... and %llu more flows in further groups (smaudit query anomalies)\n",
 		        (unsigned long long)a->groups_dropped);
 	free(sorted);
 }

@@ -72,10 +72,12 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 	if (!c->p) {
 		/* libpcap's words for a file that is not a capture are cryptic */
 		if (strstr(ebuf, "unknown file format") || strstr(ebuf, "bad dump file format"))
-			snprintf(err, errlen, "%s: not a pcap or pcapng capture file (%s)", c->name, ebuf);
+			snprintf(err, errlen, "%s: not a pcap or pcapng capture file (%s)", c->name,
+			         ebuf);
 		else if (strstr(ebuf, "truncated"))
-			snprintf(err, errlen, "%s: file header truncated: not a usable capture (%s)",
-			         c->name, ebuf);
+			snprintf(err, errlen,
+			         "%s: file header truncated: not a usable capture (%s)", c->name,
+			         ebuf);
 		else
 			snprintf(err, errlen, "%s: %s", c->name, ebuf);
 		free(c);
@@ -89,8 +91,8 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 	return c;
 }
 
-struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
-                                  char *err, size_t errlen)
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
+                                  size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct capture *c = calloc(1, sizeof(*c));
@@ -138,8 +140,8 @@ struct capture *capture_open_live(const char *iface, const char *filter, int sna
 	return c;
 }
 
-int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data,
-                 char *err, size_t errlen)
+int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data, char *err,
+                 size_t errlen)
 {
 	struct pcap_pkthdr *h;
 	const u_char *d;

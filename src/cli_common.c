@@ -77,8 +77,8 @@ int cli_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_
 	}
 	x = strtoull(v, &end, 10);
 	if (errno || *end || x < min || x > max) {
-		fprintf(stderr, "smaudit: %s: '%s' is not a whole number from %llu to %llu\n", opt, v,
-		        (unsigned long long)min, (unsigned long long)max);
+		fprintf(stderr, "smaudit: %s: '%s' is not a whole number from %llu to %llu\n", opt,
+		        v, (unsigned long long)min, (unsigned long long)max);
 		return -1;
 	}
 	*out = x;
@@ -92,8 +92,9 @@ struct rules_matrix *cli_matrix(const struct cli_site *s)
 	const char *path = s->rules ? s->rules : rules_default_path();
 
 	if (!path) {
-		fprintf(stderr, "smaudit: cannot find the shipped rules/socialminer.rules; give --rules "
-		                "FILE or set SMAUDIT_RULES\n");
+		fprintf(stderr,
+		        "smaudit: cannot find the shipped rules/socialminer.rules; give --rules "
+		        "FILE or set SMAUDIT_RULES\n");
 		return NULL;
 	}
 	if (rules_build(&m, path, s->sites, s->nsites, s->hosts, s->nhosts, s->roles, s->nroles,

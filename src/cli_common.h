@@ -25,15 +25,18 @@ struct cli_site {
 
 /* Options read and live share (getopt_long entries; values are the ids
  * cli_audit_option() takes). */
-#define CLI_AUDIT_OPTIONS                                                                        \
-	{"host", required_argument, NULL, 'H'}, {"db", required_argument, NULL, 'd'},             \
-	    {"filter", required_argument, NULL, 'f'}, {"rules", required_argument, NULL, 'r'},    \
-	    {"site", required_argument, NULL, 's'}, {"role", required_argument, NULL, 'R'},       \
-	    {"max-flows", required_argument, NULL, 'm'},                                          \
-	    {"tcp-timeout", required_argument, NULL, 1},                                          \
-	    {"udp-timeout", required_argument, NULL, 2},                                          \
-	    {"icmp-timeout", required_argument, NULL, 3}, {"no-dpi", no_argument, NULL, 4},       \
-	    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}
+#define CLI_AUDIT_OPTIONS                                                                          \
+	{"host", required_argument, NULL, 'H'}, {"db", required_argument, NULL, 'd'},              \
+	    {"filter", required_argument, NULL, 'f'}, {"rules", required_argument, NULL, 'r'},     \
+	    {"site", required_argument, NULL, 's'}, {"role", required_argument, NULL, 'R'},        \
+	    {"max-flows", required_argument, NULL, 'm'},                                           \
+	    {"tcp-timeout", required_argument, NULL, 1},                                           \
+	    {"udp-timeout", required_argument, NULL, 2},                                           \
+	    {"icmp-timeout", required_argument, NULL, 3}, {"no-dpi", no_argument, NULL, 4},        \
+	    {"quiet", no_argument, NULL, 'q'},                                                     \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
+	}
 
 /* What the shared options set. */
 struct cli_audit_opts {

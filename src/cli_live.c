@@ -138,8 +138,9 @@ int cli_live(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "smaudit live: unexpected argument '%s' (capture files go to smaudit "
-		                "read)\n",
+		fprintf(stderr,
+		        "smaudit live: unexpected argument '%s' (capture files go to smaudit "
+		        "read)\n",
 		        argv[optind]);
 		return 2;
 	}
@@ -151,8 +152,9 @@ int cli_live(int argc, char **argv)
 	if (!m)
 		return 2;
 	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
-		fprintf(stderr, "smaudit live: no monitored host: give --host ADDR or a site file with "
-		                "'host' lines\n");
+		fprintf(stderr,
+		        "smaudit live: no monitored host: give --host ADDR or a site file with "
+		        "'host' lines\n");
 		rules_free(m);
 		return 2;
 	}
@@ -196,7 +198,8 @@ int cli_live(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (!o.quiet)
-		fprintf(stderr, "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",
+		fprintf(stderr,
+		        "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",
 		        iface, (long long)acfg->run_id, o.db);
 	t0 = cli_now();
 	{
@@ -221,14 +224,17 @@ int cli_live(int argc, char **argv)
 				double now = cli_now();
 				audit_tick(a, wall_us()); /* a quiet link still ages flows */
 				if (now >= next_cp) {
-					if (audit_checkpoint(a, wall_us(), checkpoint_s * 1000000, err,
-					                     sizeof(err)) < 0)
-						fprintf(stderr, "smaudit live: checkpoint: %s\n", err);
+					if (audit_checkpoint(a, wall_us(), checkpoint_s * 1000000,
+					                     err, sizeof(err)) < 0)
+						fprintf(stderr, "smaudit live: checkpoint: %s\n",
+						        err);
 					audit_fill_run(a, &run);
 					run.dropped = capture_dropped(live_cap);
 					run.status = "running";
-					if (store_run_end(st, acfg->run_id, &run, err, sizeof(err)) < 0)
-						fprintf(stderr, "smaudit live: checkpoint: %s\n", err);
+					if (store_run_end(st, acfg->run_id, &run, err,
+					                  sizeof(err)) < 0)
+						fprintf(stderr, "smaudit live: checkpoint: %s\n",
+						        err);
 					next_cp = now + (double)checkpoint_s;
 				}
 				if (duration_s && now - t0 >= (double)duration_s)

@@ -103,15 +103,15 @@ static void suggest_hosts(const char *path)
 				best = i;
 		if (best == used)
 			break;
-		fprintf(stderr, "    --host %-40s %llu packets\n", addr_str(&tab[best].a, s, sizeof(s)),
-		        (unsigned long long)tab[best].n);
+		fprintf(stderr, "    --host %-40s %llu packets\n",
+		        addr_str(&tab[best].a, s, sizeof(s)), (unsigned long long)tab[best].n);
 		tab[best].n = 0;
 	}
 }
 
 /* Progress line on a terminal: share of the file, packets per second. */
-static void progress(const struct capture *c, const char *name, size_t fi, size_t nf,
-                     uint64_t pkts, double t0, int final)
+static void progress(const struct capture *c, const char *name, size_t fi, size_t nf, uint64_t pkts,
+                     double t0, int final)
 {
 	double el = cli_now() - t0, frac = capture_progress(c);
 	char pct[16] = "";
@@ -166,7 +166,8 @@ int cli_read(int argc, char **argv)
 		struct capture *c;
 		if (!strcmp(argv[i], "-")) {
 			if (nfiles > 1) {
-				fprintf(stderr, "smaudit read: '-' (stdin) must be the only file\n");
+				fprintf(stderr,
+				        "smaudit read: '-' (stdin) must be the only file\n");
 				return 2;
 			}
 			continue;
@@ -184,8 +185,9 @@ int cli_read(int argc, char **argv)
 	if (!m)
 		return 2;
 	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
-		fprintf(stderr, "smaudit read: no monitored host: give --host ADDR (the SocialMiner "
-		                "server's address) or a site file with 'host' lines\n");
+		fprintf(stderr,
+		        "smaudit read: no monitored host: give --host ADDR (the SocialMiner "
+		        "server's address) or a site file with 'host' lines\n");
 		if (strcmp(argv[optind], "-"))
 			suggest_hosts(argv[optind]);
 		rules_free(m);
@@ -269,7 +271,8 @@ int cli_read(int argc, char **argv)
 		if (tty)
 			progress(c, path, fi, nfiles, capture_pkt_no(c), t0, 1);
 		if (!stop_requested && r < 0) {
-			fprintf(stderr, "smaudit read: warning: %s; the packets before it are stored\n",
+			fprintf(stderr,
+			        "smaudit read: warning: %s; the packets before it are stored\n",
 			        err);
 			if (!*warn)
 				snprintf(warn, sizeof(warn), "%s", err);
@@ -278,8 +281,8 @@ int cli_read(int argc, char **argv)
 		if (audit_counts(a)->unknown_link > before) {
 			const char *name = pcap_datalink_val_to_name(dlt);
 			snprintf(err, sizeof(err),
-			         "%s: link type %d (%s) is not decoded: %llu packets skipped", path, dlt,
-			         name ? name : "unknown",
+			         "%s: link type %d (%s) is not decoded: %llu packets skipped", path,
+			         dlt, name ? name : "unknown",
 			         (unsigned long long)(audit_counts(a)->unknown_link - before));
 			fprintf(stderr, "smaudit read: warning: %s\n", err);
 			if (!*warn)

@@ -25,11 +25,11 @@ static inline uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-#define ETH_IPV4 0x0800
-#define ETH_IPV6 0x86dd
-#define ETH_VLAN 0x8100
-#define ETH_QINQ 0x88a8
-#define ETH_QINQ_OLD 0x9100
+#define ETH_IPV4      0x0800
+#define ETH_IPV6      0x86dd
+#define ETH_VLAN      0x8100
+#define ETH_QINQ      0x88a8
+#define ETH_QINQ_OLD  0x9100
 #define MAX_VLAN_TAGS 4
 
 #ifndef DLT_LINUX_SLL2

@@ -41,8 +41,8 @@ enum lru_class { LRU_TCP, LRU_UDP, LRU_OTHER, LRU_CLOSING, LRU_N };
 struct tcp_ep {
 	uint8_t state, prev_state;
 	uint8_t fin_cnt;
-	uint8_t active; /* UDP/ICMP: sent at least one packet */
-	uint32_t start; /* initial sequence number (as if a SYN was seen) */
+	uint8_t active;   /* UDP/ICMP: sent at least one packet */
+	uint32_t start;   /* initial sequence number (as if a SYN was seen) */
 	int64_t rel_last; /* one past the highest sequence sent, relative */
 	int64_t rel_ack;  /* highest ack the peer sent us, relative */
 	int64_t hist_last_syn, hist_last_fin, hist_last_rst;
@@ -55,9 +55,9 @@ struct flow {
 	uint32_t hnext;        /* bucket chain */
 	uint32_t lprev, lnext; /* LRU list */
 	uint32_t hash;
-	uint8_t lru;     /* enum lru_class */
+	uint8_t lru; /* enum lru_class */
 	uint8_t in_use;
-	uint8_t hlen;    /* history length */
+	uint8_t hlen;       /* history length */
 	uint32_t hist_seen; /* Zeek's once-per-direction bits */
 	uint64_t close_at_us;
 	struct tcp_ep ep[2]; /* 0 = originator, 1 = responder */
@@ -79,7 +79,7 @@ struct flow_table {
 	void *ctx;
 	struct flow *pool;
 	uint32_t *buckets;
-	uint32_t nbuckets; /* power of two */
+	uint32_t nbuckets;  /* power of two */
 	uint32_t free_head; /* slots returned to the pool */
 	uint32_t fresh;     /* slots never used: the pool is touched only as it grows */
 	uint32_t head[LRU_N], tail[LRU_N];
@@ -338,8 +338,9 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 			uint32_t victim = NIL;
 			for (int c = 0; c < LRU_N; c++) {
 				uint32_t hd = t->head[c];
-				if (hd != NIL && (victim == NIL || t->pool[hd].rec.ts_end_us <
-				                                       t->pool[victim].rec.ts_end_us))
+				if (hd != NIL &&
+				    (victim == NIL ||
+				     t->pool[hd].rec.ts_end_us < t->pool[victim].rec.ts_end_us))
 					victim = hd;
 			}
 			end_flow(t, victim, END_EVICTED);
@@ -485,8 +486,7 @@ void flow_expire(struct flow_table *t, uint64_t now_us)
 			end_flow(t, t->head[c], END_TIMEOUT);
 		}
 	}
-	while (t->head[LRU_CLOSING] != NIL &&
-	       t->pool[t->head[LRU_CLOSING]].close_at_us <= now_us) {
+	while (t->head[LRU_CLOSING] != NIL && t->pool[t->head[LRU_CLOSING]].close_at_us <= now_us) {
 		t->st.closed++;
 		end_flow(t, t->head[LRU_CLOSING], END_CLOSED);
 	}
@@ -497,7 +497,8 @@ void flow_flush(struct flow_table *t, enum flow_end reason)
 	for (int c = 0; c < LRU_N; c++)
 		while (t->head[c] != NIL)
 			end_flow(t, t->head[c],
-			         c == LRU_CLOSING && reason == END_CAPTURE_END ? END_CLOSED : reason);
+			         c == LRU_CLOSING && reason == END_CAPTURE_END ? END_CLOSED
+			                                                       : reason);
 }
 
 void flow_foreach(struct flow_table *t, void (*fn)(void *ctx, struct flow *f), void *ctx)
@@ -571,8 +572,7 @@ const char *flow_dir_str(enum flow_dir d)
 /* ---- private functions ------------------------------------------------- */
 
 static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,
-                         const struct sm_addr *a, uint16_t ap, const struct sm_addr *b,
-                         uint16_t bp)
+                         const struct sm_addr *a, uint16_t ap, const struct sm_addr *b, uint16_t bp)
 {
 	/* symmetric: combine both endpoints with a commutative operation */
 	uint64_t ea = mix64(addr_fold(a) ^ ((uint64_t)ap << 48) ^ t->seed[0]);
@@ -584,12 +584,13 @@ static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vla
  * paired message (echo request <-> reply ...) or, for one-way messages, the code. */
 static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport)
 {
-	static const uint8_t v4[][2] = {{8, 0}, {0, 8}, {13, 14}, {14, 13}, {15, 16},
-	                                {16, 15}, {17, 18}, {18, 17}, {10, 9}, {9, 10}};
+	static const uint8_t v4[][2] = {{8, 0},   {0, 8},   {13, 14}, {14, 13}, {15, 16},
+	                                {16, 15}, {17, 18}, {18, 17}, {10, 9},  {9, 10}};
 	static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133},
 	                                {135, 136}, {136, 135}, {130, 131}, {131, 130}};
 	const uint8_t(*tab)[2] = p->proto == IPPROTO_ICMP ? v4 : v6;
-	size_t n = p->proto == IPPROTO_ICMP ? sizeof(v4) / sizeof(v4[0]) : sizeof(v6) / sizeof(v6[0]);
+	size_t n =
+	    p->proto == IPPROTO_ICMP ? sizeof(v4) / sizeof(v4[0]) : sizeof(v6) / sizeof(v6[0]);
 
 	*sport = p->icmp_type;
 	*dport = p->icmp_code;
@@ -690,7 +691,8 @@ static const char *conn_state(const struct flow *f)
 
 		if (r->state == TCP_RESET) {
 			if (o->state == TCP_SYN_SENT || o->state == TCP_SYN_ACK_SENT ||
-			    (o->state == TCP_RESET && f->rec.orig_bytes == 0 && f->rec.resp_bytes == 0))
+			    (o->state == TCP_RESET && f->rec.orig_bytes == 0 &&
+			     f->rec.resp_bytes == 0))
 				return "REJ";
 			return o_in ? "RSTRH" : "RSTR";
 		}

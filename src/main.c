@@ -10,21 +10,20 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: smaudit COMMAND [options]\n"
-	        "\n"
-	        "Passive auditor of a Cisco SocialMiner host's connections against its\n"
-	        "documented port matrix.\n"
-	        "\n"
-	        "commands:\n"
-	        "  read FILE...      audit capture files (pcap, pcapng, '-' for stdin)\n"
-	        "  live -i IFACE     audit an interface until stopped\n"
-	        "  rules check|show  validate rules files, print the effective matrix\n"
-	        "  query anomalies|coverage|flows|runs\n"
-	        "                    answer audit questions from the database\n"
-	        "\n"
-	        "  smaudit COMMAND --help   options of one command\n"
-	        "  smaudit --version        version and library versions\n");
+	fprintf(out, "usage: smaudit COMMAND [options]\n"
+	             "\n"
+	             "Passive auditor of a Cisco SocialMiner host's connections against its\n"
+	             "documented port matrix.\n"
+	             "\n"
+	             "commands:\n"
+	             "  read FILE...      audit capture files (pcap, pcapng, '-' for stdin)\n"
+	             "  live -i IFACE     audit an interface until stopped\n"
+	             "  rules check|show  validate rules files, print the effective matrix\n"
+	             "  query anomalies|coverage|flows|runs\n"
+	             "                    answer audit questions from the database\n"
+	             "\n"
+	             "  smaudit COMMAND --help   options of one command\n"
+	             "  smaudit --version        version and library versions\n");
 }
 
 int main(int argc, char **argv)

@@ -133,7 +133,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, 10000);
 	n = table_count(s, &has_runs);
 	if (n < 0) {
-		snprintf(err, errlen, "%s: not an SQLite database (%s)", path, sqlite3_errmsg(s->db));
+		snprintf(err, errlen, "%s: not an SQLite database (%s)", path,
+		         sqlite3_errmsg(s->db));
 		goto fail;
 	}
 	if (user_version(s, &v) < 0) {
@@ -142,8 +143,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	if (n > 0 && !has_runs) {
-		snprintf(err, errlen, "%s: an SQLite database, but not an smaudit one (no runs table)",
-		         path);
+		snprintf(err, errlen,
+		         "%s: an SQLite database, but not an smaudit one (no runs table)", path);
 		goto fail;
 	}
 	if (v > STORE_SCHEMA_VERSION) {
@@ -161,7 +162,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	if (sqlite3_prepare_v2(
 	        s->db,
-	        "INSERT OR REPLACE INTO flows (id, run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
+	        "INSERT OR REPLACE INTO flows (id, run_id, uid, ts_start, ts_end, proto, "
+	        "orig_addr, orig_port, "
 	        "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	        "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	        "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
@@ -258,8 +260,10 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 				sqlite3_bind_int(st, 3, r->row);
 			else
 				sqlite3_bind_null(st, 3);
-			sqlite3_bind_text(st, 4, r->dir == RULE_IN ? "in" : "out", -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 5, flow_proto_str(r->proto) ? flow_proto_str(r->proto) : "?",
+			sqlite3_bind_text(st, 4, r->dir == RULE_IN ? "in" : "out", -1,
+			                  SQLITE_STATIC);
+			sqlite3_bind_text(st, 5,
+			                  flow_proto_str(r->proto) ? flow_proto_str(r->proto) : "?",
 			                  -1, SQLITE_STATIC);
 			sqlite3_bind_int(st, 6, r->port);
 			sqlite3_bind_text(st, 7, r->role, -1, SQLITE_TRANSIENT);
@@ -284,8 +288,8 @@ dberr:
 	return -1;
 }
 
-int store_flow(struct store *s, int64_t id, struct flow_record *r,
-               const struct verdict_result *v, char *err, size_t errlen)
+int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct verdict_result *v,
+               char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->ins_flow;
 	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8];

@@ -168,7 +168,8 @@ Test(decode, vlan_and_qinq_tags)
 
 Test(decode, linux_cooked_v1_v2_null_loop_and_raw)
 {
-	struct frame v1 = {.n = 0}, v2 = {.n = 0}, nul = {.n = 0}, nul_be = {.n = 0}, raw = {.n = 0};
+	struct frame v1 = {.n = 0}, v2 = {.n = 0}, nul = {.n = 0}, nul_be = {.n = 0},
+	             raw = {.n = 0};
 	struct pkt p;
 	static const uint8_t sll1_head[14] = {0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0};
 	static const uint8_t sll2_rest[18] = {0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0};
@@ -332,12 +333,13 @@ static void sweep(int dlt, const struct frame *f)
 	for (uint32_t cut = 0; cut <= f->n; cut++) {
 		struct pkt p;
 		enum decode_status s = dec(dlt, f, cut, &p);
-		cr_assert(s == DECODE_OK || s == DECODE_TRUNCATED, "cut %u of %u: status %s", cut, f->n,
-		          decode_status_str(s));
+		cr_assert(s == DECODE_OK || s == DECODE_TRUNCATED, "cut %u of %u: status %s", cut,
+		          f->n, decode_status_str(s));
 		if (s == DECODE_OK) {
-			cr_assert_leq(p.l3_off + p.l3_caplen, cut, "cut %u: IP view past the cut", cut);
-			cr_assert_leq(p.payload_off + p.payload_caplen, cut, "cut %u: payload past the cut",
+			cr_assert_leq(p.l3_off + p.l3_caplen, cut, "cut %u: IP view past the cut",
 			              cut);
+			cr_assert_leq(p.payload_off + p.payload_caplen, cut,
+			              "cut %u: payload past the cut", cut);
 			cr_assert_leq(p.payload_caplen, p.payload_len);
 		}
 	}

@@ -196,8 +196,8 @@ Test(flow, udp_first_sender_unless_it_is_the_service)
 {
 	struct flow_table *t = table(16);
 
-	feed(t, udpp(10, 40000, 66, 53, 30), NULL); /* query */
-	feed(t, udpp(66, 53, 10, 40000, 90), NULL); /* answer */
+	feed(t, udpp(10, 40000, 66, 53, 30), NULL);  /* query */
+	feed(t, udpp(66, 53, 10, 40000, 90), NULL);  /* answer */
 	feed(t, udpp(66, 123, 10, 45000, 48), NULL); /* reply first: flipped */
 	flow_flush(t, END_CAPTURE_END);
 	cr_assert_eq(nended, 2);

@@ -37,7 +37,8 @@ static pid_t start_live(const char *extra)
 	if (pid == 0) {
 		char cmd[512];
 		snprintf(cmd, sizeof(cmd),
-		         "exec " SMAUDIT_BIN " live -q -i lo --host 127.0.0.10 -f 'host 127.0.0.10' "
+		         "exec " SMAUDIT_BIN
+		         " live -q -i lo --host 127.0.0.10 -f 'host 127.0.0.10' "
 		         "--db %s %s",
 		         db, extra);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -149,8 +150,8 @@ Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 	cr_assert_eq(write(cs, "a001 CAPABILITY\r\n", 17), 17);
 	cr_assert_gt(read(as, buf, sizeof(buf)), 0);
 	/* the connection stays open across checkpoints */
-	for (int i = 0; i < 60 && q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'") < 1;
-	     i++)
+	for (int i = 0;
+	     i < 60 && q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'") < 1; i++)
 		usleep(100000);
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE resp_port=993 AND "
 	                "end_reason='checkpoint' AND conn_state='S1' AND "

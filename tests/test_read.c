@@ -61,7 +61,8 @@ static void check_expected(const char *name)
 	cr_assert_eq(
 	    sqlite3_prepare_v2(
 	        h,
-	        "SELECT proto, orig_addr, orig_port, resp_addr, resp_port, orig_pkts, orig_ip_bytes, "
+	        "SELECT proto, orig_addr, orig_port, resp_addr, resp_port, orig_pkts, "
+	        "orig_ip_bytes, "
 	        "orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, coalesce(conn_state,'-'), "
 	        "coalesce(nullif(history,''),'-'), direction_inferred FROM flows "
 	        "WHERE run_id = (SELECT max(id) FROM runs) ORDER BY ts_start, id",
@@ -73,14 +74,15 @@ static void check_expected(const char *name)
 		if (!*line)
 			continue;
 		n++;
-		cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: flow %d missing: %s", name, n, line);
+		cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: flow %d missing: %s", name, n,
+		             line);
 		for (int c = 0; c < 14; c++) {
 			const char *v = (const char *)sqlite3_column_text(st, c);
 			strcat(got, c ? "\t" : "");
 			strcat(got, v ? v : "NULL");
 		}
-		cr_expect_str_eq(got, line, "%s flow %d:\n  got      %s\n  expected %s", name, n, got,
-		                 line);
+		cr_expect_str_eq(got, line, "%s flow %d:\n  got      %s\n  expected %s", name, n,
+		                 got, line);
 	}
 	cr_expect_neq(sqlite3_step(st), SQLITE_ROW, "%s: more flows stored than expected", name);
 	sqlite3_finalize(st);
@@ -90,8 +92,9 @@ static void check_expected(const char *name)
 
 static void read_and_check(const char *name, const char *file)
 {
-	int rc = tu_run(out, sizeof(out),
-	                SMAUDIT_BIN " read -q --host 0.0.0.0/0 --host ::/0 --db %s pcaps/%s", db, file);
+	int rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 0.0.0.0/0 --host ::/0 --db %s pcaps/%s", db, file);
 	cr_assert_eq(rc, 0, "read %s: exit %d\n%s", file, rc, out);
 	check_expected(name);
 }
@@ -172,8 +175,8 @@ Test(read, truncated_file_warns_with_packet_number_and_keeps_what_was_read)
 
 Test(read, empty_capture_is_a_run_with_no_flows)
 {
-	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/empty.pcap",
-	                db);
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/empty.pcap", db);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "no packets"), "%s", out);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND packets=0"), 1);
@@ -185,8 +188,8 @@ Test(read, files_that_are_not_captures_are_refused_before_anything_is_written)
 	                            "pcaps"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = tu_run(out, sizeof(out),
-		                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/demo.pcap %s", db,
-		                bad[i]);
+		                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/demo.pcap %s",
+		                db, bad[i]);
 		cr_assert_eq(rc, 2, "%s: exit %d\n%s", bad[i], rc, out);
 		cr_assert(strstr(out, bad[i]), "the error names the file: %s", out);
 		cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
@@ -196,8 +199,9 @@ Test(read, files_that_are_not_captures_are_refused_before_anything_is_written)
 
 Test(read, unknown_link_type_is_counted_and_named)
 {
-	int rc = tu_run(out, sizeof(out),
-	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/unknown-link.pcap", db);
+	int rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/unknown-link.pcap", db);
 	cr_assert_eq(rc, 2, "%s", out);
 	cr_assert(strstr(out, "link type 147"), "%s", out);
 	cr_assert_eq(q1("SELECT unknown_link FROM runs"), 2);
@@ -230,12 +234,13 @@ Test(read, only_flows_touching_the_host_are_stored_and_direction_is_from_the_hos
 
 Test(read, stdin_and_a_second_run_append)
 {
-	int rc = tu_run(out, sizeof(out),
-	                "cat pcaps/demo.pcap | " SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s -", db);
+	int rc =
+	    tu_run(out, sizeof(out),
+	           "cat pcaps/demo.pcap | " SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s -", db);
 	cr_assert_eq(rc, 0, "%s", out);
-	rc = tu_run(out, sizeof(out),
-	            SMAUDIT_BIN " read -q --host 127.0.0.10 -f 'tcp port 443' --db %s pcaps/demo.pcap",
-	            db);
+	rc = tu_run(
+	    out, sizeof(out),
+	    SMAUDIT_BIN " read -q --host 127.0.0.10 -f 'tcp port 443' --db %s pcaps/demo.pcap", db);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert_eq(q1("SELECT count(*) FROM runs"), 2);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='stdin'"), 1);
@@ -245,9 +250,9 @@ Test(read, stdin_and_a_second_run_append)
 
 Test(read, a_full_flow_table_evicts_but_loses_no_packet)
 {
-	int rc = tu_run(out, sizeof(out),
-	                SMAUDIT_BIN " read -q --max-flows 2 --host 0.0.0.0/0 --db %s pcaps/demo.pcap",
-	                db);
+	int rc = tu_run(
+	    out, sizeof(out),
+	    SMAUDIT_BIN " read -q --max-flows 2 --host 0.0.0.0/0 --db %s pcaps/demo.pcap", db);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE end_reason='evicted'"), 0);
 	cr_assert_eq(q1("SELECT sum(orig_pkts + resp_pkts) FROM flows"), 488,

@@ -92,8 +92,9 @@ Test(store, creates_schema_in_wal_mode_and_stores_a_run)
 	                "app_proto='TLS' AND app_confidence='dpi' AND peer_addr='127.0.0.50' AND "
 	                "direction='in' AND vlan IS NULL"),
 	             2500);
-	cr_assert_eq(q1("SELECT count(*) FROM flows_v WHERE start_utc LIKE '2026-11-01 00:00:00.12%'"),
-	             2500);
+	cr_assert_eq(
+	    q1("SELECT count(*) FROM flows_v WHERE start_utc LIKE '2026-11-01 00:00:00.12%'"),
+	    2500);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *st;
@@ -168,8 +169,8 @@ Test(store, a_checkpointed_flow_is_replaced_not_duplicated)
 	cr_assert_eq(r.store_id, row);
 	store_close(s);
 	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1, "one row per flow");
-	cr_assert_eq(q1("SELECT orig_pkts FROM flows WHERE end_reason='closed' AND conn_state='SF'"),
-	             50);
+	cr_assert_eq(
+	    q1("SELECT orig_pkts FROM flows WHERE end_reason='closed' AND conn_state='SF'"), 50);
 }
 
 Test(store, refuses_files_that_are_not_ours)
@@ -206,16 +207,17 @@ Test(store, migrates_an_older_database)
 	struct store *s;
 
 	/* version 0: an early database with only the runs table */
-	exec_raw("CREATE TABLE runs (id INTEGER PRIMARY KEY, mode TEXT NOT NULL, source TEXT NOT "
-	         "NULL, filter TEXT, hosts TEXT NOT NULL, rules_files TEXT, rules_sha256 TEXT, "
-	         "started TEXT NOT NULL, finished TEXT, packets INTEGER NOT NULL DEFAULT 0, bytes "
-	         "INTEGER NOT NULL DEFAULT 0, malformed INTEGER NOT NULL DEFAULT 0, unknown_link "
-	         "INTEGER NOT NULL DEFAULT 0, non_ip INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT "
-	         "NULL DEFAULT 0, flows INTEGER NOT NULL DEFAULT 0, flows_other INTEGER NOT NULL "
-	         "DEFAULT 0, evicted INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT "
-	         "'running', error TEXT, version TEXT);"
-	         "INSERT INTO runs (mode, source, hosts, started, status) VALUES "
-	         "('read','old.pcap','h','2026-01-01T00:00:00Z','complete')");
+	exec_raw(
+	    "CREATE TABLE runs (id INTEGER PRIMARY KEY, mode TEXT NOT NULL, source TEXT NOT "
+	    "NULL, filter TEXT, hosts TEXT NOT NULL, rules_files TEXT, rules_sha256 TEXT, "
+	    "started TEXT NOT NULL, finished TEXT, packets INTEGER NOT NULL DEFAULT 0, bytes "
+	    "INTEGER NOT NULL DEFAULT 0, malformed INTEGER NOT NULL DEFAULT 0, unknown_link "
+	    "INTEGER NOT NULL DEFAULT 0, non_ip INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT "
+	    "NULL DEFAULT 0, flows INTEGER NOT NULL DEFAULT 0, flows_other INTEGER NOT NULL "
+	    "DEFAULT 0, evicted INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT "
+	    "'running', error TEXT, version TEXT);"
+	    "INSERT INTO runs (mode, source, hosts, started, status) VALUES "
+	    "('read','old.pcap','h','2026-01-01T00:00:00Z','complete')");
 	s = store_open(path, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);

@@ -20,9 +20,9 @@
 
 struct audit_cfg {
 	struct flow_cfg flow;
-	int no_dpi;               /* skip application detection */
+	int no_dpi;                        /* skip application detection */
 	const struct rules_matrix *matrix; /* frozen; borrowed */
-	struct store *store;      /* borrowed */
+	struct store *store;               /* borrowed */
 	int64_t run_id;
 	/* live: called for a non-expected flow at its first packet, and at its
 	 * end if DPI turned it into a protocol-mismatch; NULL = no alerts */

@@ -19,14 +19,14 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 
 /* Open a live interface (promiscuous off, snaplen 65535, immediate mode) with
  * filter. NULL with err on failure. */
-struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
-                                  char *err, size_t errlen);
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
+                                  size_t errlen);
 
 /* Next packet: 1 with *hdr and *data set (valid until the next call), 0 at the
  * end, -2 when a live read timed out with nothing, -1 on a read error (err
  * names the packet number: "FILE: packet 57: truncated dump file ..."). */
-int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data,
-                 char *err, size_t errlen);
+int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data, char *err,
+                 size_t errlen);
 
 /* Link type (DLT_*) of the source. */
 int capture_datalink(const struct capture *c);

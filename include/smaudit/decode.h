@@ -45,25 +45,25 @@ struct pkt {
 	uint8_t frag;     /* PKT_FRAG_* */
 	uint32_t frag_id; /* IPv4 id or IPv6 fragment id */
 
-	uint32_t l4_off;    /* offset of the transport header; 0 if none */
-	uint16_t sport, dport;  /* ports; for ICMP: type and code */
+	uint32_t l4_off;       /* offset of the transport header; 0 if none */
+	uint16_t sport, dport; /* ports; for ICMP: type and code */
 	uint8_t icmp_type, icmp_code;
 	uint16_t icmp_id;
 	uint8_t tcp_flags;
 	uint32_t tcp_seq, tcp_ack;
 	uint16_t tcp_win;
-	uint16_t udp_len; /* UDP header length field (whole datagram, even when fragmented) */
+	uint16_t udp_len;     /* UDP header length field (whole datagram, even when fragmented) */
 	uint32_t payload_off; /* offset of the transport payload in data */
 	uint32_t payload_len; /* payload length as the IP header says (not captured) */
 	uint32_t payload_caplen; /* payload bytes actually captured */
 };
 
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
+#define TH_FIN  0x01
+#define TH_SYN  0x02
+#define TH_RST  0x04
 #define TH_PUSH 0x08
-#define TH_ACK 0x10
-#define TH_URG 0x20
+#define TH_ACK  0x10
+#define TH_URG  0x20
 
 /* Decode one frame of pcap link type dlt into *p (ts, caplen, wirelen
  * already set by the caller). Returns a decode_status; on DECODE_OK the

@@ -25,12 +25,12 @@ enum flow_dir {
 
 enum flow_end {
 	END_NONE = 0,
-	END_CLOSED,     /* FIN both ways or RST, after the close delay */
-	END_TIMEOUT,    /* idle longer than the protocol's timeout */
-	END_EVICTED,    /* table full: least recently seen flow written out */
-	END_CAPTURE_END,/* the capture ended with the flow still open */
-	END_SHUTDOWN,   /* live capture stopped (signal) */
-	END_CHECKPOINT  /* long-lived flow written at a checkpoint, still open */
+	END_CLOSED,      /* FIN both ways or RST, after the close delay */
+	END_TIMEOUT,     /* idle longer than the protocol's timeout */
+	END_EVICTED,     /* table full: least recently seen flow written out */
+	END_CAPTURE_END, /* the capture ended with the flow still open */
+	END_SHUTDOWN,    /* live capture stopped (signal) */
+	END_CHECKPOINT   /* long-lived flow written at a checkpoint, still open */
 };
 
 /* How sure the application protocol is (nDPI's confidence, reduced). */
@@ -50,10 +50,10 @@ struct flow_app {
 
 /* The finished record of one flow: what the store writes. */
 struct flow_record {
-	uint64_t seq;   /* creation order within the run, from 1 */
-	char uid[20];   /* stable id: 'C' + base62 of a keyed hash */
+	uint64_t seq; /* creation order within the run, from 1 */
+	char uid[20]; /* stable id: 'C' + base62 of a keyed hash */
 	uint64_t ts_start_us, ts_end_us;
-	uint8_t proto;  /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or another */
+	uint8_t proto; /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or another */
 	uint8_t ip_version;
 	struct sm_addr orig, resp;
 	uint16_t orig_port, resp_port; /* ICMP: type, and code or reply type */
@@ -62,23 +62,23 @@ struct flow_record {
 	uint8_t direction_inferred; /* originator inferred, no SYN/first packet */
 	uint64_t orig_pkts, orig_ip_bytes, orig_bytes;
 	uint64_t resp_pkts, resp_ip_bytes, resp_bytes;
-	char conn_state[8]; /* Zeek's: S0 S1 SF REJ S2 S3 RSTO RSTR ... ; "" for UDP/ICMP */
-	char history[24];   /* Zeek's history letters */
-	uint8_t end_reason; /* enum flow_end */
-	uint32_t frags;     /* non-first IP fragments attributed to this flow */
+	char conn_state[8];    /* Zeek's: S0 S1 SF REJ S2 S3 RSTO RSTR ... ; "" for UDP/ICMP */
+	char history[24];      /* Zeek's history letters */
+	uint8_t end_reason;    /* enum flow_end */
+	uint32_t frags;        /* non-first IP fragments attributed to this flow */
 	uint8_t first_verdict; /* verdict at the first packet (live alerts), 0 = none */
-	int64_t store_id;   /* database row once written (checkpoints update it), 0 = none */
+	int64_t store_id;      /* database row once written (checkpoints update it), 0 = none */
 	struct flow_app app;
 };
 
 struct flow; /* a live flow: record plus tracker state (private) */
 
 struct flow_cfg {
-	uint32_t max_flows;        /* table bound; 0 = default 1,000,000 */
-	uint64_t tcp_timeout_us;   /* idle timeout for TCP; 0 = 5 min */
-	uint64_t udp_timeout_us;   /* idle timeout for UDP; 0 = 1 min */
-	uint64_t icmp_timeout_us;  /* idle timeout for ICMP and others; 0 = 1 min */
-	uint64_t close_delay_us;   /* after FIN both ways or RST; 0 = 5 s */
+	uint32_t max_flows;       /* table bound; 0 = default 1,000,000 */
+	uint64_t tcp_timeout_us;  /* idle timeout for TCP; 0 = 5 min */
+	uint64_t udp_timeout_us;  /* idle timeout for UDP; 0 = 1 min */
+	uint64_t icmp_timeout_us; /* idle timeout for ICMP and others; 0 = 1 min */
+	uint64_t close_delay_us;  /* after FIN both ways or RST; 0 = 5 s */
 	/* Service ports (bit per port, 8192 bytes each) used to orient flows
 	 * picked up mid-stream; NULL = well-known range (< 1024) only. */
 	const uint8_t *svc_tcp, *svc_udp;

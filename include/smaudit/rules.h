@@ -19,20 +19,20 @@ enum rule_dir { RULE_IN = 1, RULE_OUT = 2 };
 #define RULE_MAX_APPS 8
 
 struct rule {
-	char id[48];          /* stable id: "https-to-uccx" */
-	int row;              /* row of Cisco's table it encodes; 0 = none (site rule) */
-	uint8_t dir;          /* RULE_IN: remote -> host's listener; RULE_OUT: host -> remote listener */
-	uint8_t proto;        /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port;        /* effective port after site settings */
-	uint16_t default_port;/* port as the rules file says */
-	uint8_t configurable; /* the table says the port may be moved */
-	char role[16];        /* peer role, or "any" */
-	char apps[RULE_MAX_APPS][24]; /* application protocols DPI may find */
-	int napps;            /* 0 = any protocol accepted */
+	char id[48];   /* stable id: "https-to-uccx" */
+	int row;       /* row of Cisco's table it encodes; 0 = none (site rule) */
+	uint8_t dir;   /* RULE_IN: remote -> host's listener; RULE_OUT: host -> remote listener */
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port; /* effective port after site settings */
+	uint16_t default_port;            /* port as the rules file says */
+	uint8_t configurable;             /* the table says the port may be moved */
+	char role[16];                    /* peer role, or "any" */
+	char apps[RULE_MAX_APPS][24];     /* application protocols DPI may find */
+	int napps;                        /* 0 = any protocol accepted */
 	char not_apps[RULE_MAX_APPS][24]; /* refused even when napps == 0 */
-	int nnot_apps;        /* 0 = none refused */
-	char description[160];/* the table's own words */
-	const char *file;     /* where it was defined (owned by the matrix) */
+	int nnot_apps;                    /* 0 = none refused */
+	char description[160];            /* the table's own words */
+	const char *file;                 /* where it was defined (owned by the matrix) */
 	int line;
 };
 

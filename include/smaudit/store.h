@@ -45,8 +45,8 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 /* Queue one flow for run id (committed in batches). A record with a
  * store_id (written before, at a checkpoint) replaces that row; otherwise a
  * row is added and rec->store_id set. Returns 0 or -1 with err. */
-int store_flow(struct store *s, int64_t id, struct flow_record *rec,
-               const struct verdict_result *v, char *err, size_t errlen);
+int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struct verdict_result *v,
+               char *err, size_t errlen);
 
 /* Commit the open batch. Returns 0 or -1 with err. */
 int store_flush(struct store *s, char *err, size_t errlen);

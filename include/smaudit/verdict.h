@@ -21,8 +21,8 @@ enum verdict_kind {
 struct verdict_result {
 	const struct rule *rule; /* matched rule (owned by the matrix), or NULL */
 	enum verdict_kind kind;
-	char reason[256];        /* words a person can act on */
-	uint8_t peer_unchecked;  /* expected only because the rule's role has no addresses */
+	char reason[256];       /* words a person can act on */
+	uint8_t peer_unchecked; /* expected only because the rule's role has no addresses */
 };
 
 /* Judge rec (direction already set: DIR_IN, DIR_OUT or DIR_LOCAL) against m. */
