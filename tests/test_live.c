@@ -54,32 +54,50 @@ static pid_t start_live(const char *extra)
 	return pid;
 }
 
-/* One real connection 127.0.0.50 -> 127.0.0.10:port with a request and a reply. */
-static void connect_once(uint16_t port)
+struct conn {
+	int ls, cs, as; /* listener, client side, accepted server side */
+};
+
+/* A real TCP connection from address from to a listener on to:port. */
+static struct conn conn_open(const char *from, const char *to, uint16_t port)
 {
 	struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(port)};
 	struct sockaddr_in cli = {.sin_family = AF_INET};
-	int one = 1, ls, cs, as;
+	struct conn c;
+	int one = 1;
+
+	inet_pton(AF_INET, to, &srv.sin_addr);
+	inet_pton(AF_INET, from, &cli.sin_addr);
+	c.ls = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(c.ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(c.ls, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	cr_assert_eq(listen(c.ls, 1), 0);
+	c.cs = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(bind(c.cs, (struct sockaddr *)&cli, sizeof(cli)), 0);
+	cr_assert_eq(connect(c.cs, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	c.as = accept(c.ls, NULL, NULL);
+	cr_assert_geq(c.as, 0);
+	return c;
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->cs);
+	close(c->as);
+	close(c->ls);
+}
+
+/* One real connection 127.0.0.50 -> 127.0.0.10:port with a request and a reply. */
+static void connect_once(uint16_t port)
+{
+	struct conn c = conn_open("127.0.0.50", "127.0.0.10", port);
 	char buf[64];
 
-	inet_pton(AF_INET, "127.0.0.10", &srv.sin_addr);
-	inet_pton(AF_INET, "127.0.0.50", &cli.sin_addr);
-	ls = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	cr_assert_eq(bind(ls, (struct sockaddr *)&srv, sizeof(srv)), 0);
-	cr_assert_eq(listen(ls, 1), 0);
-	cs = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(bind(cs, (struct sockaddr *)&cli, sizeof(cli)), 0);
-	cr_assert_eq(connect(cs, (struct sockaddr *)&srv, sizeof(srv)), 0);
-	as = accept(ls, NULL, NULL);
-	cr_assert_geq(as, 0);
-	cr_assert_eq(write(cs, "POST /http-bind HTTP/1.1\r\n\r\n", 28), 28);
-	cr_assert_gt(read(as, buf, sizeof(buf)), 0);
-	cr_assert_eq(write(as, "HTTP/1.1 200 OK\r\n\r\n", 19), 19);
-	cr_assert_gt(read(cs, buf, sizeof(buf)), 0);
-	close(cs);
-	close(as);
-	close(ls);
+	cr_assert_eq(write(c.cs, "POST /http-bind HTTP/1.1\r\n\r\n", 28), 28);
+	cr_assert_gt(read(c.as, buf, sizeof(buf)), 0);
+	cr_assert_eq(write(c.as, "HTTP/1.1 200 OK\r\n\r\n", 19), 19);
+	cr_assert_gt(read(c.cs, buf, sizeof(buf)), 0);
+	conn_close(&c);
 }
 
 Test(live, a_loopback_connection_is_captured_judged_and_stored)
@@ -124,10 +142,9 @@ Test(live, sigterm_ends_open_flows_and_commits)
 
 Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 {
-	struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(993)};
-	struct sockaddr_in cli = {.sin_family = AF_INET};
 	char alerts[256], buf[64];
-	int one = 1, ls, cs, as, st;
+	struct conn c;
+	int st;
 	pid_t pid;
 	FILE *f;
 
@@ -137,18 +154,9 @@ Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 	         dir);
 	pid = start_live(alerts);
 	/* the host connects OUT to 127.0.0.50:993, which is not the exchange server */
-	inet_pton(AF_INET, "127.0.0.50", &srv.sin_addr);
-	inet_pton(AF_INET, "127.0.0.10", &cli.sin_addr);
-	ls = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	cr_assert_eq(bind(ls, (struct sockaddr *)&srv, sizeof(srv)), 0);
-	cr_assert_eq(listen(ls, 1), 0);
-	cs = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(bind(cs, (struct sockaddr *)&cli, sizeof(cli)), 0);
-	cr_assert_eq(connect(cs, (struct sockaddr *)&srv, sizeof(srv)), 0);
-	as = accept(ls, NULL, NULL);
-	cr_assert_eq(write(cs, "a001 CAPABILITY\r\n", 17), 17);
-	cr_assert_gt(read(as, buf, sizeof(buf)), 0);
+	c = conn_open("127.0.0.10", "127.0.0.50", 993);
+	cr_assert_eq(write(c.cs, "a001 CAPABILITY\r\n", 17), 17);
+	cr_assert_gt(read(c.as, buf, sizeof(buf)), 0);
 	/* the connection stays open across checkpoints */
 	for (int i = 0;
 	     i < 60 && q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'") < 1; i++)
@@ -157,9 +165,7 @@ Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 	                "end_reason='checkpoint' AND conn_state='S1' AND "
 	                "verdict='unexpected-peer'"),
 	             1, "the open flow is in the database while it lasts");
-	close(cs);
-	close(as);
-	close(ls);
+	conn_close(&c);
 	usleep(300000);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
