@@ -3,17 +3,27 @@
  * Per packet: decode into a stack struct pkt, count what cannot be decoded,
  * track the flow, and on its first packet decide its direction from the
  * monitored hosts; flows touching no monitored host are counted and never
- * reach DPI or the store. Per ended flow: finish DPI, judge it against the
- * matrix, queue it to the store, and remember non-expected ones in a fixed
- * table of groups for the end-of-run findings. */
+ * reach DPI or the store. Per ended flow: finish DPI (nDPI's module is per
+ * thread, so on the packet thread) and put a copy of the record in a
+ * bounded queue. A writer thread judges it against the matrix (the frozen
+ * matrix is read-only), writes it to the store in batched transactions and
+ * remembers non-expected ones in a fixed table of groups for the end-of-run
+ * findings. A full queue makes the packet thread wait: nothing is dropped.
+ * The SQLite row and the reason text are most of the per-flow cost, so on
+ * two cores this takes them off the packet path. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <netinet/in.h>
 
 #include "smaudit/audit.h"
 
-#define MAX_GROUPS 512
+#define MAX_GROUPS   512
+#define QUEUE_LEN    4096 /* ended flows waiting for the writer */
+#define WRITER_BATCH 256
 
 struct group { /* non-expected flows sharing verdict, direction, peer, port */
 	uint8_t verdict, dir, proto;
@@ -29,8 +39,22 @@ struct audit {
 	struct audit_cfg cfg;
 	struct flow_table *flows;
 	struct dpi_ctx *dpi;
-	struct audit_counts n;
+	struct audit_counts n; /* packet thread's counters (+ writer's, merged on read) */
 	uint64_t last_tick_us;
+
+	/* the queue, guarded by mu */
+	pthread_t writer;
+	int writer_started;
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full, idle;
+	struct flow_record *q;
+	uint32_t qhead, qcount;
+	int closing, busy;
+	struct audit_counts w; /* writer's counters, updated under mu per batch */
+
+	/* writer thread only (read by others after it has joined, or with the
+	 * writer idle under mu) */
+	struct flow_record batch[WRITER_BATCH];
 	struct group groups[MAX_GROUPS];
 	size_t ngroups;
 	uint64_t groups_dropped;
@@ -72,14 +96,117 @@ static void remember_group(struct audit *a, const struct flow_record *r,
 	snprintf(g->reason, sizeof(g->reason), "%s", v->reason);
 }
 
-/* Flow table callback: a flow has ended. */
+/* Judge one ended flow, count it into n and store it (writer thread, or a
+ * caller holding the store while the writer is idle). */
+static void judge_and_store(struct audit *a, struct flow_record *r, struct audit_counts *n)
+{
+	struct verdict_result v;
+	char err[512];
+
+	verdict_eval(a->cfg.matrix, r, &v);
+	if (a->cfg.alert && v.kind == VERDICT_PROTOCOL_MISMATCH &&
+	    r->first_verdict != VERDICT_PROTOCOL_MISMATCH)
+		a->cfg.alert(a->cfg.alert_ctx, r, &v);
+	n->verdicts[v.kind]++;
+	if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
+		n->peer_unchecked++;
+	if (v.kind != VERDICT_EXPECTED)
+		remember_group(a, r, &v);
+	if (r->direction == DIR_IN)
+		n->flows_in++;
+	else if (r->direction == DIR_OUT)
+		n->flows_out++;
+	else
+		n->flows_local++;
+	if (store_flow(a->cfg.store, a->cfg.run_id, r, &v, err, sizeof(err)) < 0) {
+		if (!a->store_err[0])
+			snprintf(a->store_err, sizeof(a->store_err), "%s", err);
+		n->store_errors++;
+		return;
+	}
+	n->flows_stored++;
+}
+
+/* Add a batch's counters into to (mu held). */
+static void merge_counts(struct audit_counts *to, const struct audit_counts *from)
+{
+	for (int k = 0; k <= VERDICT_PROTOCOL_MISMATCH; k++)
+		to->verdicts[k] += from->verdicts[k];
+	to->peer_unchecked += from->peer_unchecked;
+	to->flows_in += from->flows_in;
+	to->flows_out += from->flows_out;
+	to->flows_local += from->flows_local;
+	to->flows_stored += from->flows_stored;
+	to->store_errors += from->store_errors;
+}
+
+/* The writer thread: take batches off the queue until closed and empty.
+ * Rows are committed by the store every STORE_BATCH rows, and here when
+ * the queue has stayed empty for a second, so a quiet live link loses
+ * nothing while a busy one is not slowed by a commit per handful of flows. */
+static void *writer_main(void *arg)
+{
+	struct audit *a = arg;
+	char err[512];
+	int dirty = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		uint32_t n = 0;
+		struct audit_counts c;
+
+		while (a->qcount == 0 && !a->closing) {
+			a->busy = 0;
+			pthread_cond_broadcast(&a->idle);
+			if (!dirty) {
+				pthread_cond_wait(&a->not_empty, &a->mu);
+				continue;
+			}
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			if (pthread_cond_timedwait(&a->not_empty, &a->mu, &until) == ETIMEDOUT &&
+			    a->qcount == 0) {
+				dirty = 0;
+				if (store_flush(a->cfg.store, err, sizeof(err)) < 0) {
+					if (!a->store_err[0])
+						snprintf(a->store_err, sizeof(a->store_err), "%s",
+						         err);
+					a->w.store_errors++;
+				}
+			}
+		}
+		if (a->qcount == 0 && a->closing)
+			break;
+		a->busy = 1;
+		while (n < WRITER_BATCH && a->qcount) {
+			a->batch[n++] = a->q[a->qhead];
+			a->qhead = (a->qhead + 1) % QUEUE_LEN;
+			a->qcount--;
+		}
+		pthread_cond_signal(&a->not_full);
+		pthread_mutex_unlock(&a->mu);
+
+		memset(&c, 0, sizeof(c));
+		for (uint32_t i = 0; i < n; i++)
+			judge_and_store(a, &a->batch[i], &c);
+		dirty = 1;
+
+		pthread_mutex_lock(&a->mu);
+		merge_counts(&a->w, &c);
+	}
+	a->busy = 0;
+	pthread_cond_broadcast(&a->idle);
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* Flow table callback (packet thread): a flow has ended. */
 static void on_flow_end(void *ctx, struct flow *f)
 {
 	struct audit *a = ctx;
 	struct flow_record *r = flow_rec(f);
 	struct dpi_flow **st = (struct dpi_flow **)flow_user(f);
-	struct verdict_result v;
-	char err[512];
 
 	if (a->dpi)
 		dpi_end(a->dpi, st, r);
@@ -87,27 +214,33 @@ static void on_flow_end(void *ctx, struct flow *f)
 		a->n.flows_other++;
 		return;
 	}
-	verdict_eval(a->cfg.matrix, r, &v);
-	if (a->cfg.alert && v.kind == VERDICT_PROTOCOL_MISMATCH &&
-	    r->first_verdict != VERDICT_PROTOCOL_MISMATCH)
-		a->cfg.alert(a->cfg.alert_ctx, r, &v);
-	a->n.verdicts[v.kind]++;
-	if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
-		a->n.peer_unchecked++;
-	if (v.kind != VERDICT_EXPECTED)
-		remember_group(a, r, &v);
-	if (r->direction == DIR_IN)
-		a->n.flows_in++;
-	else if (r->direction == DIR_OUT)
-		a->n.flows_out++;
-	else
-		a->n.flows_local++;
-	if (store_flow(a->cfg.store, a->cfg.run_id, r, &v, err, sizeof(err)) < 0) {
-		if (!a->n.store_errors++)
-			snprintf(a->store_err, sizeof(a->store_err), "%s", err);
+	pthread_mutex_lock(&a->mu);
+	while (a->qcount == QUEUE_LEN)
+		pthread_cond_wait(&a->not_full, &a->mu);
+	a->q[(a->qhead + a->qcount) % QUEUE_LEN] = *r;
+	a->qcount++;
+	pthread_cond_signal(&a->not_empty);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Wait until the writer has written everything queued and is idle (mu held). */
+static void wait_idle(struct audit *a)
+{
+	while (a->qcount || a->busy)
+		pthread_cond_wait(&a->idle, &a->mu);
+}
+
+/* Let the writer finish what is queued and join it. */
+static void stop_writer(struct audit *a)
+{
+	if (!a->writer_started)
 		return;
-	}
-	a->n.flows_stored++;
+	pthread_mutex_lock(&a->mu);
+	a->closing = 1;
+	pthread_cond_signal(&a->not_empty);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->writer, NULL);
+	a->writer_started = 0;
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -136,6 +269,17 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 	}
+	a->q = malloc(sizeof(*a->q) * QUEUE_LEN);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->not_empty, NULL);
+	pthread_cond_init(&a->not_full, NULL);
+	pthread_cond_init(&a->idle, NULL);
+	if (!a->q || pthread_create(&a->writer, NULL, writer_main, a) != 0) {
+		snprintf(err, errlen, "cannot start the database writer thread");
+		audit_free(a);
+		return NULL;
+	}
+	a->writer_started = 1;
 	return a;
 }
 
@@ -143,9 +287,15 @@ void audit_free(struct audit *a)
 {
 	if (!a)
 		return;
+	stop_writer(a);
 	flow_table_free(a->flows);
 	if (a->dpi)
 		dpi_free(a->dpi);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->not_empty);
+	pthread_cond_destroy(&a->not_full);
+	pthread_cond_destroy(&a->idle);
+	free(a->q);
 	free(a);
 }
 
@@ -256,27 +406,45 @@ long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us, cha
 	                           .err = err,
 	                           .errlen = errlen};
 
+	int failed;
+
+	/* the store is the writer's: wait until it has drained the queue and
+	 * rests, and keep it resting (mu held) while the snapshots are written */
+	pthread_mutex_lock(&a->mu);
+	wait_idle(a);
 	flow_foreach(a->flows, checkpoint_one, &c);
-	if (c.failed || store_flush(a->cfg.store, err, errlen) < 0)
-		return -1;
-	return c.written;
+	failed = c.failed || store_flush(a->cfg.store, err, errlen) < 0;
+	pthread_mutex_unlock(&a->mu);
+	return failed ? -1 : c.written;
 }
 
 int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen)
 {
 	flow_flush(a->flows, reason);
+	stop_writer(a);
 	if (store_flush(a->cfg.store, err, errlen) < 0)
 		return -1;
-	if (a->n.store_errors) {
+	if (a->w.store_errors) {
 		snprintf(err, errlen, "%s (%llu flows not stored)", a->store_err,
-		         (unsigned long long)a->n.store_errors);
+		         (unsigned long long)a->w.store_errors);
 		return -1;
 	}
 	return 0;
 }
 
-const struct audit_counts *audit_counts(const struct audit *a)
+const struct audit_counts *audit_counts(const struct audit *ca)
 {
+	struct audit *a = (struct audit *)ca; /* merging the writer's counters is not a change */
+
+	pthread_mutex_lock(&a->mu);
+	memcpy(a->n.verdicts, a->w.verdicts, sizeof(a->n.verdicts));
+	a->n.peer_unchecked = a->w.peer_unchecked;
+	a->n.flows_in = a->w.flows_in;
+	a->n.flows_out = a->w.flows_out;
+	a->n.flows_local = a->w.flows_local;
+	a->n.flows_stored = a->w.flows_stored;
+	a->n.store_errors = a->w.store_errors;
+	pthread_mutex_unlock(&a->mu);
 	return &a->n;
 }
 
@@ -287,13 +455,15 @@ const struct flow_stats *audit_flow_stats(const struct audit *a)
 
 void audit_fill_run(const struct audit *a, struct store_run *run)
 {
-	run->packets = a->n.packets;
-	run->bytes = a->n.bytes;
-	run->malformed = a->n.malformed;
-	run->unknown_link = a->n.unknown_link;
-	run->non_ip = a->n.non_ip;
-	run->flows = a->n.flows_stored;
-	run->flows_other = a->n.flows_other;
+	const struct audit_counts *n = audit_counts(a);
+
+	run->packets = n->packets;
+	run->bytes = n->bytes;
+	run->malformed = n->malformed;
+	run->unknown_link = n->unknown_link;
+	run->non_ip = n->non_ip;
+	run->flows = n->flows_stored;
+	run->flows_other = n->flows_other;
 	run->evicted = flow_table_stats(a->flows)->evicted;
 }
 
@@ -348,17 +518,18 @@ void audit_print_findings(const struct audit *a, FILE *out)
 	    VERDICT_EXPECTED, VERDICT_PROTOCOL_MISMATCH, VERDICT_UNEXPECTED_PEER,
 	    VERDICT_UNEXPECTED_DIRECTION, VERDICT_UNEXPECTED_PORT};
 	struct group *sorted;
-	uint64_t total = a->n.flows_stored;
+	const struct audit_counts *n = audit_counts(a);
+	uint64_t total = n->flows_stored;
 
 	fprintf(out, "verdicts:");
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		fprintf(out, "  %s %llu", verdict_str(order[i]),
-		        (unsigned long long)a->n.verdicts[order[i]]);
-		if (order[i] == VERDICT_EXPECTED && a->n.peer_unchecked)
+		        (unsigned long long)n->verdicts[order[i]]);
+		if (order[i] == VERDICT_EXPECTED && n->peer_unchecked)
 			fprintf(out,
 			        " (%llu with the peer not checked: a role has no addresses, "
 			        "see --role)",
-			        (unsigned long long)a->n.peer_unchecked);
+			        (unsigned long long)n->peer_unchecked);
 	}
 	fprintf(out, "\n");
 	if (!a->ngroups) {
