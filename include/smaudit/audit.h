@@ -2,8 +2,10 @@
  *
  * One struct audit per run. audit_packet() is the hot path: it decodes into
  * a stack view, tracks the flow, feeds DPI while it runs, and never
- * allocates, prints or touches SQL. Ended flows are judged and queued to
- * the store's batch from the flow table's end callback. */
+ * allocates, prints or touches SQL. Ended flows go through a bounded queue
+ * to a writer thread that judges them and writes them in batches; the
+ * store belongs to that thread from audit_new() to audit_finish(), except
+ * inside audit_checkpoint(), which waits for it to rest. */
 #ifndef SMAUDIT_AUDIT_H
 #define SMAUDIT_AUDIT_H
 
