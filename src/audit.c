@@ -398,8 +398,8 @@ static void checkpoint_one(void *ctx, struct flow *f)
 	c->written++;
 }
 
-long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us, char *err,
-                      size_t errlen)
+long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us,
+                      const struct store_run *run, char *err, size_t errlen)
 {
 	struct checkpoint_ctx c = {.a = a,
 	                           .cutoff_us = now_us > min_age_us ? now_us - min_age_us : 0,
@@ -413,7 +413,8 @@ long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us, cha
 	pthread_mutex_lock(&a->mu);
 	wait_idle(a);
 	flow_foreach(a->flows, checkpoint_one, &c);
-	failed = c.failed || store_flush(a->cfg.store, err, errlen) < 0;
+	failed = c.failed || store_flush(a->cfg.store, err, errlen) < 0 ||
+	         (run && store_run_end(a->cfg.store, a->cfg.run_id, run, err, errlen) < 0);
 	pthread_mutex_unlock(&a->mu);
 	return failed ? -1 : c.written;
 }
