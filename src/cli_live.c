@@ -224,15 +224,11 @@ int cli_live(int argc, char **argv)
 				double now = cli_now();
 				audit_tick(a, wall_us()); /* a quiet link still ages flows */
 				if (now >= next_cp) {
-					if (audit_checkpoint(a, wall_us(), checkpoint_s * 1000000,
-					                     err, sizeof(err)) < 0)
-						fprintf(stderr, "smaudit live: checkpoint: %s\n",
-						        err);
 					audit_fill_run(a, &run);
 					run.dropped = capture_dropped(live_cap);
 					run.status = "running";
-					if (store_run_end(st, acfg->run_id, &run, err,
-					                  sizeof(err)) < 0)
+					if (audit_checkpoint(a, wall_us(), checkpoint_s * 1000000,
+					                     &run, err, sizeof(err)) < 0)
 						fprintf(stderr, "smaudit live: checkpoint: %s\n",
 						        err);
 					next_cp = now + (double)checkpoint_s;
