@@ -203,6 +203,7 @@ int cli_live(int argc, char **argv)
 		        iface, (long long)acfg->run_id, o.db);
 	t0 = cli_now();
 	{
+		uint64_t seen = 0; /* packets, for timers without locking */
 		int dlt = capture_datalink(live_cap), r;
 		double next_cp = t0 + (double)checkpoint_s;
 		const struct pcap_pkthdr *h;
@@ -210,9 +211,10 @@ int cli_live(int argc, char **argv)
 
 		while (!live_stop) {
 			r = capture_next(live_cap, &h, &d, err, sizeof(err));
-			if (r == 1)
+			if (r == 1) {
 				audit_packet(a, dlt, h, d);
-			else if (r == 0)
+				seen++;
+			} else if (r == 0)
 				break;
 			else if (r == -1) {
 				fprintf(stderr, "smaudit live: %s\n", err);
@@ -220,7 +222,7 @@ int cli_live(int argc, char **argv)
 				rc = 3;
 				break;
 			}
-			if (r == -2 || (audit_counts(a)->packets & 1023) == 0) {
+			if (r == -2 || (seen & 1023) == 0) {
 				double now = cli_now();
 				audit_tick(a, wall_us()); /* a quiet link still ages flows */
 				if (now >= next_cp) {
