@@ -68,11 +68,13 @@ static void remember_group(struct audit *a, const struct flow_record *r,
 {
 	const struct sm_addr *peer = r->direction == DIR_OUT ? &r->resp : &r->orig;
 	struct group *g;
+	/* ICMP groups are told apart by message type; other protocols by port */
+	uint16_t oport = r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6 ? r->orig_port : 0;
 
 	for (size_t i = 0; i < a->ngroups; i++) {
 		g = &a->groups[i];
 		if (g->verdict == v->kind && g->dir == r->direction && g->port == r->resp_port &&
-		    g->oport == r->orig_port && g->proto == r->proto && !addr_cmp(&g->peer, peer)) {
+		    g->oport == oport && g->proto == r->proto && !addr_cmp(&g->peer, peer)) {
 			g->flows++;
 			g->bytes += r->orig_ip_bytes + r->resp_ip_bytes;
 			return;
@@ -88,7 +90,7 @@ static void remember_group(struct audit *a, const struct flow_record *r,
 	g->dir = r->direction;
 	g->proto = r->proto;
 	g->port = r->resp_port;
-	g->oport = r->orig_port;
+	g->oport = oport;
 	g->peer = *peer;
 	g->flows = 1;
 	g->bytes = r->orig_ip_bytes + r->resp_ip_bytes;
@@ -513,8 +515,11 @@ static int group_cmp(const void *x, const void *y)
 	return addr_cmp(&a->peer, &b->peer);
 }
 
-void audit_print_findings(const struct audit *a, FILE *out)
+void audit_print_findings(const struct audit *a, const char *db, FILE *out)
 {
+	enum { SHOW = 10 }; /* groups shown per verdict; the database has them all */
+	uint64_t more_groups = 0, more_flows = 0;
+	size_t shown = 0;
 	static const enum verdict_kind order[] = {
 	    VERDICT_EXPECTED, VERDICT_PROTOCOL_MISMATCH, VERDICT_UNEXPECTED_PEER,
 	    VERDICT_UNEXPECTED_DIRECTION, VERDICT_UNEXPECTED_PORT};
@@ -547,8 +552,25 @@ void audit_print_findings(const struct audit *a, FILE *out)
 		char peer[ADDR_STRLEN];
 		const char *ps = flow_proto_str(g->proto);
 		char port[24];
-		if (i == 0 || g->verdict != sorted[i - 1].verdict)
+		if (i == 0 || g->verdict != sorted[i - 1].verdict) {
 			fprintf(out, "\n%s:\n", verdict_str((enum verdict_kind)g->verdict));
+			shown = 0;
+		}
+		if (shown++ >= SHOW) {
+			more_groups++;
+			more_flows += g->flows;
+			if (i + 1 == a->ngroups || sorted[i + 1].verdict != g->verdict) {
+				fprintf(
+				    out,
+				    "  ... %llu more group%s (%llu flows): smaudit query anomalies "
+				    "--db %s --run %lld --verdict %s\n",
+				    (unsigned long long)more_groups, more_groups == 1 ? "" : "s",
+				    (unsigned long long)more_flows, db, (long long)a->cfg.run_id,
+				    verdict_str((enum verdict_kind)g->verdict));
+				more_groups = more_flows = 0;
+			}
+			continue;
+		}
 		if (g->proto == IPPROTO_ICMP || g->proto == IPPROTO_ICMPV6)
 			snprintf(port, sizeof(port), "%s/%s", icmp_name(g->proto, g->oport), ps);
 		else
@@ -561,7 +583,8 @@ void audit_print_findings(const struct audit *a, FILE *out)
 	}
 	if (a->groups_dropped)
 		fprintf(out,
-		        "  ... and %llu more flows in further groups (smaudit query anomalies)\n",
-		        (unsigned long long)a->groups_dropped);
+		        "  ... and %llu more flows in groups not tallied here: smaudit query "
+		        "anomalies --db %s --run %lld\n",
+		        (unsigned long long)a->groups_dropped, db, (long long)a->cfg.run_id);
 	free(sorted);
 }

@@ -156,5 +156,5 @@ void cli_print_summary(const struct audit *a, const char *db, int64_t run_id, do
 		        (unsigned long long)n->bad_header, (unsigned long long)n->unknown_link,
 		        (unsigned long long)n->non_ip, (unsigned long long)n->frags_orphan,
 		        (unsigned long long)fs->evicted, fs->peak);
-	audit_print_findings(a, stdout);
+	audit_print_findings(a, db, stdout);
 }

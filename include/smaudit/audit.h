@@ -74,8 +74,9 @@ const struct audit_counts *audit_counts(const struct audit *a);
 const struct flow_stats *audit_flow_stats(const struct audit *a);
 
 /* Print verdict counts and the non-expected flows grouped by verdict, peer
- * and port to out. */
-void audit_print_findings(const struct audit *a, FILE *out);
+ * and port to out (the largest groups of each verdict; the rest are pointed
+ * to with a query on database db). */
+void audit_print_findings(const struct audit *a, const char *db, FILE *out);
 
 /* Fill the counters part of a store_run from the pipeline. */
 void audit_fill_run(const struct audit *a, struct store_run *run);
