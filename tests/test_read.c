@@ -261,6 +261,30 @@ Test(read, a_full_flow_table_evicts_but_loses_no_packet)
 	             q1("SELECT count(*) FROM flows WHERE end_reason='evicted'"));
 }
 
+Test(read, findings_group_by_peer_and_port_and_stay_short)
+{
+	char pcap[160], *sec, line[256];
+	int rc, groups = 0;
+
+	/* 2000 generated flows: DNS and UDP/7777 from many source ports per peer */
+	snprintf(pcap, sizeof(pcap), "%s/gen.pcap", dir);
+	rc = tu_run(out, sizeof(out), "python3 tests/bench/gen_flows.py --flows 2000 %s", pcap);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db %s %s", db, pcap);
+	cr_assert_eq(rc, 0, "%s", out);
+	sec = strstr(out, "\nunexpected-port:\n");
+	cr_assert_not_null(sec, "%s", out);
+	/* each peer/port is one group line however many source ports it used */
+	for (char *p = sec + 1; (p = strstr(p, "\n  out ")) != NULL; p++) {
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(p + 1, "\n"), p + 1);
+		cr_assert_eq(strstr(strstr(out, line) + 1, line), NULL, "group shown twice: %s", line);
+		groups++;
+	}
+	cr_assert_eq(groups, 10, "at most 10 groups per verdict:\n%s", sec);
+	cr_assert(strstr(sec, "more groups") && strstr(sec, "--verdict unexpected-port"),
+	          "the rest is pointed to a query:\n%s", sec);
+}
+
 Test(read, usage_errors_are_one_line_and_exit_2)
 {
 	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --bogus pcaps/demo.pcap");
