@@ -4,6 +4,7 @@
 #   make deps       install what is missing (apt-get; sudo when not root)
 #   make run        deps + build + audit the demo capture + print findings
 #   make test       deps + build + the whole test suite (Criterion)
+#   make sanitize   the test suite under ASan + UBSan
 #   make bench      speed and memory benchmarks
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -36,7 +37,7 @@ OBJS    := $(SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
 TESTS   := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test bench install uninstall clean format
+.PHONY: all deps run test sanitize bench install uninstall clean format
 all: $(BUILD)/smaudit
 
 # V=1 shows the full commands
@@ -67,7 +68,8 @@ $(BUILD)/smaudit: $(BUILD)/main.o $(BUILD)/libsmaudit.a
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libsmaudit.a | $(BUILD)/tests
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests $< $(BUILD)/libsmaudit.a $(LIBS) \
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests -DSMAUDIT_BIN='"$(BUILD)/smaudit"' \
+	  $< $(BUILD)/libsmaudit.a $(LIBS) \
 	  $$(pkg-config --libs criterion) -o $@
 
 $(BUILD) $(BUILD)/tests:
@@ -89,6 +91,13 @@ run: deps $(BUILD)/smaudit
 test: deps $(BUILD)/smaudit $(TESTBIN)
 	@sh tests/run-tests.sh $(TESTBIN)
 
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (with
+# leak checks), in its own build directory.
+sanitize:
+	$(MAKE) test BUILD=build-sanitize \
+	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1 $(CFLAGS)" \
+	  LDFLAGS="-fsanitize=address,undefined $(LDFLAGS)"
+
 bench: $(BUILD)/smaudit
 	@sh tests/deps.sh bench
 	sh tests/bench/run.sh
@@ -106,6 +115,6 @@ format:
 	clang-format -i src/*.c src/*.h include/smaudit/*.h tests/*.c tests/*.h
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-sanitize
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)

@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef SMAUDIT_BIN /* the Makefile passes $(BUILD)/smaudit */
 #define SMAUDIT_BIN "build/smaudit"
+#endif
 
 /* Run a shell command, capture stdout+stderr (up to cap bytes) into out;
  * return the exit status (or 128+signal). */
