@@ -19,11 +19,12 @@
 
 #include <netinet/in.h>
 
+#include "config.h"
 #include "smaudit/audit.h"
 
 #define MAX_GROUPS   512
 #define QUEUE_LEN    4096 /* ended flows waiting for the writer */
-#define WRITER_BATCH 256
+#define WRITER_BATCH CFG_WRITER_BATCH
 
 struct group { /* non-expected flows sharing verdict, direction, peer, port */
 	uint8_t verdict, dir, proto;
@@ -517,7 +518,7 @@ static int group_cmp(const void *x, const void *y)
 
 void audit_print_findings(const struct audit *a, const char *db, FILE *out)
 {
-	enum { SHOW = 10 }; /* groups shown per verdict; the database has them all */
+	enum { SHOW = CFG_FINDINGS_SHOWN }; /* per verdict; the database has them all */
 	uint64_t more_groups = 0, more_flows = 0;
 	size_t shown = 0;
 	static const enum verdict_kind order[] = {

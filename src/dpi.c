@@ -39,12 +39,13 @@
 
 #include <ndpi/ndpi_api.h>
 
+#include "config.h"
 #include "smaudit/dpi.h"
 
 /* ---- Things you may reasonably want to change ------------------------ */
 
-#define DPI_MAX_TCP_PKTS 80 /* ndpiReader -T default */
-#define DPI_MAX_UDP_PKTS 24 /* ndpiReader -U default (also other protocols) */
+#define DPI_MAX_TCP_PKTS CFG_DPI_MAX_TCP_PKTS
+#define DPI_MAX_UDP_PKTS CFG_DPI_MAX_UDP_PKTS
 
 /* ---- Types ------------------------------------------------------------ */
 

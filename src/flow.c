@@ -20,6 +20,7 @@
 
 #include <netinet/in.h>
 
+#include "config.h"
 #include "smaudit/flow.h"
 
 /* ---- types ------------------------------------------------------------- */
@@ -71,7 +72,7 @@ struct frag_slot { /* first fragment seen -> its flow, for later fragments */
 	uint64_t flow_seq;
 };
 
-#define FRAG_SLOTS 4096
+#define FRAG_SLOTS CFG_FRAG_SLOTS
 
 struct flow_table {
 	struct flow_cfg cfg;
@@ -195,15 +196,15 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg, flow_end_fn on_end
 		return NULL;
 	t->cfg = *cfg;
 	if (!t->cfg.max_flows)
-		t->cfg.max_flows = 1000000;
+		t->cfg.max_flows = CFG_MAX_FLOWS;
 	if (!t->cfg.tcp_timeout_us)
-		t->cfg.tcp_timeout_us = 300ULL * 1000000;
+		t->cfg.tcp_timeout_us = CFG_TCP_TIMEOUT_S * 1000000ULL;
 	if (!t->cfg.udp_timeout_us)
-		t->cfg.udp_timeout_us = 60ULL * 1000000;
+		t->cfg.udp_timeout_us = CFG_UDP_TIMEOUT_S * 1000000ULL;
 	if (!t->cfg.icmp_timeout_us)
-		t->cfg.icmp_timeout_us = 60ULL * 1000000;
+		t->cfg.icmp_timeout_us = CFG_ICMP_TIMEOUT_S * 1000000ULL;
 	if (!t->cfg.close_delay_us)
-		t->cfg.close_delay_us = 5ULL * 1000000;
+		t->cfg.close_delay_us = CFG_CLOSE_DELAY_S * 1000000ULL;
 	t->on_end = on_end;
 	t->ctx = ctx;
 	/* calloc'd pool pages are only touched as flows are created */

@@ -12,9 +12,10 @@
 
 #include <sqlite3.h>
 
+#include "config.h"
 #include "smaudit/store.h"
 
-#define STORE_BATCH 2000
+#define STORE_BATCH CFG_STORE_BATCH
 
 extern const char store_schema_sql[];
 
@@ -157,11 +158,16 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	/* a batch of rows touches the table and five indexes: give it a page
 	 * cache that holds them (else pages spill, a write per row), keep
 	 * temporary structures in memory, and checkpoint the WAL less often */
-	if (exec(s,
-	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384; "
-	         "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;",
-	         err, errlen) < 0)
-		goto fail;
+	{
+		char pragmas[256];
+		snprintf(
+		    pragmas, sizeof(pragmas),
+		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d; "
+		    "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;",
+		    CFG_STORE_CACHE_KIB);
+		if (exec(s, pragmas, err, errlen) < 0)
+			goto fail;
+	}
 	/* the schema is all IF NOT EXISTS: applying it again adds views and
 	 * indexes that a same-version database may lack */
 	if (migrate(s, v, err, errlen) < 0)

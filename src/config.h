@@ -1,0 +1,31 @@
+/* config.h: things you may reasonably want to change.
+ *
+ * Defaults and bounds of the pipeline in one place (p0f's habit). Options
+ * on the command line override the first group; the rest are compile-time.
+ * Private to src/. */
+#ifndef SMAUDIT_CONFIG_H
+#define SMAUDIT_CONFIG_H
+
+/* ---- flow table (overridden by --max-flows and --*-timeout) ------------ */
+#define CFG_MAX_FLOWS      1000000 /* flows tracked at once; then the oldest is evicted */
+#define CFG_TCP_TIMEOUT_S  300     /* idle TCP flow ends (Zeek: tcp_inactivity_timeout) */
+#define CFG_UDP_TIMEOUT_S  60      /* idle UDP flow ends */
+#define CFG_ICMP_TIMEOUT_S 60      /* idle ICMP and other flows end */
+#define CFG_CLOSE_DELAY_S  5       /* after FIN both ways or RST (Zeek: tcp_close_delay) */
+#define CFG_FRAG_SLOTS     4096    /* first fragments remembered for later ones */
+
+/* ---- application detection -------------------------------------------- */
+#define CFG_DPI_MAX_TCP_PKTS 80 /* give up after this many (ndpiReader -T) */
+#define CFG_DPI_MAX_UDP_PKTS 24 /* ... for UDP and others (ndpiReader -U) */
+
+/* ---- database ---------------------------------------------------------- */
+#define CFG_STORE_BATCH     2000  /* rows per transaction */
+#define CFG_STORE_CACHE_KIB 16384 /* SQLite page cache: holds one batch's pages */
+#define CFG_WRITER_QUEUE    4096  /* ended flows waiting for the writer thread */
+#define CFG_WRITER_BATCH    256   /* taken off the queue at once */
+
+/* ---- end-of-run findings ------------------------------------------------ */
+#define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */
+#define CFG_FINDINGS_SHOWN 10  /* groups printed per verdict */
+
+#endif
