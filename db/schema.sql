@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS flows (
   end_reason         TEXT NOT NULL,       -- closed, timeout, evicted, capture-end, shutdown, checkpoint
   app_proto          TEXT,                -- nDPI's name ('TLS', 'HTTP', 'SMTPS', ...)
   app_confidence     TEXT,                -- 'dpi', 'port', 'ip', 'none'
-  server_name        TEXT,                -- TLS SNI, HTTP Host, SMTP EHLO
+  server_name        TEXT,                -- TLS SNI, HTTP Host; SMTP: the server's banner name (nDPI 4.2)
   rule_id            TEXT,                -- matched rule, NULL if none
   verdict            TEXT,                -- expected, unexpected-port, unexpected-direction,
                                           -- unexpected-peer, protocol-mismatch

@@ -45,7 +45,7 @@ struct flow_app {
 	char proto[32];       /* "TLS", "HTTP", "SMTP", "Jabber", "TLS.Google"; "" = unknown */
 	uint8_t confidence;   /* enum app_conf */
 	uint8_t done;         /* detection finished (state freed) */
-	char server_name[80]; /* TLS SNI, HTTP Host, SMTP EHLO name */
+	char server_name[80]; /* TLS SNI, HTTP Host; SMTP: server banner name (nDPI 4.2) */
 };
 
 /* The finished record of one flow: what the store writes. */
