@@ -503,12 +503,27 @@ static const char *icmp_name(uint8_t proto, uint16_t type)
 	return buf;
 }
 
+/* Order of the findings: the most specific first, as the count line reads. */
+static int verdict_rank(uint8_t v)
+{
+	switch (v) {
+	case VERDICT_PROTOCOL_MISMATCH:
+		return 0;
+	case VERDICT_UNEXPECTED_PEER:
+		return 1;
+	case VERDICT_UNEXPECTED_DIRECTION:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
 static int group_cmp(const void *x, const void *y)
 {
 	const struct group *a = x, *b = y;
 
 	if (a->verdict != b->verdict)
-		return a->verdict < b->verdict ? -1 : 1;
+		return verdict_rank(a->verdict) < verdict_rank(b->verdict) ? -1 : 1;
 	if (a->flows != b->flows)
 		return a->flows > b->flows ? -1 : 1;
 	if (a->port != b->port)
