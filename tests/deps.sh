@@ -13,12 +13,13 @@ command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v make >/dev/null 2>&1 || need="$need make"
-# the DPI tests compare our answers with Debian's ndpiReader (same library)
+# the DPI tests compare our answers with Debian's ndpiReader (same library);
+# query tests parse CSV/JSON and a read test generates a capture with python3
 command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"
-	command -v python3 >/dev/null 2>&1 || need="$need python3"
 fi
 [ -z "$need" ] && exit 0
 echo "deps: installing$need"
