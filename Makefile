@@ -37,7 +37,7 @@ OBJS    := $(SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
 TESTS   := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test sanitize bench install uninstall clean format
+.PHONY: all deps run run-demo test test-suite sanitize bench install uninstall clean format
 all: $(BUILD)/smaudit
 
 # V=1 shows the full commands
@@ -80,7 +80,11 @@ deps:
 
 DEMO_HOST ?= 127.0.0.10
 DEMO_DB   ?= $(BUILD)/demo.db
-run: deps $(BUILD)/smaudit
+# deps first, then a sub-make: safe with -j on a machine that lacks them
+run: deps
+	@$(MAKE) --no-print-directory run-demo
+
+run-demo: $(BUILD)/smaudit
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BUILD)/smaudit read --host $(DEMO_HOST) --site rules/demo.site \
 	  --db $(DEMO_DB) pcaps/demo.pcap
@@ -88,7 +92,10 @@ run: deps $(BUILD)/smaudit
 	$(BUILD)/smaudit query coverage --format table --db $(DEMO_DB)
 
 # Each test binary runs on its own so one crash names its suite.
-test: deps $(BUILD)/smaudit $(TESTBIN)
+test: deps
+	@$(MAKE) --no-print-directory test-suite
+
+test-suite: $(BUILD)/smaudit $(TESTBIN)
 	@sh tests/run-tests.sh $(TESTBIN)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (with
