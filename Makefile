@@ -5,6 +5,7 @@
 #   make run        deps + build + audit the demo capture + print findings
 #   make test       deps + build + the whole test suite (Criterion)
 #   make sanitize   the test suite under ASan + UBSan
+#   make fuzz       libFuzzer on the packet path (FUZZ_SECONDS=60)
 #   make bench      speed and memory benchmarks
 #   make install    PREFIX=/usr/local DESTDIR=
 #
@@ -37,7 +38,7 @@ OBJS    := $(SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
 TESTS   := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run run-demo test test-suite sanitize bench install uninstall clean format
+.PHONY: all deps run run-demo test test-suite sanitize fuzz bench install uninstall clean format
 all: $(BUILD)/smaudit
 
 # V=1 shows the full commands
@@ -105,6 +106,19 @@ sanitize:
 	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1 $(CFLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined $(LDFLAGS)"
 
+# libFuzzer on decode -> flow -> DPI, seeded with every shipped packet
+# (clang; FUZZ_SECONDS=60 by default). Crashes land in build-fuzz/.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	  CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -O1 $(CFLAGS)" build-fuzz/libsmaudit.a
+	clang -std=gnu11 -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz/fuzz_packet.c build-fuzz/libsmaudit.a $(LIBS) -o build-fuzz/fuzz_packet
+	python3 tests/fuzz/seeds.py build-fuzz/seeds pcaps/*.pcap
+	mkdir -p build-fuzz/corpus
+	cd build-fuzz && ./fuzz_packet -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  corpus seeds
+
 bench: $(BUILD)/smaudit
 	@sh tests/deps.sh bench
 	sh tests/bench/run.sh
@@ -122,6 +136,6 @@ format:
 	clang-format -i src/*.c src/*.h include/smaudit/*.h tests/*.c tests/*.h
 
 clean:
-	rm -rf $(BUILD) build-sanitize
+	rm -rf $(BUILD) build-sanitize build-fuzz
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
