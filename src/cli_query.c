@@ -46,7 +46,8 @@ static const char usage_text[] =
     "  --proto P           tcp, udp, icmp or icmp6\n"
     "  --app NAME          application protocol (nDPI name, any case)\n"
     "  --limit N           at most N rows\n"
-    "  --format F          table (default on a terminal), csv (default otherwise), json\n"
+    "  --format F          table (default on a terminal), csv (default otherwise), json;\n"
+    "                      zeek: flows as Zeek's conn.log (query flows, anomalies --flows)\n"
     "  --flows             anomalies: list the flows instead of groups\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
     "  --explain           print the query plan instead of rows\n"
@@ -237,8 +238,10 @@ int cli_query(int argc, char **argv)
 				fmt = QUERY_FMT_CSV;
 			else if (!strcmp(a, "json"))
 				fmt = QUERY_FMT_JSON;
+			else if (!strcmp(a, "zeek"))
+				fmt = QUERY_FMT_ZEEK;
 			else
-				return fail("--format", a, "not a format (table, csv, json)");
+				return fail("--format", a, "not a format (table, csv, json, zeek)");
 			break;
 		case OPT_FLOWS:
 			flows = 1;
@@ -281,6 +284,12 @@ int cli_query(int argc, char **argv)
 	if ((flows || fail_on) && strcmp(cmd, "anomalies") != 0) {
 		errmsg("%s applies to 'query anomalies' only",
 		       flows ? "--flows" : "--fail-on-anomaly");
+		return 2;
+	}
+	if (fmt == QUERY_FMT_ZEEK && kind != QUERY_FLOWS && kind != QUERY_ANOMALY_FLOWS &&
+	    !(kind == QUERY_ANOMALIES && flows)) {
+		errmsg("--format zeek writes flows: use it with 'query flows' or 'query anomalies "
+		       "--flows'");
 		return 2;
 	}
 	for (int o = OPT_SINCE; o <= OPT_LIMIT; o++) {

@@ -395,17 +395,20 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 		f->rec.seq = ++t->seq;
 		f->rec.ts_start_us = f->rec.ts_end_us = p->ts_us;
 		{
+			/* 'C' + 17 base62 digits from two keyed hashes of the creation
+			 * number: unique within a run, not guessable across runs */
 			static const char b62[] =
 			    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-			uint64_t u = mix64(t->seed[0] ^ mix64(f->rec.seq ^ t->seed[1]));
+			uint64_t u[2];
 			int k = 0;
+			u[0] = mix64(t->seed[0] ^ mix64(f->rec.seq ^ t->seed[1]));
+			u[1] = mix64(u[0] ^ t->seed[1]);
 			f->rec.uid[k++] = 'C';
-			while (k < 18) {
-				f->rec.uid[k++] = b62[u % 62];
-				u /= 62;
-				if (!u)
-					u = mix64(t->seed[1] + (uint64_t)k);
-			}
+			for (int part = 0; part < 2; part++)
+				for (int d = 0; d < (part ? 7 : 10); d++) {
+					f->rec.uid[k++] = b62[u[part] % 62];
+					u[part] /= 62;
+				}
 			f->rec.uid[k] = '\0';
 		}
 		f->hash = h;

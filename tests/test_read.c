@@ -277,12 +277,95 @@ Test(read, findings_group_by_peer_and_port_and_stay_short)
 	/* each peer/port is one group line however many source ports it used */
 	for (char *p = sec + 1; (p = strstr(p, "\n  out ")) != NULL; p++) {
 		snprintf(line, sizeof(line), "%.*s", (int)strcspn(p + 1, "\n"), p + 1);
-		cr_assert_eq(strstr(strstr(out, line) + 1, line), NULL, "group shown twice: %s", line);
+		cr_assert_eq(strstr(strstr(out, line) + 1, line), NULL, "group shown twice: %s",
+		             line);
 		groups++;
 	}
 	cr_assert_eq(groups, 10, "at most 10 groups per verdict:\n%s", sec);
 	cr_assert(strstr(sec, "more groups") && strstr(sec, "--verdict unexpected-port"),
 	          "the rest is pointed to a query:\n%s", sec);
+}
+
+/* Split line at tabs into at most n fields (in place); returns the count. */
+static int split_tabs(char *line, char **f, int n)
+{
+	int k = 0;
+
+	line[strcspn(line, "\r\n")] = '\0';
+	while (k < n) {
+		char *tab = strchr(line, '\t');
+		f[k++] = line;
+		if (!tab)
+			break;
+		*tab = '\0';
+		line = tab + 1;
+	}
+	return k;
+}
+
+Test(read, zeek_conn_log_export_matches_the_expected_table)
+{
+	static char log[131072];
+	char line[1024], cmd[512], *z[32], *e[32];
+	FILE *exp;
+	int rows = 0, rc;
+	const char *p;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	snprintf(cmd, sizeof(cmd), SMAUDIT_BIN " query flows --format zeek --db %s", db);
+	cr_assert_eq(tu_run(log, sizeof(log), "%s", cmd), 0, "%s", log);
+	cr_assert(strstr(log,
+	                 "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\t"
+	                 "service\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\t"
+	                 "local_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\t"
+	                 "resp_pkts\tresp_ip_bytes\ttunnel_parents\n"),
+	          "Zeek's conn.log columns:\n%.600s", log);
+	cr_assert(strstr(log, "#path\tconn\n") && strstr(log, "#close\t"), "%.300s", log);
+	exp = fopen("pcaps/demo.expected", "r");
+	cr_assert_not_null(exp);
+	cr_assert_not_null(fgets(line, sizeof(line), exp)); /* header */
+	p = log;
+	while (*p) {
+		char zl[1024];
+		size_t len = strcspn(p, "\n");
+		snprintf(zl, sizeof(zl), "%.*s", (int)len, p);
+		p += len + (p[len] == '\n');
+		if (zl[0] == '#')
+			continue;
+		cr_assert_not_null(fgets(line, sizeof(line), exp), "more flows than expected: %s",
+		                   zl);
+		cr_assert_eq(split_tabs(zl, z, 32), 21, "21 conn.log columns: %s", zl);
+		cr_assert_eq(split_tabs(line, e, 32), 14);
+		rows++;
+		/* expected: proto orig_addr orig_port resp_addr resp_port orig_pkts
+		 * orig_ip_bytes orig_bytes resp_pkts resp_ip_bytes resp_bytes conn_state
+		 * history direction_inferred */
+		cr_expect_str_eq(z[6], strncmp(e[0], "icmp", 4) ? e[0] : "icmp", "row %d proto",
+		                 rows);
+		cr_expect_str_eq(z[2], e[1], "row %d orig_h", rows);
+		cr_expect_str_eq(z[3], e[2], "row %d orig_p", rows);
+		cr_expect_str_eq(z[4], e[3], "row %d resp_h", rows);
+		cr_expect_str_eq(z[5], e[4], "row %d resp_p", rows);
+		cr_expect_str_eq(z[16], e[5], "row %d orig_pkts", rows);
+		cr_expect_str_eq(z[17], e[6], "row %d orig_ip_bytes", rows);
+		cr_expect_str_eq(z[18], e[8], "row %d resp_pkts", rows);
+		cr_expect_str_eq(z[19], e[9], "row %d resp_ip_bytes", rows);
+		cr_expect_str_eq(z[11], e[11], "row %d conn_state", rows);
+		cr_expect_str_eq(z[15], e[12], "row %d history", rows);
+		if (strcmp(z[8], "-") != 0) { /* Zeek leaves sizes unset for zero duration */
+			cr_expect_str_eq(z[9], e[7], "row %d orig_bytes", rows);
+			cr_expect_str_eq(z[10], e[10], "row %d resp_bytes", rows);
+		}
+		cr_expect_str_eq(z[12], strcmp(e[1], "127.0.0.10") ? "F" : "T", "row %d local_orig",
+		                 rows);
+	}
+	cr_assert_null(fgets(line, sizeof(line), exp), "fewer flows than expected");
+	fclose(exp);
+	cr_assert_eq(rows, 30);
+	cr_assert(strstr(log, "\tssl\t") && strstr(log, "\thttp\t") && strstr(log, "\tdns\t"),
+	          "services named as Zeek names them");
 }
 
 Test(read, usage_errors_are_one_line_and_exit_2)

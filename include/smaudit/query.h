@@ -34,7 +34,8 @@ enum query_kind {
 	QUERY_RUNS           /* one line per run */
 };
 
-enum query_format { QUERY_FMT_TABLE, QUERY_FMT_CSV, QUERY_FMT_JSON };
+/* QUERY_FMT_ZEEK: Zeek's conn.log (TSV with #fields/#types), flows only. */
+enum query_format { QUERY_FMT_TABLE, QUERY_FMT_CSV, QUERY_FMT_JSON, QUERY_FMT_ZEEK };
 
 /* Filters; a zero-initialised struct means "no filter". Strings are borrowed
  * (the caller keeps them alive during query_run). */
