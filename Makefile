@@ -38,7 +38,8 @@ OBJS    := $(SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
 TESTS   := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run run-demo test test-suite sanitize fuzz bench install uninstall clean format
+.PHONY: all deps run run-demo test test-suite sanitize fuzz bench install uninstall clean \
+        format format-check
 all: $(BUILD)/smaudit
 
 # V=1 shows the full commands
@@ -132,8 +133,16 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smaudit
 	rm -rf $(DESTDIR)$(DATADIR)
 
+FORMATTED = src/*.c src/*.h include/smaudit/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/bench/*.c
 format:
-	clang-format -i src/*.c src/*.h include/smaudit/*.h tests/*.c tests/*.h
+	clang-format -i $(FORMATTED)
+
+# Fails, naming the files, when code does not match .clang-format.
+format-check:
+	@bad=""; for f in $(FORMATTED); do \
+	  clang-format "$$f" | cmp -s "$$f" - || bad="$$bad $$f"; done; \
+	  [ -z "$$bad" ] || { echo "not formatted (make format):$$bad"; exit 1; }; \
+	  echo "format-check: ok"
 
 clean:
 	rm -rf $(BUILD) build-sanitize build-fuzz
