@@ -61,12 +61,13 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 			free(c);
 			return NULL;
 		}
-		if (sb.st_size == 0) {
+		if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
 			snprintf(err, errlen, "%s: empty file (0 bytes), not a capture", path);
 			free(c);
 			return NULL;
 		}
-		c->size = (uint64_t)sb.st_size;
+		if (S_ISREG(sb.st_mode)) /* pipes and devices: no progress share */
+			c->size = (uint64_t)sb.st_size;
 	}
 	c->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p) {

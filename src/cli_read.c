@@ -6,12 +6,15 @@
  * warning naming the packet: the flows read so far are ended and stored,
  * the run says what happened, and the exit code is 2. SIGINT/SIGTERM stop
  * the read the same way with status 'interrupted'. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "cli_common.h"
 #include "smaudit/capture.h"
@@ -24,6 +27,29 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+/* 1 if path is read as a stream (stdin, a named pipe, <(...)): it can be
+ * read once only, so it is not opened ahead to check it. */
+static int is_stream(const char *path)
+{
+	struct stat sb;
+
+	if (!strcmp(path, "-"))
+		return 1;
+	return stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode);
+}
+
+/* SIGINT/SIGTERM without SA_RESTART, so a read blocked on a pipe returns. */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 static void usage(FILE *out)
@@ -172,6 +198,14 @@ int cli_read(int argc, char **argv)
 			}
 			continue;
 		}
+		if (is_stream(argv[i])) {
+			if (access(argv[i], R_OK) < 0) {
+				fprintf(stderr, "smaudit read: %s: %s\n", argv[i], strerror(errno));
+				return 2;
+			}
+			srclen += strlen(argv[i]) + 1;
+			continue;
+		}
 		c = capture_open_file(argv[i], o.filter, err, sizeof(err));
 		if (!c) {
 			fprintf(stderr, "smaudit read: %s\n", err);
@@ -188,7 +222,7 @@ int cli_read(int argc, char **argv)
 		fprintf(stderr,
 		        "smaudit read: no monitored host: give --host ADDR (the SocialMiner "
 		        "server's address) or a site file with 'host' lines\n");
-		if (strcmp(argv[optind], "-"))
+		if (!is_stream(argv[optind]))
 			suggest_hosts(argv[optind]);
 		rules_free(m);
 		return 2;
@@ -240,8 +274,7 @@ int cli_read(int argc, char **argv)
 		goto out;
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_signals();
 	tty = !o.quiet && isatty(2);
 	t0 = cli_now();
 	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++) {

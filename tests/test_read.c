@@ -6,6 +6,10 @@
  * appending runs, a full flow table, missing --host, usage errors. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -366,6 +370,50 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	cr_assert_eq(rows, 30);
 	cr_assert(strstr(log, "\tssl\t") && strstr(log, "\thttp\t") && strstr(log, "\tdns\t"),
 	          "services named as Zeek names them");
+}
+
+Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
+{
+	char fifo[160], buf[65536];
+	FILE *f;
+	size_t n;
+	pid_t pid;
+	int fd, st;
+
+	snprintf(fifo, sizeof(fifo), "%s/cap.fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		cr_assert_not_null(freopen("/dev/null", "w", stdout));
+		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
+		      fifo, (char *)NULL);
+		_exit(127);
+	}
+	fd = open(fifo, O_WRONLY); /* a capture arriving through a pipe ... */
+	cr_assert_geq(fd, 0);
+	f = fopen("pcaps/demo.pcap", "rb");
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+	fclose(f);
+	usleep(700000); /* ... that has stopped: smaudit waits for more */
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	close(fd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted' AND packets=488"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 30, "every flow read so far is stored");
+	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE end_reason='shutdown'"), 0);
+}
+
+Test(read, process_substitution_is_read_once)
+{
+	int rc = tu_run(out, sizeof(out),
+	                "bash -c '" SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s <(cat "
+	                "pcaps/demo.pcap)'",
+	                db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT flows FROM runs WHERE status='complete'"), 30);
 }
 
 Test(read, usage_errors_are_one_line_and_exit_2)
