@@ -121,24 +121,21 @@ struct capture *capture_open_live(const char *iface, const char *filter, int sna
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", iface,
 		         rc == PCAP_ERROR ? pcap_geterr(c->p) : pcap_statustostr(rc));
-		pcap_close(c->p);
-		free(c);
-		return NULL;
+		goto fail;
 	}
-	if (apply_filter(c, filter, err, errlen) < 0) {
-		pcap_close(c->p);
-		free(c);
-		return NULL;
-	}
+	if (apply_filter(c, filter, err, errlen) < 0)
+		goto fail;
 	/* immediate mode ignores the read timeout on Linux: read non-blocking
 	 * and wait in poll() so a quiet link still returns to the caller */
 	if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
 		snprintf(err, errlen, "%s: %s", iface, ebuf);
-		pcap_close(c->p);
-		free(c);
-		return NULL;
+		goto fail;
 	}
 	return c;
+fail:
+	pcap_close(c->p);
+	free(c);
+	return NULL;
 }
 
 int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data, char *err,
