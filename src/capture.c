@@ -203,11 +203,6 @@ void capture_breakloop(struct capture *c)
 		pcap_breakloop(c->p);
 }
 
-int capture_fd(const struct capture *c)
-{
-	return c->live ? pcap_get_selectable_fd(c->p) : -1;
-}
-
 void capture_close(struct capture *c)
 {
 	if (!c)

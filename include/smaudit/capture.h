@@ -43,7 +43,6 @@ uint64_t capture_dropped(struct capture *c);
 /* Ask a blocking live read to return (safe from a signal handler). */
 void capture_breakloop(struct capture *c);
 
-/* The pcap file descriptor for poll() (live), -1 for files. */
 int capture_fd(const struct capture *c);
 
 /* Close and free; safe with NULL. */
