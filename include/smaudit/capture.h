@@ -43,8 +43,6 @@ uint64_t capture_dropped(struct capture *c);
 /* Ask a blocking live read to return (safe from a signal handler). */
 void capture_breakloop(struct capture *c);
 
-int capture_fd(const struct capture *c);
-
 /* Close and free; safe with NULL. */
 void capture_close(struct capture *c);
 
