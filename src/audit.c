@@ -331,11 +331,9 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 		a->n.non_ip++;
 		return;
 	case DECODE_TRUNCATED:
-		a->n.malformed++;
 		a->n.truncated++;
 		return;
 	case DECODE_BAD_HEADER:
-		a->n.malformed++;
 		a->n.bad_header++;
 		return;
 	case DECODE_UNKNOWN_LINK:
@@ -344,10 +342,8 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 	}
 
 	f = flow_track(a->flows, &p, &is_new, &from_orig);
-	if (!f) {
-		a->n.frags_orphan++;
-		return;
-	}
+	if (!f)
+		return; /* a later fragment whose first was not seen: the table counts it */
 	r = flow_rec(f);
 	if (is_new) {
 		int o = rules_is_host(a->cfg.matrix, &r->orig);
@@ -440,6 +436,8 @@ const struct audit_counts *audit_counts(const struct audit *ca)
 {
 	struct audit *a = (struct audit *)ca; /* merging the writer's counters is not a change */
 
+	a->n.malformed = a->n.truncated + a->n.bad_header;
+	a->n.frags_orphan = flow_table_stats(a->flows)->frags_orphan;
 	pthread_mutex_lock(&a->mu);
 	memcpy(a->n.verdicts, a->w.verdicts, sizeof(a->n.verdicts));
 	a->n.peer_unchecked = a->w.peer_unchecked;

@@ -107,6 +107,7 @@ static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vla
                          const struct sm_addr *a, uint16_t ap, const struct sm_addr *b,
                          uint16_t bp);
 static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport);
+static uint32_t frag_index(const struct pkt *p);
 static int is_service_port(const struct flow_table *t, uint8_t proto, uint16_t port);
 static void end_flow(struct flow_table *t, uint32_t i, enum flow_end why);
 static void lru_unlink(struct flow_table *t, uint32_t i);
@@ -272,9 +273,7 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 
 	if (p->frag == PKT_FRAG_LATER) {
 		/* attach to the flow of the first fragment, by addresses, proto and id */
-		uint32_t s = (uint32_t)(mix64(addr_fold(&p->src) ^ addr_fold(&p->dst) ^ p->frag_id ^
-		                              ((uint64_t)p->proto << 40)) &
-		                        (FRAG_SLOTS - 1));
+		uint32_t s = frag_index(p);
 		struct frag_slot *fs = &t->frags[s];
 		if (fs->flow == NIL || fs->id != p->frag_id || fs->proto != p->proto ||
 		    addr_cmp(&fs->src, &p->src) || addr_cmp(&fs->dst, &p->dst) ||
@@ -291,7 +290,6 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 			f->rec.resp_pkts++;
 			f->rec.resp_ip_bytes += p->ip_len;
 		}
-		f->rec.frags++;
 		if (p->ts_us > f->rec.ts_end_us)
 			f->rec.ts_end_us = p->ts_us;
 		*from_orig = orig;
@@ -430,9 +428,7 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 	}
 
 	if (p->frag == PKT_FRAG_FIRST) {
-		uint32_t s = (uint32_t)(mix64(addr_fold(&p->src) ^ addr_fold(&p->dst) ^ p->frag_id ^
-		                              ((uint64_t)p->proto << 40)) &
-		                        (FRAG_SLOTS - 1));
+		uint32_t s = frag_index(p);
 		struct frag_slot *fs = &t->frags[s];
 		fs->src = p->src;
 		fs->dst = p->dst;
@@ -582,6 +578,14 @@ static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vla
 	uint64_t ea = mix64(addr_fold(a) ^ ((uint64_t)ap << 48) ^ t->seed[0]);
 	uint64_t eb = mix64(addr_fold(b) ^ ((uint64_t)bp << 48) ^ t->seed[0]);
 	return (uint32_t)mix64((ea + eb) ^ ((uint64_t)proto << 32 | vlan) ^ t->seed[1]);
+}
+
+/* Slot of the fragment table for p's datagram: addresses, protocol, IP id. */
+static uint32_t frag_index(const struct pkt *p)
+{
+	return (uint32_t)(mix64(addr_fold(&p->src) ^ addr_fold(&p->dst) ^ p->frag_id ^
+	                        ((uint64_t)p->proto << 40)) &
+	                  (FRAG_SLOTS - 1));
 }
 
 /* Zeek's ICMP "ports": type as source, and as destination the type of the

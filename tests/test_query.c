@@ -135,9 +135,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	tu_run(NULL, 0, "%s", cmd);
+	cr_assert_eq(tu_rmrf(dir), 0);
 }
 
 TestSuite(query, .init = setup, .fini = teardown);

@@ -31,9 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(tu_rmrf(dir), 0);
 }
 
 /* One flow: the columns of the expected tables plus what the DB adds. */

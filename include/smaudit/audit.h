@@ -32,7 +32,8 @@ struct audit_cfg {
 	void *alert_ctx;
 };
 
-/* Counters a run reports and stores. */
+/* Counters a run reports and stores (malformed = truncated + bad_header and
+ * frags_orphan, from the flow table, are filled in by audit_counts()). */
 struct audit_counts {
 	uint64_t packets, bytes, malformed, truncated, bad_header, unknown_link, non_ip;
 	uint64_t frags_orphan;

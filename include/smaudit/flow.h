@@ -65,7 +65,6 @@ struct flow_record {
 	char conn_state[8];    /* Zeek's: S0 S1 SF REJ S2 S3 RSTO RSTR ... ; "" for UDP/ICMP */
 	char history[24];      /* Zeek's history letters */
 	uint8_t end_reason;    /* enum flow_end */
-	uint32_t frags;        /* non-first IP fragments attributed to this flow */
 	uint8_t first_verdict; /* verdict at the first packet (live alerts), 0 = none */
 	int64_t store_id;      /* database row once written (checkpoints update it), 0 = none */
 	struct flow_app app;
