@@ -31,7 +31,11 @@ CREATE TABLE IF NOT EXISTS runs (
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
-  version       TEXT                      -- smaudit version that wrote the run
+  version       TEXT,                     -- smaudit version that wrote the run
+  ndpi_version  TEXT,                     -- nDPI library version that named the apps
+  roles         TEXT                      -- role addresses in force, one "role cidr,cidr" per
+                                          -- line; a role without addresses is absent (its rules
+                                          -- could not check the peer); NULL: not recorded
 );
 
 -- The rules in force for a run (so coverage needs nothing but the database).

@@ -23,6 +23,7 @@
 #include "cli_common.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
+#include "smaudit/dpi.h"
 
 static volatile sig_atomic_t live_stop;
 static struct capture *live_cap;
@@ -171,6 +172,7 @@ int cli_live(int argc, char **argv)
 		goto out;
 	}
 	run.mode = "live";
+	run.ndpi_version = dpi_version();
 	run.source = iface;
 	run.filter = o.filter;
 	run.hosts = cli_hosts_str(m, hosts, sizeof(hosts));

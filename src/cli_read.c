@@ -19,6 +19,7 @@
 #include "cli_common.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
+#include "smaudit/dpi.h"
 #include "smaudit/decode.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -246,6 +247,7 @@ int cli_read(int argc, char **argv)
 		strcat(source, strcmp(argv[i], "-") ? argv[i] : "stdin");
 	}
 	run.mode = "read";
+	run.ndpi_version = dpi_version();
 	run.source = source;
 	run.filter = o.filter;
 	run.hosts = cli_hosts_str(m, hosts, sizeof(hosts));

@@ -277,3 +277,8 @@ const char *dpi_conf_str(uint8_t conf)
 		return "none";
 	}
 }
+
+const char *dpi_version(void)
+{
+	return ndpi_revision();
+}

@@ -84,12 +84,54 @@ static int table_count(struct store *s, int *has_runs)
 }
 
 /* Bring a database at version from up to STORE_SCHEMA_VERSION. */
+/* Columns added after a table was first created: added to older databases
+ * when missing (PRAGMA table_info), so branches that each add one merge. */
+static const char *const added_columns[][3] = {
+    {"runs", "ndpi_version", "TEXT"},
+    {"runs", "roles", "TEXT"},
+};
+
+/* 1 if table has column, 0 if not, -1 on error. */
+static int has_column(struct store *s, const char *table, const char *column)
+{
+	sqlite3_stmt *st;
+	char sql[128];
+	int found = 0, rc;
+
+	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!strcmp((const char *)sqlite3_column_text(st, 1), column))
+			found = 1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? found : -1;
+}
+
+/* Add the columns of added_columns a database lacks (inside a transaction). */
+static int add_columns(struct store *s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+		char sql[160];
+		int h = has_column(s, added_columns[i][0], added_columns[i][1]);
+		if (h < 0)
+			return db_err(s, err, errlen, "database: reading the schema");
+		if (h)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i][0],
+		         added_columns[i][1], added_columns[i][2]);
+		if (exec(s, sql, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int migrate(struct store *s, int from, char *err, size_t errlen)
 {
 	(void)from; /* version 1 is the first: the schema itself is the migration */
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (exec(s, store_schema_sql, err, errlen) < 0) {
+	if (exec(s, store_schema_sql, err, errlen) < 0 || add_columns(s, err, errlen) < 0) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
 		return -1;
 	}
@@ -102,6 +144,29 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, i);
+}
+
+/* Role addresses of m as runs.roles text: one "role cidr,cidr" line per
+ * role that has addresses (cut short, never overflowing, past len). */
+static const char *roles_text(const struct rules_matrix *m, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rules_role_count(m); i++) {
+		const char *name = rules_role_name(m, i);
+		const struct sm_cidr *c;
+		size_t na = rules_role_addrs(m, name, &c);
+		for (size_t k = 0; k < na && n + ADDR_STRLEN + 24 < len; k++) {
+			char a[ADDR_STRLEN + 4];
+			if (k == 0)
+				n += (size_t)snprintf(buf + n, len - n, "%s%s ", n ? "\n" : "",
+				                      name);
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", k ? "," : "",
+			                      cidr_str(&c[k], a, sizeof(a)));
+		}
+	}
+	return buf;
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -232,8 +297,8 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 	}
 	if (sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO runs (mode, source, filter, hosts, rules_files, "
-	                       "rules_sha256, started, status, version) VALUES "
-	                       "(?1,?2,?3,?4,?5,?6,?7,'running',?8)",
+	                       "rules_sha256, started, status, version, ndpi_version, roles) "
+	                       "VALUES (?1,?2,?3,?4,?5,?6,?7,'running',?8,?9,?10)",
 	                       -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	bind_text(st, 1, run->mode);
@@ -244,6 +309,12 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 	bind_text(st, 6, nf ? rf[0].sha256 : NULL);
 	sqlite3_bind_text(st, 7, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 8, SMAUDIT_VERSION, -1, SQLITE_STATIC);
+	bind_text(st, 9, run->ndpi_version);
+	if (m) {
+		char roles[4096];
+		sqlite3_bind_text(st, 10, roles_text(m, roles, sizeof(roles)), -1,
+		                  SQLITE_TRANSIENT);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

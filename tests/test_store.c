@@ -224,4 +224,34 @@ Test(store, migrates_an_older_database)
 	cr_assert_eq(q1("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name='flows'"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='old.pcap'"), 1, "old runs kept");
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name IN "
+	                "('ndpi_version', 'roles')"),
+	             2, "columns added since are added to an older database");
+	s = store_open(path, err, sizeof(err)); /* and opening it again adds nothing twice */
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+}
+
+Test(store, a_run_records_role_addresses_and_the_ndpi_version)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {
+	    .mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32", .ndpi_version = "4.2.0"};
+	const char *sites[] = {"rules/demo.site"}, *roles[] = {"cuic=127.0.0.40,127.0.1.0/24"};
+	struct rules_matrix *m;
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(rules_build(&m, "rules/socialminer.rules", sites, 1, NULL, 0, roles, 1, err,
+	                         sizeof(err)),
+	             0, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, m, &id, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	rules_free(m);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE ndpi_version = '4.2.0' AND roles = "
+	                "'uccx 127.0.0.21/32' || char(10) || 'cuic 127.0.0.40/32,127.0.1.0/24' || "
+	                "char(10) || 'mail 127.0.0.23/32' || char(10) || "
+	                "'exchange 127.0.0.24/32' || char(10) || 'xmpp 127.0.0.25/32'"),
+	             1);
 }

@@ -39,4 +39,7 @@ uint64_t dpi_live_states(const struct dpi_ctx *ctx);
 /* Short name of an app_conf value as stored ("dpi", "port", "ip", "none"). */
 const char *dpi_conf_str(uint8_t conf);
 
+/* The nDPI library's version text (for the run row). */
+const char *dpi_version(void);
+
 #endif
