@@ -567,9 +567,7 @@ bad:
 
 /* ---- text helpers ---- */
 
-/* Decode one UTF-8 sequence at s (n bytes left): code point, or -1 if invalid
- * (overlong, surrogate, beyond U+10FFFF, truncated); *len = bytes used. */
-static long utf8_next(const unsigned char *s, size_t n, int *len)
+long query_utf8_next(const unsigned char *s, size_t n, int *len)
 {
 	long cp;
 	int need;
@@ -603,9 +601,7 @@ static long utf8_next(const unsigned char *s, size_t n, int *len)
 	return cp;
 }
 
-/* Format epoch t as UTC: readable ("2024-05-01 12:00:00") or ISO 8601
- * with microseconds ("2024-05-01T12:00:00.000000Z"). */
-static void fmt_time(double t, int iso, char *buf, size_t len)
+void query_fmt_time(double t, int iso, char *buf, size_t len)
 {
 	double whole = floor(t);
 	long usec = lround((t - whole) * 1e6);
@@ -633,8 +629,7 @@ static void fmt_time(double t, int iso, char *buf, size_t len)
 		         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Human byte size: "512 B", "1.2 KiB", "3.4 MiB" ... */
-static void fmt_bytes(int64_t v, char *buf, size_t len)
+void query_fmt_bytes(int64_t v, char *buf, size_t len)
 {
 	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 	double x = (double)v;
@@ -659,7 +654,7 @@ static void json_str(FILE *out, const unsigned char *s, size_t n)
 	putc('"', out);
 	for (size_t i = 0; i < n;) {
 		int len;
-		long cp = utf8_next(s + i, n - i, &len);
+		long cp = query_utf8_next(s + i, n - i, &len);
 		if (cp < 0) {
 			fputs("\\ufffd", out);
 		} else if (cp == '"') {
@@ -711,7 +706,7 @@ static char *table_clean(const unsigned char *s, size_t n, size_t *width)
 		return NULL;
 	for (size_t i = 0; i < n;) {
 		int len;
-		long cp = utf8_next(s + i, n - i, &len);
+		long cp = query_utf8_next(s + i, n - i, &len);
 		if (cp == '\t' || cp == '\n' || cp == '\r')
 			*q++ = ' ';
 		else if (cp < 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
@@ -802,10 +797,10 @@ static char *table_text(sqlite3_stmt *st, int c, enum col_kind kind, size_t *w)
 	if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
 		switch (kind) {
 		case COL_BYTES:
-			fmt_bytes(sqlite3_column_int64(st, c), buf, sizeof(buf));
+			query_fmt_bytes(sqlite3_column_int64(st, c), buf, sizeof(buf));
 			break;
 		case COL_TIME:
-			fmt_time(sqlite3_column_double(st, c), 0, buf, sizeof(buf));
+			query_fmt_time(sqlite3_column_double(st, c), 0, buf, sizeof(buf));
 			break;
 		case COL_REAL:
 			snprintf(buf, sizeof(buf), "%.3f", sqlite3_column_double(st, c));
@@ -875,7 +870,7 @@ static void csv_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
 		return;
 	if ((type == SQLITE_INTEGER || type == SQLITE_FLOAT) && kind != COL_TEXT) {
 		if (kind == COL_TIME)
-			fmt_time(sqlite3_column_double(st, c), 1, buf, sizeof(buf));
+			query_fmt_time(sqlite3_column_double(st, c), 1, buf, sizeof(buf));
 		else if (kind == COL_REAL || type == SQLITE_FLOAT)
 			snprintf(buf, sizeof(buf), "%.6f", sqlite3_column_double(st, c));
 		else
@@ -899,7 +894,7 @@ static void json_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
 	if ((type == SQLITE_INTEGER || type == SQLITE_FLOAT) && kind != COL_TEXT) {
 		double d = sqlite3_column_double(st, c);
 		if (kind == COL_TIME) {
-			fmt_time(d, 1, buf, sizeof(buf));
+			query_fmt_time(d, 1, buf, sizeof(buf));
 			json_str(out, (const unsigned char *)buf, strlen(buf));
 		} else if (type == SQLITE_INTEGER && kind != COL_REAL) {
 			fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c));
@@ -958,6 +953,22 @@ sqlite3_stmt *query_prepare(sqlite3 *db, enum query_kind kind, const struct quer
 	memset(&q, 0, sizeof(q));
 	build_sql(&q, kind, f, &ncols);
 	return prepare_built(db, &q, explain, err, errlen);
+}
+
+sqlite3_stmt *query_prepare_sql(sqlite3 *db, const char *head, enum query_scope scope,
+                                const char *tail, const struct query_filter *f, char *err,
+                                size_t errlen)
+{
+	struct qsql q;
+
+	memset(&q, 0, sizeof(q));
+	sql_add(&q, head);
+	if (scope == QUERY_SCOPE_RUNS)
+		add_run_window(&q, f);
+	else
+		add_flow_filters(&q, f, 1);
+	sql_add(&q, tail);
+	return prepare_built(db, &q, 0, err, errlen);
 }
 
 /* Zeek's service name for an nDPI protocol name that DPI detected. */

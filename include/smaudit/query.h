@@ -81,4 +81,28 @@ struct sqlite3_stmt *query_prepare(struct sqlite3 *db, enum query_kind kind,
 int64_t query_run(struct sqlite3 *db, enum query_kind kind, const struct query_filter *f,
                   enum query_format fmt, FILE *out, char *err, size_t errlen);
 
+/* Which filters query_prepare_sql appends: conditions on flows aliased f,
+ * or the run window on runs aliased r. */
+enum query_scope { QUERY_SCOPE_FLOWS, QUERY_SCOPE_RUNS };
+
+/* Prepare head + the filter conditions of scope (each " AND ...", values
+ * bound) + tail, for other read-only outputs (the report). head is constant
+ * SQL ending inside a WHERE clause. Returns a statement (caller finalizes)
+ * or NULL with err. */
+struct sqlite3_stmt *query_prepare_sql(struct sqlite3 *db, const char *head, enum query_scope scope,
+                                       const char *tail, const struct query_filter *f, char *err,
+                                       size_t errlen);
+
+/* Format epoch t as UTC: readable ("2024-05-01 12:00:00") or, iso != 0,
+ * ISO 8601 with microseconds ("2024-05-01T12:00:00.000000Z"). */
+void query_fmt_time(double t, int iso, char *buf, size_t len);
+
+/* Human byte size into buf: "512 B", "1.2 KiB", "3.4 MiB" ... */
+void query_fmt_bytes(int64_t v, char *buf, size_t len);
+
+/* Decode one UTF-8 sequence at s (n > 0 bytes left): the code point, or -1
+ * if invalid (overlong, surrogate, beyond U+10FFFF, truncated); *len gets
+ * the bytes used (1 when invalid). */
+long query_utf8_next(const unsigned char *s, size_t n, int *len);
+
 #endif
