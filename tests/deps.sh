@@ -3,6 +3,7 @@
 # Uses apt-get (Debian 12); sudo when not root. Does nothing when all is present.
 #   sh tests/deps.sh         build + test (make deps)
 #   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
+#   sh tests/deps.sh report  also what make report-check drives (chromium, pdfinfo)
 set -e
 need=""
 for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
@@ -19,6 +20,12 @@ command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # flow packet counts are held to tshark's conversation statistics
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
+# the report tests parse the HTML with a real HTML5 parser (Debian's python3)
+/usr/bin/python3 -c 'import html5lib' >/dev/null 2>&1 || need="$need python3-html5lib"
+if [ "${1:-}" = report ]; then
+	command -v chromium >/dev/null 2>&1 || need="$need chromium"
+	command -v pdfinfo >/dev/null 2>&1 || need="$need poppler-utils"
+fi
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"
