@@ -95,6 +95,11 @@ CREATE TABLE IF NOT EXISTS flows (
                      CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
                             verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
                             verdict = 'protocol-mismatch'),
+  unchecked          TEXT,                -- expected flows only: what the verdict could not check,
+                                          -- 'peer' (the rule's role had no addresses), 'app' (the
+                                          -- rule restricts the application and DPI did not confirm
+                                          -- it: no payload, a port guess, DPI off) or 'peer,app';
+                                          -- NULL: everything checked
   reason             TEXT                 -- why, in words a person can act on
 );
 

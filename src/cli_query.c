@@ -28,8 +28,8 @@ static const char usage_text[] =
     "usage: smaudit query anomalies|coverage|flows|runs [options]\n"
     "  anomalies   non-expected flows grouped by verdict, direction, peer, port,\n"
     "              proto and app (--flows: one line per flow instead)\n"
-    "  coverage    every rule in force in the window: flows, peers, bytes, and\n"
-    "              seen = yes | anomalous-only | never\n"
+    "  coverage    every rule in force in the window: flows, expected, unchecked,\n"
+    "              peers, bytes, and seen = yes | anomalous-only | never\n"
     "  flows       one line per flow\n"
     "  runs        one line per capture run\n"
     "options:\n"
@@ -38,12 +38,15 @@ static const char usage_text[] =
     "  --format F          table (default on a terminal), csv (default otherwise), json;\n"
     "                      zeek: flows as Zeek's conn.log (query flows, anomalies --flows)\n"
     "  --flows             anomalies: list the flows instead of groups\n"
+    "  --unchecked         anomalies: the expected flows that were not fully checked\n"
+    "                      (unchecked = peer: the rule's role had no addresses; app: DPI\n"
+    "                      did not confirm the application the rule restricts)\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
     "  --explain           print the query plan instead of rows\n"
     "exit: 0 ok, 1 anomalies found (--fail-on-anomaly), 2 bad arguments or database,\n"
     "      3 failure while reading\n";
 
-enum { OPT_DB = 256, OPT_FORMAT, OPT_FLOWS, OPT_FAIL, OPT_EXPLAIN };
+enum { OPT_DB = 256, OPT_FORMAT, OPT_FLOWS, OPT_FAIL, OPT_EXPLAIN, OPT_UNCHECKED };
 
 static const struct option long_opts[] = {
     CLI_FILTER_OPTIONS,
@@ -52,6 +55,7 @@ static const struct option long_opts[] = {
     {"flows", no_argument, NULL, OPT_FLOWS},
     {"fail-on-anomaly", no_argument, NULL, OPT_FAIL},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {"unchecked", no_argument, NULL, OPT_UNCHECKED},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -131,6 +135,9 @@ int cli_query(int argc, char **argv)
 		case OPT_EXPLAIN:
 			explain = 1;
 			break;
+		case OPT_UNCHECKED:
+			f.unchecked = 1;
+			break;
 		case ':':
 			errmsg("%s needs a value", argv[optind - 1]);
 			return 2;
@@ -160,9 +167,10 @@ int cli_query(int argc, char **argv)
 		errmsg("unknown question '%.60s' (anomalies, coverage, flows, runs)", cmd);
 		return 2;
 	}
-	if ((flows || fail_on) && strcmp(cmd, "anomalies") != 0) {
-		errmsg("%s applies to 'query anomalies' only",
-		       flows ? "--flows" : "--fail-on-anomaly");
+	if ((flows || fail_on || f.unchecked) && strcmp(cmd, "anomalies") != 0) {
+		errmsg("%s applies to 'query anomalies' only", flows     ? "--flows"
+		                                               : fail_on ? "--fail-on-anomaly"
+		                                                         : "--unchecked");
 		return 2;
 	}
 	if (fmt == QUERY_FMT_ZEEK && kind != QUERY_FLOWS && kind != QUERY_ANOMALY_FLOWS &&

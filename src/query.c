@@ -55,6 +55,7 @@ struct qsql {
 	struct qbind b[MAX_BINDS];
 	int nb;
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
+	const char *uc;             /* "f.unchecked", or "NULL" for a database without it */
 };
 
 static const char *const verdict_names[] = {"expected", "unexpected-port", "unexpected-direction",
@@ -75,13 +76,23 @@ static const struct col anomaly_cols[] = {
 };
 
 static const struct col flow_cols[] = {
-    {"id", COL_INT},          {"run", COL_INT},        {"uid", COL_TEXT},
-    {"start", COL_TIME},      {"duration", COL_REAL},  {"proto", COL_TEXT},
-    {"orig_addr", COL_TEXT},  {"orig_port", COL_INT},  {"resp_addr", COL_TEXT},
-    {"resp_port", COL_INT},   {"direction", COL_TEXT}, {"peer", COL_TEXT},
-    {"pkts", COL_INT},        {"bytes", COL_BYTES},    {"state", COL_TEXT},
-    {"end_reason", COL_TEXT}, {"app", COL_TEXT},       {"server_name", COL_TEXT},
-    {"rule", COL_TEXT},       {"verdict", COL_TEXT},   {"reason", COL_TEXT},
+    {"id", COL_INT},           {"run", COL_INT},        {"uid", COL_TEXT},
+    {"start", COL_TIME},       {"duration", COL_REAL},  {"proto", COL_TEXT},
+    {"orig_addr", COL_TEXT},   {"orig_port", COL_INT},  {"resp_addr", COL_TEXT},
+    {"resp_port", COL_INT},    {"direction", COL_TEXT}, {"peer", COL_TEXT},
+    {"pkts", COL_INT},         {"bytes", COL_BYTES},    {"state", COL_TEXT},
+    {"end_reason", COL_TEXT},  {"app", COL_TEXT},       {"confidence", COL_TEXT},
+    {"server_name", COL_TEXT}, {"rule", COL_TEXT},      {"verdict", COL_TEXT},
+    {"unchecked", COL_TEXT},   {"reason", COL_TEXT},
+};
+
+/* query anomalies --unchecked: expected flows not fully checked, grouped. */
+static const struct col unchecked_cols[] = {
+    {"unchecked", COL_TEXT},  {"direction", COL_TEXT},  {"peer", COL_TEXT},
+    {"port", COL_INT},        {"proto", COL_TEXT},      {"app", COL_TEXT},
+    {"confidence", COL_TEXT}, {"rule", COL_TEXT},       {"flows", COL_INT},
+    {"bytes", COL_BYTES},     {"first_seen", COL_TIME}, {"last_seen", COL_TIME},
+    {"reason", COL_TEXT},
 };
 
 static const struct col coverage_cols[] = {
@@ -90,6 +101,7 @@ static const struct col coverage_cols[] = {
     {"apps", COL_TEXT},       {"seen", COL_TEXT},      {"flows", COL_INT},
     {"expected", COL_INT},    {"peers", COL_INT},      {"bytes", COL_BYTES},
     {"first_seen", COL_TIME}, {"last_seen", COL_TIME}, {"description", COL_TEXT},
+    {"unchecked", COL_INT}, /* expected flows not fully checked */
 };
 
 static const struct col run_cols[] = {
@@ -212,6 +224,24 @@ static void add_run_window(struct qsql *q, const struct query_filter *f)
 static const struct col *build_sql(struct qsql *q, enum query_kind kind,
                                    const struct query_filter *f, int *ncols)
 {
+	if (f->unchecked && kind == QUERY_ANOMALIES) {
+		sql_add(q, "SELECT ");
+		sql_add(q, q->uc);
+		sql_add(q,
+		        ", f.direction, f.peer_addr, f.resp_port, f.proto, f.app_proto,"
+		        " f.app_confidence, f.rule_id, count(*), sum(f.orig_bytes + f.resp_bytes),"
+		        " min(f.ts_start), max(f.ts_end), min(f.reason) FROM flows f WHERE ");
+		sql_add(q, q->uc);
+		sql_add(q, " IS NOT NULL");
+		add_flow_filters(q, f, 1);
+		sql_add(q,
+		        " GROUP BY 1, f.direction, f.peer_addr, f.resp_port, f.proto, f.app_proto,"
+		        " f.app_confidence, f.rule_id ORDER BY 1, f.direction, f.peer_addr,"
+		        " f.resp_port, f.proto, f.app_proto");
+		add_limit(q, f);
+		*ncols = NCOLS(unchecked_cols);
+		return unchecked_cols;
+	}
 	switch (kind) {
 	case QUERY_ANOMALIES:
 		sql_add(q, "SELECT f.verdict, f.direction, f.peer_addr, f.resp_port, f.proto,"
@@ -231,8 +261,16 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		           " f.proto, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
 		           " f.direction, f.peer_addr, f.orig_pkts + f.resp_pkts,"
 		           " f.orig_bytes + f.resp_bytes, f.conn_state, f.end_reason, f.app_proto,"
-		           " f.server_name, f.rule_id, f.verdict, f.reason FROM flows f WHERE");
-		sql_add(q, kind == QUERY_ANOMALY_FLOWS ? ANOMALY_COND : " 1");
+		           " f.app_confidence, f.server_name, f.rule_id, f.verdict, ");
+		sql_add(q, q->uc);
+		sql_add(q, ", f.reason FROM flows f WHERE");
+		if (kind == QUERY_ANOMALY_FLOWS && f->unchecked) {
+			sql_add(q, " ");
+			sql_add(q, q->uc);
+			sql_add(q, " IS NOT NULL");
+		} else {
+			sql_add(q, kind == QUERY_ANOMALY_FLOWS ? ANOMALY_COND : " 1");
+		}
 		add_flow_filters(q, f, 1);
 		sql_add(q, " ORDER BY f.ts_start, f.id");
 		add_limit(q, f);
@@ -257,6 +295,9 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		sql_add(q, " GROUP BY rr.rule_id),"
 		           " st AS (SELECT f.rule_id, count(*) AS n,"
 		           " total(f.verdict = 'expected') AS e, count(DISTINCT f.peer_addr) AS p,"
+		           " total(");
+		sql_add(q, q->uc);
+		sql_add(q, " IS NOT NULL) AS u,"
 		           " total(f.orig_bytes + f.resp_bytes) AS b, min(f.ts_start) AS t0,"
 		           " max(f.ts_end) AS t1 FROM flows f"
 		           " WHERE f.rule_id IN (SELECT rule_id FROM rules)");
@@ -267,7 +308,8 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		        " CASE WHEN st.n IS NULL THEN 'never' WHEN st.e = 0 THEN 'anomalous-only'"
 		        " ELSE 'yes' END, ifnull(st.n, 0), CAST(ifnull(st.e, 0) AS INTEGER),"
 		        " ifnull(st.p, 0), CAST(ifnull(st.b, 0) AS INTEGER), st.t0, st.t1,"
-		        " r.description FROM rules r LEFT JOIN st ON st.rule_id = r.rule_id"
+		        " r.description, CAST(ifnull(st.u, 0) AS INTEGER) FROM rules r LEFT JOIN "
+		        "st ON st.rule_id = r.rule_id"
 		        " ORDER BY r.row IS NULL, r.row, r.rule_id");
 		add_limit(q, f);
 		*ncols = NCOLS(coverage_cols);
@@ -910,6 +952,23 @@ static void json_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
 
 /* ---- running ---- */
 
+/* An empty SQL text for db; a database written before flows.unchecked
+ * existed (and not opened for writing since) reads it as NULL. */
+static void qsql_init(struct qsql *q, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	memset(q, 0, sizeof(*q));
+	q->uc = "NULL";
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT 1 FROM pragma_table_info('flows') WHERE name = 'unchecked'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		q->uc = "f.unchecked";
+	sqlite3_finalize(st);
+}
+
 static sqlite3_stmt *prepare_built(sqlite3 *db, struct qsql *q, int explain, char *err,
                                    size_t errlen)
 {
@@ -950,7 +1009,7 @@ sqlite3_stmt *query_prepare(sqlite3 *db, enum query_kind kind, const struct quer
 	struct qsql q;
 	int ncols;
 
-	memset(&q, 0, sizeof(q));
+	qsql_init(&q, db);
 	build_sql(&q, kind, f, &ncols);
 	return prepare_built(db, &q, explain, err, errlen);
 }
@@ -961,7 +1020,7 @@ sqlite3_stmt *query_prepare_sql(sqlite3 *db, const char *head, enum query_scope 
 {
 	struct qsql q;
 
-	memset(&q, 0, sizeof(q));
+	qsql_init(&q, db);
 	sql_add(&q, head);
 	if (scope == QUERY_SCOPE_RUNS)
 		add_run_window(&q, f);
@@ -1006,7 +1065,7 @@ static int64_t zeek_connlog(sqlite3 *db, enum query_kind kind, const struct quer
 	time_t now = time(NULL);
 	struct tm tm;
 
-	memset(&q, 0, sizeof(q));
+	qsql_init(&q, db);
 	sql_add(&q, "SELECT f.ts_start, f.uid, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
 	            " f.proto, f.app_proto, f.app_confidence, f.ts_end - f.ts_start, f.orig_bytes,"
 	            " f.resp_bytes, f.conn_state, f.direction, f.history, f.orig_pkts,"
@@ -1098,7 +1157,7 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 		}
 		return zeek_connlog(db, kind, f, out, err, errlen);
 	}
-	memset(&q, 0, sizeof(q));
+	qsql_init(&q, db);
 	memset(&t, 0, sizeof(t));
 	cols = build_sql(&q, kind, f, &ncols);
 	st = prepare_built(db, &q, 0, err, errlen);

@@ -728,7 +728,8 @@ static int unchecked_apps(struct rep *r, long long *nflows)
 	    " total(f.app_confidence IS NULL OR f.app_confidence IN ('none', 'ip'))"
 	    " FROM flows f JOIN run_rules rr ON rr.run_id = f.run_id AND rr.rule_id = f.rule_id"
 	    " WHERE f.verdict = 'expected' AND ifnull(rr.apps, '') <> ''"
-	    " AND ifnull(f.app_confidence, 'none') <> 'dpi'",
+	    " AND (ifnull(f.app_confidence, 'none') <> 'dpi'"
+	    " OR ifnull(f.app_proto, '') IN ('', 'Unknown'))",
 	    QUERY_SCOPE_FLOWS, " GROUP BY f.rule_id ORDER BY f.rule_id");
 	if (!st)
 		return -1;

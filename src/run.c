@@ -238,6 +238,6 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	if (r->dropped)
 		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
 		        (unsigned long long)r->dropped);
-	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->flows_stored, r->db, r->id,
-	               out);
+	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->app_unchecked,
+	               n->flows_stored, r->db, r->id, out);
 }

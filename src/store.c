@@ -89,6 +89,7 @@ static int table_count(struct store *s, int *has_runs)
 static const char *const added_columns[][3] = {
     {"runs", "ndpi_version", "TEXT"},
     {"runs", "roles", "TEXT"},
+    {"flows", "unchecked", "TEXT"},
 };
 
 /* 1 if table has column, 0 if not, -1 on error. */
@@ -244,8 +245,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	        "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	        "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	        "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	        "reason) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-	        "?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+	        "reason, unchecked) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
+	        "?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30)",
 	        -1, &s->ins_flow, NULL) != SQLITE_OK) {
 		db_err(s, err, errlen, path);
 		goto fail;
@@ -422,6 +423,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	bind_text(st, 26, v && v->rule ? v->rule->id : NULL);
 	bind_text(st, 27, v ? verdict_str(v->kind) : NULL);
 	bind_text(st, 28, v ? v->reason : NULL);
+	bind_text(st, 30, verdict_unchecked_str(v));
 	if (r->store_id > 0)
 		sqlite3_bind_int64(st, 29, r->store_id);
 	else

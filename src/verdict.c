@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smaudit/verdict.h"
 
@@ -136,6 +137,25 @@ static void set_reason(struct verdict_result *out, const char *text, const char 
 	snprintf(out->reason, cap, "%.*s...%s", (int)tl, text, suffix ? suffix : "");
 }
 
+/* 1 unless rule r restricts the application and DPI did not confirm one of
+ * its protocols from the payload (a port guess never does). */
+static int app_confirmed(const struct rule *r, const struct flow_record *rec)
+{
+	if (r->napps == 0)
+		return 1;
+	return rec->app.confidence == APP_CONF_DPI && rec->app.proto[0] &&
+	       strcasecmp(rec->app.proto, "Unknown") != 0;
+}
+
+const char *verdict_unchecked_str(const struct verdict_result *v)
+{
+	if (!v || v->kind != VERDICT_EXPECTED)
+		return NULL;
+	if (v->peer_unchecked && v->app_unchecked)
+		return "peer,app";
+	return v->peer_unchecked ? "peer" : v->app_unchecked ? "app" : NULL;
+}
+
 void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
                   struct verdict_result *out)
 {
@@ -217,6 +237,15 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 		if (!hit)
 			app(text, sizeof(text), &off,
 			    "; peer not checked: role %s has no addresses configured", r->role);
+		out->app_unchecked = out->kind == VERDICT_EXPECTED && !app_confirmed(r, rec);
+		if (out->app_unchecked) {
+			app(text, sizeof(text), &off,
+			    "; application not checked: DPI did not confirm ");
+			apps_desc(r, text, sizeof(text), &off);
+			app(text, sizeof(text), &off, " (%s)",
+			    rec->app.confidence == APP_CONF_PORT ? "a guess from the port"
+			                                         : "nothing detected");
+		}
 		set_reason(out, text, suffix);
 		return;
 	}

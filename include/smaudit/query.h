@@ -51,6 +51,7 @@ struct query_filter {
 	const char *proto;   /* "tcp", "udp", "icmp", "icmp6", or NULL */
 	const char *app;     /* app protocol name (case-insensitive), or NULL */
 	int64_t limit;       /* 0 = no limit */
+	int unchecked;       /* anomalies: the expected flows not fully checked instead */
 };
 
 /* Parse a time for --since/--until: ISO 8601 date or date-time (UTC unless a
