@@ -20,7 +20,7 @@
 
 /* ---- database ---------------------------------------------------------- */
 #define CFG_STORE_BATCH     2000  /* rows per transaction */
-#define CFG_STORE_CACHE_KIB 16384 /* SQLite page cache: holds one batch's pages */
+#define CFG_STORE_CACHE_KIB 4096 /* SQLite page cache: holds one batch's pages (4 MiB: pwrites as with 16) */
 #define CFG_WRITER_QUEUE    4096  /* ended flows waiting for the writer thread */
 #define CFG_WRITER_BATCH    256   /* taken off the queue at once */
 
