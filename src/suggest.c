@@ -16,8 +16,8 @@
 #include "smaudit/suggest.h"
 
 /* ---- things you may reasonably want to change ---- */
-#define SUGGEST_MAX   4096 /* candidates (role, peer) judged */
-#define SUGGEST_RULES 512  /* role rules listed */
+#define SUGGEST_MAX    4096 /* candidates (role, peer) judged */
+#define SUGGEST_REVIEW 20   /* weak candidates written per role (busiest first) */
 
 struct cand {
 	char role[16];
@@ -159,7 +159,7 @@ static int write_hosts(sqlite3 *db, const struct query_filter *f, FILE *out, cha
  * lines). Returns the role lines written. */
 static int write_role(FILE *out, const char *role, const char *rules, const struct cand *c, int n)
 {
-	int lines = 0, any = 0;
+	int lines = 0, weak = 0;
 	char ev[320];
 
 	fprintf(out, "\n# %s: rules %s\n", role, rules);
@@ -171,14 +171,18 @@ static int write_role(FILE *out, const char *role, const char *rules, const stru
 		lines++;
 	}
 	for (int i = 0; i < n; i++) {
-		if (strcmp(c[i].role, role) || c[i].strong)
+		if (strcmp(c[i].role, role) || c[i].strong || ++weak > SUGGEST_REVIEW)
 			continue;
 		evidence(&c[i], ev, sizeof(ev));
 		fprintf(out, "# REVIEW: weak evidence, %s\n# role %-9s %-15s # %s\n",
 		        weak_reason(&c[i]), role, c[i].addr, ev);
-		any = 1;
 	}
-	if (!lines && !any)
+	if (weak > SUGGEST_REVIEW)
+		fprintf(out,
+		        "# ... and %d more weak candidates (smaudit query flows --rule ID lists "
+		        "them)\n",
+		        weak - SUGGEST_REVIEW);
+	if (!lines && !weak)
 		fprintf(out, "# no traffic fitted these rules: add the role's addresses by hand if "
 		             "it exists\n");
 	return lines;

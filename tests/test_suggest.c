@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -126,4 +127,31 @@ Test(suggest, run_selects_what_is_learnt_and_bad_arguments_exit_2)
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " site suggest --db %s extra", db), 2);
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " site --db %s", db), 2);
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " site suggest --db %s/none.db", dir), 2);
+}
+
+Test(suggest, many_weak_candidates_are_bounded_and_counted)
+{
+	char pcap[160];
+	long long peers;
+
+	snprintf(pcap, sizeof(pcap), "%s/many.pcap", dir);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out),
+	           "python3 tests/bench/gen_flows.py --flows 2000 --layout mix --window 100 %s",
+	           pcap),
+	    0, "%s", out);
+	suggest_from(pcap);
+	/* the host reaches many peers on 443, each one rule of uccx: all weak */
+	peers = tu_q1(db, "SELECT count(DISTINCT peer_addr) FROM flows WHERE direction = 'out' AND "
+	                  "resp_port = 443");
+	cr_assert_gt(peers, 20, "the capture needs more than 20 such peers");
+	cr_assert_eq(tu_run(out, sizeof(out), "grep -c '^role uccx' %s", site), 1, "none proposed");
+	cr_assert_eq(tu_run(out, sizeof(out), "grep -c '^# role uccx' %s", site), 0);
+	cr_assert_eq(atoi(out), 20, "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out), "grep '^# ... and' %s", site), 0);
+	{
+		char want[96];
+		snprintf(want, sizeof(want), "# ... and %lld more weak candidates", peers - 20);
+		cr_assert_not_null(strstr(out, want), "%s", out);
+	}
 }
