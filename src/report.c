@@ -337,7 +337,7 @@ static void add_files(struct run_totals *t, const char *text)
 /* One runs table row; adds the run to t. */
 static void run_row(struct rep *r, sqlite3_stmt *st, struct run_totals *t)
 {
-	char buf[96];
+	char buf[160];
 	const char *status = rp_col(st, 6);
 
 	t->runs++;
@@ -358,9 +358,16 @@ static void run_row(struct rep *r, sqlite3_stmt *st, struct run_totals *t)
 	cell(r, rp_col(st, 1), NULL);
 	cell(r, rp_col(st, 2), NULL);
 	cell(r, rp_col(st, 3), NULL);
-	snprintf(buf, sizeof(buf), "%s to %s", rp_col(st, 4),
-	         *rp_col(st, 5) ? rp_col(st, 5) : "(running)");
-	cell(r, buf, "t");
+	if (sqlite3_column_type(st, 18) == SQLITE_NULL) {
+		snprintf(buf, sizeof(buf), "no flow; ran %s", rp_col(st, 4));
+	} else {
+		char a[40], b[40];
+		query_fmt_time(sqlite3_column_double(st, 18), 0, a, sizeof(a));
+		query_fmt_time(sqlite3_column_double(st, 19), 0, b, sizeof(b));
+		snprintf(buf, sizeof(buf), "%s to %s%s", a, b,
+		         *rp_col(st, 5) ? "" : " (still running)");
+	}
+	cell(r, buf, NULL);
 	cell(r, status, NULL);
 	cell_int(r, sqlite3_column_int64(st, 7));
 	cell_int(r, sqlite3_column_int64(st, 9));
@@ -411,25 +418,31 @@ static void loss_statement(struct rep *r, const struct run_totals *t)
 
 static int section_audited(struct rep *r)
 {
-	static const char *const heads[] = {"Run",       "Mode",   "Source",  "Hosts",
-	                                    "Window",    "Status", "Packets", "Dropped",
-	                                    "Malformed", "Flows",  "Versions"};
+	static const char *const heads[] = {"Run",           "Mode",   "Source",  "Hosts",
+	                                    "Traffic (UTC)", "Status", "Packets", "Dropped",
+	                                    "Malformed",     "Flows",  "Versions"};
 	static const char *const fheads[] = {"Rules file", "SHA-256"};
 	struct run_totals t;
 	sqlite3_stmt *st;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
-	st = rp_prepare(r,
-	                r->new_runs ? "SELECT r.id, r.mode, r.source, r.hosts, r.started,"
-	                              " r.finished, r.status, r.packets, r.bytes, r.dropped,"
-	                              " r.malformed, r.flows, r.flows_other, r.evicted, r.version,"
-	                              " r.ndpi_version, r.rules_files, r.roles FROM runs r WHERE 1"
-	                            : "SELECT r.id, r.mode, r.source, r.hosts, r.started,"
-	                              " r.finished, r.status, r.packets, r.bytes, r.dropped,"
-	                              " r.malformed, r.flows, r.flows_other, r.evicted, r.version,"
-	                              " NULL, r.rules_files, NULL FROM runs r WHERE 1",
-	                QUERY_SCOPE_RUNS, " ORDER BY r.id");
+	st = rp_prepare(
+	    r,
+	    r->new_runs
+	        ? "SELECT r.id, r.mode, r.source, r.hosts, r.started,"
+	          " r.finished, r.status, r.packets, r.bytes, r.dropped,"
+	          " r.malformed, r.flows, r.flows_other, r.evicted, r.version,"
+	          " r.ndpi_version, r.rules_files, r.roles, (SELECT min(ts_start) FROM flows"
+	          " WHERE run_id = r.id), (SELECT max(ts_end) FROM flows"
+	          " WHERE run_id = r.id) FROM runs r WHERE 1"
+	        : "SELECT r.id, r.mode, r.source, r.hosts, r.started,"
+	          " r.finished, r.status, r.packets, r.bytes, r.dropped,"
+	          " r.malformed, r.flows, r.flows_other, r.evicted, r.version,"
+	          " NULL, r.rules_files, NULL, (SELECT min(ts_start) FROM flows"
+	          " WHERE run_id = r.id), (SELECT max(ts_end) FROM flows"
+	          " WHERE run_id = r.id) FROM runs r WHERE 1",
+	    QUERY_SCOPE_RUNS, " ORDER BY r.id");
 	if (!st)
 		return -1;
 	heading(r, 2, "audited", "What was audited");

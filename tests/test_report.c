@@ -166,3 +166,25 @@ Test(report, bad_arguments_and_failures_exit_non_zero_and_leave_no_file)
 	cr_assert_eq(stat(html, &sb), 0);
 	cr_assert_eq(sb.st_size, 9, "the previous report is untouched");
 }
+
+Test(report, says_plainly_when_the_capture_lost_data)
+{
+	read_capture("pcaps/demo.pcap", 1);
+	cr_assert_eq(report("--format md"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "No loss recorded: 488 packets read"), "%s", out);
+	cr_assert_not_null(strstr(out, "| 2026-11-24 13:48:15 to 2026-11-24 13:48:25 |"),
+	                   "first and last packet of the capture (tshark frame.time_epoch): %s",
+	                   out);
+	/* what a live run that lost packets and was cut short leaves in its run row */
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "sqlite3 %s \"UPDATE runs SET dropped = 42, evicted = 3, status = "
+	                    "'interrupted'\"",
+	                    db),
+	             0, "%s", out);
+	cr_assert_eq(report("--format md"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "The capture lost data. 42 packets were dropped"), "%s",
+	                   out);
+	cr_assert_not_null(strstr(out, "3 flows were written early"), "%s", out);
+	cr_assert_not_null(strstr(out, "1 run(s) did not complete"), "%s", out);
+	cr_assert_null(strstr(out, "No loss recorded"), "%s", out);
+}
