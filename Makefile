@@ -124,7 +124,9 @@ fuzz: deps
 
 # The demo's report, held to pcaps/demo.verdicts by an HTML5 parser, then
 # rendered by headless Chromium: build/report/demo.png (light), demo-dark.png,
-# demo.pdf (A4). Look at them; tests/report/demo-report.png is the README's.
+# demo.pdf (A4). Look at them. tests/report/demo-report.png (the README's) is
+# the top of demo.png: convert build/report/demo.png -crop 1200x1560+0+0 +repage
+#   -resize 75% +dither -colors 64 PNG8:tests/report/demo-report.png
 CHROMIUM = chromium --headless --no-sandbox --disable-gpu --hide-scrollbars
 report-check: $(BUILD)/smaudit
 	@sh tests/deps.sh report
