@@ -105,7 +105,7 @@ test-suite: $(BUILD)/smaudit $(TESTBIN)
 # errors here: the sanitizers' checks make GCC report false ones (a '%s'
 # "argument is null" in capture.c); the plain CI build holds -Werror.
 sanitize:
-	$(MAKE) test BUILD=build-sanitize \
+	$(MAKE) --no-print-directory test BUILD=build-sanitize \
 	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1 -Wno-error $(CFLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined $(LDFLAGS)"
 

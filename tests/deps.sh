@@ -3,6 +3,7 @@
 # Uses apt-get (Debian 12); sudo when not root. Does nothing when all is present.
 #   sh tests/deps.sh         build + test (make deps)
 #   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
+#   sh tests/deps.sh ci      also what CI checks with (clang-format: make format-check)
 set -e
 need=""
 for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
@@ -22,6 +23,9 @@ command -v tshark >/dev/null 2>&1 || need="$need tshark"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"
+fi
+if [ "${1:-}" = ci ]; then
+	command -v clang-format >/dev/null 2>&1 || need="$need clang-format"
 fi
 [ -z "$need" ] && exit 0
 echo "deps: installing$need"
