@@ -158,6 +158,9 @@ int cli_live(int argc, char **argv)
 		rules_free(m);
 		return 2;
 	}
+	/* before the run row exists: from then on a signal is a clean stop */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	live_cap = capture_open_live(iface, o.filter, 65535, err, sizeof(err));
 	if (!live_cap) {
 		fprintf(stderr, "smaudit live: %s\n", err);
@@ -195,8 +198,6 @@ int cli_live(int argc, char **argv)
 		rc = 3;
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	if (!o.quiet)
 		fprintf(stderr,
 		        "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",

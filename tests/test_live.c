@@ -211,6 +211,24 @@ Test(live, sigterm_ends_open_flows_and_commits)
 	             1, "127.0.0.50 is not the CUIC server 127.0.0.22");
 }
 
+/* Regression: the run row was committed before the signal handlers were
+ * set, so a SIGTERM right after start killed live with the run left
+ * 'running' (seen under make sanitize, where start-up is slower). */
+Test(live, sigterm_right_after_start_is_a_clean_stop)
+{
+	int st;
+
+	if (geteuid() != 0)
+		cr_skip_test("live capture needs root");
+	start_live("--no-alerts");
+	cr_assert_eq(kill(live_pid, SIGTERM), 0);
+	st = live_wait();
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d: %s", st, live_stderr());
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND finished IS NOT "
+	                "NULL"),
+	             1);
+}
+
 Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 {
 	char alerts[256], buf[64];
