@@ -245,9 +245,9 @@ Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 	c = conn_open("127.0.0.10", "127.0.0.50", 993);
 	cr_assert_eq(write(c.cs, "a001 CAPABILITY\r\n", 17), 17);
 	cr_assert_gt(read(c.as, buf, sizeof(buf)), 0);
-	/* the connection stays open across checkpoints */
+	/* the connection stays open across checkpoints (the first within 10 s) */
 	for (int i = 0;
-	     i < 60 && q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'") < 1; i++)
+	     i < 100 && q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'") < 1; i++)
 		usleep(100000);
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE resp_port=993 AND "
 	                "end_reason='checkpoint' AND conn_state='S1' AND "
