@@ -9,10 +9,16 @@
  *
  * TCP follows Zeek's endpoint state machine (INACTIVE, SYN_SENT,
  * SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET), its history letters
- * (once per direction, T and W at 1, 10, 100 ...), its payload sizes from
- * sequence numbers and its conn_state() function, so records compare line
- * by line with Zeek's conn.log. Trade-off: we keep no reassembly, so gaps
- * (G) and bad checksums (C) are not reported. */
+ * (once per direction, T, W and G at 1, 10, 100 ...), its payload sizes
+ * from sequence numbers and its conn_state() function, so records compare
+ * line by line with Zeek's conn.log. Trade-off: we keep no reassembly, so
+ * content gaps (G) are found from acks alone (per side: what was seen
+ * contiguously plus one block above a hole) and bad checksums (C) are not
+ * reported.
+ *
+ * The originator of a flow whose start was missed is decided from ports
+ * (orient_flip): a service port is the server's, else an ephemeral port
+ * (>= CFG_EPHEMERAL_LO) is the client's; the record says how (orient). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -48,6 +54,10 @@ struct tcp_ep {
 	int64_t rel_ack;  /* highest ack the peer sent us, relative */
 	int64_t hist_last_syn, hist_last_fin, hist_last_rst;
 	uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh;
+	/* content gaps without reassembly: data seen contiguously up to
+	 * seen_upper, one block seen above a hole, the first FIN's end */
+	int64_t seen_upper, blk_lo, blk_hi, fin_rel;
+	uint32_t gap_cnt, gap_thresh;
 };
 
 struct flow {
@@ -450,36 +460,59 @@ static uint32_t slot_get(struct flow_table *t)
 	return i;
 }
 
-/* Whether the first packet of a flow comes from its responder (1: flip),
- * and whether the originator is a guess (*inferred). A connection not
- * starting with a bare SYN is partial: the receiver of a SYN-ACK is the
- * originator; otherwise the responder is guessed from the ports, as Zeek
- * does. */
-static int orient_flip(const struct flow_table *t, const struct pkt *p, uint16_t sport,
-                       uint16_t dport, int *inferred)
+/* Orientation of a TCP flow picked up mid-stream (no SYN): whether its first
+ * packet (sport -> dport) comes from the responder, and how that was decided
+ * (*how). A service port is the server's (both: the lower one, as Zeek
+ * does); with neither, the side on an ephemeral port is the client; with no
+ * clue at all, the first sender is. */
+static int orient_midstream(const struct flow_table *t, uint16_t sport, uint16_t dport,
+                            uint8_t *how)
 {
-	int flip = 0;
+	int ss = is_service_port(t, IPPROTO_TCP, sport),
+	    ds = is_service_port(t, IPPROTO_TCP, dport);
+	int se = sport >= CFG_EPHEMERAL_LO, de = dport >= CFG_EPHEMERAL_LO;
 
-	*inferred = 0;
+	if (ss && ds) {
+		*how = ORIENT_LOWER_PORT;
+		return sport < dport;
+	}
+	if (ss || ds) {
+		*how = ORIENT_SERVER_PORT;
+		return ss;
+	}
+	if (se != de) {
+		*how = ORIENT_EPHEMERAL_PORT;
+		return de;
+	}
+	*how = ORIENT_GUESS;
+	return 0;
+}
+
+/* Whether the first packet of a flow comes from its responder (1: flip), and
+ * how the originator was chosen (*how, enum flow_orient). TCP: the sender
+ * of a bare SYN is the client, the receiver of a SYN-ACK is; otherwise see
+ * orient_midstream. UDP (Zeek's UDPAnalyzer::WantConnection): flipped when
+ * the first datagram comes from a service port to a port that is not one. */
+static int orient_flip(const struct flow_table *t, const struct pkt *p, uint16_t sport,
+                       uint16_t dport, uint8_t *how)
+{
+	*how = ORIENT_FIRST;
 	if (p->proto == IPPROTO_TCP) {
 		uint8_t fl = p->tcp_flags;
-		if ((fl & TH_SYN) && (fl & TH_ACK)) {
-			*inferred = 1;
-			flip = 1;
-		} else if (!(fl & TH_SYN)) {
-			*inferred = 1;
-			if (is_service_port(t, p->proto, sport)) {
-				if (is_service_port(t, p->proto, dport))
-					flip = sport < dport;
-				else
-					flip = 1;
-			}
+		if ((fl & TH_SYN) && !(fl & TH_ACK))
+			return 0;
+		if (fl & TH_SYN) {
+			*how = ORIENT_SYNACK;
+			return 1;
 		}
-	} else if (p->proto == IPPROTO_UDP) {
-		flip = is_service_port(t, p->proto, sport) && !is_service_port(t, p->proto, dport);
-		*inferred = flip;
+		return orient_midstream(t, sport, dport, how);
 	}
-	return flip;
+	if (p->proto == IPPROTO_UDP && is_service_port(t, p->proto, sport) &&
+	    !is_service_port(t, p->proto, dport)) {
+		*how = ORIENT_SERVER_PORT;
+		return 1;
+	}
+	return 0;
 }
 
 /* Fill f's uid: 'C' + 17 base62 digits from two keyed hashes of the
@@ -508,9 +541,9 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt *p, uint3
 {
 	uint32_t i = slot_get(t);
 	struct flow *f = &t->pool[i];
-	int inferred;
+	uint8_t how;
 
-	if (orient_flip(t, p, sport, dport, &inferred)) {
+	if (orient_flip(t, p, sport, dport, &how)) {
 		f->rec.orig = p->dst;
 		f->rec.resp = p->src;
 		f->rec.orig_port = dport;
@@ -524,7 +557,8 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt *p, uint3
 		f->rec.resp_port = dport;
 		*orig = 1;
 	}
-	f->rec.direction_inferred = (uint8_t)inferred;
+	f->rec.orient = how;
+	f->rec.direction_inferred = how != ORIENT_FIRST;
 	f->rec.proto = p->proto;
 	f->rec.ip_version = p->ip_version;
 	f->rec.vlan = p->vlan;
@@ -636,12 +670,18 @@ static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport)
 		}
 }
 
+/* Whether port is a likely server port (Zeek's likely_server_ports): a port
+ * of the matrix, or a well-known port (< 1024) except 68/udp, the DHCP
+ * client's (Zeek's dhcp/main.zeek lists only 67/udp, so a server's 67 -> 68
+ * datagram is flipped). */
 static int is_service_port(const struct flow_table *t, uint8_t proto, uint16_t port)
 {
 	const uint8_t *bm = proto == IPPROTO_TCP ? t->cfg.svc_tcp : t->cfg.svc_udp;
 
 	if (bm && (bm[port >> 3] & (1u << (port & 7))))
 		return 1;
+	if (proto == IPPROTO_UDP && port == 68)
+		return 0;
 	return port > 0 && port < 1024;
 }
 
@@ -833,28 +873,72 @@ static void tcp_state(struct flow *f, struct tcp_ep *e, struct tcp_ep *peer, int
 	}
 }
 
-/* One TCP packet: sequence bookkeeping, history, state (Zeek's Process()). */
-static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t close_delay)
+/* Endpoint e is established, or closed after being established (Zeek's
+ * is_clean): only then is a gap in its data believed. */
+static int ep_clean(const struct tcp_ep *e)
 {
-	struct tcp_ep *e = &f->ep[orig ? 0 : 1], *peer = &f->ep[orig ? 1 : 0];
-	uint8_t fl = p->tcp_flags;
-	uint32_t len = p->payload_len;
+	return e->state == TCP_ESTABLISHED ||
+	       (e->state == TCP_CLOSED && e->prev_state == TCP_ESTABLISHED);
+}
+
+/* The peer acknowledged e's data up to ack (relative): whatever of it was
+ * never seen is a content gap (history G/g, scaled as Zeek's Gap()), when
+ * both ends are cleanly established. The hole is then taken as filled. */
+static void gap_on_ack(struct flow *f, struct tcp_ep *e, int e_orig, int64_t ack)
+{
+	struct tcp_ep *peer = &f->ep[e_orig ? 1 : 0];
+	int gaps = 0;
+
+	if (e->fin_cnt && ack >= e->fin_rel)
+		ack = e->fin_rel - 1; /* the FIN is not data */
+	if (ack <= e->seen_upper || (ack <= 2 && f->rec.direction_inferred))
+		return;
+	if (e->blk_hi && e->blk_lo < ack) {
+		gaps++; /* the hole below the block, then the block is delivered */
+		if (e->blk_hi > e->seen_upper)
+			e->seen_upper = e->blk_hi;
+		e->blk_lo = e->blk_hi = 0;
+	}
+	if (ack > e->seen_upper) {
+		gaps++;
+		e->seen_upper = ack;
+	}
+	if (!ep_clean(e) || !ep_clean(peer))
+		return;
+	while (gaps--)
+		hist_scaled(f, e_orig, 'G', &e->gap_cnt, &e->gap_thresh);
+}
+
+/* e sent data [lo, hi) (relative, fully captured): extend what was seen
+ * contiguously, or remember it as the one block above a hole. */
+static void gap_on_data(struct tcp_ep *e, int64_t lo, int64_t hi)
+{
+	if (lo <= e->seen_upper) {
+		if (hi > e->seen_upper)
+			e->seen_upper = hi;
+		if (e->blk_hi && e->blk_lo <= e->seen_upper) {
+			if (e->blk_hi > e->seen_upper)
+				e->seen_upper = e->blk_hi;
+			e->blk_lo = e->blk_hi = 0;
+		}
+	} else if (!e->blk_hi || lo < e->blk_lo) {
+		if (e->blk_hi && hi >= e->blk_lo)
+			hi = hi > e->blk_hi ? hi : e->blk_hi; /* overlaps the block */
+		e->blk_lo = lo;
+		e->blk_hi = hi;
+	} else if (lo <= e->blk_hi && hi > e->blk_hi) {
+		e->blk_hi = hi;
+	}
+}
+
+/* History letters for one packet's flags and payload (Zeek's
+ * UpdateHistory): S H F R repeat only with a new sequence number. */
+static void tcp_flag_history(struct flow *f, struct tcp_ep *e, int orig, uint8_t fl,
+                             int64_t rel_seq, uint32_t len)
+{
 	int syn = !!(fl & TH_SYN), fin = !!(fl & TH_FIN), rst = !!(fl & TH_RST);
-	int64_t seg_len = (int64_t)len + syn + fin, rel_seq, delta_last;
 	int bits = syn + fin + rst;
 
-	if (rst)
-		seg_len -= len;
-
-	/* init_endpoint: start numbering as if a SYN had been seen */
-	if (e->state == TCP_INACTIVE) {
-		e->start = syn ? p->tcp_seq : p->tcp_seq - 1;
-		e->rel_ack = 0;
-		e->rel_last = syn ? seg_len : 1;
-	}
-	rel_seq = ep_rel(e, p->tcp_seq);
-
-	/* history */
 	if (bits > 1) {
 		if (fin && rst)
 			hist_check(f, orig, HIST_FIN_RST, 'I');
@@ -883,20 +967,51 @@ static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t c
 	} else if (fl & TH_ACK) {
 		hist_check(f, orig, HIST_ACK, 'A');
 	}
+}
+
+/* One TCP packet: sequence bookkeeping, history, state (Zeek's Process()). */
+static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t close_delay)
+{
+	struct tcp_ep *e = &f->ep[orig ? 0 : 1], *peer = &f->ep[orig ? 1 : 0];
+	uint8_t fl = p->tcp_flags;
+	uint32_t len = p->payload_len;
+	int syn = !!(fl & TH_SYN), fin = !!(fl & TH_FIN), rst = !!(fl & TH_RST);
+	int64_t seg_len = (int64_t)len + syn + fin, rel_seq, delta_last;
+	int ack_ok;
+
+	if (rst)
+		seg_len -= len;
+
+	/* init_endpoint: start numbering as if a SYN had been seen */
+	if (e->state == TCP_INACTIVE) {
+		e->start = syn ? p->tcp_seq : p->tcp_seq - 1;
+		e->rel_ack = 0;
+		e->rel_last = syn ? seg_len : 1;
+		e->seen_upper = 1;
+		e->blk_lo = e->blk_hi = 0;
+	}
+	rel_seq = ep_rel(e, p->tcp_seq);
+
+	tcp_flag_history(f, e, orig, fl, rel_seq, len);
 
 	/* zero window (not on RST, not after the peer closed or we reset) */
 	if (p->tcp_win == 0 && !rst && peer->state != TCP_CLOSED && e->state != TCP_RESET)
 		hist_scaled(f, orig, 'W', &e->win0_cnt, &e->win0_thresh);
 
-	if (fin)
+	if (fin) {
+		if (!e->fin_cnt)
+			e->fin_rel = rel_seq + seg_len;
 		e->fin_cnt = e->fin_cnt < 255 ? e->fin_cnt + 1 : 255;
+	}
 
 	/* acks: the peer's data as acknowledged by us */
+	ack_ok = peer->state != TCP_INACTIVE;
 	if (fl & TH_ACK) {
 		if (peer->state == TCP_INACTIVE) {
 			peer->start = p->tcp_ack - 1;
 			peer->rel_ack = 0;
 			peer->rel_last = 0;
+			peer->seen_upper = 1;
 		} else if (!rst) {
 			int64_t ra = ep_rel(peer, p->tcp_ack);
 			if (ra > peer->rel_ack && ra >= 0)
@@ -918,6 +1033,13 @@ static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t c
 		hist_scaled(f, orig, 'T', &e->rxmt_cnt, &e->rxmt_thresh);
 
 	tcp_state(f, e, peer, orig, fl, len);
+
+	/* after the state machine, as Zeek does: an ack past data never seen
+	 * is a content gap of the peer's; then this packet's own data */
+	if ((fl & TH_ACK) && !rst && ack_ok)
+		gap_on_ack(f, peer, !orig, ep_rel(peer, p->tcp_ack));
+	if (len && !rst && p->payload_caplen >= len)
+		gap_on_data(e, rel_seq + syn, rel_seq + syn + len);
 
 	/* closed both ways or reset: the flow ends after the close delay */
 	if (!f->close_at_us && ((f->ep[0].state == TCP_CLOSED && f->ep[1].state == TCP_CLOSED) ||

@@ -158,6 +158,17 @@ Test(read, fragments)
 	read_and_check("frag", "frag.pcap");
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE malformed = 0"), 1);
 }
+/* Issue 12 #12, #13: who the client is when the capture missed the start
+ * (ephemeral side) or a UDP server spoke first (DHCP 67 -> 68, as Zeek). */
+Test(read, roles_from_ports)
+{
+	read_and_check("roles", "roles.pcap");
+}
+/* Issue 12 #14: acked but unseen data is a content gap (G/g). */
+Test(read, content_gaps)
+{
+	read_and_check("gaps", "gaps.pcap");
+}
 Test(read, snaplen_and_broken_headers)
 {
 	read_and_check("caplen", "caplen.pcap");
