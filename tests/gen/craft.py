@@ -414,10 +414,11 @@ def cap_roles(base):
     # (b) mid-stream, both ports ephemeral: the first sender is the client
     b = Tcp("127.0.0.55", 50000, HOST, 40000, cisn=12000, sisn=22000)
     pk += [b.data(True, b"ping"), b.data(False, b"pong"), b.ack(True)]
-    # (c) DHCP, the server's DHCPACK seen first: 67/udp is a likely server port
+    # (c) DHCP (236-byte BOOTP header, magic cookie, message type option), the
+    # server's DHCPACK seen first: 67/udp is a likely server port
     # and 68/udp is not (Zeek), so the flow is flipped: orig = host:68
-    boot = b"\x02\x01\x06\x00" + bytes(236) + b"\x63\x82\x53\x63\x35\x01\x05\xff"
-    req = b"\x01\x01\x06\x00" + bytes(236) + b"\x63\x82\x53\x63\x35\x01\x03\xff"
+    boot = b"\x02\x01\x06\x00" + bytes(232) + b"\x63\x82\x53\x63\x35\x01\x05\xff"
+    req = b"\x01\x01\x06\x00" + bytes(232) + b"\x63\x82\x53\x63\x35\x01\x03\xff"
     pk += [ipv4("127.0.0.66", HOST, 17, udp_dgram("127.0.0.66", HOST, 67, 68, boot)),
            ipv4(HOST, "127.0.0.66", 17, udp_dgram(HOST, "127.0.0.66", 68, 67, req))]
     # (d) DHCP, the client's request first: not flipped
