@@ -474,3 +474,21 @@ Test(flow, no_gap_on_a_partial_connection)
 	cr_assert_str_eq(ended[0].history, "Da");
 	flow_table_free(t);
 }
+
+/* Gaps are scaled as Zeek's Gap(): a letter at the 1st and the 10th. */
+Test(flow, content_gap_letters_at_the_first_and_tenth_gap)
+{
+	struct flow_table *t = table(16);
+	uint32_t seq = 101;
+
+	handshake(t);
+	for (int i = 0; i < 10; i++) { /* 10 bytes seen, 10 missed, acked */
+		feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, seq, 5001, 10), NULL);
+		seq += 20;
+		feed(t, tcpp(10, 443, 50, 40000, TH_ACK, 5001, seq, 0), NULL);
+	}
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 1);
+	cr_assert_str_eq(ended[0].history, "ShADaGG");
+	flow_table_free(t);
+}
