@@ -70,13 +70,13 @@ CREATE TABLE IF NOT EXISTS flows (
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
   peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)
   orig_pkts          INTEGER NOT NULL,
-  orig_ip_bytes      INTEGER NOT NULL,
-  orig_bytes         INTEGER NOT NULL,
+  orig_ip_bytes      INTEGER NOT NULL,    -- IP bytes: whole IP packets (header included)
+  orig_bytes         INTEGER NOT NULL,    -- bytes: application payload (TCP: from sequence numbers)
   resp_pkts          INTEGER NOT NULL,
   resp_ip_bytes      INTEGER NOT NULL,
   resp_bytes         INTEGER NOT NULL,
   conn_state         TEXT,                -- Zeek's conn_state (TCP, and UDP: SF S0 SHR OTH; ICMP: OTH)
-  history            TEXT,                -- Zeek's history letters
+  history            TEXT,                -- Zeek's history letters (G/g: content gap, data acked never seen)
   end_reason         TEXT NOT NULL
                      CHECK (end_reason = 'closed' OR end_reason = 'timeout' OR
                             end_reason = 'evicted' OR end_reason = 'capture-end' OR

@@ -121,6 +121,51 @@ static void apps_desc(const struct rule *r, char *buf, size_t len, size_t *off)
 		app(buf, len, off, "%s%s", i ? "," : "", r->apps[i]);
 }
 
+/* The reason's note on a guessed originator, into buf: what decided who the
+ * client is, kept short (the note is never trimmed, the text before it is);
+ * NULL when nothing was guessed. */
+static const char *inferred_note(const struct flow_record *rec, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!rec->direction_inferred)
+		return NULL;
+	switch (rec->orient) {
+	case ORIENT_SYNACK:
+		app(buf, len, &off, "; direction inferred (start missed: began with the SYN-ACK)");
+		break;
+	case ORIENT_SERVER_PORT:
+		if (rec->proto == IPPROTO_TCP)
+			app(buf, len, &off,
+			    "; direction inferred (start missed; %u is a service port)",
+			    rec->resp_port);
+		else
+			app(buf, len, &off,
+			    "; direction inferred (first packet from service port %u)",
+			    rec->resp_port);
+		break;
+	case ORIENT_LOWER_PORT:
+		app(buf, len, &off,
+		    "; direction inferred (start missed; both service ports, %u the lower)",
+		    rec->resp_port);
+		break;
+	case ORIENT_EPHEMERAL_PORT:
+		app(buf, len, &off,
+		    "; direction inferred (start missed; %u is an ephemeral port, the client's)",
+		    rec->orig_port);
+		break;
+	case ORIENT_GUESS:
+		app(buf, len, &off,
+		    "; direction inferred (start missed; first sender taken as client)");
+		break;
+	default:
+		app(buf, len, &off,
+		    "; direction inferred: the capture missed the connection's start");
+		break;
+	}
+	return buf;
+}
+
 /* Put text and an optional suffix into out->reason, trimming text (not the
  * suffix) when both do not fit. */
 static void set_reason(struct verdict_result *out, const char *text, const char *suffix)
@@ -144,9 +189,8 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 	size_t ncand = 0, off = 0;
 	struct view v;
 	char text[1024];
-	const char *suffix = rec->direction_inferred
-	                         ? "; direction inferred: the capture missed the connection's start"
-	                         : NULL;
+	char note[192];
+	const char *suffix = inferred_note(rec, note, sizeof(note));
 
 	memset(out, 0, sizeof(*out));
 	if (rec->direction == DIR_NONE) {

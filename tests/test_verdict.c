@@ -270,6 +270,30 @@ Test(reason, inferred_direction_is_said)
 	LACKS(v, "inferred");
 }
 
+/* Issue 12 #12: the note names what decided who the client is. */
+Test(reason, inferred_note_says_how_the_client_was_chosen)
+{
+	struct flow_record r = out(ROGUE, 443), u;
+	struct verdict_result v;
+
+	r.direction_inferred = 1;
+	r.orient = ORIENT_SERVER_PORT;
+	v = judge(with_roles, r, VERDICT_UNEXPECTED_PEER, "https-to-uccx");
+	HAS(v, "; direction inferred (start missed; 443 is a service port)");
+	r.orient = ORIENT_EPHEMERAL_PORT;
+	v = judge(with_roles, r, VERDICT_UNEXPECTED_PEER, "https-to-uccx");
+	HAS(v, "(start missed; 40000 is an ephemeral port, the client's)");
+	r.orient = ORIENT_SYNACK;
+	v = judge(with_roles, r, VERDICT_UNEXPECTED_PEER, "https-to-uccx");
+	HAS(v, "began with the SYN-ACK");
+	u = mk(IPPROTO_UDP, HOST, 68, ROGUE, 67, DIR_OUT);
+	u.direction_inferred = 1;
+	u.orient = ORIENT_SERVER_PORT;
+	v = judge(with_roles, u, VERDICT_UNEXPECTED_PORT, NULL);
+	HAS(v, "direction inferred (first packet from service port 67)");
+	LACKS(v, "start missed");
+}
+
 Test(reason, local_flows_are_judged_inbound_to_the_responder)
 {
 	struct rules_matrix *m;

@@ -425,6 +425,35 @@ Test(reason, inferred_direction_is_said)
 	cr_expect_eq(inferred, 2);
 }
 
+/* Issue 12 #12: in dpi-midstream.pcap the connection into the host's 8445
+ * from 37789 lost its handshake and ClientHello, so the host's packet comes
+ * first; 37789 is an ephemeral port, so the remote side is the client: an
+ * inbound connection, and the reason says how that was inferred. */
+Test(reason, midstream_unknown_ports_ephemeral_side_is_the_client)
+{
+	static struct vflow got[MAXFLOWS];
+	int n, found = 0;
+
+	run_read("pcaps/dpi-midstream.pcap", 1, 1);
+	n = load_db(got, MAXFLOWS);
+	for (int i = 0; i < n; i++) {
+		if (got[i].oport != 37789 && got[i].rport != 37789)
+			continue;
+		found++;
+		cr_expect_str_eq(got[i].orig, "127.0.0.53");
+		cr_expect_eq(got[i].oport, 37789);
+		cr_expect_eq(got[i].rport, 8445);
+		cr_expect_str_eq(got[i].dir, "in");
+		cr_expect_eq(got[i].inferred, 1);
+		cr_expect(strstr(got[i].reason, "127.0.0.53 connected in to 127.0.0.10:8445/tcp"),
+		          "%s", got[i].reason);
+		cr_expect(strstr(got[i].reason, "direction inferred") &&
+		              strstr(got[i].reason, "37789 is an ephemeral port"),
+		          "reason does not say how the direction was inferred: %s", got[i].reason);
+	}
+	cr_expect_eq(found, 1);
+}
+
 /* The run row names the shipped rules file with the SHA-256 sha256sum computes. */
 Test(reason, run_records_rules_files_and_sha256)
 {
