@@ -122,6 +122,41 @@ Test(shipped, app_names_match_ndpi_master_names)
 	rules_free(m);
 }
 
+/* Issue 12 item 21: the shipped rules cite Cisco's document by title and
+ * row, not a path outside the repository, and the rendering of the table
+ * they cite lives beside them: a row for every row a rule cites, naming
+ * the service in the rule's own words, and the reading of "bidirectional". */
+Test(shipped, rules_cite_cisco_and_the_table_rendering_ships_beside_them)
+{
+	struct rules_matrix *m = load(NULL);
+	static char rules_txt[65536], md[65536];
+	FILE *f = fopen(SHIPPED, "r");
+	size_t n;
+
+	cr_assert_not_null(f);
+	n = fread(rules_txt, 1, sizeof(rules_txt) - 1, f);
+	rules_txt[n] = '\0';
+	fclose(f);
+	cr_expect_null(strstr(rules_txt, "../"), "the rules cite a path outside the repository");
+	cr_expect_not_null(strstr(rules_txt, "\"SocialMiner Port Usage\""), "no document title");
+	cr_expect_not_null(strstr(rules_txt, "Table 1"), "no table number");
+	cr_expect_not_null(strstr(rules_txt, "rules/socialminer-ports.md"));
+
+	f = fopen("rules/socialminer-ports.md", "r");
+	cr_assert_not_null(f, "rules/socialminer-ports.md is missing");
+	n = fread(md, 1, sizeof(md) - 1, f);
+	md[n] = '\0';
+	fclose(f);
+	cr_expect_not_null(strstr(md, "How \"bidirectional\" is read"));
+	for (size_t i = 0; i < rules_count(m); i++) {
+		const struct rule *r = rules_get(m, i);
+		char row[256];
+		snprintf(row, sizeof(row), "\n| %d | %s |", r->row, r->description);
+		cr_expect_not_null(strstr(md, row), "rule %s: no table row \"%s\"", r->id, row + 1);
+	}
+	rules_free(m);
+}
+
 Test(shipped, files_are_recorded_with_their_sha256)
 {
 	struct rules_matrix *m = load("rules/demo.site");

@@ -3,7 +3,7 @@
  * shipped matrix, with the demo site's roles and without roles; the real
  * database it writes is compared with pcaps/demo.verdicts and
  * pcaps/demo.verdicts-noroles. Those tables were written by hand from
- * ../shared/socialminer-ports.md (the table and "How bidirectional is
+ * rules/socialminer-ports.md (the table and "How bidirectional is
  * read"), never from smaudit's output. Then: one test per row of Cisco's
  * table naming the flow it accepts and the variant it rejects, reasons a
  * person can act on, the run row's rules files and SHA-256, DPI mismatches,
