@@ -32,7 +32,7 @@ struct view {
 };
 
 /* Append printf text to buf at *off (bounded). */
-static void app(char *buf, size_t len, size_t *off, const char *fmt, ...)
+static void appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -66,22 +66,23 @@ static void describe(const struct flow_record *rec, const struct view *v, char *
 	addr_str(&rec->orig, o, sizeof(o));
 	addr_str(&rec->resp, r, sizeof(r));
 	if (rec->direction == DIR_LOCAL)
-		app(buf, len, off, "both ends are monitored hosts, judged as inbound to %s: ", r);
+		appendf(buf, len, off,
+		        "both ends are monitored hosts, judged as inbound to %s: ", r);
 	if (rec->proto == IPPROTO_ICMP || rec->proto == IPPROTO_ICMPV6) {
-		app(buf, len, off, "%s sent %s type %u code %u to %s", o, pn, rec->orig_port,
-		    rec->resp_port, r);
+		appendf(buf, len, off, "%s sent %s type %u code %u to %s", o, pn, rec->orig_port,
+		        rec->resp_port, r);
 		return;
 	}
 	if (!pn) {
-		app(buf, len, off, "%s sent IP protocol %u to %s", o, rec->proto, r);
+		appendf(buf, len, off, "%s sent IP protocol %u to %s", o, rec->proto, r);
 		return;
 	}
 	if (v->dir == RULE_IN) {
 		addr_port(&rec->resp, rec->resp_port, ap, sizeof(ap));
-		app(buf, len, off, "%s connected in to %s/%s", o, ap, pn);
+		appendf(buf, len, off, "%s connected in to %s/%s", o, ap, pn);
 	} else {
 		addr_port(&rec->resp, rec->resp_port, ap, sizeof(ap));
-		app(buf, len, off, "%s connected out to %s/%s", o, ap, pn);
+		appendf(buf, len, off, "%s connected out to %s/%s", o, ap, pn);
 	}
 }
 
@@ -93,32 +94,32 @@ static void role_desc(const struct rules_matrix *m, const char *role, char *buf,
 	size_t n = rules_role_addrs(m, role, &c);
 	char s[ADDR_STRLEN + 4];
 
-	app(buf, len, off, "role %s (", role);
+	appendf(buf, len, off, "role %s (", role);
 	for (size_t i = 0; i < n && i < 2; i++) {
 		if (c[i].prefix == (c[i].addr.family == 4 ? 32 : 128))
 			addr_str(&c[i].addr, s, sizeof(s));
 		else
 			cidr_str(&c[i], s, sizeof(s));
-		app(buf, len, off, "%s%s", i ? ", " : "", s);
+		appendf(buf, len, off, "%s%s", i ? ", " : "", s);
 	}
 	if (n > 2)
-		app(buf, len, off, ", +%zu more", n - 2);
-	app(buf, len, off, ")");
+		appendf(buf, len, off, ", +%zu more", n - 2);
+	appendf(buf, len, off, ")");
 }
 
 /* "a,b,c" for a rule's allowed protocols. */
 static void apps_desc(const struct rule *r, char *buf, size_t len, size_t *off)
 {
 	if (r->napps == 0) {
-		app(buf, len, off, "any protocol");
+		appendf(buf, len, off, "any protocol");
 		if (r->nnot_apps)
-			app(buf, len, off, " except ");
+			appendf(buf, len, off, " except ");
 		for (int i = 0; i < r->nnot_apps; i++)
-			app(buf, len, off, "%s%s", i ? "," : "", r->not_apps[i]);
+			appendf(buf, len, off, "%s%s", i ? "," : "", r->not_apps[i]);
 		return;
 	}
 	for (int i = 0; i < r->napps; i++)
-		app(buf, len, off, "%s%s", i ? "," : "", r->apps[i]);
+		appendf(buf, len, off, "%s%s", i ? "," : "", r->apps[i]);
 }
 
 /* Put text and an optional suffix into out->reason, trimming text (not the
@@ -136,14 +137,145 @@ static void set_reason(struct verdict_result *out, const char *text, const char 
 	snprintf(out->reason, cap, "%.*s...%s", (int)tl, text, suffix ? suffix : "");
 }
 
+/* The rules that share the flow's port and transport, sorted by how they
+ * relate to it. */
+struct match {
+	const struct rule *cand[VERDICT_MAX_CAND]; /* same direction */
+	size_t ncand;
+	const struct rule *hit;       /* same direction, the peer holds the role (or any) */
+	const struct rule *unchecked; /* same direction, role without addresses */
+	const struct rule *other;     /* the other direction */
+};
+
+/* Reduce rec to what the table talks about (direction, listener, peer). */
+static void view_of(const struct flow_record *rec, struct view *v)
+{
+	v->proto = rec->proto;
+	v->port = rec->resp_port;
+	if (rec->direction == DIR_OUT) {
+		v->dir = RULE_OUT;
+		v->peer = &rec->resp;
+		v->host = &rec->orig;
+	} else { /* DIR_IN, and DIR_LOCAL read as inbound to the responder */
+		v->dir = RULE_IN;
+		v->peer = &rec->orig;
+		v->host = &rec->resp;
+	}
+}
+
+/* Sort the rules for v's port into *mt (see the order in the file note). */
+static void match_rules(const struct rules_matrix *m, const struct view *v, struct match *mt)
+{
+	const struct rule *any_hit = NULL;
+
+	memset(mt, 0, sizeof(*mt));
+	for (size_t i = 0; i < rules_count(m); i++) {
+		const struct rule *r = rules_get(m, i);
+		int rm;
+		if (r->proto != v->proto || r->port != v->port)
+			continue;
+		if (r->dir != v->dir) {
+			if (!mt->other)
+				mt->other = r;
+			continue;
+		}
+		if (mt->ncand < VERDICT_MAX_CAND)
+			mt->cand[mt->ncand++] = r;
+		rm = strcmp(r->role, "any") == 0 ? 2 : rules_role_match(m, r->role, v->peer);
+		if (rm == 1 && !mt->hit)
+			mt->hit = r;
+		else if (rm == 2 && !any_hit)
+			any_hit = r;
+		else if (rm == -1 && !mt->unchecked)
+			mt->unchecked = r;
+	}
+	if (!mt->hit)
+		mt->hit = any_hit;
+}
+
+/* Decide the verdict and its rule from the sorted rules; no words. */
+static void decide(const struct flow_record *rec, const struct match *mt,
+                   struct verdict_result *out)
+{
+	if (mt->hit || mt->unchecked) {
+		out->rule = mt->hit ? mt->hit : mt->unchecked;
+		out->peer_unchecked = !mt->hit;
+		out->kind = rec->app.confidence == APP_CONF_DPI &&
+		                    !rules_app_allowed(out->rule, rec->app.proto)
+		                ? VERDICT_PROTOCOL_MISMATCH
+		                : VERDICT_EXPECTED;
+	} else if (mt->ncand > 0) {
+		out->kind = VERDICT_UNEXPECTED_PEER;
+		out->rule = mt->cand[0];
+	} else if (mt->other) {
+		out->kind = VERDICT_UNEXPECTED_DIRECTION;
+		out->rule = mt->other;
+	} else {
+		out->kind = VERDICT_UNEXPECTED_PORT;
+	}
+}
+
+/* Why an expected or protocol-mismatch flow is what it is. */
+static void explain_allowed(const struct flow_record *rec, const struct verdict_result *out,
+                            char *text, size_t len, size_t *off)
+{
+	const struct rule *r = out->rule;
+
+	if (out->kind == VERDICT_PROTOCOL_MISMATCH) {
+		appendf(text, len, off, "; rule %s (row %d) %s ", r->id, r->row,
+		        r->napps ? "allows" : "accepts");
+		apps_desc(r, text, len, off);
+		appendf(text, len, off, "%s DPI detected %s", r->napps ? " but" : ";",
+		        rec->app.proto);
+	} else {
+		appendf(text, len, off, "; allowed by rule %s (row %d)", r->id, r->row);
+	}
+	if (out->peer_unchecked)
+		appendf(text, len, off, "; peer not checked: role %s has no addresses configured",
+		        r->role);
+}
+
+/* Why a flow is unexpected-peer: who the rules allow, and who the peer is. */
+static void explain_peer(const struct rules_matrix *m, const struct view *v, const struct match *mt,
+                         char *text, size_t len, size_t *off)
+{
+	const char *held = rules_peer_role(m, v->peer);
+
+	for (size_t i = 0; i < mt->ncand && i < 2; i++) {
+		appendf(text, len, off, "; rule %s (row %d) allows this only %s ", mt->cand[i]->id,
+		        mt->cand[i]->row, v->dir == RULE_IN ? "from" : "to");
+		role_desc(m, mt->cand[i]->role, text, len, off);
+	}
+	if (held)
+		appendf(text, len, off, "; the peer holds role %s", held);
+	else
+		appendf(text, len, off, "; the peer holds no role");
+}
+
+/* Why a flow is unexpected-direction: the way the rule allows it. */
+static void explain_direction(const struct rule *other, char *text, size_t len, size_t *off)
+{
+	int anyone = strcmp(other->role, "any") == 0;
+
+	if (other->dir == RULE_IN)
+		appendf(text, len, off,
+		        "; rule %s (row %d) allows %u/%s only inbound, from %s%s to the host",
+		        other->id, other->row, other->port, flow_proto_str(other->proto),
+		        anyone ? "anyone" : "role ", anyone ? "" : other->role);
+	else
+		appendf(text, len, off,
+		        "; rule %s (row %d) allows %u/%s only outbound, from the host to %s%s",
+		        other->id, other->row, other->port, flow_proto_str(other->proto),
+		        anyone ? "anyone" : "role ", anyone ? "" : other->role);
+}
+
 void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
                   struct verdict_result *out)
 {
-	const struct rule *cand[VERDICT_MAX_CAND], *other = NULL;
-	const struct rule *hit = NULL, *any_hit = NULL, *unchecked = NULL;
-	size_t ncand = 0, off = 0;
+	struct match mt;
 	struct view v;
 	char text[1024];
+	size_t off = 0;
 	const char *suffix = rec->direction_inferred
 	                         ? "; direction inferred: the capture missed the connection's start"
 	                         : NULL;
@@ -154,112 +286,34 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 		snprintf(out->reason, sizeof(out->reason), "touches no monitored host");
 		return;
 	}
-	v.proto = rec->proto;
-	v.port = rec->resp_port;
-	if (rec->direction == DIR_OUT) {
-		v.dir = RULE_OUT;
-		v.peer = &rec->resp;
-		v.host = &rec->orig;
-	} else { /* DIR_IN, and DIR_LOCAL read as inbound to the responder */
-		v.dir = RULE_IN;
-		v.peer = &rec->orig;
-		v.host = &rec->resp;
-	}
+	view_of(rec, &v);
 	describe(rec, &v, text, sizeof(text), &off);
-
 	if (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP) {
 		out->kind = VERDICT_UNEXPECTED_PORT;
-		app(text, sizeof(text), &off, "; no rule lists %s",
-		    flow_proto_str(rec->proto) ? flow_proto_str(rec->proto) : "this IP protocol");
+		appendf(text, sizeof(text), &off, "; no rule lists %s",
+		        flow_proto_str(rec->proto) ? flow_proto_str(rec->proto)
+		                                   : "this IP protocol");
 		set_reason(out, text, suffix);
 		return;
 	}
-
-	for (size_t i = 0; i < rules_count(m); i++) {
-		const struct rule *r = rules_get(m, i);
-		int rm;
-		if (r->proto != v.proto || r->port != v.port)
-			continue;
-		if (r->dir != v.dir) {
-			if (!other)
-				other = r;
-			continue;
-		}
-		if (ncand < VERDICT_MAX_CAND)
-			cand[ncand++] = r;
-		rm = strcmp(r->role, "any") == 0 ? 2 : rules_role_match(m, r->role, v.peer);
-		if (rm == 1 && !hit)
-			hit = r;
-		else if (rm == 2 && !any_hit)
-			any_hit = r;
-		else if (rm == -1 && !unchecked)
-			unchecked = r;
+	match_rules(m, &v, &mt);
+	decide(rec, &mt, out);
+	switch (out->kind) {
+	case VERDICT_EXPECTED:
+	case VERDICT_PROTOCOL_MISMATCH:
+		explain_allowed(rec, out, text, sizeof(text), &off);
+		break;
+	case VERDICT_UNEXPECTED_PEER:
+		explain_peer(m, &v, &mt, text, sizeof(text), &off);
+		break;
+	case VERDICT_UNEXPECTED_DIRECTION:
+		explain_direction(mt.other, text, sizeof(text), &off);
+		break;
+	default:
+		appendf(text, sizeof(text), &off, "; no rule lists %u/%s in either direction",
+		        v.port, flow_proto_str(v.proto));
+		break;
 	}
-	if (!hit)
-		hit = any_hit;
-
-	if (hit || unchecked) {
-		const struct rule *r = hit ? hit : unchecked;
-		out->rule = r;
-		out->kind = VERDICT_EXPECTED;
-		if (rec->app.confidence == APP_CONF_DPI && !rules_app_allowed(r, rec->app.proto)) {
-			out->kind = VERDICT_PROTOCOL_MISMATCH;
-			app(text, sizeof(text), &off, "; rule %s (row %d) %s ", r->id, r->row,
-			    r->napps ? "allows" : "accepts");
-			apps_desc(r, text, sizeof(text), &off);
-			app(text, sizeof(text), &off, "%s DPI detected %s", r->napps ? " but" : ";",
-			    rec->app.proto);
-		} else {
-			app(text, sizeof(text), &off, "; allowed by rule %s (row %d)", r->id,
-			    r->row);
-		}
-		out->peer_unchecked = !hit;
-		if (!hit)
-			app(text, sizeof(text), &off,
-			    "; peer not checked: role %s has no addresses configured", r->role);
-		set_reason(out, text, suffix);
-		return;
-	}
-
-	if (ncand > 0) {
-		const char *held = rules_peer_role(m, v.peer);
-		out->kind = VERDICT_UNEXPECTED_PEER;
-		out->rule = cand[0];
-		for (size_t i = 0; i < ncand && i < 2; i++) {
-			app(text, sizeof(text), &off, "; rule %s (row %d) allows this only %s ",
-			    cand[i]->id, cand[i]->row, v.dir == RULE_IN ? "from" : "to");
-			role_desc(m, cand[i]->role, text, sizeof(text), &off);
-		}
-		if (held)
-			app(text, sizeof(text), &off, "; the peer holds role %s", held);
-		else
-			app(text, sizeof(text), &off, "; the peer holds no role");
-		set_reason(out, text, suffix);
-		return;
-	}
-
-	if (other) {
-		out->kind = VERDICT_UNEXPECTED_DIRECTION;
-		out->rule = other;
-		if (other->dir == RULE_IN)
-			app(text, sizeof(text), &off,
-			    "; rule %s (row %d) allows %u/%s only inbound, from %s%s to the host",
-			    other->id, other->row, other->port, flow_proto_str(other->proto),
-			    strcmp(other->role, "any") == 0 ? "anyone" : "role ",
-			    strcmp(other->role, "any") == 0 ? "" : other->role);
-		else
-			app(text, sizeof(text), &off,
-			    "; rule %s (row %d) allows %u/%s only outbound, from the host to %s%s",
-			    other->id, other->row, other->port, flow_proto_str(other->proto),
-			    strcmp(other->role, "any") == 0 ? "anyone" : "role ",
-			    strcmp(other->role, "any") == 0 ? "" : other->role);
-		set_reason(out, text, suffix);
-		return;
-	}
-
-	out->kind = VERDICT_UNEXPECTED_PORT;
-	app(text, sizeof(text), &off, "; no rule lists %u/%s in either direction", v.port,
-	    flow_proto_str(v.proto));
 	set_reason(out, text, suffix);
 }
 
