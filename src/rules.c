@@ -363,40 +363,35 @@ static int parse_apps(struct loader *ld, const char *file, int line, const char 
 	return 0;
 }
 
-/* rule ID in|out tcp/PORT from|to ROLE clauses... "description" */
-static int st_rule(struct loader *ld, const char *file, int line, struct token *t, int n)
+#define RULE_SYNTAX "rule needs: rule ID in|out tcp/PORT from|to ROLE ... \"description\""
+
+/* The fixed head of a rule: ID in|out tcp|udp/PORT from|to ROLE (t[1..5]). */
+static int rule_head(struct loader *ld, const char *file, int line, struct token *t, int n,
+                     struct rule *r)
 {
 	struct rules_matrix *m = ld->m;
-	struct rule r;
+	const struct rule *dup;
 	const char *slash;
-	int have_row = 0, have_desc = 0;
 	char known[256];
 
-	memset(&r, 0, sizeof(r));
 	for (int i = 1; i < n && i < 6; i++)
 		if (t[i].quoted)
-			return lerr(ld, file, line,
-			            "rule needs: rule ID in|out tcp/PORT from|to ROLE ... "
-			            "\"description\"");
+			return lerr(ld, file, line, RULE_SYNTAX);
 	if (n < 6)
-		return lerr(ld, file, line,
-		            "rule needs: rule ID in|out tcp/PORT from|to ROLE ... \"description\"");
-	if (!valid_name(t[1].s, sizeof(r.id)))
+		return lerr(ld, file, line, RULE_SYNTAX);
+	if (!valid_name(t[1].s, sizeof(r->id)))
 		return lerr(ld, file, line, "bad rule id '%s' (letters, digits, '-', '_', '.')",
 		            t[1].s);
-	{
-		struct rule *dup = rule_find(m, t[1].s);
-		if (dup)
-			return lerr(ld, file, line,
-			            "duplicate rule id '%s' (first defined at %s:%d)", t[1].s,
-			            dup->file, dup->line);
-	}
-	snprintf(r.id, sizeof(r.id), "%s", t[1].s);
+	dup = rule_find(m, t[1].s);
+	if (dup)
+		return lerr(ld, file, line, "duplicate rule id '%s' (first defined at %s:%d)",
+		            t[1].s, dup->file, dup->line);
+	snprintf(r->id, sizeof(r->id), "%s", t[1].s);
 
 	if (strcmp(t[2].s, "in") == 0)
-		r.dir = RULE_IN;
+		r->dir = RULE_IN;
 	else if (strcmp(t[2].s, "out") == 0)
-		r.dir = RULE_OUT;
+		r->dir = RULE_OUT;
 	else
 		return lerr(ld, file, line, "bad direction '%s' (expected in or out)", t[2].s);
 
@@ -405,70 +400,91 @@ static int st_rule(struct loader *ld, const char *file, int line, struct token *
 		return lerr(ld, file, line, "bad port '%s' (expected tcp/PORT or udp/PORT)",
 		            t[3].s);
 	if ((size_t)(slash - t[3].s) == 3 && strncmp(t[3].s, "tcp", 3) == 0)
-		r.proto = IPPROTO_TCP;
+		r->proto = IPPROTO_TCP;
 	else if ((size_t)(slash - t[3].s) == 3 && strncmp(t[3].s, "udp", 3) == 0)
-		r.proto = IPPROTO_UDP;
+		r->proto = IPPROTO_UDP;
 	else
 		return lerr(ld, file, line, "bad transport in '%s' (expected tcp or udp)", t[3].s);
-	if (parse_port(slash + 1, &r.port) < 0)
+	if (parse_port(slash + 1, &r->port) < 0)
 		return lerr(ld, file, line, "bad port '%s' (expected 1-65535)", slash + 1);
-	r.default_port = r.port;
+	r->default_port = r->port;
 
-	if (r.dir == RULE_IN && strcmp(t[4].s, "from") != 0)
+	if (r->dir == RULE_IN && strcmp(t[4].s, "from") != 0)
 		return lerr(ld, file, line, "'in' rules name their peer with 'from ROLE', not '%s'",
 		            t[4].s);
-	if (r.dir == RULE_OUT && strcmp(t[4].s, "to") != 0)
+	if (r->dir == RULE_OUT && strcmp(t[4].s, "to") != 0)
 		return lerr(ld, file, line, "'out' rules name their peer with 'to ROLE', not '%s'",
 		            t[4].s);
 	if (strcmp(t[5].s, "any") != 0 && !role_find(m, t[5].s))
 		return lerr(ld, file, line, "unknown role '%s' (known: %s)", t[5].s,
 		            role_list(m, known, sizeof(known)));
-	snprintf(r.role, sizeof(r.role), "%s", t[5].s);
+	snprintf(r->role, sizeof(r->role), "%s", t[5].s);
+	return 0;
+}
 
-	for (int i = 6; i < n; i++) {
-		if (t[i].quoted) {
-			if (i != n - 1)
-				return lerr(ld, file, line,
-				            "the quoted description must end the rule");
-			if (strlen(t[i].s) >= sizeof(r.description))
-				return lerr(ld, file, line,
-				            "description longer than %zu characters",
-				            sizeof(r.description) - 1);
-			snprintf(r.description, sizeof(r.description), "%s", t[i].s);
-			have_desc = 1;
-		} else if (strcmp(t[i].s, "app") == 0 || strcmp(t[i].s, "not-app") == 0) {
-			int is_app = t[i].s[0] == 'a';
-			if (i + 1 >= n || t[i + 1].quoted)
-				return lerr(ld, file, line, "'%s' needs a list of protocols",
-				            t[i].s);
-			if (is_app &&
-			    parse_apps(ld, file, line, "app", t[i + 1].s, r.apps, &r.napps) < 0)
-				return -1;
-			if (!is_app && parse_apps(ld, file, line, "not-app", t[i + 1].s, r.not_apps,
-			                          &r.nnot_apps) < 0)
-				return -1;
-			i++;
-		} else if (strcmp(t[i].s, "configurable") == 0) {
-			r.configurable = 1;
-		} else if (strcmp(t[i].s, "row") == 0) {
-			char *end;
-			long v;
-			if (i + 1 >= n || t[i + 1].quoted)
-				return lerr(ld, file, line, "'row' needs a number");
-			v = strtol(t[i + 1].s, &end, 10);
-			if (*end || end == t[i + 1].s || v < 0 || v > 999)
-				return lerr(ld, file, line, "bad row '%s' (0-999; 0 = site rule)",
-				            t[i + 1].s);
-			r.row = (int)v;
-			have_row = 1;
-			i++;
-		} else {
-			return lerr(ld, file, line,
-			            "unknown keyword '%s' in rule %s (expected app, not-app, "
-			            "configurable, row or a quoted description)",
-			            t[i].s, r.id);
-		}
+/* One clause of a rule after its head, at t[*i]: app LIST, not-app LIST,
+ * configurable, row N or the quoted description (which ends the rule).
+ * Advances *i past a clause's value; 0 or -1 with err. */
+static int rule_clause(struct loader *ld, const char *file, int line, struct token *t, int n,
+                       int *i, struct rule *r, int *have_row, int *have_desc)
+{
+	const struct token *k = &t[*i], *val = *i + 1 < n ? &t[*i + 1] : NULL;
+
+	if (k->quoted) {
+		if (*i != n - 1)
+			return lerr(ld, file, line, "the quoted description must end the rule");
+		if (strlen(k->s) >= sizeof(r->description))
+			return lerr(ld, file, line, "description longer than %zu characters",
+			            sizeof(r->description) - 1);
+		snprintf(r->description, sizeof(r->description), "%s", k->s);
+		*have_desc = 1;
+		return 0;
 	}
+	if (strcmp(k->s, "configurable") == 0) {
+		r->configurable = 1;
+		return 0;
+	}
+	if (strcmp(k->s, "app") == 0 || strcmp(k->s, "not-app") == 0) {
+		int is_app = k->s[0] == 'a';
+		if (!val || val->quoted)
+			return lerr(ld, file, line, "'%s' needs a list of protocols", k->s);
+		(*i)++;
+		if (is_app)
+			return parse_apps(ld, file, line, "app", val->s, r->apps, &r->napps);
+		return parse_apps(ld, file, line, "not-app", val->s, r->not_apps, &r->nnot_apps);
+	}
+	if (strcmp(k->s, "row") == 0) {
+		char *end;
+		long v;
+		if (!val || val->quoted)
+			return lerr(ld, file, line, "'row' needs a number");
+		v = strtol(val->s, &end, 10);
+		if (*end || end == val->s || v < 0 || v > 999)
+			return lerr(ld, file, line, "bad row '%s' (0-999; 0 = site rule)", val->s);
+		r->row = (int)v;
+		*have_row = 1;
+		(*i)++;
+		return 0;
+	}
+	return lerr(ld, file, line,
+	            "unknown keyword '%s' in rule %s (expected app, not-app, "
+	            "configurable, row or a quoted description)",
+	            k->s, r->id);
+}
+
+/* rule ID in|out tcp/PORT from|to ROLE clauses... "description" */
+static int st_rule(struct loader *ld, const char *file, int line, struct token *t, int n)
+{
+	struct rules_matrix *m = ld->m;
+	struct rule r;
+	int have_row = 0, have_desc = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (rule_head(ld, file, line, t, n, &r) < 0)
+		return -1;
+	for (int i = 6; i < n; i++)
+		if (rule_clause(ld, file, line, t, n, &i, &r, &have_row, &have_desc) < 0)
+			return -1;
 	if (!have_row)
 		return lerr(ld, file, line, "rule %s: missing 'row N' (row 0 = not in the table)",
 		            r.id);
