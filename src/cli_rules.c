@@ -250,7 +250,7 @@ static int cmd_show(const struct rules_opts *o)
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rules_get(m, i);
 		char(*row)[200] = cells[i + 1];
-		const char *tp = r->proto == IPPROTO_TCP ? "tcp" : "udp";
+		const char *tp = rules_proto_str(r->proto);
 		char port[64], apps[200];
 		const struct sm_cidr *c;
 		size_t na, off = 0;

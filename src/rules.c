@@ -4,6 +4,8 @@
  *
  *   rule ID in|out tcp|udp/PORT from|to ROLE [app LIST] [not-app LIST]
  *        [configurable] row N "the table's own description"
+ *   (icmp/TYPE and icmp6/TYPE in place of tcp/PORT: the message type the
+ *   peer sends, 'in', or the host sends, 'out'; 8 and 128 are pings)
  *   role-name NAME...          declare extra peer roles
  *   host ADDR[/PFX]...         monitored SocialMiner addresses
  *   role NAME ADDR[,ADDR...]   who holds a role (CIDR allowed)
@@ -204,6 +206,55 @@ static int parse_port(const char *s, uint16_t *out)
 	return 0;
 }
 
+/* Parse an ICMP type 0..255; 0 or -1. */
+static int parse_icmp_type(const char *s, uint16_t *out)
+{
+	uint16_t v;
+
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (parse_port(s, &v) < 0 || v > 255)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The transport named by the len bytes at s ("tcp", "udp", "icmp",
+ * "icmp6") into *proto; 0 or -1. */
+static int parse_transport(const char *s, size_t len, uint8_t *proto)
+{
+	static const struct {
+		const char *name;
+		uint8_t proto;
+	} tab[] = {{"tcp", IPPROTO_TCP},
+	           {"udp", IPPROTO_UDP},
+	           {"icmp", IPPROTO_ICMP},
+	           {"icmp6", IPPROTO_ICMPV6}};
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strlen(tab[i].name) == len && strncmp(s, tab[i].name, len) == 0) {
+			*proto = tab[i].proto;
+			return 0;
+		}
+	return -1;
+}
+
+const char *rules_proto_str(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	default:
+		return "icmp6";
+	}
+}
+
 /* Add one address to a role unless already there; 0 or -1 (no memory). */
 static int role_add(struct role_entry *r, const struct sm_cidr *c)
 {
@@ -397,16 +448,21 @@ static int rule_head(struct loader *ld, const char *file, int line, struct token
 
 	slash = strchr(t[3].s, '/');
 	if (!slash)
-		return lerr(ld, file, line, "bad port '%s' (expected tcp/PORT or udp/PORT)",
+		return lerr(ld, file, line,
+		            "bad port '%s' (expected tcp/PORT, udp/PORT, icmp/TYPE or icmp6/TYPE)",
 		            t[3].s);
-	if ((size_t)(slash - t[3].s) == 3 && strncmp(t[3].s, "tcp", 3) == 0)
-		r->proto = IPPROTO_TCP;
-	else if ((size_t)(slash - t[3].s) == 3 && strncmp(t[3].s, "udp", 3) == 0)
-		r->proto = IPPROTO_UDP;
-	else
-		return lerr(ld, file, line, "bad transport in '%s' (expected tcp or udp)", t[3].s);
-	if (parse_port(slash + 1, &r->port) < 0)
+	if (parse_transport(t[3].s, (size_t)(slash - t[3].s), &r->proto) < 0)
+		return lerr(ld, file, line,
+		            "bad transport in '%s' (expected tcp, udp, icmp or icmp6)", t[3].s);
+	if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) {
+		if (parse_icmp_type(slash + 1, &r->port) < 0)
+			return lerr(ld, file, line,
+			            "bad ICMP type '%s' (expected 0-255: 8 is an echo request, "
+			            "128 in ICMPv6)",
+			            slash + 1);
+	} else if (parse_port(slash + 1, &r->port) < 0) {
 		return lerr(ld, file, line, "bad port '%s' (expected 1-65535)", slash + 1);
+	}
 	r->default_port = r->port;
 
 	if (r->dir == RULE_IN && strcmp(t[4].s, "from") != 0)
@@ -441,6 +497,11 @@ static int rule_clause(struct loader *ld, const char *file, int line, struct tok
 		return 0;
 	}
 	if (strcmp(k->s, "configurable") == 0) {
+		if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP)
+			return lerr(
+			    ld, file, line,
+			    "rule %s: an ICMP type is not a port; it cannot be configurable",
+			    r->id);
 		r->configurable = 1;
 		return 0;
 	}
@@ -902,7 +963,7 @@ int rules_finalize(struct rules_matrix *m, char *err, size_t errlen)
 				         "(%s:%d): %s %s/%u %s %s%s",
 				         a->file, a->line, a->id, b->id, b->file, b->line,
 				         a->dir == RULE_IN ? "in" : "out",
-				         a->proto == IPPROTO_TCP ? "tcp" : "udp", a->port,
+				         rules_proto_str(a->proto), a->port,
 				         a->dir == RULE_IN ? "from" : "to", a->role,
 				         a->port != a->default_port || b->port != b->default_port
 				             ? " (a site file moved a port onto the other)"
@@ -966,7 +1027,7 @@ void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *ud
 {
 	for (size_t i = 0; i < m->nrules; i++) {
 		const struct rule *r = &m->rules[i];
-		uint8_t *bm = r->proto == IPPROTO_TCP ? tcp : udp;
+		uint8_t *bm = r->proto == IPPROTO_TCP ? tcp : r->proto == IPPROTO_UDP ? udp : NULL;
 		if (bm)
 			bm[r->port >> 3] |= (uint8_t)(1u << (r->port & 7));
 	}

@@ -2,7 +2,9 @@
  *
  * The flow is first reduced to what the table talks about: a direction
  * (in: a remote party opened the host's listener; out: the host opened a
- * remote listener), the listener's port and transport, and the peer. Then,
+ * remote listener), the listener's port and transport, and the peer. An
+ * ICMP flow's "port" is the message type its originator sent (8 for a
+ * ping), so `in icmp/8 from ROLE` allows ROLE to ping the host. Then,
  * in order: a rule for that port and direction whose role the peer holds
  * (expected), one whose role it does not hold (unexpected-peer), a rule for
  * the port the other way round (unexpected-direction), no rule at all
@@ -56,6 +58,108 @@ static const char *addr_port(const struct sm_addr *a, uint16_t port, char *buf, 
 	return buf;
 }
 
+/* ICMP and ICMPv6 messages by type. pair is the type of the answer, as
+ * flow.c pairs them (Zeek's rule: such a flow's resp_port is that type, not
+ * a code); -1 for one-way messages, whose resp_port is the code. */
+static const struct icmp_msg {
+	uint8_t proto, type;
+	int16_t pair;
+	const char *name;
+} icmp_msgs[] = {
+    {IPPROTO_ICMP, 0, 8, "echo reply"},
+    {IPPROTO_ICMP, 3, -1, "destination unreachable"},
+    {IPPROTO_ICMP, 4, -1, "source quench"},
+    {IPPROTO_ICMP, 5, -1, "redirect"},
+    {IPPROTO_ICMP, 8, 0, "echo request"},
+    {IPPROTO_ICMP, 9, 10, "router advertisement"},
+    {IPPROTO_ICMP, 10, 9, "router solicitation"},
+    {IPPROTO_ICMP, 11, -1, "time exceeded"},
+    {IPPROTO_ICMP, 12, -1, "parameter problem"},
+    {IPPROTO_ICMP, 13, 14, "timestamp request"},
+    {IPPROTO_ICMP, 14, 13, "timestamp reply"},
+    {IPPROTO_ICMP, 15, 16, "information request"},
+    {IPPROTO_ICMP, 16, 15, "information reply"},
+    {IPPROTO_ICMP, 17, 18, "address mask request"},
+    {IPPROTO_ICMP, 18, 17, "address mask reply"},
+    {IPPROTO_ICMPV6, 1, -1, "destination unreachable"},
+    {IPPROTO_ICMPV6, 2, -1, "packet too big"},
+    {IPPROTO_ICMPV6, 3, -1, "time exceeded"},
+    {IPPROTO_ICMPV6, 4, -1, "parameter problem"},
+    {IPPROTO_ICMPV6, 128, 129, "echo request"},
+    {IPPROTO_ICMPV6, 129, 128, "echo reply"},
+    {IPPROTO_ICMPV6, 130, 131, "multicast listener query"},
+    {IPPROTO_ICMPV6, 131, 130, "multicast listener report"},
+    {IPPROTO_ICMPV6, 133, 134, "router solicitation"},
+    {IPPROTO_ICMPV6, 134, 133, "router advertisement"},
+    {IPPROTO_ICMPV6, 135, 136, "neighbor solicitation"},
+    {IPPROTO_ICMPV6, 136, 135, "neighbor advertisement"},
+    {IPPROTO_ICMPV6, 137, -1, "redirect"},
+};
+
+static int is_icmp(uint8_t proto)
+{
+	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+}
+
+/* The table entry for an ICMP type, or NULL. */
+static const struct icmp_msg *icmp_msg(uint8_t proto, uint16_t type)
+{
+	for (size_t i = 0; i < sizeof(icmp_msgs) / sizeof(icmp_msgs[0]); i++)
+		if (icmp_msgs[i].proto == proto && icmp_msgs[i].type == type)
+			return &icmp_msgs[i];
+	return NULL;
+}
+
+const char *verdict_icmp_name(uint8_t proto, uint16_t type)
+{
+	const struct icmp_msg *m = icmp_msg(proto, type);
+
+	return m ? m->name : NULL;
+}
+
+/* "icmp6 type 128 (echo request)"; with the code when the flow knows it
+ * (one-way messages): "icmp type 3 code 1 (destination unreachable)". */
+static void icmp_desc(uint8_t proto, uint16_t type, int code, char *buf, size_t len, size_t *off)
+{
+	const struct icmp_msg *m = icmp_msg(proto, type);
+
+	appendf(buf, len, off, "%s type %u", flow_proto_str(proto), type);
+	if (code >= 0 && !(m && m->pair >= 0))
+		appendf(buf, len, off, " code %d", code);
+	if (m)
+		appendf(buf, len, off, " (%s)", m->name);
+}
+
+/* What a rule or a flow's listener is: "443/tcp", "icmp type 8 (echo request)". */
+static void service_desc(uint8_t proto, uint16_t port, char *buf, size_t len, size_t *off)
+{
+	if (is_icmp(proto))
+		icmp_desc(proto, port, -1, buf, len, off);
+	else
+		appendf(buf, len, off, "%u/%s", port, flow_proto_str(proto));
+}
+
+const char *verdict_flow_str(const struct flow_record *rec, char *buf, size_t len)
+{
+	char o[ADDR_STRLEN + 10], r[ADDR_STRLEN + 10];
+	const char *pn = flow_proto_str(rec->proto);
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (is_icmp(rec->proto) || !pn) {
+		appendf(buf, len, &off, "%s -> %s ", addr_str(&rec->orig, o, sizeof(o)),
+		        addr_str(&rec->resp, r, sizeof(r)));
+		if (pn)
+			icmp_desc(rec->proto, rec->orig_port, rec->resp_port, buf, len, &off);
+		else
+			appendf(buf, len, &off, "IP protocol %u", rec->proto);
+		return buf;
+	}
+	appendf(buf, len, &off, "%s -> %s/%s", addr_port(&rec->orig, rec->orig_port, o, sizeof(o)),
+	        addr_port(&rec->resp, rec->resp_port, r, sizeof(r)), pn);
+	return buf;
+}
+
 /* Describe who connected to whom, in words. */
 static void describe(const struct flow_record *rec, const struct view *v, char *buf, size_t len,
                      size_t *off)
@@ -68,22 +172,19 @@ static void describe(const struct flow_record *rec, const struct view *v, char *
 	if (rec->direction == DIR_LOCAL)
 		appendf(buf, len, off,
 		        "both ends are monitored hosts, judged as inbound to %s: ", r);
-	if (rec->proto == IPPROTO_ICMP || rec->proto == IPPROTO_ICMPV6) {
-		appendf(buf, len, off, "%s sent %s type %u code %u to %s", o, pn, rec->orig_port,
-		        rec->resp_port, r);
+	if (is_icmp(rec->proto)) {
+		appendf(buf, len, off, "%s sent ", o);
+		icmp_desc(rec->proto, rec->orig_port, rec->resp_port, buf, len, off);
+		appendf(buf, len, off, " to %s", r);
 		return;
 	}
 	if (!pn) {
 		appendf(buf, len, off, "%s sent IP protocol %u to %s", o, rec->proto, r);
 		return;
 	}
-	if (v->dir == RULE_IN) {
-		addr_port(&rec->resp, rec->resp_port, ap, sizeof(ap));
-		appendf(buf, len, off, "%s connected in to %s/%s", o, ap, pn);
-	} else {
-		addr_port(&rec->resp, rec->resp_port, ap, sizeof(ap));
-		appendf(buf, len, off, "%s connected out to %s/%s", o, ap, pn);
-	}
+	addr_port(&rec->resp, rec->resp_port, ap, sizeof(ap));
+	appendf(buf, len, off, "%s connected %s to %s/%s", o, v->dir == RULE_IN ? "in" : "out", ap,
+	        pn);
 }
 
 /* "uccx (127.0.0.21)" or "uccx (a, b, +3 more)". */
@@ -151,7 +252,7 @@ struct match {
 static void view_of(const struct flow_record *rec, struct view *v)
 {
 	v->proto = rec->proto;
-	v->port = rec->resp_port;
+	v->port = is_icmp(rec->proto) ? rec->orig_port : rec->resp_port;
 	if (rec->direction == DIR_OUT) {
 		v->dir = RULE_OUT;
 		v->peer = &rec->resp;
@@ -257,15 +358,13 @@ static void explain_direction(const struct rule *other, char *text, size_t len, 
 {
 	int anyone = strcmp(other->role, "any") == 0;
 
+	appendf(text, len, off, "; rule %s (row %d) allows ", other->id, other->row);
+	service_desc(other->proto, other->port, text, len, off);
 	if (other->dir == RULE_IN)
-		appendf(text, len, off,
-		        "; rule %s (row %d) allows %u/%s only inbound, from %s%s to the host",
-		        other->id, other->row, other->port, flow_proto_str(other->proto),
+		appendf(text, len, off, " only inbound, from %s%s to the host",
 		        anyone ? "anyone" : "role ", anyone ? "" : other->role);
 	else
-		appendf(text, len, off,
-		        "; rule %s (row %d) allows %u/%s only outbound, from the host to %s%s",
-		        other->id, other->row, other->port, flow_proto_str(other->proto),
+		appendf(text, len, off, " only outbound, from the host to %s%s",
 		        anyone ? "anyone" : "role ", anyone ? "" : other->role);
 }
 
@@ -288,7 +387,7 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 	}
 	view_of(rec, &v);
 	describe(rec, &v, text, sizeof(text), &off);
-	if (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP) {
+	if (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP && !is_icmp(rec->proto)) {
 		out->kind = VERDICT_UNEXPECTED_PORT;
 		appendf(text, sizeof(text), &off, "; no rule lists %s",
 		        flow_proto_str(rec->proto) ? flow_proto_str(rec->proto)
@@ -310,8 +409,9 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 		explain_direction(mt.other, text, sizeof(text), &off);
 		break;
 	default:
-		appendf(text, sizeof(text), &off, "; no rule lists %u/%s in either direction",
-		        v.port, flow_proto_str(v.proto));
+		appendf(text, sizeof(text), &off, "; no rule lists ");
+		service_desc(v.proto, v.port, text, sizeof(text), &off);
+		appendf(text, sizeof(text), &off, " in either direction");
 		break;
 	}
 	set_reason(out, text, suffix);

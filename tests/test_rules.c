@@ -547,3 +547,41 @@ Test(errors, two_rules_for_the_same_connections)
 	                          "smtp-notify-out"),
 	          "%s", err);
 }
+
+/* ---- ICMP rules (issue 12 item 15) ---- */
+
+Test(icmp, icmp_types_parse_and_are_no_service_ports)
+{
+	struct rules_matrix *m = load("tests/rules/ping.site");
+	const struct rule *r = find(m, "ping-from-monitor"), *r6 = find(m, "ping6-out");
+	static uint8_t tcp[8192], udp[8192];
+
+	cr_assert_not_null(r);
+	cr_expect_eq(r->proto, IPPROTO_ICMP);
+	cr_expect_eq(r->port, 8);
+	cr_expect_eq(r->dir, RULE_IN);
+	cr_assert_not_null(r6);
+	cr_expect_eq(r6->proto, IPPROTO_ICMPV6);
+	cr_expect_eq(r6->port, 128);
+	cr_expect_str_eq(rules_proto_str(r6->proto), "icmp6");
+	cr_assert_eq(rules_finalize(m, err, sizeof(err)), 0, "%s", err);
+	rules_service_ports(m, tcp, udp);
+	cr_expect_eq(udp[1] & 1, 0, "icmp/8 is not udp/8");
+	cr_expect_eq(udp[16] & 1, 0, "icmp6/128 is not udp/128");
+	rules_free(m);
+}
+
+Test(icmp, bad_icmp_rules_name_file_and_line)
+{
+	struct rules_matrix *m = rules_new();
+
+	cr_expect_neq(rules_load(m, "tests/rules/bad-icmp-type.rules", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "tests/rules/bad-icmp-type.rules:1: bad ICMP type '256'"), "%s", err);
+	cr_expect_neq(rules_load(m, "tests/rules/bad-icmp-configurable.rules", err, sizeof(err)),
+	              0);
+	cr_expect(strstr(err, "bad-icmp-configurable.rules:1: rule ping-conf: an ICMP type is not "
+	                      "a port"),
+	          "%s", err);
+	cr_expect_eq(rules_count(m), 0);
+	rules_free(m);
+}

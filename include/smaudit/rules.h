@@ -22,8 +22,8 @@ struct rule {
 	char id[48];   /* stable id: "https-to-uccx" */
 	int row;       /* row of Cisco's table it encodes; 0 = none (site rule) */
 	uint8_t dir;   /* RULE_IN: remote -> host's listener; RULE_OUT: host -> remote listener */
-	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port; /* effective port after site settings */
+	uint8_t proto; /* IPPROTO_TCP, _UDP, _ICMP or _ICMPV6 */
+	uint16_t port; /* effective port after site settings; ICMP: the message type */
 	uint16_t default_port;            /* port as the rules file says */
 	uint8_t configurable;             /* the table says the port may be moved */
 	char role[16];                    /* peer role, or "any" */
@@ -81,6 +81,10 @@ size_t rules_files(const struct rules_matrix *m, const struct rules_file **out);
 /* Fill bitmaps (8192 bytes each, bit per port) with every listener port the
  * matrix names, for orienting flows picked up mid-stream. */
 void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *udp);
+
+/* A rule's transport as stored and written in rules: "tcp", "udp", "icmp",
+ * "icmp6". */
+const char *rules_proto_str(uint8_t proto);
 
 /* 1 if the application protocol name app (nDPI's "TLS", "TLS.Google",
  * "HTTP.Cisco") is allowed by r: any dot-separated part of app equal
