@@ -44,6 +44,8 @@
 #define RULES_MAX_FILE   (1024 * 1024) /* bytes per rules or site file */
 #define RULES_MAX_TOKENS 48
 
+#define UTF8_BOM "\xef\xbb\xbf"
+
 /* ---- types ---- */
 
 struct role_entry {
@@ -156,13 +158,15 @@ static const struct role_entry *role_find_c(const struct rules_matrix *m, const 
 	return role_find((struct rules_matrix *)m, name);
 }
 
-/* "any, uccx, cuic, ..." into buf. */
-static const char *role_list(const struct rules_matrix *m, char *buf, size_t len)
+/* "any, uccx, cuic, ..." into buf; without "any" when with_any is 0 (where
+ * a role takes addresses, 'any' is not one). */
+static const char *role_list(const struct rules_matrix *m, int with_any, char *buf, size_t len)
 {
-	size_t off = (size_t)snprintf(buf, len, "any");
+	size_t off = (size_t)snprintf(buf, len, "%s", with_any ? "any" : "");
 
 	for (size_t i = 0; i < m->nroles && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, ", %s", m->roles[i].name);
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+		                        m->roles[i].name);
 	return buf;
 }
 
@@ -473,7 +477,7 @@ static int rule_head(struct loader *ld, const char *file, int line, struct token
 		            t[4].s);
 	if (strcmp(t[5].s, "any") != 0 && !role_find(m, t[5].s))
 		return lerr(ld, file, line, "unknown role '%s' (known: %s)", t[5].s,
-		            role_list(m, known, sizeof(known)));
+		            role_list(m, 1, known, sizeof(known)));
 	snprintf(r->role, sizeof(r->role), "%s", t[5].s);
 	return 0;
 }
@@ -624,7 +628,7 @@ static int st_role(struct loader *ld, const char *file, int line, struct token *
 	r = role_find(ld->m, t[1].s);
 	if (!r)
 		return lerr(ld, file, line, "unknown role '%s' (known: %s)", t[1].s,
-		            role_list(ld->m, known, sizeof(known)));
+		            role_list(ld->m, 0, known, sizeof(known)));
 	return add_cidrs(ld, file, line, t + 2, n - 2, r);
 }
 
@@ -789,6 +793,8 @@ static int load_file(struct loader *ld, const char *path, const char *from_file,
 	ld->real[ld->depth] = realp;
 	ld->depth++;
 	p = buf;
+	if (len >= 3 && memcmp(buf, UTF8_BOM, 3) == 0)
+		p += 3; /* a UTF-8 byte-order mark (Windows editors) is not text */
 	while (p < buf + len) {
 		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
 		struct token tok[RULES_MAX_TOKENS];
@@ -821,6 +827,32 @@ static int load_file(struct loader *ld, const char *path, const char *from_file,
 }
 
 /* ---- API ---- */
+
+int rules_is_site_file(const char *path)
+{
+	size_t len;
+	char *buf = slurp(path, &len), *p;
+	int site = 0;
+
+	if (!buf)
+		return 0;
+	p = buf + (len >= 3 && memcmp(buf, UTF8_BOM, 3) == 0 ? 3 : 0);
+	while (!site && p < buf + len) {
+		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		struct token tok[RULES_MAX_TOKENS];
+		const char *bad;
+		if (nl)
+			*nl = '\0';
+		if (tokenize(p, tok, RULES_MAX_TOKENS, &bad) > 0 && !tok[0].quoted)
+			site = strcmp(tok[0].s, "host") == 0 || strcmp(tok[0].s, "role") == 0 ||
+			       strcmp(tok[0].s, "port") == 0;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	free(buf);
+	return site;
+}
 
 struct rules_matrix *rules_new(void)
 {
@@ -911,9 +943,15 @@ int rules_set_role(struct rules_matrix *m, const char *spec, char *err, size_t e
 	snprintf(name, sizeof(name), "%.*s", (int)(eq - spec), spec);
 	snprintf(list, sizeof(list), "%s", eq + 1);
 	r = role_find(m, name);
+	if (!r && strcmp(name, "any") == 0) {
+		snprintf(err, errlen,
+		         "--role %s: 'any' matches every peer and takes no addresses (roles: %s)",
+		         spec, role_list(m, 0, known, sizeof(known)));
+		return -1;
+	}
 	if (!r) {
-		snprintf(err, errlen, "--role: unknown role '%s' (known: %s)", name,
-		         role_list(m, known, sizeof(known)));
+		snprintf(err, errlen, "--role %s: unknown role '%s' (known: %s)", spec, name,
+		         role_list(m, 0, known, sizeof(known)));
 		return -1;
 	}
 	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {

@@ -585,3 +585,64 @@ Test(icmp, bad_icmp_rules_name_file_and_line)
 	cr_expect_eq(rules_count(m), 0);
 	rules_free(m);
 }
+
+/* ---- site files (issue 12 item 18) ---- */
+
+/* A UTF-8 byte-order mark at the start of a file is not a keyword. */
+Test(site18, a_utf8_byte_order_mark_is_accepted)
+{
+	struct rules_matrix *m = load("tests/rules/bom.site");
+	struct sm_addr h = A("127.0.0.10"), u = A("127.0.0.21");
+
+	cr_expect(rules_is_host(m, &h));
+	cr_expect_eq(rules_role_match(m, "uccx", &u), 1);
+	cr_expect(rules_is_site_file("tests/rules/bom.site"));
+	cr_expect(rules_is_site_file("rules/demo.site"));
+	cr_expect_not(rules_is_site_file(SHIPPED));
+	cr_expect_not(rules_is_site_file("rules/platform.rules"));
+	rules_free(m);
+}
+
+/* `rules check SITE` checks the site on top of the shipped matrix instead
+ * of loading it alone ("ok: 0 rules"), and names its mistakes by line. */
+Test(site18, rules_check_recognises_a_site_file)
+{
+	char out[4096];
+	int rc = tu_run(out, sizeof(out), "%s rules check rules/demo.site", SMAUDIT_BIN);
+
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "rules/demo.site: a site file"), "%s", out);
+	cr_expect(strstr(out, "ok: 12 rules from 2 files"), "%s", out);
+	cr_expect(strstr(out, "hosts: 127.0.0.10"), "%s", out);
+	rc = tu_run(out, sizeof(out), "%s rules check tests/rules/bom.site", SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "ok: 12 rules from 2 files"), "%s", out);
+	rc = tu_run(out, sizeof(out), "%s rules check tests/rules/site-moves.site", SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "a site moving shipped ports needs the shipped rules: %s", out);
+	rc = tu_run(out, sizeof(out), "%s rules check tests/rules/bad-address.site", SMAUDIT_BIN);
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "tests/rules/bad-address.site:4: bad address '127.0.0.300'"), "%s",
+	          out);
+	/* a rules file still stands in for the shipped matrix */
+	rc = tu_run(out, sizeof(out), "%s rules check rules/platform.rules", SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "ok: 7 rules from 1 file"), "%s", out);
+}
+
+/* ---- option errors (issue 12 item 19) ---- */
+
+/* 'any' is no role one can give addresses to, so it is not listed as one. */
+Test(options19, role_any_is_refused_without_listing_any_as_known)
+{
+	struct rules_matrix *m = load(NULL);
+
+	cr_expect_neq(rules_set_role(m, "any=1.2.3.4", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "--role any=1.2.3.4: 'any' matches every peer"), "%s", err);
+	cr_expect_null(strstr(err, "any,"), "%s", err);
+	cr_expect_neq(rules_set_role(m, "boss=1.2.3.4", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "unknown role 'boss' (known: uccx, cuic, mail, exchange, xmpp)"),
+	          "%s", err);
+	cr_expect_neq(rules_load(m, "tests/rules/unknown-role.site", err, sizeof(err)), 0);
+	cr_expect_null(strstr(err, "known: any"), "a site's role line cannot name 'any': %s", err);
+	rules_free(m);
+}

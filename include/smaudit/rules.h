@@ -53,6 +53,11 @@ void rules_free(struct rules_matrix *m);
  * err = "file:line: what is wrong" and m unchanged. */
 int rules_load(struct rules_matrix *m, const char *path, char *err, size_t errlen);
 
+/* 1 if path reads as a site file (it says who the hosts and roles are, or
+ * moves a port: a host, role or port statement), 0 if not or unreadable.
+ * A site file is loaded after the rules it refers to. */
+int rules_is_site_file(const char *path);
+
 /* Add a monitored host, ADDR[/PREFIX]. Returns 0, or -1 with err. */
 int rules_add_host(struct rules_matrix *m, const char *cidr, char *err, size_t errlen);
 
