@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "smaudit/dpi.h"
 
 int cli_push(const char **list, size_t *n, const char *v, const char *opt)
 {
@@ -90,6 +91,8 @@ struct rules_matrix *cli_matrix(const struct cli_site *s)
 	struct rules_matrix *m = NULL;
 	char err[1024];
 	const char *path = s->rules ? s->rules : rules_default_path();
+	const char *const *names;
+	size_t nnames;
 
 	if (!path) {
 		fprintf(stderr,
@@ -97,6 +100,8 @@ struct rules_matrix *cli_matrix(const struct cli_site *s)
 		        "FILE or set SMAUDIT_RULES\n");
 		return NULL;
 	}
+	names = dpi_app_names(&nnames); /* app lists name what nDPI can report */
+	rules_use_app_names(names, nnames);
 	if (rules_build(&m, path, s->sites, s->nsites, s->hosts, s->nhosts, s->roles, s->nroles,
 	                err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit: %s\n", err);

@@ -20,6 +20,7 @@
  * rules point into. A load records a mark (counts, ports, role sizes) and
  * rolls back to it on any error, so a failed load leaves nothing behind.
  * Ownership: the matrix owns everything it points to; rules_free frees it. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -93,6 +94,15 @@ struct token {
 };
 
 static const char *const builtin_roles[] = {"uccx", "cuic", "mail", "exchange", "xmpp"};
+
+/* Names DPI can report, set by rules_use_app_names (borrowed; NULL = not checked). */
+static const char *const *app_vocab;
+static size_t app_nvocab;
+
+/* Service names people write where nDPI says something else. */
+static const char *const app_aliases[][2] = {
+    {"HTTPS", "TLS"},  {"SSL", "TLS"},        {"XMPP", "Jabber"}, {"BOSH", "HTTP"},
+    {"IMAP4", "IMAP"}, {"SMTP-TLS", "SMTPS"}, {"Informix", "any"}};
 
 /* ---- small helpers ---- */
 
@@ -391,12 +401,83 @@ static int tokenize(char *line, struct token *tok, int max, const char **bad)
 
 static int load_file(struct loader *ld, const char *path, const char *from_file, int from_line);
 
+/* Edit distance of a and b, case-insensitive, capped at 9. */
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int prev[32], cur[32];
+
+	if (la >= 32 || lb >= 32)
+		return 9;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
+			                         tolower((unsigned char)b[j - 1]));
+			int del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(int) * (lb + 1));
+	}
+	return prev[lb] > 9 ? 9 : prev[lb];
+}
+
+/* The name nDPI most likely means by an unknown name: an alias, else the
+ * closest known name within a few edits; NULL if none is close. */
+static const char *app_suggest(const char *name)
+{
+	const char *best = NULL;
+	int bestd = (int)strlen(name) / 3 + 1;
+
+	for (size_t i = 0; i < sizeof(app_aliases) / sizeof(app_aliases[0]); i++)
+		if (strcasecmp(name, app_aliases[i][0]) == 0)
+			return app_aliases[i][1];
+	for (size_t i = 0; i < app_nvocab; i++) {
+		int d = edit_distance(name, app_vocab[i]);
+		if (d < bestd || (d == bestd && best && strlen(app_vocab[i]) < strlen(best))) {
+			best = app_vocab[i];
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+/* 0 if every dot-separated part of name is a name DPI can report (or no
+ * list was given), else -1 with *part set to the first unknown part
+ * (written into buf). */
+static int app_check(const char *name, char *buf, size_t len, const char **part)
+{
+	const char *p = name;
+
+	if (!app_vocab)
+		return 0;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p), i;
+		for (i = 0; i < app_nvocab; i++)
+			if (strlen(app_vocab[i]) == n && strncasecmp(app_vocab[i], p, n) == 0)
+				break;
+		if (i == app_nvocab) {
+			snprintf(buf, len, "%.*s", (int)n, p);
+			*part = buf;
+			return -1;
+		}
+		if (!dot)
+			break;
+		p = dot + 1;
+	}
+	return 0;
+}
+
 /* Parse a comma-separated app list into names[]; 0 or -1 with err. */
 static int parse_apps(struct loader *ld, const char *file, int line, const char *what,
                       const char *list, char names[RULE_MAX_APPS][24], int *n)
 {
-	char buf[512];
+	char buf[512], part[32];
 	char *save = NULL;
+	const char *unknown;
 
 	if (strlen(list) >= sizeof(buf))
 		return lerr(ld, file, line, "%s list too long", what);
@@ -408,6 +489,27 @@ static int parse_apps(struct loader *ld, const char *file, int line, const char 
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (!valid_name(t, 24))
 			return lerr(ld, file, line, "bad protocol name '%s' in %s list", t, what);
+		if (app_check(t, part, sizeof(part), &unknown) < 0) {
+			const char *hint = app_suggest(unknown);
+			if (hint && strcmp(hint, "any") == 0)
+				return lerr(
+				    ld, file, line,
+				    "unknown application protocol '%s' in %s list: nDPI has "
+				    "no detector for it (write 'app any' and not-app for what "
+				    "must not appear)",
+				    unknown, what);
+			if (hint)
+				return lerr(
+				    ld, file, line,
+				    "unknown application protocol '%s' in %s list: nDPI has "
+				    "no such name (did you mean %s?)",
+				    unknown, what, hint);
+			return lerr(
+			    ld, file, line,
+			    "unknown application protocol '%s' in %s list: nDPI has no such "
+			    "name ('ndpiReader -h' lists them)",
+			    unknown, what);
+		}
 		if (*n == RULE_MAX_APPS)
 			return lerr(ld, file, line, "more than %d protocols in %s list",
 			            RULE_MAX_APPS, what);
@@ -827,6 +929,12 @@ static int load_file(struct loader *ld, const char *path, const char *from_file,
 }
 
 /* ---- API ---- */
+
+void rules_use_app_names(const char *const *names, size_t n)
+{
+	app_vocab = n ? names : NULL;
+	app_nvocab = n;
+}
 
 int rules_is_site_file(const char *path)
 {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "smaudit/dpi.h"
 #include "smaudit/rules.h"
 #include "sha256.h"
 #include "testutil.h"
@@ -645,4 +646,58 @@ Test(options19, role_any_is_refused_without_listing_any_as_known)
 	cr_expect_neq(rules_load(m, "tests/rules/unknown-role.site", err, sizeof(err)), 0);
 	cr_expect_null(strstr(err, "known: any"), "a site's role line cannot name 'any': %s", err);
 	rules_free(m);
+}
+
+/* ---- application names (issue 12 item 17) ---- */
+
+/* With nDPI's own list of names, a name it never reports is a load error
+ * naming file:line and the name it most likely means; the shipped rules
+ * and platform.rules use nDPI's names only. */
+Test(apps17, app_names_are_checked_against_ndpi_names)
+{
+	size_t n;
+	const char *const *names = dpi_app_names(&n);
+	struct rules_matrix *m;
+
+	cr_assert_not_null(names);
+	cr_assert_gt(n, 100, "nDPI 4.2 knows a few hundred protocols, got %zu", n);
+	rules_use_app_names(names, n);
+	m = load("rules/demo.site");
+	cr_expect_eq(rules_load(m, "rules/platform.rules", err, sizeof(err)), 0, "%s", err);
+	cr_expect_neq(rules_load(m, "tests/rules/bad-app.rules", err, sizeof(err)), 0);
+	cr_expect_str_eq(err, "tests/rules/bad-app.rules:3: unknown application protocol 'HTTPS' "
+	                      "in app list: nDPI has no such name (did you mean TLS?)");
+	cr_expect_neq(rules_load(m, "tests/rules/bad-not-app.site", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "bad-not-app.site:3: unknown application protocol 'Telnett' in "
+	                      "not-app list: nDPI has no such name (did you mean Telnet?)"),
+	          "%s", err);
+	cr_expect_eq(rules_count(m), 12 + 7, "the failed loads left nothing behind");
+	rules_use_app_names(NULL, 0);
+	cr_expect_eq(rules_load(m, "tests/rules/bad-app.rules", err, sizeof(err)), 0,
+	             "without a list nothing is checked: %s", err);
+	rules_free(m);
+}
+
+/* The commands check the names: rules check, and read before it writes. */
+Test(apps17, commands_refuse_unknown_app_names)
+{
+	char out[4096], dir[64], cmd[512];
+	int rc = tu_run(out, sizeof(out), "%s rules check tests/rules/bad-app.rules", SMAUDIT_BIN);
+
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "tests/rules/bad-app.rules:3: unknown application protocol 'HTTPS'"),
+	          "%s", out);
+	cr_expect(strstr(out, "did you mean TLS?"), "%s", out);
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	snprintf(cmd, sizeof(cmd),
+	         "%s read --host 127.0.0.10 --site tests/rules/bad-not-app.site --db %s/t.db "
+	         "pcaps/demo.pcap",
+	         SMAUDIT_BIN, dir);
+	rc = tu_run(out, sizeof(out), "%s", cmd);
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "bad-not-app.site:3: unknown application protocol 'Telnett'"), "%s",
+	          out);
+	snprintf(cmd, sizeof(cmd), "%s/t.db", dir);
+	cr_expect_neq(access(cmd, F_OK), 0, "nothing was written");
+	cr_assert_eq(tu_rmrf(dir), 0);
 }

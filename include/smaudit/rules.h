@@ -53,6 +53,14 @@ void rules_free(struct rules_matrix *m);
  * err = "file:line: what is wrong" and m unchanged. */
 int rules_load(struct rules_matrix *m, const char *path, char *err, size_t errlen);
 
+/* Check the app and not-app names of every rule loaded from now on against
+ * names (what DPI can report: dpi_app_names()), case-insensitively, each
+ * dot-separated part; an unknown name is a load error "file:line: ... (did
+ * you mean TLS?)". names is borrowed and must outlive the loads; NULL or 0
+ * turns the check off (the default). Process-wide: call it before building
+ * matrices, not while another thread loads one. */
+void rules_use_app_names(const char *const *names, size_t n);
+
 /* 1 if path reads as a site file (it says who the hosts and roles are, or
  * moves a port: a host, role or port statement), 0 if not or unreadable.
  * A site file is loaded after the rules it refers to. */
