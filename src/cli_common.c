@@ -18,8 +18,10 @@ int cli_push(const char **list, size_t *n, const char *v, const char *opt)
 	return 0;
 }
 
-int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const char *name)
+int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg)
 {
+	static const char *const timeout_opt[] = {"--tcp-timeout", "--udp-timeout",
+	                                          "--icmp-timeout"};
 	uint64_t v;
 
 	switch (opt) {
@@ -52,7 +54,7 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 	case 1:
 	case 2:
 	case 3:
-		if (cli_uint(name, arg, 1, 86400 * 7, &v) < 0)
+		if (cli_uint(timeout_opt[opt - 1], arg, 1, 86400 * 7, &v) < 0)
 			return -1;
 		if (opt == 1)
 			o->acfg.flow.tcp_timeout_us = v * 1000000;

@@ -168,7 +168,7 @@ int cli_read(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(&o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(&o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)
