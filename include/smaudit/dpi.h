@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "smaudit/decode.h"
-#include "smaudit/flow.h"
+#include "smaudit/record.h"
 
 struct dpi_ctx;
 struct dpi_flow; /* per-flow nDPI state, private */
@@ -40,8 +40,5 @@ uint64_t dpi_live_states(const struct dpi_ctx *ctx);
  * ...), read once from a detection module; static storage, never freed.
  * NULL with *n = 0 if nDPI could not start. Thread-safe. */
 const char *const *dpi_app_names(size_t *n);
-
-/* Short name of an app_conf value as stored ("dpi", "port", "ip", "none"). */
-const char *dpi_conf_str(uint8_t conf);
 
 #endif

@@ -6,17 +6,8 @@
 #ifndef SMAUDIT_VERDICT_H
 #define SMAUDIT_VERDICT_H
 
-#include "smaudit/flow.h"
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
-
-enum verdict_kind {
-	VERDICT_NONE = 0,
-	VERDICT_EXPECTED,
-	VERDICT_UNEXPECTED_PORT,
-	VERDICT_UNEXPECTED_DIRECTION,
-	VERDICT_UNEXPECTED_PEER,
-	VERDICT_PROTOCOL_MISMATCH
-};
 
 struct verdict_result {
 	const struct rule *rule; /* matched rule (owned by the matrix), or NULL */
@@ -36,8 +27,5 @@ const char *verdict_icmp_name(uint8_t proto, uint16_t type);
 /* Who talked to whom on one line, into buf (returned): "a:p -> b:q/tcp"
  * ("[v6]:p" for IPv6); ICMP has no ports: "a -> b icmp type 8 (echo request)". */
 const char *verdict_flow_str(const struct flow_record *rec, char *buf, size_t len);
-
-/* Stored name: "expected", "unexpected-port", ...; "" for VERDICT_NONE. */
-const char *verdict_str(enum verdict_kind k);
 
 #endif
