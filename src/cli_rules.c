@@ -14,6 +14,7 @@
 
 #include "cli_common.h"
 #include "smaudit/cli.h"
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
 
 /* Options shared by check and show; the strings point into argv. */
@@ -232,7 +233,7 @@ static int cmd_show(const struct rules_opts *o)
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rules_get(m, i);
 		char(*row)[200] = cells[i + 1];
-		const char *tp = rules_proto_str(r->proto);
+		const char *tp = flow_proto_str(r->proto);
 		char port[64], apps[200];
 		const struct sm_cidr *c;
 		size_t na, off = 0;

@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
 #include "sha256.h"
 
@@ -239,34 +240,16 @@ static int parse_icmp_type(const char *s, uint16_t *out)
  * "icmp6") into *proto; 0 or -1. */
 static int parse_transport(const char *s, size_t len, uint8_t *proto)
 {
-	static const struct {
-		const char *name;
-		uint8_t proto;
-	} tab[] = {{"tcp", IPPROTO_TCP},
-	           {"udp", IPPROTO_UDP},
-	           {"icmp", IPPROTO_ICMP},
-	           {"icmp6", IPPROTO_ICMPV6}};
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6};
 
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strlen(tab[i].name) == len && strncmp(s, tab[i].name, len) == 0) {
-			*proto = tab[i].proto;
+	for (size_t i = 0; i < sizeof(protos); i++) {
+		const char *name = flow_proto_str(protos[i]);
+		if (strlen(name) == len && strncmp(s, name, len) == 0) {
+			*proto = protos[i];
 			return 0;
 		}
-	return -1;
-}
-
-const char *rules_proto_str(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	default:
-		return "icmp6";
 	}
+	return -1;
 }
 
 /* Add one address to a role unless already there; 0 or -1 (no memory). */
@@ -1108,9 +1091,8 @@ int rules_finalize(struct rules_matrix *m, char *err, size_t errlen)
 				         "%s:%d: rule %s accepts the same connections as rule %s "
 				         "(%s:%d): %s %s/%u %s %s%s",
 				         a->file, a->line, a->id, b->id, b->file, b->line,
-				         a->dir == RULE_IN ? "in" : "out",
-				         rules_proto_str(a->proto), a->port,
-				         a->dir == RULE_IN ? "from" : "to", a->role,
+				         a->dir == RULE_IN ? "in" : "out", flow_proto_str(a->proto),
+				         a->port, a->dir == RULE_IN ? "from" : "to", a->role,
 				         a->port != a->default_port || b->port != b->default_port
 				             ? " (a site file moved a port onto the other)"
 				             : "");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "smaudit/dpi.h"
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
 #include "sha256.h"
 #include "testutil.h"
@@ -564,7 +565,7 @@ Test(icmp, icmp_types_parse_and_are_no_service_ports)
 	cr_assert_not_null(r6);
 	cr_expect_eq(r6->proto, IPPROTO_ICMPV6);
 	cr_expect_eq(r6->port, 128);
-	cr_expect_str_eq(rules_proto_str(r6->proto), "icmp6");
+	cr_expect_str_eq(flow_proto_str(r6->proto), "icmp6");
 	cr_assert_eq(rules_finalize(m, err, sizeof(err)), 0, "%s", err);
 	rules_service_ports(m, tcp, udp);
 	cr_expect_eq(udp[1] & 1, 0, "icmp/8 is not udp/8");

@@ -95,10 +95,6 @@ size_t rules_files(const struct rules_matrix *m, const struct rules_file **out);
  * matrix names, for orienting flows picked up mid-stream. */
 void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *udp);
 
-/* A rule's transport as stored and written in rules: "tcp", "udp", "icmp",
- * "icmp6". */
-const char *rules_proto_str(uint8_t proto);
-
 /* 1 if the application protocol name app (nDPI's "TLS", "TLS.Google",
  * "HTTP.Cisco") is allowed by r: any dot-separated part of app equal
  * (case-insensitively) to a listed name, or napps == 0, and no part in
