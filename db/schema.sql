@@ -40,8 +40,8 @@ CREATE TABLE IF NOT EXISTS run_rules (
   rule_id      TEXT NOT NULL,
   row          INTEGER,                   -- row of Cisco's table; NULL for site rules
   direction    TEXT NOT NULL,             -- 'in' or 'out'
-  proto        TEXT NOT NULL,             -- 'tcp' or 'udp'
-  port         INTEGER NOT NULL,
+  proto        TEXT NOT NULL,             -- 'tcp', 'udp', 'icmp' or 'icmp6'
+  port         INTEGER NOT NULL,          -- icmp/icmp6: the message type (8 = echo request)
   peer         TEXT NOT NULL,             -- role or 'any'
   apps         TEXT,                      -- allowed app protocols, comma separated
   description  TEXT,

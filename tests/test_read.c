@@ -482,3 +482,26 @@ Test(read, usage_errors_are_one_line_and_exit_2)
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "smaudit 0."), "%s", out);
 }
+
+/* Issue 12 item 19: a bad option value is named by its option, however it
+ * was spelled (--opt VALUE or --opt=VALUE), in read and in live (which
+ * checks its options before opening any interface). */
+Test(read, option_errors_name_the_option_not_the_value)
+{
+	static const char *const cases[][2] = {
+	    {"read --tcp-timeout 0 --host 127.0.0.10 pcaps/demo.pcap", "--tcp-timeout"},
+	    {"read --udp-timeout=0 --host 127.0.0.10 pcaps/demo.pcap", "--udp-timeout"},
+	    {"read --host 127.0.0.10 --icmp-timeout x pcaps/demo.pcap", "--icmp-timeout"},
+	    {"read --max-flows 0 --host 127.0.0.10 pcaps/demo.pcap", "--max-flows"},
+	    {"live --tcp-timeout 0 -i lo --host 127.0.0.10 --duration 1", "--tcp-timeout"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " %s --db %s", cases[i][0], db);
+		cr_expect_eq(rc, 2, "%s: exit %d\n%s", cases[i][0], rc, out);
+		cr_expect(strncmp(out, "smaudit: ", 9) == 0 && strstr(out, cases[i][1]) == out + 9,
+		          "%s: the message does not start with %s:\n%s", cases[i][0], cases[i][1],
+		          out);
+	}
+	cr_expect_neq(access(db, F_OK), 0, "nothing was written");
+}

@@ -3,7 +3,7 @@
  * shipped matrix, with the demo site's roles and without roles; the real
  * database it writes is compared with pcaps/demo.verdicts and
  * pcaps/demo.verdicts-noroles. Those tables were written by hand from
- * ../shared/socialminer-ports.md (the table and "How bidirectional is
+ * rules/socialminer-ports.md (the table and "How bidirectional is
  * read"), never from smaudit's output. Then: one test per row of Cisco's
  * table naming the flow it accepts and the variant it rejects, reasons a
  * person can act on, the run row's rules files and SHA-256, DPI mismatches,
@@ -642,4 +642,46 @@ Test(summary, counts_and_groups_with_roles)
 Test(summary, counts_and_groups_without_roles)
 {
 	check_summary("pcaps/demo.verdicts-noroles", 0);
+}
+
+/* ---- ICMP (issue 12 item 15) ---- */
+
+TestSuite(icmp, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A site that accepts ping: the demo's ping from the host to 127.0.0.66
+ * (the monitoring station in tests/rules/ping.site) becomes expected under
+ * the site's rule, and the IPv6 capture's echo request is described as
+ * one (the engineer's reading: pcaps/demo.expected and ipv6.expected list
+ * these flows as icmp 8 -> 0 and icmp6 128 -> 129). */
+Test(icmp, a_site_rule_allows_ping_end_to_end)
+{
+	static struct vflow got[MAXFLOWS];
+	int n, seen = 0;
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host " HOST " --host 2001:db8::10 --site " SITE
+	                            " --site tests/rules/ping.site --db %s pcaps/demo.pcap "
+	                            "pcaps/ipv6.pcap",
+	                db);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	n = load_db(got, MAXFLOWS);
+	for (int i = 0; i < n; i++) {
+		if (strncmp(got[i].proto, "icmp", 4) != 0)
+			continue;
+		seen++;
+		if (strcmp(got[i].proto, "icmp") == 0) {
+			cr_expect_str_eq(got[i].verdict, "expected", "%s", got[i].reason);
+			cr_expect_str_eq(got[i].rule, "ping-monitor");
+			cr_expect(
+			    strstr(got[i].reason, "sent icmp type 8 (echo request) to 127.0.0.66"),
+			    "%s", got[i].reason);
+		} else {
+			cr_expect_str_eq(got[i].verdict, "expected", "%s", got[i].reason);
+			cr_expect_str_eq(got[i].rule, "ping6-out");
+			cr_expect(strstr(got[i].reason, "icmp6 type 128 (echo request)"), "%s",
+			          got[i].reason);
+			cr_expect_null(strstr(got[i].reason, "code 129"), "%s", got[i].reason);
+		}
+	}
+	cr_expect_eq(seen, 2, "one ICMP flow in each capture");
 }
