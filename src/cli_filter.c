@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include <sqlite3.h>
 
 #include "cli_filter.h"
 
@@ -77,9 +80,10 @@ int cli_filter_option(struct query_filter *f, int opt, const char *a, const char
 	case CLI_OPT_UNTIL:
 		return time_option(f, opt, a, prog);
 	case CLI_OPT_RUN:
-		if (cli_parse_int(a, 1, INT64_MAX, &v) < 0)
-			return bad(prog, "--run", a, "not a run id (a positive integer)");
-		f->run_id = v;
+		f->run_last = strcmp(a, "last") == 0;
+		if (!f->run_last && cli_parse_int(a, 1, INT64_MAX, &v) < 0)
+			return bad(prog, "--run", a, "not a run id (a positive integer, or last)");
+		f->run_id = f->run_last ? 0 : v;
 		return 1;
 	case CLI_OPT_VERDICT:
 		if (!query_verdict_valid(a))
@@ -103,11 +107,15 @@ int cli_filter_option(struct query_filter *f, int opt, const char *a, const char
 			return bad(prog, "--port", a, "not a port (1..65535)");
 		f->port = (int)v;
 		return 1;
-	case CLI_OPT_PROTO:
-		if (strcmp(a, "tcp") && strcmp(a, "udp") && strcmp(a, "icmp") && strcmp(a, "icmp6"))
-			return bad(prog, "--proto", a, "not a protocol (tcp, udp, icmp, icmp6)");
-		f->proto = a;
-		return 1;
+	case CLI_OPT_PROTO: {
+		static const char *const names[] = {"tcp", "udp", "icmp", "icmp6"};
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcasecmp(a, names[i])) {
+				f->proto = names[i]; /* as stored */
+				return 1;
+			}
+		return bad(prog, "--proto", a, "not a protocol (tcp, udp, icmp, icmp6)");
+	}
 	case CLI_OPT_APP:
 		if (!*a)
 			return bad(prog, "--app", a, "empty protocol name");
@@ -130,4 +138,24 @@ int cli_filter_check(const struct query_filter *f, const char *prog)
 		return -1;
 	}
 	return 0;
+}
+
+int cli_filter_resolve(struct sqlite3 *db, struct query_filter *f, const char *path,
+                       const char *prog)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (!f->run_last)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			f->run_id = sqlite3_column_int64(st, 0);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	if (rc < 0)
+		cli_errmsg(prog, "--run last: %s has no runs", path);
+	return rc;
 }

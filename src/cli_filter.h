@@ -41,13 +41,13 @@ enum {
 #define CLI_FILTER_HELP                                                                            \
 	"  --since T --until T flows that started in [since, until): ISO 8601 date or\n"           \
 	"                      date-time (UTC unless Z/+HH:MM), or relative 30m, 24h, 7d\n"        \
-	"  --run ID            one run\n"                                                          \
+	"  --run ID|last       one run (last: the newest)\n"                                       \
 	"  --verdict V         expected, unexpected-port, unexpected-direction,\n"                 \
 	"                      unexpected-peer, protocol-mismatch\n"                               \
 	"  --rule ID           matched rule\n"                                                     \
 	"  --peer ADDR|CIDR    remote end\n"                                                       \
 	"  --port N            service (responder) port, 1..65535\n"                               \
-	"  --proto P           tcp, udp, icmp or icmp6\n"                                          \
+	"  --proto P           tcp, udp, icmp or icmp6 (any case)\n"                               \
 	"  --app NAME          application protocol (nDPI name, any case)\n"
 
 /* Print "PROG: MESSAGE" as one line on stderr, control characters from user
@@ -63,5 +63,10 @@ int cli_filter_option(struct query_filter *f, int opt, const char *a, const char
 
 /* Check the filters together (since before until); 0, or -1 with a message. */
 int cli_filter_check(const struct query_filter *f, const char *prog);
+
+/* Once db (named path) is open: turn --run last into the newest run's id.
+ * 0, or -1 with a message (the database has no run). */
+int cli_filter_resolve(struct sqlite3 *db, struct query_filter *f, const char *path,
+                       const char *prog);
 
 #endif

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/ioctl.h>
+
 #include <sqlite3.h>
 
 #include "cli_filter.h"
@@ -35,7 +37,8 @@ static const char usage_text[] =
     "options:\n"
     "  --db FILE           database (default $SMAUDIT_DB, else smaudit.db)\n" CLI_FILTER_HELP
     "  --limit N           at most N rows\n"
-    "  --format F          table (default on a terminal), csv (default otherwise), json;\n"
+    "  --format F          table (default on a terminal; fits $COLUMNS or the terminal's\n"
+    "                      width, times in UTC), csv (default otherwise), json;\n"
     "                      zeek: flows as Zeek's conn.log (query flows, anomalies --flows)\n"
     "  --flows             anomalies: list the flows instead of groups\n"
     "  --unchecked         anomalies: the expected flows that were not fully checked\n"
@@ -67,6 +70,24 @@ static int fail(const char *opt, const char *val, const char *what)
 {
 	errmsg("%s '%.60s'%s: %s", opt, val, strlen(val) > 60 ? "..." : "", what);
 	return 2;
+}
+
+/* Width a table must fit when stdout is a terminal: $COLUMNS if it is a
+ * number, else the terminal's own (TIOCGWINSZ); 0 (no limit) otherwise, so
+ * files and pipes get whole values. */
+static size_t terminal_width(void)
+{
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	int64_t v;
+
+	if (!isatty(STDOUT_FILENO))
+		return 0;
+	if (env && cli_parse_int(env, 20, 100000, &v) == 0)
+		return (size_t)v;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 0;
 }
 
 /* Which filters each question accepts (runs only knows time, run, limit). */
@@ -194,6 +215,12 @@ int cli_query(int argc, char **argv)
 		errmsg("%s", err);
 		return 2;
 	}
+	if (cli_filter_resolve(db, &f, db_path, PROG) < 0) {
+		query_close(db);
+		return 2;
+	}
+	if (fmt == QUERY_FMT_TABLE)
+		f.table_width = terminal_width();
 	if (explain) {
 		struct sqlite3_stmt *st = query_prepare(db, kind, &f, 1, err, sizeof(err));
 		if (!st) {

@@ -161,6 +161,10 @@ int cli_report(int argc, char **argv)
 		cli_errmsg(PROG, "%s", err);
 		return 2;
 	}
+	if (cli_filter_resolve(db, &ro.filter, db_path, PROG) < 0) {
+		query_close(db);
+		return 2;
+	}
 	ro.db_name = db_path;
 	ro.filters = filters;
 	ro.now = time(NULL);

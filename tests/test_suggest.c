@@ -105,7 +105,7 @@ Test(suggest, every_line_carries_its_evidence_and_the_file_is_valid)
 	suggest_from("pcaps/suggest.pcap");
 	cr_assert_eq(tu_run(out, sizeof(out),
 	                    "grep -c '^role uccx  *127.0.0.21  *# 2 rules (.*uccx.*), 4 flows, "
-	                    "2026-11-01 13:00:00 to 2026-11-01 13:00:43 UTC' %s",
+	                    "2026-11-01 15:00:00 to 2026-11-01 15:00:43 UTC' %s",
 	                    site),
 	             0, "uccx 127.0.0.21: two rules, 4 flows (pcaps/README.md): %s", out);
 	cr_assert_eq(tu_run(out, sizeof(out), "grep '^role ' %s | grep -vc '# .*flow'", site), 1,

@@ -51,7 +51,10 @@ struct query_filter {
 	const char *proto;   /* "tcp", "udp", "icmp", "icmp6", or NULL */
 	const char *app;     /* app protocol name (case-insensitive), or NULL */
 	int64_t limit;       /* 0 = no limit */
+	size_t table_width;  /* table format: fit lines in this many columns by cutting
+	                        text cells (marked with '~'); 0 = no limit */
 	int unchecked;       /* anomalies: the expected flows not fully checked instead */
+	int run_last;        /* --run last: the CLI puts the newest run's id in run_id */
 };
 
 /* Parse a time for --since/--until: ISO 8601 date or date-time (UTC unless a
