@@ -120,6 +120,8 @@ Test(report, filters_narrow_the_findings)
 	                   "the report says how it was filtered: %s", out);
 	cr_assert_eq(report("--format md --since 2099-01-01"), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "No flow matches the filters."), "%s", out);
+	cr_assert_eq(report("--format md --run last --proto TCP"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "27 flows seen"), "27 tcp lines in demo.verdicts: %s", out);
 	cr_assert_eq(report("--format md --peer 127.0.0.66"), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "8 flows seen"), "127.0.0.66 has 8 flows: %s", out);
 }
