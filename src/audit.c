@@ -323,7 +323,7 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 		a->last_tick_us = p.ts_us;
 	}
 
-	ds = decode_packet(dlt, data, &p);
+	ds = decode_packet(&a->cfg.decode, dlt, data, &p);
 	switch (ds) {
 	case DECODE_OK:
 		break;

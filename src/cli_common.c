@@ -43,6 +43,11 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 	case 4:
 		o->acfg.no_dpi = 1;
 		return 1;
+	case 5:
+		if (cli_uint("--vxlan-port", arg, 1, 65535, &v) < 0)
+			return -1;
+		o->acfg.decode.vxlan_port = (uint16_t)v;
+		return 1;
 	case 'm':
 		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
 			return -1;

@@ -22,6 +22,7 @@
 
 struct audit_cfg {
 	struct flow_cfg flow;
+	struct decode_cfg decode;          /* tunnel ports */
 	int no_dpi;                        /* skip application detection */
 	const struct rules_matrix *matrix; /* frozen; borrowed */
 	struct store *store;               /* borrowed */
