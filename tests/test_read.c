@@ -436,3 +436,98 @@ Test(read, usage_errors_are_one_line_and_exit_2)
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "smaudit 0."), "%s", out);
 }
+
+/* ---- mirrored and encapsulated traffic --------------------------------- */
+
+Test(read, every_encapsulation_gives_the_inner_flows_tshark_sees)
+{
+	static const char *caps[] = {"encap-gre", "encap-udp", "encap-ipip",
+	                             "encap-l2",  "encap-ppp", "encap-radiotap"};
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		char file[64];
+		snprintf(file, sizeof(file), "%s.pcap", caps[i]);
+		read_and_check(caps[i], file);
+		cr_assert_eq(
+		    q1("SELECT flows_other FROM runs WHERE id = (SELECT max(id) FROM runs)"), 0,
+		    "%s: the tunnel's outer transport is no flow", caps[i]);
+	}
+}
+
+/* Every column a user reads, one text per flow of run id, in time order. */
+#define FLOW_COLUMNS                                                                               \
+	"quote(ts_start)||'|'||quote(ts_end)||'|'||proto||'|'||orig_addr||'|'||orig_port||'|'||"   \
+	"resp_addr||'|'||resp_port||'|'||quote(vlan)||'|'||direction||'|'||direction_inferred||'|" \
+	"'"                                                                                        \
+	"||peer_addr||'|'||orig_pkts||'|'||orig_ip_bytes||'|'||orig_bytes||'|'||resp_pkts||'|'||"  \
+	"resp_ip_bytes||'|'||resp_bytes||'|'||quote(conn_state)||'|'||quote(history)||'|'||"       \
+	"end_reason||'|'||quote(app_proto)||'|'||quote(app_confidence)||'|'||quote(server_name)"   \
+	"||'|'||quote(rule_id)||'|'||quote(verdict)||'|'||quote(reason)"
+
+/* The demo read plainly (run 1) and through a mirror session (run 2): the
+ * same flows, column by column, with the same verdicts. */
+static void same_as_plain_demo(const char *wrapped)
+{
+	sqlite3 *h;
+	sqlite3_stmt *a, *b;
+	int n = 0, rc;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --site rules/demo.site --db %s "
+	                        "pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 127.0.0.10 --site rules/demo.site --db %s pcaps/%s",
+	           db, wrapped);
+	cr_assert_eq(rc, 0, "%s: %s", wrapped, out);
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h,
+	                                "SELECT " FLOW_COLUMNS " FROM flows WHERE run_id = 1 "
+	                                "ORDER BY ts_start, id",
+	                                -1, &a, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(h));
+	cr_assert_eq(sqlite3_prepare_v2(h,
+	                                "SELECT " FLOW_COLUMNS " FROM flows WHERE run_id = 2 "
+	                                "ORDER BY ts_start, id",
+	                                -1, &b, NULL),
+	             SQLITE_OK);
+	while (sqlite3_step(a) == SQLITE_ROW) {
+		n++;
+		cr_assert_eq(sqlite3_step(b), SQLITE_ROW, "%s: flow %d missing", wrapped, n);
+		cr_expect_str_eq((const char *)sqlite3_column_text(b, 0),
+		                 (const char *)sqlite3_column_text(a, 0), "%s flow %d", wrapped, n);
+	}
+	cr_expect_neq(sqlite3_step(b), SQLITE_ROW, "%s: more flows than the plain demo", wrapped);
+	cr_assert_eq(n, 30, "the plain demo has 30 flows");
+	sqlite3_finalize(a);
+	sqlite3_finalize(b);
+	sqlite3_close(h);
+	cr_assert_eq(q1("SELECT count(DISTINCT packets) FROM runs"), 1, "every packet counted");
+	cr_assert_eq(q1("SELECT flows_other + malformed + non_ip FROM runs WHERE id = 2"), 0,
+	             "%s: the mirror session itself is no flow and nothing is lost", wrapped);
+}
+
+Test(read, demo_through_erspan_type_2_gives_the_same_flows_and_verdicts)
+{
+	same_as_plain_demo("demo-erspan.pcap");
+}
+
+Test(read, demo_through_vxlan_gives_the_same_flows_and_verdicts)
+{
+	same_as_plain_demo("demo-vxlan.pcap");
+}
+
+Test(read, nested_too_deep_or_cut_tunnels_are_malformed_and_the_rest_is_kept)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/encap-bomb.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	/* 20 GRE layers and a payload that is not IP: bad headers; a GRE key and
+	 * a VXLAN header cut by the snap length: truncated */
+	cr_assert_eq(q1("SELECT malformed FROM runs"), 4);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 15);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1, "the good flow around them survives");
+	cr_assert_eq(q1("SELECT orig_pkts + resp_pkts FROM flows"), 11);
+	cr_assert(strstr(out, "truncated 2, bad header 2"), "%s", out);
+}
