@@ -46,7 +46,7 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 	case 5:
 		if (cli_uint("--vxlan-port", arg, 1, 65535, &v) < 0)
 			return -1;
-		o->acfg.decode.vxlan_port = (uint16_t)v;
+		o->decode.vxlan_port = (uint16_t)v;
 		return 1;
 	case 'm':
 		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
@@ -147,6 +147,7 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	cfg->db = o->db;
 	cfg->filter = o->filter;
 	cfg->flow = o->flow;
+	cfg->decode = o->decode;
 	cfg->no_dpi = o->no_dpi;
 	r = run_open(cfg, m, &why, err, sizeof(err));
 	if (!r) {

@@ -42,6 +42,7 @@ struct cli_site {
 struct cli_audit_opts {
 	struct cli_site site;
 	struct flow_cfg flow;
+	struct decode_cfg decode;
 	int no_dpi;
 	const char *db, *filter;
 	int quiet;

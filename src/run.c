@@ -107,6 +107,7 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	acfg.flow = cfg->flow;
 	acfg.flow.svc_tcp = r->svc;
 	acfg.flow.svc_udp = r->svc + SVC_BITMAP;
+	acfg.decode = cfg->decode;
 	acfg.no_dpi = cfg->no_dpi;
 	acfg.matrix = m;
 	acfg.store = r->store;
