@@ -165,20 +165,6 @@ const char *decode_status_str(enum decode_status s)
 	return "?";
 }
 
-const char *decode_encap_str(enum decode_encap k)
-{
-	static const char *const names[ENCAP_COUNT] = {
-	    [ENCAP_NONE] = "none",       [ENCAP_ERSPAN1] = "erspan1",
-	    [ENCAP_ERSPAN2] = "erspan2", [ENCAP_ERSPAN3] = "erspan3",
-	    [ENCAP_GRE] = "gre",         [ENCAP_VXLAN] = "vxlan",
-	    [ENCAP_GENEVE] = "geneve",   [ENCAP_IPIP] = "ip-in-ip",
-	    [ENCAP_GTPU] = "gtp-u",      [ENCAP_TEREDO] = "teredo",
-	    [ENCAP_AYIYA] = "ayiya",     [ENCAP_MPLS] = "mpls",
-	    [ENCAP_PPPOE] = "pppoe",     [ENCAP_PBB] = "pbb",
-	    [ENCAP_VNTAG] = "vn-tag",    [ENCAP_FABRICPATH] = "fabricpath"};
-	return (unsigned)k < ENCAP_COUNT ? names[k] : "?";
-}
-
 enum decode_status decode_packet(const struct decode_cfg *cfg, int dlt, const uint8_t *data,
                                  struct pkt *p)
 {
@@ -248,7 +234,7 @@ static enum decode_status decode_link(struct dec *d, const struct link *l)
 }
 
 /* Count one more encapsulation layer of kind k; -1 past the depth bound. */
-static int enter(struct dec *d, enum decode_encap k)
+static int enter(struct dec *d, enum encap_kind k)
 {
 	if (d->p->tun.depth >= DECODE_MAX_DEPTH)
 		return -1;
@@ -603,7 +589,7 @@ static enum decode_status decode_l4(struct dec *d, uint32_t off, uint32_t l4len)
 
 /* Start an IP tunnel of kind k carried by the current transport payload:
  * record the outer addresses. -1 past the depth bound. */
-static int tunnel_enter(struct dec *d, enum decode_encap k)
+static int tunnel_enter(struct dec *d, enum encap_kind k)
 {
 	struct pkt *p = d->p;
 
@@ -669,7 +655,7 @@ static enum decode_status decode_gre(struct dec *d, uint32_t off)
 	const uint8_t *h;
 	uint16_t flags, proto;
 	uint32_t hlen = 4, k_off = 0;
-	enum decode_encap kind;
+	enum encap_kind kind;
 
 	if (d->end < off || d->end - off < 4)
 		return DECODE_TRUNCATED;

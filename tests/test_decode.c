@@ -459,7 +459,7 @@ static const char *astr(const struct sm_addr *a)
 }
 
 /* The inner IPv4 view, and the tunnel that carried it. */
-static void assert_inner(const struct pkt *p, enum decode_encap kind, int has_id, uint32_t id)
+static void assert_inner(const struct pkt *p, enum encap_kind kind, int has_id, uint32_t id)
 {
 	cr_assert_eq(p->ip_version, 4);
 	cr_assert_str_eq(astr(&p->src), "127.0.0.10", "inner source address");
@@ -470,7 +470,7 @@ static void assert_inner(const struct pkt *p, enum decode_encap kind, int has_id
 	cr_assert_eq(p->ip_len, 44, "inner IP bytes");
 	cr_assert_eq(p->payload_len, 4);
 	cr_assert_eq(p->payload_caplen, 4);
-	cr_assert_eq(p->tun.kind, kind, "tunnel kind %s", decode_encap_str(p->tun.kind));
+	cr_assert_eq(p->tun.kind, kind, "tunnel kind %s", encap_str(p->tun.kind));
 	cr_assert(p->tun.kinds & (1u << kind));
 	cr_assert_eq(p->tun.has_id, has_id);
 	cr_assert_eq(p->tun.id, id);

@@ -506,16 +506,51 @@ static void same_as_plain_demo(const char *wrapped)
 	cr_assert_eq(q1("SELECT count(DISTINCT packets) FROM runs"), 1, "every packet counted");
 	cr_assert_eq(q1("SELECT flows_other + malformed + non_ip FROM runs WHERE id = 2"), 0,
 	             "%s: the mirror session itself is no flow and nothing is lost", wrapped);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 1 AND tunnel IS NULL"), 30);
 }
 
 Test(read, demo_through_erspan_type_2_gives_the_same_flows_and_verdicts)
 {
+	char buf[256];
+
 	same_as_plain_demo("demo-erspan.pcap");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 2 AND tunnel = "
+	                "'erspan2 192.0.2.1>192.0.2.2 session 1'"),
+	             30, "every flow names the mirror session it came through");
+	cr_assert_str_eq(qs("SELECT encap FROM runs WHERE id = 2", buf, sizeof(buf)),
+	                 "erspan2 488");
 }
 
 Test(read, demo_through_vxlan_gives_the_same_flows_and_verdicts)
 {
+	char buf[256];
+
 	same_as_plain_demo("demo-vxlan.pcap");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 2 AND tunnel = "
+	                "'vxlan 198.51.100.1>198.51.100.2 vni 4242'"),
+	             30);
+	cr_assert_str_eq(qs("SELECT encap FROM runs WHERE id = 2", buf, sizeof(buf)), "vxlan 488");
+}
+
+Test(read, two_tenants_with_the_same_inner_addresses_are_two_flows)
+{
+	char buf[256];
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 10.0.0.10 --db %s pcaps/encap-tenants.pcap", db);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 2, "VNI 100 and VNI 200 do not merge");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_pkts = 6 AND resp_pkts = 5 AND "
+	                "conn_state = 'SF' AND orig_addr = '10.0.0.5' AND resp_port = 80"),
+	             2, "each tenant's connection is whole");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE tunnel = "
+	                "'vxlan 198.51.100.1>198.51.100.2 vni 100'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE tunnel = "
+	                "'vxlan 198.51.100.3>198.51.100.2 vni 200'"),
+	             1);
+	cr_assert_str_eq(qs("SELECT encap FROM runs", buf, sizeof(buf)), "vxlan 22");
+	cr_assert(strstr(out, "decapsulated (packets): vxlan 22"), "the summary says so:\n%s", out);
 }
 
 Test(read, nested_too_deep_or_cut_tunnels_are_malformed_and_the_rest_is_kept)

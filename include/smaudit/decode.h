@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "smaudit/addr.h"
+#include "smaudit/record.h" /* enum encap_kind, struct encap_info */
 
 enum decode_status {
 	DECODE_OK = 0,
@@ -32,43 +33,9 @@ enum {
 	PKT_FRAG_LATER = 2  /* offset > 0: no transport header */
 };
 
-/* Encapsulations decode crosses; struct pkt_tunnel.kinds has bit 1u << kind
- * set for each one seen. Keep decode_encap_str() in step. */
-enum decode_encap {
-	ENCAP_NONE = 0,
-	ENCAP_ERSPAN1,    /* GRE 0x88BE without sequence number */
-	ENCAP_ERSPAN2,    /* GRE 0x88BE with sequence number, 8-byte header */
-	ENCAP_ERSPAN3,    /* GRE 0x22EB, 12-byte header (+8 platform sub-header) */
-	ENCAP_GRE,        /* GRE (RFC 2784/2890, PPTP enhanced GRE, GRE over UDP 4754) */
-	ENCAP_VXLAN,      /* UDP 4789 or the configured port */
-	ENCAP_GENEVE,     /* UDP 6081 */
-	ENCAP_IPIP,       /* IPv4/IPv6 directly in IPv4/IPv6 (protocol 4 or 41) */
-	ENCAP_GTPU,       /* UDP 2152, G-PDU */
-	ENCAP_TEREDO,     /* UDP 3544, IPv6 in UDP */
-	ENCAP_AYIYA,      /* UDP 5072 */
-	ENCAP_MPLS,       /* label stack (ethertype 0x8847/0x8848, or in GRE) */
-	ENCAP_PPPOE,      /* PPPoE session (0x8864) */
-	ENCAP_PBB,        /* 802.1ah I-TAG (0x88E7) */
-	ENCAP_VNTAG,      /* VN-tag (0x8926) */
-	ENCAP_FABRICPATH, /* Cisco FabricPath (0x8903) */
-	ENCAP_COUNT
-};
-
 /* Encapsulation layers crossed before a packet is called malformed (a loop
  * or a depth bomb). */
 #define DECODE_MAX_DEPTH 8
-
-/* What the inner packet came through. The tunnel fields describe the
- * innermost IP tunnel (the one the flow was carried by): its kind, the
- * addresses of the IP header around it and its id. */
-struct pkt_tunnel {
-	uint32_t kinds;          /* 1u << ENCAP_* of every layer crossed; 0 = plain */
-	uint8_t depth;           /* encapsulation layers crossed */
-	uint8_t kind;            /* ENCAP_* of the innermost IP tunnel; ENCAP_NONE if none */
-	uint8_t has_id;          /* id is meaningful */
-	uint32_t id;             /* VXLAN/GENEVE VNI, GRE key, ERSPAN session, GTP TEID */
-	struct sm_addr src, dst; /* outer IP addresses of that tunnel */
-};
 
 /* Decoder settings (NULL = defaults). */
 struct decode_cfg {
@@ -105,7 +72,7 @@ struct pkt {
 	uint32_t payload_len; /* payload length as the IP header says (not captured) */
 	uint32_t payload_caplen; /* payload bytes actually captured */
 
-	struct pkt_tunnel tun; /* encapsulations crossed; kinds == 0 for a plain packet */
+	struct encap_info tun; /* encapsulations crossed; kinds == 0 for a plain packet */
 };
 
 #define TH_FIN  0x01
@@ -124,9 +91,6 @@ enum decode_status decode_packet(const struct decode_cfg *cfg, int dlt, const ui
 
 /* 1 if dlt is a link type decode_packet() understands. */
 int decode_link_supported(int dlt);
-
-/* Short name of an encapsulation kind ("erspan2", "vxlan", ...). */
-const char *decode_encap_str(enum decode_encap k);
 
 /* Short human name of a decode_status ("truncated", ...). */
 const char *decode_status_str(enum decode_status s);
