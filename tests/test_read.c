@@ -566,3 +566,31 @@ Test(read, nested_too_deep_or_cut_tunnels_are_malformed_and_the_rest_is_kept)
 	cr_assert_eq(q1("SELECT orig_pkts + resp_pkts FROM flows"), 11);
 	cr_assert(strstr(out, "truncated 2, bad header 2"), "%s", out);
 }
+
+Test(read, vxlan_on_another_port_only_when_asked)
+{
+	char buf[256];
+	int rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 0.0.0.0/0 --db %s pcaps/encap-vxlan-port.pcap", db);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE proto = 'udp' AND resp_port = 8472 AND "
+	                "orig_pkts = 11 AND tunnel IS NULL"),
+	             1, "not asked: a plain UDP flow between the VTEPs");
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 0.0.0.0/0 --vxlan-port 8472 --db %s "
+	                        "pcaps/encap-vxlan-port.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 2"), 1);
+	cr_assert_str_eq(
+	    qs("SELECT proto||' '||orig_addr||':'||orig_port||' '||resp_addr||':'||"
+	       "resp_port||' '||orig_pkts||'/'||resp_pkts||' '||orig_ip_bytes||'/'||"
+	       "resp_ip_bytes||' '||conn_state||' '||tunnel FROM flows WHERE run_id = 2",
+	       buf, sizeof(buf)),
+	    "tcp 127.0.0.55:50900 127.0.0.10:80 6/5 268/240 SF vxlan "
+	    "198.51.100.1>198.51.100.2 vni 9");
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --vxlan-port 0 --host 127.0.0.10 x.pcap");
+	cr_assert_eq(rc, 2, "a port out of range is a usage error: %s", out);
+}

@@ -8,8 +8,9 @@ keys/sequence, GRE in GRE, Ethernet bridging, PPTP), encap-udp.pcap (VXLAN,
 GENEVE, GTP-U, Teredo, AYIYA, GRE in UDP), encap-ipip.pcap (4in4, 6in4,
 4in6, 6in6), encap-l2.pcap (MPLS, PPPoE over QinQ, PBB, VN-tag, FabricPath),
 encap-ppp.pcap (DLT_PPP), encap-radiotap.pcap (802.11 behind radiotap),
-encap-tenants.pcap (two VXLAN tenants with identical inner addresses) and
-encap-bomb.pcap (tunnels nested too deep, cut tunnel headers).
+encap-tenants.pcap (two VXLAN tenants with identical inner addresses),
+encap-bomb.pcap (tunnels nested too deep, cut tunnel headers) and
+encap-vxlan-port.pcap (VXLAN on UDP 8472, for --vxlan-port).
 Each inner conversation is its own flow; packet builders come from craft.py.
 Output is deterministic.
 
@@ -241,6 +242,12 @@ def cap_tenants(base):
     return pcap_bytes(1, stamp(base, f))
 
 
+def cap_vxlan_port(base):
+    """VXLAN on UDP 8472 (Linux's pre-IANA default): VXLAN only with --vxlan-port."""
+    return pcap_bytes(1, stamp(base, [udp_tun(50030, 8472, vxlan(eth(p), 9))
+                                      for p in conv("127.0.0.55", 50900, HOST, 80)]))
+
+
 def cap_bomb(base):
     """One good flow, then: IP-in-GRE nested 20 deep, a GRE header and a VXLAN
     header cut by the snap length (caplen < len), an IP-in-IP whose payload
@@ -265,7 +272,7 @@ CAPTURES = [
     ("encap-gre.pcap", cap_gre), ("encap-udp.pcap", cap_udp), ("encap-ipip.pcap", cap_ipip),
     ("encap-l2.pcap", cap_l2), ("encap-ppp.pcap", cap_ppp),
     ("encap-radiotap.pcap", cap_radiotap), ("encap-tenants.pcap", cap_tenants),
-    ("encap-bomb.pcap", cap_bomb),
+    ("encap-bomb.pcap", cap_bomb), ("encap-vxlan-port.pcap", cap_vxlan_port),
 ]
 
 
