@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS runs (
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
-  version       TEXT                      -- smaudit version that wrote the run
+  version       TEXT,                     -- smaudit version that wrote the run
+  encap         TEXT                      -- encapsulations seen and the packets each carried
+                                          -- ('erspan2 488, mpls 3'); NULL when none
 );
 
 -- The rules in force for a run (so coverage needs nothing but the database).
@@ -91,7 +93,12 @@ CREATE TABLE IF NOT EXISTS flows (
                      CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
                             verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
                             verdict = 'protocol-mismatch'),
-  reason             TEXT                 -- why, in words a person can act on
+  reason             TEXT,                -- why, in words a person can act on
+  tunnel             TEXT                 -- what the flow came through, NULL if nothing:
+                                          -- encapsulations crossed, then the innermost IP
+                                          -- tunnel's outer addresses and id, e.g.
+                                          -- 'erspan2 192.0.2.1>192.0.2.2 session 1' (part of
+                                          -- the flow's key, like Zeek's tunnel_parents)
 );
 
 CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);
