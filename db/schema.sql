@@ -33,9 +33,11 @@ CREATE TABLE IF NOT EXISTS runs (
   error         TEXT,                     -- first error or warning, with its place
   version       TEXT,                     -- smaudit version that wrote the run
   ndpi_version  TEXT,                     -- nDPI library version that named the apps
-  roles         TEXT                      -- role addresses in force, one "role cidr,cidr" per
+  roles         TEXT,                     -- role addresses in force, one "role cidr,cidr" per
                                           -- line; a role without addresses is absent (its rules
                                           -- could not check the peer); NULL: not recorded
+  encap         TEXT                      -- encapsulations seen and the packets each carried
+                                          -- ('erspan2 488, mpls 3'); NULL when none
 );
 
 -- The rules in force for a run (so coverage needs nothing but the database).
@@ -100,7 +102,12 @@ CREATE TABLE IF NOT EXISTS flows (
                                           -- rule restricts the application and DPI did not confirm
                                           -- it: no payload, a port guess, DPI off) or 'peer,app';
                                           -- NULL: everything checked
-  reason             TEXT                 -- why, in words a person can act on
+  reason             TEXT,                -- why, in words a person can act on
+  tunnel             TEXT                 -- what the flow came through, NULL if nothing:
+                                          -- encapsulations crossed, then the innermost IP
+                                          -- tunnel's outer addresses and id, e.g.
+                                          -- 'erspan2 192.0.2.1>192.0.2.2 session 1' (part of
+                                          -- the flow's key, like Zeek's tunnel_parents)
 );
 
 CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);

@@ -46,6 +46,11 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg)
 	case 4:
 		o->no_dpi = 1;
 		return 1;
+	case 5:
+		if (cli_uint("--vxlan-port", arg, 1, 65535, &v) < 0)
+			return -1;
+		o->decode.vxlan_port = (uint16_t)v;
+		return 1;
 	case 'm':
 		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
 			return -1;
@@ -185,6 +190,7 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	cfg->db = o->db;
 	cfg->filter = o->filter;
 	cfg->flow = o->flow;
+	cfg->decode = o->decode;
 	cfg->no_dpi = o->no_dpi;
 	r = run_open(cfg, m, &why, err, sizeof(err));
 	if (!r) {

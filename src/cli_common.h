@@ -33,7 +33,7 @@ struct cli_site {
 	    {"tcp-timeout", required_argument, NULL, 1},                                           \
 	    {"udp-timeout", required_argument, NULL, 2},                                           \
 	    {"icmp-timeout", required_argument, NULL, 3}, {"no-dpi", no_argument, NULL, 4},        \
-	    {"quiet", no_argument, NULL, 'q'},                                                     \
+	    {"vxlan-port", required_argument, NULL, 5}, {"quiet", no_argument, NULL, 'q'},         \
 	{                                                                                          \
 		"help", no_argument, NULL, 'h'                                                     \
 	}
@@ -42,6 +42,7 @@ struct cli_site {
 struct cli_audit_opts {
 	struct cli_site site;
 	struct flow_cfg flow;
+	struct decode_cfg decode;
 	int no_dpi;
 	const char *db, *filter;
 	int quiet;

@@ -82,6 +82,7 @@ static void usage(FILE *out)
 	        "  --no-alerts            do not print a line per non-expected flow as it starts\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
+	        "  --vxlan-port PORT      UDP port carrying VXLAN besides 4789\n"
 	        "  -q, --quiet            no findings at the end\n"
 	        "  -h, --help             this help\n");
 }

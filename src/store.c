@@ -84,56 +84,48 @@ static int table_count(struct store *s, int *has_runs)
 	return n;
 }
 
-/* Bring a database at version from up to STORE_SCHEMA_VERSION. */
-/* Columns added after a table was first created: added to older databases
- * when missing (PRAGMA table_info), so branches that each add one merge. */
-static const char *const added_columns[][3] = {
-    {"runs", "ndpi_version", "TEXT"},
-    {"runs", "roles", "TEXT"},
-    {"flows", "unchecked", "TEXT"},
-};
-
-/* 1 if table has column, 0 if not, -1 on error. */
-static int has_column(struct store *s, const char *table, const char *column)
+/* Add column col (declared decl) to table when an older database lacks it.
+ * Returns 0 or -1 with err. */
+static int add_column(struct store *s, const char *table, const char *col, const char *decl,
+                      char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	char sql[128];
-	int found = 0, rc;
+	char sql[256];
+	int found = 0;
 
 	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (!strcmp((const char *)sqlite3_column_text(st, 1), column))
+		return db_err(s, err, errlen, "database: reading the schema");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (!strcmp((const char *)sqlite3_column_text(st, 1), col))
 			found = 1;
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? found : -1;
+	if (found)
+		return 0;
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, col, decl);
+	return exec(s, sql, err, errlen);
 }
 
-/* Add the columns of added_columns a database lacks (inside a transaction). */
-static int add_columns(struct store *s, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
-		char sql[160];
-		int h = has_column(s, added_columns[i][0], added_columns[i][1]);
-		if (h < 0)
-			return db_err(s, err, errlen, "database: reading the schema");
-		if (h)
-			continue;
-		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i][0],
-		         added_columns[i][1], added_columns[i][2]);
-		if (exec(s, sql, err, errlen) < 0)
-			return -1;
-	}
-	return 0;
-}
+/* Columns added after a table was first shipped: CREATE ... IF NOT EXISTS
+ * leaves an older table as it is, so migrate() adds each one it lacks. */
+static const char *const added_columns[][3] = {
+    {"runs", "encap", "TEXT"}, {"flows", "tunnel", "TEXT"},    {"runs", "ndpi_version", "TEXT"},
+    {"runs", "roles", "TEXT"}, {"flows", "unchecked", "TEXT"},
+};
 
+/* Bring a database at version from up to STORE_SCHEMA_VERSION. */
 static int migrate(struct store *s, int from, char *err, size_t errlen)
 {
+	int failed;
+
 	(void)from; /* version 1 is the first: the schema itself is the migration */
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (exec(s, store_schema_sql, err, errlen) < 0 || add_columns(s, err, errlen) < 0) {
+	failed = exec(s, store_schema_sql, err, errlen) < 0;
+	for (size_t i = 0; !failed && i < sizeof(added_columns) / sizeof(added_columns[0]); i++)
+		failed = add_column(s, added_columns[i][0], added_columns[i][1],
+		                    added_columns[i][2], err, errlen) < 0;
+	if (failed) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
 		return -1;
 	}
@@ -183,8 +175,8 @@ static int prepare_flow_insert(struct store *s, const char *verb, sqlite3_stmt *
 	         "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	         "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	         "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	         "reason, unchecked) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
-	         "?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30)",
+	         "reason, tunnel, unchecked) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+	         "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31)",
 	         verb);
 	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
 }
@@ -400,7 +392,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
                char *err, size_t errlen)
 {
 	sqlite3_stmt *st = r->store_id > 0 ? s->rep_flow : s->ins_flow;
-	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8];
+	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8], tunnel[160];
 	const char *proto = flow_proto_str(r->proto);
 	int rc;
 
@@ -447,7 +439,8 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	bind_text_static(st, 26, v && v->rule ? v->rule->id : NULL);
 	bind_text_static(st, 27, v ? verdict_str(v->kind) : NULL);
 	bind_text_static(st, 28, v ? v->reason : NULL);
-	bind_text_static(st, 30, verdict_unchecked_str(v));
+	bind_text_static(st, 30, encap_info_str(&r->tunnel, tunnel, sizeof(tunnel)));
+	bind_text_static(st, 31, verdict_unchecked_str(v));
 	if (r->store_id > 0)
 		sqlite3_bind_int64(st, 29, r->store_id);
 	else
@@ -477,7 +470,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
                   size_t errlen)
 {
 	sqlite3_stmt *st;
-	char now[32];
+	char now[32], encap[512];
 	int rc;
 
 	if (store_flush(s, err, errlen) < 0)
@@ -485,7 +478,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET finished=?2, packets=?3, bytes=?4, malformed=?5, "
 	                       "unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, flows_other=?10, "
-	                       "evicted=?11, status=?12, error=?13 WHERE id=?1",
+	                       "evicted=?11, status=?12, error=?13, encap=?14 WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
@@ -501,6 +494,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
 	sqlite3_bind_text(st, 12, run->status ? run->status : "complete", -1, SQLITE_TRANSIENT);
 	bind_text(st, 13, run->error);
+	bind_text(st, 14, encap_counts_str(run->encap, encap, sizeof(encap)));
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
