@@ -856,31 +856,31 @@ static void document_begin(struct rep *r)
 {
 	char now[40];
 
+	const char *co = r->md ? "" : "<code>", *cc = r->md ? "" : "</code>";
+
 	query_fmt_time((double)r->o->now, 0, now, sizeof(now));
+	if (!r->md) {
+		rp_put(r,
+		       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+		       "<meta name=\"color-scheme\" content=\"light dark\">\n"
+		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		       "<title>smaudit audit report</title>\n<style>\n");
+		rp_put(r, css);
+		rp_put(r, "</style></head><body>\n");
+	}
+	rp_put(r, r->md ? "# smaudit audit report\n\nDatabase "
+	                : "<h1>smaudit audit report</h1>\n<p class=\"meta\">Database ");
+	rp_put(r, co);
+	rp_esc(r, r->o->db_name);
+	rp_printf(r, "%s, made %s UTC", cc, now);
+	if (r->o->filters && *r->o->filters) {
+		rp_printf(r, ", filters%s %s", r->md ? ":" : "", co);
+		rp_esc(r, r->o->filters);
+		rp_put(r, cc);
+	}
 	if (r->md) {
-		rp_put(r, "# smaudit audit report\n\nDatabase ");
-		rp_esc(r, r->o->db_name);
-		rp_printf(r, ", made %s UTC", now);
-		if (r->o->filters && *r->o->filters) {
-			rp_put(r, ", filters: ");
-			rp_esc(r, r->o->filters);
-		}
 		rp_put(r, ".\n");
 		return;
-	}
-	rp_put(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-	          "<meta name=\"color-scheme\" content=\"light dark\">\n"
-	          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	          "<title>smaudit audit report</title>\n<style>\n");
-	rp_put(r, css);
-	rp_put(r, "</style></head><body>\n<h1>smaudit audit report</h1>\n<p class=\"meta\">"
-	          "Database <code>");
-	rp_esc(r, r->o->db_name);
-	rp_printf(r, "</code>, made %s UTC", now);
-	if (r->o->filters && *r->o->filters) {
-		rp_put(r, ", filters <code>");
-		rp_esc(r, r->o->filters);
-		rp_put(r, "</code>");
 	}
 	rp_put(r, ". Contents: <a href=\"#summary\">summary</a>, <a href=\"#audited\">what was "
 	          "audited</a>, <a href=\"#matrix\">port matrix</a>, <a href=\"#findings\">"
