@@ -282,6 +282,8 @@ static void para_end(struct rep *r)
 
 /* ---- sections ---- */
 
+static int has_column(sqlite3 *db, const char *table, const char *column);
+
 /* Parse a runs.roles text ("role cidr,cidr" lines) into r->roles. */
 static void load_roles(struct rep *r, const char *text)
 {
@@ -356,7 +358,14 @@ static void run_row(struct rep *r, sqlite3_stmt *st, struct run_totals *t)
 	row_begin(r);
 	cell_int(r, sqlite3_column_int64(st, 0));
 	cell(r, rp_col(st, 1), NULL);
-	cell(r, rp_col(st, 2), NULL);
+	if (*rp_col(st, 20)) {
+		char src[512];
+		snprintf(src, sizeof(src), "%.300s (encapsulated: %.160s)", rp_col(st, 2),
+		         rp_col(st, 20));
+		cell(r, src, NULL);
+	} else {
+		cell(r, rp_col(st, 2), NULL);
+	}
 	cell(r, rp_col(st, 3), NULL);
 	if (sqlite3_column_type(st, 18) == SQLITE_NULL) {
 		snprintf(buf, sizeof(buf), "no flow; ran %s", rp_col(st, 4));
@@ -424,25 +433,20 @@ static int section_audited(struct rep *r)
 	static const char *const fheads[] = {"Rules file", "SHA-256"};
 	struct run_totals t;
 	sqlite3_stmt *st;
+	char head[640];
 	int rc;
 
 	memset(&t, 0, sizeof(t));
-	st = rp_prepare(
-	    r,
-	    r->new_runs
-	        ? "SELECT r.id, r.mode, r.source, r.hosts, r.started,"
-	          " r.finished, r.status, r.packets, r.bytes, r.dropped,"
-	          " r.malformed, r.flows, r.flows_other, r.evicted, r.version,"
-	          " r.ndpi_version, r.rules_files, r.roles, (SELECT min(ts_start) FROM flows"
-	          " WHERE run_id = r.id), (SELECT max(ts_end) FROM flows"
-	          " WHERE run_id = r.id) FROM runs r WHERE 1"
-	        : "SELECT r.id, r.mode, r.source, r.hosts, r.started,"
-	          " r.finished, r.status, r.packets, r.bytes, r.dropped,"
-	          " r.malformed, r.flows, r.flows_other, r.evicted, r.version,"
-	          " NULL, r.rules_files, NULL, (SELECT min(ts_start) FROM flows"
-	          " WHERE run_id = r.id), (SELECT max(ts_end) FROM flows"
-	          " WHERE run_id = r.id) FROM runs r WHERE 1",
-	    QUERY_SCOPE_RUNS, " ORDER BY r.id");
+	/* columns an older database may lack are read as NULL (never migrated here) */
+	snprintf(head, sizeof(head),
+	         "SELECT r.id, r.mode, r.source, r.hosts, r.started, r.finished, r.status,"
+	         " r.packets, r.bytes, r.dropped, r.malformed, r.flows, r.flows_other, r.evicted,"
+	         " r.version, %s, r.rules_files, %s, (SELECT min(ts_start) FROM flows WHERE"
+	         " run_id = r.id), (SELECT max(ts_end) FROM flows WHERE run_id = r.id), %s"
+	         " FROM runs r WHERE 1",
+	         r->new_runs ? "r.ndpi_version" : "NULL", r->new_runs ? "r.roles" : "NULL",
+	         has_column(r->db, "runs", "encap") ? "r.encap" : "NULL");
+	st = rp_prepare(r, head, QUERY_SCOPE_RUNS, " ORDER BY r.id");
 	if (!st)
 		return -1;
 	heading(r, 2, "audited", "What was audited");
@@ -888,23 +892,22 @@ static void document_begin(struct rep *r)
 	          "map</a>.</p>\n");
 }
 
-/* 1 if the runs table has the columns added with the report (roles,
- * ndpi_version); a database written by an older smaudit lacks them and is
- * only read, never migrated, here. */
-static int runs_have_roles(sqlite3 *db)
+/* 1 if table has column (a database written by an older smaudit lacks
+ * the columns added since; the report only reads, never migrates). */
+static int has_column(sqlite3 *db, const char *table, const char *column)
 {
 	sqlite3_stmt *st;
 	int n = 0;
 
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN"
-	                       " ('roles', 'ndpi_version')",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", -1,
+	                       &st, NULL) != SQLITE_OK)
 		return 0;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	return n == 2;
+	return n > 0;
 }
 
 int report_write(sqlite3 *db, const struct report_opts *o, FILE *out, char *err, size_t errlen)
@@ -922,7 +925,7 @@ int report_write(sqlite3 *db, const struct report_opts *o, FILE *out, char *err,
 	r->o = o;
 	r->err = err;
 	r->errlen = errlen;
-	r->new_runs = runs_have_roles(db);
+	r->new_runs = has_column(db, "runs", "roles") && has_column(db, "runs", "ndpi_version");
 	document_begin(r);
 	rc = section_summary(r) < 0 || report_timeline(r) < 0 || section_audited(r) < 0 ||
 	     section_matrix(r) < 0 || section_findings(r) < 0 || section_unchecked(r) < 0 ||

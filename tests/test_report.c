@@ -190,3 +190,21 @@ Test(report, says_plainly_when_the_capture_lost_data)
 	cr_assert_not_null(strstr(out, "1 run(s) did not complete"), "%s", out);
 	cr_assert_null(strstr(out, "No loss recorded"), "%s", out);
 }
+
+Test(report, a_mirrored_capture_says_what_it_came_through_and_judges_the_same)
+{
+	char args[256];
+
+	/* pcaps/README.md: every frame of demo.pcap (488) in GRE + ERSPAN type II */
+	read_capture("pcaps/demo-erspan.pcap", 1);
+	snprintf(args, sizeof(args), "-o %s", html);
+	cr_assert_eq(report(args), 0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), CHECK " %s pcaps/demo.verdicts %s --roles all", html, db), 0,
+	    "%s", out);
+	cr_assert_eq(report("--format md"), 0, "%s", out);
+	cr_assert_not_null(
+	    strstr(out, "| pcaps/demo\\-erspan.pcap \\(encapsulated: erspan2 488\\) |") ||
+	        strstr(out, "| pcaps/demo-erspan.pcap \\(encapsulated: erspan2 488\\) |"),
+	    "%s", out);
+}
