@@ -5,7 +5,9 @@
 #   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
 set -e
 need=""
-for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
+# libcrypto: SHA-1/base64 (Community ID) and SHA-256 (rules files); jansson: JSON output
+for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev \
+	libcrypto:libssl-dev jansson:libjansson-dev; do
 	mod=${pc%%:*}; pkg=${pc#*:}
 	pkg-config --exists "$mod" 2>/dev/null || need="$need $pkg"
 done

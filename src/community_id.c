@@ -1,0 +1,103 @@
+/* community_id.c: Community ID v1 flow hashing (see community_id.h).
+ *
+ * The hashed bytes, 32-bit aligned: seed(2) saddr(4|16) daddr(4|16) proto(1)
+ * pad(1) [sport(2) dport(2)]. ICMP and ICMPv6 messages that come in pairs
+ * (echo request/reply ...) hash as type and paired type, so both halves of
+ * a conversation get one ID; other messages hash as type and code and keep
+ * their direction (one-way). The tables are Zeek's ICMP4/6_counterpart as
+ * the spec's reference implementation lists them. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "smaudit/community_id.h"
+
+#define PROTO_ICMP   1
+#define PROTO_TCP    6
+#define PROTO_UDP    17
+#define PROTO_ICMPV6 58
+#define PROTO_SCTP   132
+
+/* ---- private ----------------------------------------------------------- */
+
+/* The paired ICMP type of type t, or -1 when t is a one-way message. */
+static int icmp_counterpart(uint8_t proto, uint16_t t)
+{
+	static const uint8_t v4[][2] = {{8, 0},   {0, 8},  {13, 14}, {14, 13}, {15, 16},
+	                                {16, 15}, {10, 9}, {9, 10},  {17, 18}, {18, 17}};
+	static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {133, 134}, {134, 133},
+	                                {135, 136}, {136, 135}, {130, 131}, {131, 130},
+	                                {139, 140}, {140, 139}, {144, 145}, {145, 144}};
+	const uint8_t(*tab)[2] = proto == PROTO_ICMP ? v4 : v6;
+	size_t n = proto == PROTO_ICMP ? sizeof(v4) / sizeof(v4[0]) : sizeof(v6) / sizeof(v6[0]);
+
+	for (size_t i = 0; i < n; i++)
+		if (tab[i][0] == t)
+			return tab[i][1];
+	return -1;
+}
+
+/* 1 if (a, ap) sorts strictly before (b, bp): addresses bytewise, then ports. */
+static int endpoint_lt(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp, size_t alen)
+{
+	int c = memcmp(a, b, alen);
+
+	return c < 0 || (c == 0 && ap < bp);
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+int community_id_v1(uint16_t seed, const struct sm_addr *src, const struct sm_addr *dst,
+                    uint8_t proto, uint16_t sport, uint16_t dport, char *out, size_t outlen)
+{
+	uint8_t buf[2 + 16 + 16 + 2 + 4], digest[SHA_DIGEST_LENGTH];
+	unsigned char b64[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+	size_t alen, n = 0;
+	int ports = proto == PROTO_TCP || proto == PROTO_UDP || proto == PROTO_SCTP ||
+	            proto == PROTO_ICMP || proto == PROTO_ICMPV6;
+	int one_way = 0, swap;
+	const uint8_t *a = src->b, *b = dst->b;
+
+	if (outlen)
+		out[0] = '\0';
+	if (outlen < COMMUNITY_ID_LEN || !src->family || src->family != dst->family)
+		return -1;
+	alen = src->family == 4 ? 4 : 16;
+	if (proto == PROTO_ICMP || proto == PROTO_ICMPV6) {
+		int peer = icmp_counterpart(proto, sport);
+		if (peer >= 0)
+			dport = (uint16_t)peer;
+		else
+			one_way = 1;
+	}
+	if (!ports)
+		sport = dport = 0;
+	swap = !one_way && !endpoint_lt(a, sport, b, dport, alen);
+	if (swap) {
+		uint16_t p = sport;
+		a = dst->b;
+		b = src->b;
+		sport = dport;
+		dport = p;
+	}
+	buf[n++] = (uint8_t)(seed >> 8);
+	buf[n++] = (uint8_t)seed;
+	memcpy(buf + n, a, alen);
+	n += alen;
+	memcpy(buf + n, b, alen);
+	n += alen;
+	buf[n++] = proto;
+	buf[n++] = 0;
+	if (ports) {
+		buf[n++] = (uint8_t)(sport >> 8);
+		buf[n++] = (uint8_t)sport;
+		buf[n++] = (uint8_t)(dport >> 8);
+		buf[n++] = (uint8_t)dport;
+	}
+	SHA1(buf, n, digest);
+	EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
+	snprintf(out, outlen, "1:%s", (const char *)b64);
+	return 0;
+}
