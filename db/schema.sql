@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS run_rules (
   PRIMARY KEY (run_id, rule_id)
 );
 
--- One row per flow (Zeek conn.log semantics for the shared columns).
+-- One row per flow (Zeek conn.log semantics for the shared columns). The CHECK
+-- lists are the names of include/smaudit/record.h (tests/test_record.c).
 CREATE TABLE IF NOT EXISTS flows (
   id                 INTEGER PRIMARY KEY,
   run_id             INTEGER NOT NULL REFERENCES runs(id),
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS flows (
   resp_addr          TEXT NOT NULL,
   resp_port          INTEGER NOT NULL,    -- ICMP: code, or the reply's type
   vlan               INTEGER,             -- NULL when untagged
-  direction          TEXT NOT NULL,       -- 'in', 'out' or 'local', seen from the monitored host
+  direction          TEXT NOT NULL        -- seen from the monitored host
+                     CHECK (direction IN ('in', 'out', 'local')),
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
   peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)
   orig_pkts          INTEGER NOT NULL,
@@ -73,13 +75,17 @@ CREATE TABLE IF NOT EXISTS flows (
   resp_bytes         INTEGER NOT NULL,
   conn_state         TEXT,                -- Zeek's conn_state (TCP, and UDP: SF S0 SHR OTH; ICMP: OTH)
   history            TEXT,                -- Zeek's history letters
-  end_reason         TEXT NOT NULL,       -- closed, timeout, evicted, capture-end, shutdown, checkpoint
+  end_reason         TEXT NOT NULL
+                     CHECK (end_reason IN ('closed', 'timeout', 'evicted', 'capture-end',
+                                           'shutdown', 'checkpoint')),
   app_proto          TEXT,                -- nDPI's name ('TLS', 'HTTP', 'SMTPS', ...)
-  app_confidence     TEXT,                -- 'dpi', 'port', 'ip', 'none'
+  app_confidence     TEXT                 -- dpi: from the payload; port/ip: a guess
+                     CHECK (app_confidence IN ('none', 'port', 'ip', 'dpi')),
   server_name        TEXT,                -- TLS SNI, HTTP Host; SMTP: the server's banner name (nDPI 4.2)
   rule_id            TEXT,                -- matched rule, NULL if none
-  verdict            TEXT,                -- expected, unexpected-port, unexpected-direction,
-                                          -- unexpected-peer, protocol-mismatch
+  verdict            TEXT
+                     CHECK (verdict IN ('expected', 'unexpected-port', 'unexpected-direction',
+                                        'unexpected-peer', 'protocol-mismatch')),
   reason             TEXT                 -- why, in words a person can act on
 );
 

@@ -262,18 +262,3 @@ uint64_t dpi_live_states(const struct dpi_ctx *ctx)
 {
 	return ctx ? ctx->live : 0;
 }
-
-/* Stored name of an app_conf value. */
-const char *dpi_conf_str(uint8_t conf)
-{
-	switch (conf) {
-	case APP_CONF_DPI:
-		return "dpi";
-	case APP_CONF_PORT:
-		return "port";
-	case APP_CONF_IP:
-		return "ip";
-	default:
-		return "none";
-	}
-}

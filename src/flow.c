@@ -517,58 +517,6 @@ void flow_snapshot(const struct flow *f, struct flow_record *out)
 	*out = copy.rec;
 }
 
-const char *flow_end_str(enum flow_end e)
-{
-	switch (e) {
-	case END_CLOSED:
-		return "closed";
-	case END_TIMEOUT:
-		return "timeout";
-	case END_EVICTED:
-		return "evicted";
-	case END_CAPTURE_END:
-		return "capture-end";
-	case END_SHUTDOWN:
-		return "shutdown";
-	case END_CHECKPOINT:
-		return "checkpoint";
-	case END_NONE:
-		break;
-	}
-	return "";
-}
-
-const char *flow_proto_str(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_ICMPV6:
-		return "icmp6";
-	default:
-		return NULL; /* caller prints the number */
-	}
-}
-
-const char *flow_dir_str(enum flow_dir d)
-{
-	switch (d) {
-	case DIR_IN:
-		return "in";
-	case DIR_OUT:
-		return "out";
-	case DIR_LOCAL:
-		return "local";
-	case DIR_NONE:
-		break;
-	}
-	return "";
-}
-
 /* ---- private functions ------------------------------------------------- */
 
 static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,

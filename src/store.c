@@ -345,12 +345,8 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	bind_text(st, 21, r->history);
 	sqlite3_bind_text(st, 22, flow_end_str((enum flow_end)r->end_reason), -1, SQLITE_STATIC);
 	bind_text(st, 23, r->app.proto);
-	sqlite3_bind_text(st, 24,
-	                  r->app.confidence == APP_CONF_DPI    ? "dpi"
-	                  : r->app.confidence == APP_CONF_PORT ? "port"
-	                  : r->app.confidence == APP_CONF_IP   ? "ip"
-	                                                       : "none",
-	                  -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 24, app_conf_str((enum app_conf)r->app.confidence), -1,
+	                  SQLITE_STATIC);
 	bind_text(st, 25, r->app.server_name);
 	bind_text(st, 26, v && v->rule ? v->rule->id : NULL);
 	bind_text(st, 27, v ? verdict_str(v->kind) : NULL);

@@ -262,21 +262,3 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 	    flow_proto_str(v.proto));
 	set_reason(out, text, suffix);
 }
-
-const char *verdict_str(enum verdict_kind k)
-{
-	switch (k) {
-	case VERDICT_EXPECTED:
-		return "expected";
-	case VERDICT_UNEXPECTED_PORT:
-		return "unexpected-port";
-	case VERDICT_UNEXPECTED_DIRECTION:
-		return "unexpected-direction";
-	case VERDICT_UNEXPECTED_PEER:
-		return "unexpected-peer";
-	case VERDICT_PROTOCOL_MISMATCH:
-		return "protocol-mismatch";
-	default:
-		return "";
-	}
-}

@@ -145,7 +145,7 @@ static struct tflow *by_orig_port(struct tcap *c, const char *orig, uint16_t por
 static void expect(struct tflow *t, const char *proto, uint8_t conf, const char *sn)
 {
 	cr_expect_str_eq(t->rec.app.proto, proto, "port %u: proto", t->rec.resp_port);
-	cr_expect_str_eq(dpi_conf_str(t->rec.app.confidence), dpi_conf_str(conf),
+	cr_expect_str_eq(app_conf_str((enum app_conf)t->rec.app.confidence), app_conf_str(conf),
 	                 "port %u (%s): confidence", t->rec.resp_port, t->rec.app.proto);
 	if (sn)
 		cr_expect_str_eq(t->rec.app.server_name, sn, "port %u: server_name",
@@ -234,7 +234,7 @@ static void compare_with_ndpireader(const char *path, struct tcap *c)
 			cr_expect_str_eq(r->app.proto, name,
 			                 "%s: flow %s <-> %s: ndpiReader says %s", path, ea, eb,
 			                 name);
-			cr_expect_str_eq(dpi_conf_str(r->app.confidence),
+			cr_expect_str_eq(app_conf_str((enum app_conf)r->app.confidence),
 			                 conf_of_reader(cp + strlen("[Confidence: ")),
 			                 "%s: flow %s <-> %s: confidence", path, ea, eb);
 		}
@@ -390,9 +390,9 @@ Test(dpi, same_answers_as_ndpireader)
 
 Test(dpi, conf_names)
 {
-	cr_expect_str_eq(dpi_conf_str(APP_CONF_DPI), "dpi");
-	cr_expect_str_eq(dpi_conf_str(APP_CONF_PORT), "port");
-	cr_expect_str_eq(dpi_conf_str(APP_CONF_IP), "ip");
-	cr_expect_str_eq(dpi_conf_str(APP_CONF_NONE), "none");
-	cr_expect_str_eq(dpi_conf_str(200), "none");
+	cr_expect_str_eq(app_conf_str(APP_CONF_DPI), "dpi");
+	cr_expect_str_eq(app_conf_str(APP_CONF_PORT), "port");
+	cr_expect_str_eq(app_conf_str(APP_CONF_IP), "ip");
+	cr_expect_str_eq(app_conf_str(APP_CONF_NONE), "none");
+	cr_expect_str_eq(app_conf_str(200), "none");
 }

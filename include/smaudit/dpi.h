@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "smaudit/decode.h"
-#include "smaudit/flow.h"
+#include "smaudit/record.h"
 
 struct dpi_ctx;
 struct dpi_flow; /* per-flow nDPI state, private */
@@ -35,8 +35,5 @@ void dpi_end(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec)
 
 /* nDPI states currently allocated (for leak checks and the run summary). */
 uint64_t dpi_live_states(const struct dpi_ctx *ctx);
-
-/* Short name of an app_conf value as stored ("dpi", "port", "ip", "none"). */
-const char *dpi_conf_str(uint8_t conf);
 
 #endif

@@ -14,61 +14,7 @@
 
 #include "smaudit/addr.h"
 #include "smaudit/decode.h"
-
-/* Direction seen from the monitored host(s). */
-enum flow_dir {
-	DIR_NONE = 0, /* touches no monitored host: counted, not stored */
-	DIR_IN,       /* a remote party connected to a monitored host */
-	DIR_OUT,      /* a monitored host connected to a remote party */
-	DIR_LOCAL     /* both ends are monitored hosts */
-};
-
-enum flow_end {
-	END_NONE = 0,
-	END_CLOSED,      /* FIN both ways or RST, after the close delay */
-	END_TIMEOUT,     /* idle longer than the protocol's timeout */
-	END_EVICTED,     /* table full: least recently seen flow written out */
-	END_CAPTURE_END, /* the capture ended with the flow still open */
-	END_SHUTDOWN,    /* live capture stopped (signal) */
-	END_CHECKPOINT   /* long-lived flow written at a checkpoint, still open */
-};
-
-/* How sure the application protocol is (nDPI's confidence, reduced). */
-enum app_conf {
-	APP_CONF_NONE = 0, /* nothing known */
-	APP_CONF_PORT,     /* guessed from the port number: not a detection */
-	APP_CONF_IP,       /* guessed from the address (known networks) */
-	APP_CONF_DPI       /* detected from the payload */
-};
-
-struct flow_app {
-	char proto[32];       /* "TLS", "HTTP", "SMTP", "Jabber", "TLS.Google"; "" = unknown */
-	uint8_t confidence;   /* enum app_conf */
-	uint8_t done;         /* detection finished (state freed) */
-	char server_name[80]; /* TLS SNI, HTTP Host; SMTP: server banner name (nDPI 4.2) */
-};
-
-/* The finished record of one flow: what the store writes. */
-struct flow_record {
-	uint64_t seq; /* creation order within the run, from 1 */
-	char uid[20]; /* stable id: 'C' + base62 of a keyed hash */
-	uint64_t ts_start_us, ts_end_us;
-	uint8_t proto; /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or another */
-	uint8_t ip_version;
-	struct sm_addr orig, resp;
-	uint16_t orig_port, resp_port; /* ICMP: type, and code or reply type */
-	uint16_t vlan;
-	uint8_t direction;          /* enum flow_dir, set by the caller */
-	uint8_t direction_inferred; /* originator inferred, no SYN/first packet */
-	uint64_t orig_pkts, orig_ip_bytes, orig_bytes;
-	uint64_t resp_pkts, resp_ip_bytes, resp_bytes;
-	char conn_state[8];    /* Zeek's: S0 S1 SF REJ S2 S3 RSTO RSTR ... ; "" for UDP/ICMP */
-	char history[24];      /* Zeek's history letters */
-	uint8_t end_reason;    /* enum flow_end */
-	uint8_t first_verdict; /* verdict at the first packet (live alerts), 0 = none */
-	int64_t store_id;      /* database row once written (checkpoints update it), 0 = none */
-	struct flow_app app;
-};
+#include "smaudit/record.h"
 
 struct flow; /* a live flow: record plus tracker state (private) */
 
@@ -131,14 +77,5 @@ void **flow_user(struct flow *f);
 
 /* Counters for the run summary. */
 const struct flow_stats *flow_table_stats(const struct flow_table *t);
-
-/* Name of an end reason as stored ("closed", "timeout", "evicted", ...). */
-const char *flow_end_str(enum flow_end e);
-
-/* Name of a transport protocol as stored ("tcp", "udp", "icmp", ...). */
-const char *flow_proto_str(uint8_t proto);
-
-/* Name of a direction as stored ("in", "out", "local", ""). */
-const char *flow_dir_str(enum flow_dir d);
 
 #endif

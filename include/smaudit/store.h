@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "smaudit/flow.h"
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
 #include "smaudit/verdict.h"
 

@@ -6,17 +6,8 @@
 #ifndef SMAUDIT_VERDICT_H
 #define SMAUDIT_VERDICT_H
 
-#include "smaudit/flow.h"
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
-
-enum verdict_kind {
-	VERDICT_NONE = 0,
-	VERDICT_EXPECTED,
-	VERDICT_UNEXPECTED_PORT,
-	VERDICT_UNEXPECTED_DIRECTION,
-	VERDICT_UNEXPECTED_PEER,
-	VERDICT_PROTOCOL_MISMATCH
-};
 
 struct verdict_result {
 	const struct rule *rule; /* matched rule (owned by the matrix), or NULL */
@@ -28,8 +19,5 @@ struct verdict_result {
 /* Judge rec (direction already set: DIR_IN, DIR_OUT or DIR_LOCAL) against m. */
 void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
                   struct verdict_result *out);
-
-/* Stored name: "expected", "unexpected-port", ...; "" for VERDICT_NONE. */
-const char *verdict_str(enum verdict_kind k);
 
 #endif

@@ -1,0 +1,109 @@
+/* record.h: the finished record of one flow, and every name that reaches
+ * the database.
+ *
+ * A flow record is written by several stages in turn; each field says which
+ * one (flow = the flow table, audit = the pipeline, dpi = application
+ * detection, store = the database). A stage writes only its own fields and
+ * reads the others'. The names below are the values stored in the flows
+ * table; db/schema.sql constrains those columns to exactly these lists
+ * (tests/test_record.c holds the two together). This header knows nothing
+ * of packets, SQL or rules. */
+#ifndef SMAUDIT_RECORD_H
+#define SMAUDIT_RECORD_H
+
+#include <stdint.h>
+
+#include "smaudit/addr.h"
+
+/* Direction seen from the monitored host(s). Stored as flows.direction. */
+enum flow_dir {
+	DIR_NONE = 0, /* touches no monitored host: counted, not stored */
+	DIR_IN,       /* a remote party connected to a monitored host */
+	DIR_OUT,      /* a monitored host connected to a remote party */
+	DIR_LOCAL,    /* both ends are monitored hosts */
+	DIR_MAX = DIR_LOCAL
+};
+
+/* Why a flow's record was written. Stored as flows.end_reason. */
+enum flow_end {
+	END_NONE = 0,
+	END_CLOSED,      /* FIN both ways or RST, after the close delay */
+	END_TIMEOUT,     /* idle longer than the protocol's timeout */
+	END_EVICTED,     /* table full: least recently seen flow written out */
+	END_CAPTURE_END, /* the capture ended with the flow still open */
+	END_SHUTDOWN,    /* live capture stopped (signal) */
+	END_CHECKPOINT,  /* long-lived flow written at a checkpoint, still open */
+	END_MAX = END_CHECKPOINT
+};
+
+/* How sure the application protocol is (nDPI's confidence, reduced).
+ * Stored as flows.app_confidence. */
+enum app_conf {
+	APP_CONF_NONE = 0, /* nothing known */
+	APP_CONF_PORT,     /* guessed from the port number: not a detection */
+	APP_CONF_IP,       /* guessed from the address (known networks) */
+	APP_CONF_DPI,      /* detected from the payload */
+	APP_CONF_MAX = APP_CONF_DPI
+};
+
+/* The verdict of the matrix. Stored as flows.verdict. */
+enum verdict_kind {
+	VERDICT_NONE = 0,
+	VERDICT_EXPECTED,
+	VERDICT_UNEXPECTED_PORT,
+	VERDICT_UNEXPECTED_DIRECTION,
+	VERDICT_UNEXPECTED_PEER,
+	VERDICT_PROTOCOL_MISMATCH,
+	VERDICT_MAX = VERDICT_PROTOCOL_MISMATCH
+};
+
+/* What application detection left on the flow (written by dpi). */
+struct flow_app {
+	char proto[32];       /* "TLS", "HTTP", "SMTP", "Jabber", "TLS.Google"; "" = unknown */
+	uint8_t confidence;   /* enum app_conf */
+	uint8_t done;         /* detection finished (state freed) */
+	char server_name[80]; /* TLS SNI, HTTP Host; SMTP: server banner name (nDPI 4.2) */
+};
+
+/* The record of one flow: what the store writes. */
+struct flow_record {
+	uint64_t seq;                    /* flow: creation order within the run, from 1 */
+	char uid[20];                    /* flow: stable id, 'C' + base62 of a keyed hash */
+	uint64_t ts_start_us, ts_end_us; /* flow: packet time of the first and last packet */
+	uint8_t proto;                   /* flow: IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or another */
+	uint8_t ip_version;              /* flow: 4 or 6 */
+	struct sm_addr orig, resp;       /* flow: originator and responder */
+	uint16_t orig_port, resp_port;   /* flow: ICMP: type, and code or reply type */
+	uint16_t vlan;                   /* flow: innermost 802.1Q id, 0 = untagged */
+	uint8_t direction;               /* audit: enum flow_dir, at the first packet */
+	uint8_t direction_inferred;      /* flow: originator inferred, no SYN/first packet */
+	uint64_t orig_pkts, orig_ip_bytes, orig_bytes; /* flow: per direction; bytes = payload */
+	uint64_t resp_pkts, resp_ip_bytes, resp_bytes; /* flow */
+	char conn_state[8];    /* flow: Zeek's S0 S1 SF REJ ...; UDP SF S0 SHR OTH; ICMP OTH */
+	char history[24];      /* flow: Zeek's history letters */
+	uint8_t end_reason;    /* flow (audit for checkpoints): enum flow_end */
+	uint8_t first_verdict; /* audit: enum verdict_kind at the first packet (live), 0 = none */
+	int64_t store_id;      /* store: database row once written (checkpoints), 0 = none */
+	struct flow_app app;   /* dpi */
+};
+
+/* Stored name of an end reason ("closed", "timeout", ...); "" for END_NONE. */
+const char *flow_end_str(enum flow_end e);
+
+/* Stored name of a transport protocol ("tcp", "udp", "icmp", "icmp6");
+ * NULL for another protocol (the caller stores its number). */
+const char *flow_proto_str(uint8_t proto);
+
+/* Stored name of a direction ("in", "out", "local"); "" for DIR_NONE. */
+const char *flow_dir_str(enum flow_dir d);
+
+/* Stored name of a confidence ("none", "port", "ip", "dpi"). */
+const char *app_conf_str(enum app_conf c);
+
+/* Stored name of a verdict ("expected", "unexpected-port", ...); "" for VERDICT_NONE. */
+const char *verdict_str(enum verdict_kind k);
+
+/* The verdict named s (as stored), or VERDICT_NONE. */
+enum verdict_kind verdict_from_str(const char *s);
+
+#endif
