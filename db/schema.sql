@@ -86,7 +86,11 @@ CREATE TABLE IF NOT EXISTS flows (
   verdict            TEXT
                      CHECK (verdict IN ('expected', 'unexpected-port', 'unexpected-direction',
                                         'unexpected-peer', 'protocol-mismatch')),
-  reason             TEXT                 -- why, in words a person can act on
+  reason             TEXT,                -- why, in words a person can act on
+  community_id       TEXT                 -- Community ID v1 (seed 0, base64), as Zeek and
+                                          -- Suricata write it; NULL for SCTP. Added for
+                                          -- older databases by the binary, which computes
+                                          -- it for their rows.
 );
 
 CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);

@@ -23,6 +23,7 @@
 #include "cli_common.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
+#include "smaudit/community_id.h"
 
 static volatile sig_atomic_t live_stop;
 static struct capture *live_cap;
@@ -34,10 +35,11 @@ static void on_signal(int sig)
 	capture_breakloop(live_cap);
 }
 
-/* One line on stdout per alert: time, verdict, who talked to whom, why. */
+/* One line on stdout per alert: time, verdict, who talked to whom, the
+ * flow's Community ID (to find it in Zeek or Suricata logs), why. */
 static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
 {
-	char o[ADDR_STRLEN], s[ADDR_STRLEN], ts[32];
+	char o[ADDR_STRLEN], s[ADDR_STRLEN], ts[32], cid[COMMUNITY_ID_LEN];
 	const char *ps = flow_proto_str(r->proto);
 	time_t t = (time_t)(r->ts_start_us / 1000000);
 	struct tm tm;
@@ -45,9 +47,11 @@ static void print_alert(void *ctx, const struct flow_record *r, const struct ver
 	(void)ctx;
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s %s %s %s:%u -> %s:%u/%s rule %s: %s\n", ts, verdict_str(v->kind),
+	if (community_id_flow(r, cid, sizeof(cid)) < 0)
+		snprintf(cid, sizeof(cid), "-");
+	printf("%s %s %s %s:%u -> %s:%u/%s %s rule %s: %s\n", ts, verdict_str(v->kind),
 	       flow_dir_str((enum flow_dir)r->direction), addr_str(&r->orig, o, sizeof(o)),
-	       r->orig_port, addr_str(&r->resp, s, sizeof(s)), r->resp_port, ps ? ps : "ip",
+	       r->orig_port, addr_str(&r->resp, s, sizeof(s)), r->resp_port, ps ? ps : "ip", cid,
 	       v->rule ? v->rule->id : "-", v->reason);
 	fflush(stdout);
 }

@@ -5,12 +5,15 @@
  * (echo request/reply ...) hash as type and paired type, so both halves of
  * a conversation get one ID; other messages hash as type and code and keep
  * their direction (one-way). The tables are Zeek's ICMP4/6_counterpart as
- * the spec's reference implementation lists them. */
+ * the spec's reference implementation lists them. The same hash is offered
+ * to SQL as sm_community_id() for rows stored before the column existed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <sqlite3.h>
 
 #include "smaudit/community_id.h"
 
@@ -100,4 +103,58 @@ int community_id_v1(uint16_t seed, const struct sm_addr *src, const struct sm_ad
 	EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
 	snprintf(out, outlen, "1:%s", (const char *)b64);
 	return 0;
+}
+
+int community_id_flow(const struct flow_record *r, char *out, size_t outlen)
+{
+	if (r->proto == PROTO_SCTP) {
+		if (outlen)
+			out[0] = '\0';
+		return -1;
+	}
+	return community_id_v1(0, &r->orig, &r->resp, r->proto, r->orig_port, r->resp_port, out,
+	                       outlen);
+}
+
+/* ---- the SQL function ------------------------------------------------- */
+
+/* sm_community_id(proto, orig_addr, orig_port, resp_addr, resp_port): the
+ * Community ID of a stored flow row (proto as stored: a name or a number),
+ * NULL when it has none. */
+static void sql_community_id(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct flow_record r;
+	const char *proto = (const char *)sqlite3_value_text(argv[0]);
+	const char *oa = (const char *)sqlite3_value_text(argv[1]);
+	const char *ra = (const char *)sqlite3_value_text(argv[3]);
+	char id[COMMUNITY_ID_LEN];
+	int p = -1;
+
+	(void)argc;
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; proto && i < 256 && p < 0; i++)
+		if (flow_proto_str((uint8_t)i) && !strcmp(flow_proto_str((uint8_t)i), proto))
+			p = i;
+	if (p < 0 && proto && *proto >= '0' && *proto <= '9') {
+		char *end;
+		long n = strtol(proto, &end, 10);
+		if (!*end && n < 256)
+			p = (int)n;
+	}
+	if (p < 0 || !oa || !ra || addr_parse(oa, &r.orig) < 0 || addr_parse(ra, &r.resp) < 0)
+		return; /* NULL */
+	r.proto = (uint8_t)p;
+	r.orig_port = (uint16_t)sqlite3_value_int(argv[2]);
+	r.resp_port = (uint16_t)sqlite3_value_int(argv[4]);
+	if (community_id_flow(&r, id, sizeof(id)) == 0)
+		sqlite3_result_text(ctx, id, -1, SQLITE_TRANSIENT);
+}
+
+int community_id_sql_register(struct sqlite3 *db)
+{
+	return sqlite3_create_function(db, "sm_community_id", 5,
+	                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+	                               sql_community_id, NULL, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
 }

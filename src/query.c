@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "smaudit/community_id.h"
 #include "smaudit/query.h"
+#include "smaudit/record.h"
 
 /* ---- things you may reasonably want to change ---- */
 #define TABLE_BUF_ROWS  2000  /* rows buffered to size table columns */
@@ -57,12 +59,6 @@ struct qsql {
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
 };
 
-static const char *const verdict_names[] = {"expected", "unexpected-port", "unexpected-direction",
-                                            "unexpected-peer", "protocol-mismatch"};
-
-#define ANOMALY_COND                                                                               \
-	" f.verdict IN ('unexpected-port', 'unexpected-direction', 'unexpected-peer',"             \
-	" 'protocol-mismatch')"
 /* epoch seconds of an ISO 8601 text column (runs.started/finished) */
 #define EPOCH(x) "((julianday(" x ") - 2440587.5) * 86400.0)"
 
@@ -75,13 +71,17 @@ static const struct col anomaly_cols[] = {
 };
 
 static const struct col flow_cols[] = {
-    {"id", COL_INT},          {"run", COL_INT},        {"uid", COL_TEXT},
-    {"start", COL_TIME},      {"duration", COL_REAL},  {"proto", COL_TEXT},
-    {"orig_addr", COL_TEXT},  {"orig_port", COL_INT},  {"resp_addr", COL_TEXT},
-    {"resp_port", COL_INT},   {"direction", COL_TEXT}, {"peer", COL_TEXT},
-    {"pkts", COL_INT},        {"bytes", COL_BYTES},    {"state", COL_TEXT},
-    {"end_reason", COL_TEXT}, {"app", COL_TEXT},       {"server_name", COL_TEXT},
-    {"rule", COL_TEXT},       {"verdict", COL_TEXT},   {"reason", COL_TEXT},
+    {"id", COL_INT},           {"run", COL_INT},
+    {"uid", COL_TEXT},         {"community_id", COL_TEXT},
+    {"start", COL_TIME},       {"duration", COL_REAL},
+    {"proto", COL_TEXT},       {"orig_addr", COL_TEXT},
+    {"orig_port", COL_INT},    {"resp_addr", COL_TEXT},
+    {"resp_port", COL_INT},    {"direction", COL_TEXT},
+    {"peer", COL_TEXT},        {"pkts", COL_INT},
+    {"bytes", COL_BYTES},      {"state", COL_TEXT},
+    {"end_reason", COL_TEXT},  {"app", COL_TEXT},
+    {"server_name", COL_TEXT}, {"rule", COL_TEXT},
+    {"verdict", COL_TEXT},     {"reason", COL_TEXT},
 };
 
 static const struct col coverage_cols[] = {
@@ -147,6 +147,16 @@ static void sql_add_s(struct qsql *q, const char *frag, const char *v)
 	sql_add(q, frag);
 	q->b[q->nb].type = 's';
 	q->b[q->nb++].s = v;
+}
+
+/* " f.verdict IN (...)": every verdict but expected (record.h's names, bound). */
+static void add_anomaly_cond(struct qsql *q)
+{
+	sql_add(q, " f.verdict IN (");
+	for (int k = VERDICT_EXPECTED + 1; k <= VERDICT_MAX; k++)
+		sql_add_s(q, k == VERDICT_EXPECTED + 1 ? "?" : ", ?",
+		          verdict_str((enum verdict_kind)k));
+	sql_add(q, ")");
 }
 
 /* Conditions on flows aliased f, each starting with " AND". */
@@ -217,7 +227,8 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		sql_add(q, "SELECT f.verdict, f.direction, f.peer_addr, f.resp_port, f.proto,"
 		           " f.app_proto, count(*), sum(f.orig_bytes + f.resp_bytes),"
 		           " min(f.ts_start), max(f.ts_end), min(f.reason)"
-		           " FROM flows f WHERE" ANOMALY_COND);
+		           " FROM flows f WHERE");
+		add_anomaly_cond(q);
 		add_flow_filters(q, f, 1);
 		sql_add(q, " GROUP BY f.verdict, f.direction, f.peer_addr, f.resp_port, f.proto,"
 		           " f.app_proto ORDER BY f.verdict, f.direction, f.peer_addr,"
@@ -227,12 +238,16 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		return anomaly_cols;
 	case QUERY_ANOMALY_FLOWS:
 	case QUERY_FLOWS:
-		sql_add(q, "SELECT f.id, f.run_id, f.uid, f.ts_start, f.ts_end - f.ts_start,"
+		sql_add(q, "SELECT f.id, f.run_id, f.uid, f.community_id, f.ts_start,"
+		           " f.ts_end - f.ts_start,"
 		           " f.proto, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
 		           " f.direction, f.peer_addr, f.orig_pkts + f.resp_pkts,"
 		           " f.orig_bytes + f.resp_bytes, f.conn_state, f.end_reason, f.app_proto,"
 		           " f.server_name, f.rule_id, f.verdict, f.reason FROM flows f WHERE");
-		sql_add(q, kind == QUERY_ANOMALY_FLOWS ? ANOMALY_COND : " 1");
+		if (kind == QUERY_ANOMALY_FLOWS)
+			add_anomaly_cond(q);
+		else
+			sql_add(q, " 1");
 		add_flow_filters(q, f, 1);
 		sql_add(q, " ORDER BY f.ts_start, f.id");
 		add_limit(q, f);
@@ -330,16 +345,45 @@ static void sql_cidr_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int query_verdict_valid(const char *name)
 {
-	for (size_t i = 0; i < sizeof(verdict_names) / sizeof(verdict_names[0]); i++)
-		if (name && strcmp(name, verdict_names[i]) == 0)
-			return 1;
-	return 0;
+	return verdict_from_str(name) != VERDICT_NONE;
 }
 
 void query_close(struct sqlite3 *db)
 {
 	if (db)
 		sqlite3_close_v2(db);
+}
+
+/* A database written before flows had community_id (never opened by a newer
+ * `read` or `live`, which add it) is read through a temporary view named
+ * flows that computes it: the queries stay the same, the file untouched.
+ * Returns 0, or -1 (sqlite3_errmsg says why). */
+static int complete_columns(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int has = 0, rc;
+
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT count(*) FROM pragma_table_info('flows', 'main')"
+	                       " WHERE name = 'community_id'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		has = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return -1;
+	if (has)
+		return 0;
+	if (community_id_sql_register(db) < 0)
+		return -1;
+	return sqlite3_exec(db,
+	                    "CREATE TEMP VIEW flows AS SELECT *, sm_community_id(proto, orig_addr,"
+	                    " orig_port, resp_addr, resp_port) AS community_id FROM main.flows",
+	                    NULL, NULL, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
 }
 
 int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
@@ -367,7 +411,6 @@ int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
 
 	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
 	if (rc == SQLITE_OK)
@@ -408,10 +451,11 @@ int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
 	rc = sqlite3_create_function(db, "sm_cidr_match", 2,
 	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
 	                             sql_cidr_match, NULL, NULL);
-	if (rc != SQLITE_OK) {
+	if (rc != SQLITE_OK || complete_columns(db) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
+	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
 	*out = db;
 	return 0;
 fail:
@@ -999,8 +1043,12 @@ static int64_t zeek_connlog(sqlite3 *db, enum query_kind kind, const struct quer
 	sql_add(&q, "SELECT f.ts_start, f.uid, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
 	            " f.proto, f.app_proto, f.app_confidence, f.ts_end - f.ts_start, f.orig_bytes,"
 	            " f.resp_bytes, f.conn_state, f.direction, f.history, f.orig_pkts,"
-	            " f.orig_ip_bytes, f.resp_pkts, f.resp_ip_bytes FROM flows f WHERE");
-	sql_add(&q, kind == QUERY_ANOMALY_FLOWS ? ANOMALY_COND : " 1");
+	            " f.orig_ip_bytes, f.resp_pkts, f.resp_ip_bytes, f.community_id"
+	            " FROM flows f WHERE");
+	if (kind == QUERY_ANOMALY_FLOWS)
+		add_anomaly_cond(&q);
+	else
+		sql_add(&q, " 1");
 	add_flow_filters(&q, f, 1);
 	sql_add(&q, " ORDER BY f.ts_start, f.id");
 	add_limit(&q, f);
@@ -1016,17 +1064,18 @@ static int64_t zeek_connlog(sqlite3 *db, enum query_kind kind, const struct quer
 	fputs("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\t"
 	      "duration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\t"
 	      "missed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\t"
-	      "tunnel_parents\n",
+	      "tunnel_parents\tcommunity_id\n",
 	      out);
 	fputs("#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\t"
 	      "count\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\t"
-	      "set[string]\n",
+	      "set[string]\tstring\n",
 	      out);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *proto = (const char *)sqlite3_column_text(st, 6);
 		const char *dir = (const char *)sqlite3_column_text(st, 13);
 		const char *state = (const char *)sqlite3_column_text(st, 12);
 		const char *hist = (const char *)sqlite3_column_text(st, 14);
+		const char *cid = (const char *)sqlite3_column_text(st, 19);
 		double dur = sqlite3_column_double(st, 9);
 		char svc[32];
 		int lo = dir && (!strcmp(dir, "out") || !strcmp(dir, "local"));
@@ -1049,12 +1098,12 @@ static int64_t zeek_connlog(sqlite3 *db, enum query_kind kind, const struct quer
 			        (long long)sqlite3_column_int64(st, 11));
 		else
 			fputs("-\t-\t-\t", out);
-		fprintf(out, "%s\t%s\t%s\t0\t%s\t%lld\t%lld\t%lld\t%lld\t-\n",
+		fprintf(out, "%s\t%s\t%s\t0\t%s\t%lld\t%lld\t%lld\t%lld\t-\t%s\n",
 		        state && *state ? state : "-", lo ? "T" : "F", lr ? "T" : "F",
 		        hist && *hist ? hist : "-", (long long)sqlite3_column_int64(st, 15),
 		        (long long)sqlite3_column_int64(st, 16),
 		        (long long)sqlite3_column_int64(st, 17),
-		        (long long)sqlite3_column_int64(st, 18));
+		        (long long)sqlite3_column_int64(st, 18), cid && *cid ? cid : "-");
 	}
 	if (rc != SQLITE_DONE)
 		snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));

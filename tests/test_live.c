@@ -142,7 +142,7 @@ Test(live, sigterm_ends_open_flows_and_commits)
 
 Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 {
-	char alerts[256], buf[64];
+	char alerts[256], buf[512];
 	struct conn c;
 	int st;
 	pid_t pid;
@@ -180,6 +180,17 @@ Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 	cr_assert_not_null(fgets(buf, sizeof(buf), f), "an alert line was printed");
 	fclose(f);
 	cr_assert(strstr(buf, "unexpected-peer out 127.0.0.10:"), "%s", buf);
+	/* the line names the flow's Community ID, as the database holds it */
+	{
+		char want[64];
+		const char *cid = strstr(buf, "/tcp 1:");
+		cr_assert_not_null(cid, "%s", buf);
+		snprintf(want, sizeof(want), "%.30s", cid + 5);
+		snprintf(alerts, sizeof(alerts),
+		         "SELECT count(*) FROM flows WHERE resp_port=993 AND community_id='%s'",
+		         want);
+		cr_assert_eq(q1(alerts), 1, "%s", buf);
+	}
 }
 
 Test(live, bad_interface_is_one_clear_line)

@@ -488,7 +488,7 @@ Test(query, flow_filters)
 	cr_assert_eq(nflows("--until 2024-05-01T10:00:00.500001"), 1);
 	/* flows are listed by start time */
 	cr_assert_eq(q("flows --run 1 --limit 1"), 0);
-	cr_assert(strstr(out, "\n1,1,C1,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
+	cr_assert(strstr(out, "\n1,1,C1,,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
 	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,,closed,TLS,"
 	                      "sm.example.com,https-in,expected,\r\n"),
 	          "%s", out);
@@ -850,4 +850,37 @@ Test(query, e2e_never_seen_rules_and_windows)
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
 	cr_assert_null(strstr(out, ",never,"), "%s", out);
 	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,yes,4,3,3,"), "%s", out);
+}
+
+/* A database from before the community_id column is read as it is (never
+ * written) and every flow still shows its Community ID, computed on the
+ * way out: here the spec's TCP example. */
+Test(query, older_database_gets_community_id_computed)
+{
+	sqlite3 *db;
+	unsigned long long before;
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	/* the flows table without the column (SQLite's DROP COLUMN trips on the
+	 * schema's comments): copied, the views over it dropped */
+	exec_sql(db,
+	         "CREATE TABLE f1 AS SELECT id, run_id, uid, ts_start, ts_end, proto,"
+	         " orig_addr, orig_port, resp_addr, resp_port, vlan, direction,"
+	         " direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,"
+	         " resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,"
+	         " app_proto, app_confidence, server_name, rule_id, verdict, reason FROM flows;"
+	         "DROP VIEW flows_v; DROP VIEW anomalies; DROP VIEW coverage; DROP TABLE flows;"
+	         "ALTER TABLE f1 RENAME TO flows;"
+	         "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port,"
+	         " resp_addr, resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes,"
+	         " orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason) VALUES (1,"
+	         " 'Cspec', 1714557601, 1714557602, 'tcp', '5.6.7.8', 3344, '1.2.3.4', 1122,"
+	         " 'in', '5.6.7.8', 1, 40, 0, 1, 40, 0, 'closed')");
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	before = file_hash(dbpath);
+	cr_assert_eq(q("flows --format csv --peer 5.6.7.8"), 0, "%s", out);
+	cr_expect(strstr(out, ",Cspec,1:wCb3OG7yAFWelaUydu0D+125CLM=,"), "%s", out);
+	cr_assert_eq(q("flows --format zeek --peer 5.6.7.8"), 0, "%s", out);
+	cr_expect(strstr(out, "\t1:wCb3OG7yAFWelaUydu0D+125CLM=\n"), "%s", out);
+	cr_expect_eq(file_hash(dbpath), before, "the database changed");
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "smaudit/addr.h"
+#include "smaudit/record.h"
 
 /* "1:" + 28 base64 characters + NUL */
 #define COMMUNITY_ID_LEN 31
@@ -23,5 +24,18 @@
  * families. */
 int community_id_v1(uint16_t seed, const struct sm_addr *src, const struct sm_addr *dst,
                     uint8_t proto, uint16_t sport, uint16_t dport, char *out, size_t outlen);
+
+/* Community ID (seed 0) of a flow record: the originator's tuple, ICMP by
+ * the type in orig_port. Returns 0, or -1 with out = "" for SCTP (the
+ * decoder does not read SCTP ports, and the spec prefers no ID to a wrong
+ * one) or unusable addresses. */
+int community_id_flow(const struct flow_record *r, char *out, size_t outlen);
+
+struct sqlite3;
+
+/* Register sm_community_id(proto, orig_addr, orig_port, resp_addr, resp_port)
+ * on db: the Community ID of a stored flow row (proto as stored, a name or a
+ * number), NULL when it has none. Returns 0 or -1. */
+int community_id_sql_register(struct sqlite3 *db);
 
 #endif
