@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "smaudit/community_id.h"
+#include "smaudit/jsonl.h"
 #include "smaudit/query.h"
 #include "smaudit/record.h"
 
@@ -611,42 +612,6 @@ bad:
 
 /* ---- text helpers ---- */
 
-/* Decode one UTF-8 sequence at s (n bytes left): code point, or -1 if invalid
- * (overlong, surrogate, beyond U+10FFFF, truncated); *len = bytes used. */
-static long utf8_next(const unsigned char *s, size_t n, int *len)
-{
-	long cp;
-	int need;
-
-	*len = 1;
-	if (s[0] < 0x80)
-		return s[0];
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		cp = s[0] & 0x07;
-	} else {
-		return -1;
-	}
-	if ((size_t)need >= n)
-		return -1;
-	for (int i = 1; i <= need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*len = need + 1;
-	return cp;
-}
-
 /* Format epoch t as UTC: readable ("2024-05-01 12:00:00") or ISO 8601
  * with microseconds ("2024-05-01T12:00:00.000000Z"). */
 static void fmt_time(double t, int iso, char *buf, size_t len)
@@ -697,35 +662,6 @@ static void fmt_bytes(int64_t v, char *buf, size_t len)
 
 /* ---- writers ---- */
 
-/* JSON string with escapes; invalid UTF-8 becomes U+FFFD, valid passes through. */
-static void json_str(FILE *out, const unsigned char *s, size_t n)
-{
-	putc('"', out);
-	for (size_t i = 0; i < n;) {
-		int len;
-		long cp = utf8_next(s + i, n - i, &len);
-		if (cp < 0) {
-			fputs("\\ufffd", out);
-		} else if (cp == '"') {
-			fputs("\\\"", out);
-		} else if (cp == '\\') {
-			fputs("\\\\", out);
-		} else if (cp == '\n') {
-			fputs("\\n", out);
-		} else if (cp == '\r') {
-			fputs("\\r", out);
-		} else if (cp == '\t') {
-			fputs("\\t", out);
-		} else if (cp < 0x20 || cp == 0x7f) {
-			fprintf(out, "\\u%04lx", cp);
-		} else {
-			fwrite(s + i, 1, (size_t)len, out);
-		}
-		i += (size_t)len;
-	}
-	putc('"', out);
-}
-
 /* CSV field per RFC 4180: quoted when it holds a comma, quote, CR or LF. */
 static void csv_str(FILE *out, const unsigned char *s, size_t n)
 {
@@ -755,7 +691,7 @@ static char *table_clean(const unsigned char *s, size_t n, size_t *width)
 		return NULL;
 	for (size_t i = 0; i < n;) {
 		int len;
-		long cp = utf8_next(s + i, n - i, &len);
+		long cp = jsonl_utf8_next(s + i, n - i, &len);
 		if (cp == '\t' || cp == '\n' || cp == '\r')
 			*q++ = ' ';
 		else if (cp < 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
@@ -930,31 +866,40 @@ static void csv_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
 	csv_str(out, sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
 }
 
-/* One value as JSON: numbers stay numbers, times are ISO 8601 strings. */
-static void json_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
+/* One value as JSON (jansson): numbers stay numbers, times are ISO 8601
+ * strings, text is cleaned of invalid UTF-8. NULL when out of memory. */
+static json_t *json_value(sqlite3_stmt *st, int c, enum col_kind kind)
 {
 	char buf[64];
 	int type = sqlite3_column_type(st, c);
 
-	if (type == SQLITE_NULL) {
-		fputs("null", out);
-		return;
-	}
+	if (type == SQLITE_NULL)
+		return json_null();
 	if ((type == SQLITE_INTEGER || type == SQLITE_FLOAT) && kind != COL_TEXT) {
 		double d = sqlite3_column_double(st, c);
 		if (kind == COL_TIME) {
 			fmt_time(d, 1, buf, sizeof(buf));
-			json_str(out, (const unsigned char *)buf, strlen(buf));
-		} else if (type == SQLITE_INTEGER && kind != COL_REAL) {
-			fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c));
-		} else if (isfinite(d)) {
-			fprintf(out, "%.6f", d);
-		} else {
-			fputs("null", out);
+			return json_string(buf);
 		}
-		return;
+		if (type == SQLITE_INTEGER && kind != COL_REAL)
+			return json_integer(sqlite3_column_int64(st, c));
+		return isfinite(d) ? json_real(round(d * 1e6) / 1e6) : json_null();
 	}
-	json_str(out, sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
+	return jsonl_string((const char *)sqlite3_column_text(st, c),
+	                    (size_t)sqlite3_column_bytes(st, c));
+}
+
+/* The current row as one JSON object line. Returns 0 or -1. */
+static int json_row(FILE *out, sqlite3_stmt *st, const struct col *cols, int ncols)
+{
+	json_t *o = json_object();
+
+	for (int c = 0; o && c < ncols; c++)
+		if (json_object_set_new(o, cols[c].name, json_value(st, c, cols[c].kind)) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	return jsonl_write(out, o);
 }
 
 /* ---- running ---- */
@@ -1169,15 +1114,10 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 				csv_value(out, st, c, cols[c].kind);
 			}
 			fputs("\r\n", out);
-		} else {
-			putc('{', out);
-			for (int c = 0; c < ncols; c++) {
-				if (c)
-					putc(',', out);
-				fprintf(out, "\"%s\":", cols[c].name);
-				json_value(out, st, c, cols[c].kind);
-			}
-			fputs("}\n", out);
+		} else if (json_row(out, st, cols, ncols) < 0) {
+			snprintf(err, errlen, "out of memory or output failed");
+			rc = SQLITE_NOMEM;
+			break;
 		}
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_NOMEM)

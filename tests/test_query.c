@@ -884,3 +884,38 @@ Test(query, older_database_gets_community_id_computed)
 	cr_expect(strstr(out, "\t1:wCb3OG7yAFWelaUydu0D+125CLM=\n"), "%s", out);
 	cr_expect_eq(file_hash(dbpath), before, "the database changed");
 }
+
+/* Host/SNI values are the attacker's: every control character, DEL, an
+ * overlong form, a surrogate, bytes that never occur in UTF-8 and a
+ * truncated sequence still make strictly valid JSON (python's json.loads
+ * refuses raw control characters; strict UTF-8 decoding refuses bad bytes),
+ * with each byte that is not UTF-8 shown as U+FFFD and the rest intact. */
+Test(query, json_survives_hostile_server_names)
+{
+	sqlite3 *db;
+	int rc;
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	exec_sql(db,
+	         "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port,"
+	         " resp_addr, resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes,"
+	         " orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason, server_name)"
+	         " VALUES (1, 'Chostile', 1714557601, 1714557602, 'tcp', '127.0.0.77', 1,"
+	         " '127.0.0.10', 443, 'in', '127.0.0.77', 1, 40, 0, 1, 40, 0, 'closed',"
+	         " CAST(X'61011F627F0AC0AF63EDA08064FF65E282' AS TEXT))");
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " query flows --format json --peer 127.0.0.77 --db %s | python3 -c '"
+	                       "import json,sys\n"
+	                       "r=[json.loads(l) for l in sys.stdin.buffer.read().decode(\"utf-8\")"
+	                       ".splitlines()]\n"
+	                       "assert len(r)==1\n"
+	                       "want=\"a\\x01\\x1fb\\x7f\\n\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd"
+	                       "\\ufffde\\ufffd\\ufffd\"\n"
+	                       "assert r[0][\"server_name\"]==want, repr(r[0][\"server_name\"])\n"
+	                       "print(\"ok\")'",
+	           sq(dbpath));
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "ok"), "%s", out);
+}
