@@ -48,7 +48,10 @@ static const char usage_text[] =
     "  --app NAME          application protocol (nDPI name, any case)\n"
     "  --limit N           at most N rows\n"
     "  --format F          table (default on a terminal), csv (default otherwise), json;\n"
-    "                      zeek: flows as Zeek's conn.log (query flows, anomalies --flows)\n"
+    "                      for flows (query flows, anomalies --flows) also zeek (Zeek's\n"
+    "                      conn.log), zeek-json (the same, Zeek's JSON writer) and eve\n"
+    "                      (Suricata EVE JSON: a flow event per flow, an alert event per\n"
+    "                      flow that is not expected)\n"
     "  --flows             anomalies: list the flows instead of groups\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
     "  --explain           print the query plan instead of rows\n"
@@ -170,10 +173,9 @@ static int parse_format(const char *a, enum query_format *fmt)
 	static const struct {
 		const char *name;
 		enum query_format fmt;
-	} fmts[] = {{"table", QUERY_FMT_TABLE},
-	            {"csv", QUERY_FMT_CSV},
-	            {"json", QUERY_FMT_JSON},
-	            {"zeek", QUERY_FMT_ZEEK}};
+	} fmts[] = {{"table", QUERY_FMT_TABLE},         {"csv", QUERY_FMT_CSV},
+	            {"json", QUERY_FMT_JSON},           {"zeek", QUERY_FMT_ZEEK},
+	            {"zeek-json", QUERY_FMT_ZEEK_JSON}, {"eve", QUERY_FMT_EVE}};
 
 	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++)
 		if (!strcmp(a, fmts[i].name)) {
@@ -276,7 +278,9 @@ static int parse_args(int argc, char **argv, struct query_opts *o)
 			break;
 		case OPT_FORMAT:
 			if (parse_format(a, &o->fmt) < 0)
-				return fail("--format", a, "not a format (table, csv, json, zeek)");
+				return fail(
+				    "--format", a,
+				    "not a format (table, csv, json, zeek, zeek-json, eve)");
 			break;
 		case OPT_FLOWS:
 			o->flows = 1;
@@ -331,9 +335,14 @@ static int check_args(struct query_opts *o)
 		       o->flows ? "--flows" : "--fail-on-anomaly");
 		return 2;
 	}
-	if (o->fmt == QUERY_FMT_ZEEK && o->kind != QUERY_FLOWS && o->kind != QUERY_ANOMALY_FLOWS) {
-		errmsg("--format zeek writes flows: use it with 'query flows' or 'query anomalies "
-		       "--flows'");
+	if ((o->fmt == QUERY_FMT_ZEEK || o->fmt == QUERY_FMT_ZEEK_JSON ||
+	     o->fmt == QUERY_FMT_EVE) &&
+	    o->kind != QUERY_FLOWS && o->kind != QUERY_ANOMALY_FLOWS) {
+		errmsg("--format %s writes flows: use it with 'query flows' or 'query anomalies "
+		       "--flows'",
+		       o->fmt == QUERY_FMT_EVE    ? "eve"
+		       : o->fmt == QUERY_FMT_ZEEK ? "zeek"
+		                                  : "zeek-json");
 		return 2;
 	}
 	for (int opt = OPT_SINCE; opt <= OPT_LIMIT; opt++) {

@@ -25,8 +25,17 @@
 
 /* ---- private ----------------------------------------------------------- */
 
-/* The paired ICMP type of type t, or -1 when t is a one-way message. */
-static int icmp_counterpart(uint8_t proto, uint16_t t)
+/* 1 if (a, ap) sorts strictly before (b, bp): addresses bytewise, then ports. */
+static int endpoint_lt(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp, size_t alen)
+{
+	int c = memcmp(a, b, alen);
+
+	return c < 0 || (c == 0 && ap < bp);
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+int community_id_icmp_pair(uint8_t proto, uint16_t t)
 {
 	static const uint8_t v4[][2] = {{8, 0},   {0, 8},  {13, 14}, {14, 13}, {15, 16},
 	                                {16, 15}, {10, 9}, {9, 10},  {17, 18}, {18, 17}};
@@ -41,16 +50,6 @@ static int icmp_counterpart(uint8_t proto, uint16_t t)
 			return tab[i][1];
 	return -1;
 }
-
-/* 1 if (a, ap) sorts strictly before (b, bp): addresses bytewise, then ports. */
-static int endpoint_lt(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp, size_t alen)
-{
-	int c = memcmp(a, b, alen);
-
-	return c < 0 || (c == 0 && ap < bp);
-}
-
-/* ---- API --------------------------------------------------------------- */
 
 int community_id_v1(uint16_t seed, const struct sm_addr *src, const struct sm_addr *dst,
                     uint8_t proto, uint16_t sport, uint16_t dport, char *out, size_t outlen)
@@ -69,7 +68,7 @@ int community_id_v1(uint16_t seed, const struct sm_addr *src, const struct sm_ad
 		return -1;
 	alen = src->family == 4 ? 4 : 16;
 	if (proto == PROTO_ICMP || proto == PROTO_ICMPV6) {
-		int peer = icmp_counterpart(proto, sport);
+		int peer = community_id_icmp_pair(proto, sport);
 		if (peer >= 0)
 			dport = (uint16_t)peer;
 		else

@@ -19,6 +19,7 @@
 #include "smaudit/community_id.h"
 #include "smaudit/jsonl.h"
 #include "smaudit/query.h"
+#include "query_int.h"
 #include "smaudit/record.h"
 
 /* ---- things you may reasonably want to change ---- */
@@ -198,6 +199,22 @@ static void add_limit(struct qsql *q, const struct query_filter *f)
 		sql_add_i(q, " LIMIT ?", f->limit);
 }
 
+/* "SELECT cols FROM flows f" with the question's conditions, in start order. */
+static void add_flow_select(struct qsql *q, const char *cols, enum query_kind kind,
+                            const struct query_filter *f)
+{
+	sql_add(q, "SELECT ");
+	sql_add(q, cols);
+	sql_add(q, " FROM flows f WHERE");
+	if (kind == QUERY_ANOMALY_FLOWS)
+		add_anomaly_cond(q);
+	else
+		sql_add(q, " 1");
+	add_flow_filters(q, f, 1);
+	sql_add(q, " ORDER BY f.ts_start, f.id");
+	add_limit(q, f);
+}
+
 /* Runs aliased r in the window: ran during it (wall clock) or hold flows
  * that started in it (a capture file read later than it was taken). */
 static void add_run_window(struct qsql *q, const struct query_filter *f)
@@ -239,19 +256,15 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		return anomaly_cols;
 	case QUERY_ANOMALY_FLOWS:
 	case QUERY_FLOWS:
-		sql_add(q, "SELECT f.id, f.run_id, f.uid, f.community_id, f.ts_start,"
-		           " f.ts_end - f.ts_start,"
-		           " f.proto, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
-		           " f.direction, f.peer_addr, f.orig_pkts + f.resp_pkts,"
-		           " f.orig_bytes + f.resp_bytes, f.conn_state, f.end_reason, f.app_proto,"
-		           " f.server_name, f.rule_id, f.verdict, f.reason FROM flows f WHERE");
-		if (kind == QUERY_ANOMALY_FLOWS)
-			add_anomaly_cond(q);
-		else
-			sql_add(q, " 1");
-		add_flow_filters(q, f, 1);
-		sql_add(q, " ORDER BY f.ts_start, f.id");
-		add_limit(q, f);
+		add_flow_select(
+		    q,
+		    "f.id, f.run_id, f.uid, f.community_id, f.ts_start,"
+		    " f.ts_end - f.ts_start, f.proto, f.orig_addr, f.orig_port,"
+		    " f.resp_addr, f.resp_port, f.direction, f.peer_addr,"
+		    " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes, f.conn_state,"
+		    " f.end_reason, f.app_proto, f.server_name, f.rule_id, f.verdict,"
+		    " f.reason",
+		    kind, f);
 		*ncols = NCOLS(flow_cols);
 		return flow_cols;
 	case QUERY_COVERAGE:
@@ -949,117 +962,14 @@ sqlite3_stmt *query_prepare(sqlite3 *db, enum query_kind kind, const struct quer
 	return prepare_built(db, &q, explain, err, errlen);
 }
 
-/* Zeek's service name for an nDPI protocol name that DPI detected. */
-static void zeek_service(const char *app, const char *conf, char *buf, size_t len)
-{
-	static const char *const map[][2] = {
-	    {"tls", "ssl"},   {"smtps", "smtp,ssl"}, {"imaps", "imap,ssl"}, {"jabber", "xmpp"},
-	    {"http", "http"}, {"smtp", "smtp"},      {"dns", "dns"},        {"ssh", "ssh"},
-	    {"ntp", "ntp"},   {"imap", "imap"}};
-	size_t n = 0;
-
-	snprintf(buf, len, "-");
-	if (!app || !*app || !conf || strcmp(conf, "dpi"))
-		return; /* a port guess is not a detection */
-	while (app[n] && app[n] != '.' && n + 1 < len)
-		n++;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strlen(map[i][0]) == n && !strncasecmp(app, map[i][0], n)) {
-			snprintf(buf, len, "%s", map[i][1]);
-			return;
-		}
-}
-
-/* Flows as Zeek's conn.log: the same columns, types and conventions ('-'
- * for unset; durations and sizes unset for zero-length flows, as Zeek does),
- * so a capture's records can be diffed with Zeek's line by line. */
-static int64_t zeek_connlog(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
-                            FILE *out, char *err, size_t errlen)
+sqlite3_stmt *query_flow_stmt(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
+                              const char *cols, char *err, size_t errlen)
 {
 	struct qsql q;
-	sqlite3_stmt *st;
-	int64_t rows = 0;
-	int rc;
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
 
 	memset(&q, 0, sizeof(q));
-	sql_add(&q, "SELECT f.ts_start, f.uid, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
-	            " f.proto, f.app_proto, f.app_confidence, f.ts_end - f.ts_start, f.orig_bytes,"
-	            " f.resp_bytes, f.conn_state, f.direction, f.history, f.orig_pkts,"
-	            " f.orig_ip_bytes, f.resp_pkts, f.resp_ip_bytes, f.community_id"
-	            " FROM flows f WHERE");
-	if (kind == QUERY_ANOMALY_FLOWS)
-		add_anomaly_cond(&q);
-	else
-		sql_add(&q, " 1");
-	add_flow_filters(&q, f, 1);
-	sql_add(&q, " ORDER BY f.ts_start, f.id");
-	add_limit(&q, f);
-	st = prepare_built(db, &q, 0, err, errlen);
-	if (!st)
-		return -1;
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d-%H-%M-%S", &tm);
-	fprintf(out,
-	        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
-	        "#unset_field\t-\n#path\tconn\n#open\t%s\n",
-	        stamp);
-	fputs("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\t"
-	      "duration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\t"
-	      "missed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\t"
-	      "tunnel_parents\tcommunity_id\n",
-	      out);
-	fputs("#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\t"
-	      "count\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\t"
-	      "set[string]\tstring\n",
-	      out);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *proto = (const char *)sqlite3_column_text(st, 6);
-		const char *dir = (const char *)sqlite3_column_text(st, 13);
-		const char *state = (const char *)sqlite3_column_text(st, 12);
-		const char *hist = (const char *)sqlite3_column_text(st, 14);
-		const char *cid = (const char *)sqlite3_column_text(st, 19);
-		double dur = sqlite3_column_double(st, 9);
-		char svc[32];
-		int lo = dir && (!strcmp(dir, "out") || !strcmp(dir, "local"));
-		int lr = dir && (!strcmp(dir, "in") || !strcmp(dir, "local"));
-
-		rows++;
-		zeek_service((const char *)sqlite3_column_text(st, 7),
-		             (const char *)sqlite3_column_text(st, 8), svc, sizeof(svc));
-		fprintf(out, "%.6f\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t", sqlite3_column_double(st, 0),
-		        (const char *)sqlite3_column_text(st, 1),
-		        (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
-		        (const char *)sqlite3_column_text(st, 4), sqlite3_column_int(st, 5),
-		        proto && !strncmp(proto, "icmp", 4) ? "icmp"
-		        : proto                             ? proto
-		                                            : "-",
-		        svc);
-		if (dur > 0)
-			fprintf(out, "%.6f\t%lld\t%lld\t", dur,
-			        (long long)sqlite3_column_int64(st, 10),
-			        (long long)sqlite3_column_int64(st, 11));
-		else
-			fputs("-\t-\t-\t", out);
-		fprintf(out, "%s\t%s\t%s\t0\t%s\t%lld\t%lld\t%lld\t%lld\t-\t%s\n",
-		        state && *state ? state : "-", lo ? "T" : "F", lr ? "T" : "F",
-		        hist && *hist ? hist : "-", (long long)sqlite3_column_int64(st, 15),
-		        (long long)sqlite3_column_int64(st, 16),
-		        (long long)sqlite3_column_int64(st, 17),
-		        (long long)sqlite3_column_int64(st, 18), cid && *cid ? cid : "-");
-	}
-	if (rc != SQLITE_DONE)
-		snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
-	else {
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%d-%H-%M-%S", &tm);
-		fprintf(out, "#close\t%s\n", stamp);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? rows : -1;
+	add_flow_select(&q, cols, kind, f);
+	return prepare_built(db, &q, 0, err, errlen);
 }
 
 int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
@@ -1072,14 +982,16 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 	int ncols, rc;
 	int64_t rows = 0;
 
-	if (fmt == QUERY_FMT_ZEEK) {
+	if (fmt == QUERY_FMT_ZEEK || fmt == QUERY_FMT_ZEEK_JSON || fmt == QUERY_FMT_EVE) {
 		if (kind != QUERY_FLOWS && kind != QUERY_ANOMALY_FLOWS) {
-			snprintf(err, errlen,
-			         "--format zeek is for flows (query flows, or query "
-			         "anomalies --flows)");
+			snprintf(
+			    err, errlen,
+			    "this format is for flows (query flows, or query anomalies --flows)");
 			return -1;
 		}
-		return zeek_connlog(db, kind, f, out, err, errlen);
+		return fmt == QUERY_FMT_EVE
+		           ? query_eve(db, kind, f, out, err, errlen)
+		           : query_zeek(db, kind, f, fmt == QUERY_FMT_ZEEK_JSON, out, err, errlen);
 	}
 	memset(&q, 0, sizeof(q));
 	memset(&t, 0, sizeof(t));

@@ -21,6 +21,8 @@ command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # flow packet counts are held to tshark's conversation statistics
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
+# EVE exports are validated against a JSON schema (tests/eve_check.py)
+python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"

@@ -25,6 +25,11 @@
 int community_id_v1(uint16_t seed, const struct sm_addr *src, const struct sm_addr *dst,
                     uint8_t proto, uint16_t sport, uint16_t dport, char *out, size_t outlen);
 
+/* The paired ICMP (proto 1) or ICMPv6 (58) type of type t (echo request
+ * <-> reply ...: Zeek's table, which the spec uses), or -1 when t is a
+ * one-way message. */
+int community_id_icmp_pair(uint8_t proto, uint16_t t);
+
 /* Community ID (seed 0) of a flow record: the originator's tuple, ICMP by
  * the type in orig_port. Returns 0, or -1 with out = "" for SCTP (the
  * decoder does not read SCTP ports, and the spec prefers no ID to a wrong

@@ -34,8 +34,17 @@ enum query_kind {
 	QUERY_RUNS           /* one line per run */
 };
 
-/* QUERY_FMT_ZEEK: Zeek's conn.log (TSV with #fields/#types), flows only. */
-enum query_format { QUERY_FMT_TABLE, QUERY_FMT_CSV, QUERY_FMT_JSON, QUERY_FMT_ZEEK };
+/* Flows only: QUERY_FMT_ZEEK Zeek's conn.log (TSV with #fields/#types),
+ * QUERY_FMT_ZEEK_JSON the same records as Zeek's JSON writer writes them,
+ * QUERY_FMT_EVE Suricata's EVE JSON (flow events, alert events; eve.h). */
+enum query_format {
+	QUERY_FMT_TABLE,
+	QUERY_FMT_CSV,
+	QUERY_FMT_JSON,
+	QUERY_FMT_ZEEK,
+	QUERY_FMT_ZEEK_JSON,
+	QUERY_FMT_EVE
+};
 
 /* Filters; a zero-initialised struct means "no filter". Strings are borrowed
  * (the caller keeps them alive during query_run). */
