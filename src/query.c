@@ -675,21 +675,35 @@ static void fmt_bytes(int64_t v, char *buf, size_t len)
 
 /* ---- writers ---- */
 
-/* CSV field per RFC 4180: quoted when it holds a comma, quote, CR or LF. */
+/* 1 if byte c is a control character CSV output replaces (all but TAB, CR, LF). */
+static int csv_control(unsigned char c)
+{
+	return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
+}
+
+/* CSV field per RFC 4180 (quoted when it holds a comma, quote, CR or LF),
+ * made safe to open in a spreadsheet as OWASP's CSV-injection advice says:
+ * a value starting with = + - @ TAB or CR (a formula to Excel, LibreOffice
+ * and Sheets) is quoted and prefixed with a single quote, and other control
+ * characters (terminal escapes among them) become '?'. Host and SNI values
+ * come from the network, so this is about attackers, not typos. */
 static void csv_str(FILE *out, const unsigned char *s, size_t n)
 {
-	if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) &&
-	    !memchr(s, '\n', n)) {
-		fwrite(s, 1, n, out);
-		return;
-	}
-	putc('"', out);
+	int formula = n > 0 && s[0] && strchr("=+-@\t\r", s[0]) != NULL;
+	int quote = formula || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\r', n) ||
+	            memchr(s, '\n', n);
+
+	if (quote)
+		putc('"', out);
+	if (formula)
+		putc('\'', out);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"')
 			putc('"', out);
-		putc(s[i], out);
+		putc(csv_control(s[i]) ? '?' : s[i], out);
 	}
-	putc('"', out);
+	if (quote)
+		putc('"', out);
 }
 
 /* Table cell text: control characters, bidi overrides and invalid UTF-8

@@ -240,18 +240,20 @@ Test(query, anomalies_csv_groups)
 	          "%s", out);
 	cr_assert(strstr(out, "unexpected-peer,out,127.0.0.68,25,tcp,SMTP,1,2100,"), "%s", out);
 	cr_assert(strstr(out, "unexpected-port,in,127.0.0.69,23,tcp,,1,10,"), "%s", out);
-	/* the nasty reason: quoted, quotes doubled, newline kept inside quotes */
+	/* the nasty reason: quoted, quotes doubled, newline kept inside quotes,
+	 * the control byte shown as '?' */
 	cr_assert(strstr(out, "protocol-mismatch,in,127.0.0.52,80,tcp,SSH,1,1500,"), "%s", out);
-	cr_assert(
-	    strstr(out, ",\"app \"\"SSH\"\", not HTTP\nsecond line\ttab \001 caf\xc3\xa9\"\r\n"),
-	    "%s", out);
+	cr_assert(strstr(out, ",\"app \"\"SSH\"\", not HTTP\nsecond line\ttab ? caf\xc3\xa9\"\r\n"),
+	          "%s", out);
 	/* expected flows are never anomalies */
 	cr_assert_null(strstr(out, "expected,"));
 }
 
 Test(query, csv_parses_back)
 {
-	/* python's csv module reads back exactly the stored values */
+	/* python's csv module reads back the stored values, made safe for a
+	 * spreadsheet (OWASP): the formula-leading SNI prefixed with a quote, the
+	 * control byte of the reason shown as '?', CR/LF/TAB and bytes kept */
 	int rc = tu_run(out, sizeof(out),
 	                SMAUDIT_BIN
 	                " query flows --format csv --db %s | python3 -c '"
@@ -261,11 +263,11 @@ Test(query, csv_parses_back)
 	                "assert len(r)==9, len(r)\n"
 	                "c2=[x for x in r if x[\"uid\"]==\"C2\"][0]\n"
 	                "assert c2[\"server_name\"].encode(\"utf-8\",\"surrogateescape\")=="
-	                "b\"=cmd|\\x27; DROP TABLE flows;--\\r\\nx\\xe2\\x80\\xae\\xff\", "
+	                "b\"\\x27=cmd|\\x27; DROP TABLE flows;--\\r\\nx\\xe2\\x80\\xae\\xff\", "
 	                "repr(c2[\"server_name\"])\n"
 	                "c6=[x for x in r if x[\"uid\"]==\"C6\"][0]\n"
 	                "assert c6[\"reason\"]==\"app \\\"SSH\\\", not HTTP\\nsecond line\\ttab "
-	                "\\x01 caf\\u00e9\", repr(c6[\"reason\"])\n"
+	                "? caf\\u00e9\", repr(c6[\"reason\"])\n"
 	                "print(\"ok\")'",
 	                sq(dbpath));
 	cr_assert_eq(rc, 0, "%s", out);
@@ -918,4 +920,52 @@ Test(query, json_survives_hostile_server_names)
 	           sq(dbpath));
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "ok"), "%s", out);
+}
+
+/* Every value a spreadsheet would run as a formula (OWASP: = + - @ and a
+ * leading TAB or CR) is quoted with a ' in front, whichever column it is in;
+ * other control characters (an ANSI escape here) become '?'. Values that
+ * only contain those characters later are left alone. */
+Test(query, csv_defuses_formulas_and_control_characters)
+{
+	static const char *const names[][2] = {
+	    {"=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""},
+	    {"+1+cmd", "\"'+1+cmd\""},
+	    {"-2+3", "\"'-2+3\""},
+	    {"@SUM(A1)", "\"'@SUM(A1)\""},
+	    {"\t=1", "\"'\t=1\""},
+	    {"\r=1", "\"'\r=1\""},
+	    {"a=b-c@d", "a=b-c@d"},
+	    {"esc\033[31mred", "esc?[31mred"},
+	};
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char want[128];
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto,"
+	                       " orig_addr, orig_port, resp_addr, resp_port, direction,"
+	                       " peer_addr, orig_pkts, orig_ip_bytes, orig_bytes, resp_pkts,"
+	                       " resp_ip_bytes, resp_bytes, end_reason, server_name, reason)"
+	                       " VALUES (1, 'Cx', 1714557601, 1714557602, 'tcp',"
+	                       " '127.0.0.88', 1, '127.0.0.10', 443, 'in', '127.0.0.88', 1,"
+	                       " 40, 0, 1, 40, 0, 'closed', ?1, ?1)",
+	                       -1, &st, NULL),
+	    SQLITE_OK);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, names[i][0], -1, SQLITE_STATIC);
+		cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+	}
+	sqlite3_finalize(st);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	cr_assert_eq(q("flows --format csv --peer 127.0.0.88"), 0, "%s", out);
+	cr_assert_eq(csv_records(out), 9, "%s", out);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		/* server_name, rule (empty), verdict (empty), reason */
+		snprintf(want, sizeof(want), ",%s,,,%s\r\n", names[i][1], names[i][1]);
+		cr_expect(strstr(out, want), "%s not in\n%s", want, out);
+	}
 }

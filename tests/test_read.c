@@ -438,3 +438,23 @@ Test(read, usage_errors_are_one_line_and_exit_2)
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "smaudit 0."), "%s", out);
 }
+
+/* --format zeek-json holds the same records as the conn.log above, written
+ * as Zeek's JSON writer does (checked by tests/zeek_json_check.py). */
+Test(read, zeek_json_export_says_what_the_conn_log_says)
+{
+	int rc, n = 0;
+
+	rc = tu_run(
+	    out, sizeof(out),
+	    SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap pcaps/ipv6.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " query flows --format zeek --db %s > %s.log && " SMAUDIT_BIN
+	                        " query flows --format zeek-json --db %s > %s.json && python3 "
+	                        "tests/zeek_json_check.py %s.log %s.json",
+	            db, db, db, db, db, db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(sscanf(out, "ok %d", &n), 1, "%s", out);
+	cr_expect_eq(n, tu_q1(db, "SELECT count(*) FROM flows"));
+}
