@@ -35,7 +35,10 @@ static const char usage_text[] =
     "  flows       one line per flow\n"
     "  runs        one line per capture run\n"
     "options:\n"
-    "  --db FILE           database (default $SMAUDIT_DB, else smaudit.db)\n"
+    "  --db FILE           database (default $SMAUDIT_DB, else smaudit.db); repeat it\n"
+    "                      (up to 10) to ask several databases at once, read-only: run\n"
+    "                      ids of the k-th (from 0) show as k*1000000 + id, flow ids as\n"
+    "                      k*1000000000000 + id\n"
     "  --since T --until T flows that started in [since, until): ISO 8601 date or\n"
     "                      date-time (UTC unless Z/+HH:MM), or relative 30m, 24h, 7d\n"
     "  --run ID            one run\n"
@@ -149,7 +152,8 @@ struct query_opts {
 	struct query_filter f;
 	enum query_format fmt;
 	enum query_kind kind;
-	const char *db_path;
+	const char *db_paths[QUERY_MAX_DBS]; /* --db, repeatable */
+	int ndb;
 	const char *cmd;
 	int flows, fail_on, explain;
 	int seen_opt[OPT_EXPLAIN + 1];
@@ -274,7 +278,11 @@ static int parse_args(int argc, char **argv, struct query_opts *o)
 		case OPT_DB:
 			if (!*a)
 				return fail("--db", a, "empty file name");
-			o->db_path = a;
+			if (o->ndb == QUERY_MAX_DBS) {
+				errmsg("at most %d --db", QUERY_MAX_DBS);
+				return 2;
+			}
+			o->db_paths[o->ndb++] = a;
 			break;
 		case OPT_FORMAT:
 			if (parse_format(a, &o->fmt) < 0)
@@ -385,7 +393,7 @@ static int run_query(const struct query_opts *o)
 	int64_t rows;
 	int rc;
 
-	if (query_open(o->db_path, &db, err, sizeof(err)) < 0) {
+	if (query_open_many(o->db_paths, o->ndb, &db, err, sizeof(err)) < 0) {
 		errmsg("%s", err);
 		return 2;
 	}
@@ -414,10 +422,13 @@ int cli_query(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.fmt = isatty(STDOUT_FILENO) ? QUERY_FMT_TABLE : QUERY_FMT_CSV;
-	o.db_path = getenv("SMAUDIT_DB");
-	if (!o.db_path || !*o.db_path)
-		o.db_path = "smaudit.db";
 	if ((rc = parse_args(argc, argv, &o)) >= 0 || (rc = check_args(&o)) >= 0)
 		return rc;
+	if (!o.ndb) {
+		o.db_paths[0] = getenv("SMAUDIT_DB");
+		if (!o.db_paths[0] || !*o.db_paths[0])
+			o.db_paths[0] = "smaudit.db";
+		o.ndb = 1;
+	}
 	return run_query(&o);
 }

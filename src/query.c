@@ -1,22 +1,19 @@
 /* query.c: the read-only question engine (see query.h).
  *
- * Owns: opening and checking a database for reading, the four fixed
- * questions as SQL assembled from constant fragments with bound values, the
- * sm_cidr_match() SQL function, and the three output formats.
+ * Owns: the four fixed questions as SQL assembled from constant fragments
+ * with bound values, and the table, CSV and JSON outputs. Opening is
+ * query_db.c's; Zeek and EVE exports are query_export.c's.
  *
  * Trade-off: the table format needs column widths before printing, so it
  * buffers at most TABLE_BUF_ROWS rows; after that it prints with the widths
  * it has (a later, longer value just pushes its line out). CSV and JSON
  * stream row by row, so memory stays bounded whatever the result size. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "smaudit/community_id.h"
 #include "smaudit/jsonl.h"
 #include "smaudit/query.h"
 #include "query_int.h"
@@ -24,7 +21,6 @@
 
 /* ---- things you may reasonably want to change ---- */
 #define TABLE_BUF_ROWS  2000  /* rows buffered to size table columns */
-#define BUSY_TIMEOUT_MS 5000  /* wait this long on a locked database */
 #define REL_MAX_SECONDS 6.4e9 /* relative times reach back at most ~200 years */
 
 /* ---- types ---- */
@@ -313,169 +309,11 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 	}
 }
 
-/* ---- the sm_cidr_match(addr, cidr) SQL function ---- */
-
-/* sm_cidr_match(ADDR_TEXT, CIDR_TEXT): 1 if inside, 0 if not, NULL if either
- * is NULL; the parsed prefix is cached per statement (auxdata). */
-static void sql_cidr_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	struct sm_cidr *c;
-	struct sm_addr a;
-	const unsigned char *s;
-
-	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
-	    sqlite3_value_type(argv[1]) == SQLITE_NULL)
-		return;
-	c = sqlite3_get_auxdata(ctx, 1);
-	if (!c) {
-		c = sqlite3_malloc(sizeof(*c));
-		if (!c) {
-			sqlite3_result_error_nomem(ctx);
-			return;
-		}
-		if (cidr_parse((const char *)sqlite3_value_text(argv[1]), c) < 0) {
-			sqlite3_free(c);
-			sqlite3_result_error(ctx, "sm_cidr_match: not an ADDR/PREFIX", -1);
-			return;
-		}
-		sqlite3_set_auxdata(ctx, 1, c, sqlite3_free);
-		/* set_auxdata may free c at once; fetch it back */
-		c = sqlite3_get_auxdata(ctx, 1);
-		if (!c) {
-			struct sm_cidr tmp;
-			if (cidr_parse((const char *)sqlite3_value_text(argv[1]), &tmp) < 0)
-				return;
-			s = sqlite3_value_text(argv[0]);
-			sqlite3_result_int(ctx, s && addr_parse((const char *)s, &a) == 0 &&
-			                            cidr_match(&tmp, &a));
-			return;
-		}
-	}
-	s = sqlite3_value_text(argv[0]);
-	sqlite3_result_int(ctx, s && addr_parse((const char *)s, &a) == 0 && cidr_match(c, &a));
-}
-
-/* ---- opening ---- */
+/* ---- verdicts ---- */
 
 int query_verdict_valid(const char *name)
 {
 	return verdict_from_str(name) != VERDICT_NONE;
-}
-
-void query_close(struct sqlite3 *db)
-{
-	if (db)
-		sqlite3_close_v2(db);
-}
-
-/* A database written before flows had community_id (never opened by a newer
- * `read` or `live`, which add it) is read through a temporary view named
- * flows that computes it: the queries stay the same, the file untouched.
- * Returns 0, or -1 (sqlite3_errmsg says why). */
-static int complete_columns(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int has = 0, rc;
-
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT count(*) FROM pragma_table_info('flows', 'main')"
-	                       " WHERE name = 'community_id'",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		has = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return -1;
-	if (has)
-		return 0;
-	if (community_id_sql_register(db) < 0)
-		return -1;
-	return sqlite3_exec(db,
-	                    "CREATE TEMP VIEW flows AS SELECT *, sm_community_id(proto, orig_addr,"
-	                    " orig_port, resp_addr, resp_port) AS community_id FROM main.flows",
-	                    NULL, NULL, NULL) == SQLITE_OK
-	           ? 0
-	           : -1;
-}
-
-int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	struct stat sb;
-	int rc, version, ntables = 0;
-
-	*out = NULL;
-	if (stat(path, &sb) < 0) {
-		snprintf(err, errlen, "%s: %s", path,
-		         errno == ENOENT ? "no such database (run 'smaudit read' first)"
-		                         : strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a database file", path);
-		return -1;
-	}
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-
-	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		if (rc == SQLITE_NOTADB || sqlite3_errcode(db) == SQLITE_NOTADB)
-			snprintf(err, errlen, "%s: not an smaudit database (not SQLite)", path);
-		else
-			snprintf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (version > QUERY_SCHEMA_VERSION) {
-		snprintf(err, errlen,
-		         "%s: database schema version %d is newer than this smaudit supports (%d);"
-		         " upgrade smaudit",
-		         path, version, QUERY_SCHEMA_VERSION);
-		goto fail;
-	}
-	rc = sqlite3_prepare_v2(db,
-	                        "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-	                        " AND name IN ('runs', 'run_rules', 'flows')",
-	                        -1, &st, NULL);
-	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		ntables = sqlite3_column_int(st, 0);
-	else {
-		snprintf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (version < 1 || ntables != 3) {
-		snprintf(err, errlen, "%s: not an smaudit database (no smaudit schema)", path);
-		goto fail;
-	}
-	rc = sqlite3_create_function(db, "sm_cidr_match", 2,
-	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-	                             sql_cidr_match, NULL, NULL);
-	if (rc != SQLITE_OK || complete_columns(db) < 0) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
-	*out = db;
-	return 0;
-fail:
-	sqlite3_finalize(st);
-	sqlite3_close_v2(db);
-	return -1;
 }
 
 /* ---- time parsing ---- */

@@ -969,3 +969,99 @@ Test(query, csv_defuses_formulas_and_control_characters)
 		cr_expect(strstr(out, want), "%s not in\n%s", want, out);
 	}
 }
+
+/* ---- several databases (--db a --db b) ---- */
+
+/* A second database in the temp dir: a copy of the fixture. */
+static void copy_fixture(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", dir, name);
+	cr_assert_eq(tu_run(out, sizeof(out), "cp %s %s", sq(dbpath), sq(path)), 0, "%s", out);
+}
+
+/* Run `smaudit query ARGS --db <fixture> --db second`; stdout into out. */
+static int q2(const char *args, const char *second)
+{
+	return tu_run(out, sizeof(out), SMAUDIT_BIN " query %s --db %s --db %s 2>/dev/null", args,
+	              sq(dbpath), sq(second));
+}
+
+/* Two copies of one database answer as one with everything twice: runs
+ * and flows of the second under shifted ids, groups counting both, and
+ * neither file changed (both are opened read-only). */
+Test(query, several_databases_answer_as_one)
+{
+	char b[192];
+	unsigned long long ha, hb;
+
+	copy_fixture("b.db", b, sizeof(b));
+	ha = file_hash(dbpath);
+	hb = file_hash(b);
+	cr_assert_eq(q2("runs --format csv", b), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 5, "%s", out);
+	cr_expect(strstr(out, "\r\n1,read,") && strstr(out, "\r\n1000001,read,") &&
+	              strstr(out, "\r\n1000002,live,"),
+	          "%s", out);
+	cr_assert_eq(q2("flows --format csv", b), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 19, "%s", out);
+	cr_expect(strstr(out, "\r\n1000000000001,1000001,C1,"), "%s", out);
+	cr_assert_eq(q2("flows --run 1000001 --format csv", b), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 7, "%s", out);
+	cr_assert_eq(q2("anomalies --format csv", b), 0, "%s", out);
+	cr_expect(strstr(out, "unexpected-port,in,127.0.0.66,4444,tcp,,4,200,"), "%s", out);
+	cr_assert_eq(q2("coverage --format csv", b), 0, "%s", out);
+	cr_expect(strstr(out, "\r\nhttps-in,1,in,tcp,443,any,\"TLS,HTTP\",yes,6,6,3,"), "%s", out);
+	cr_assert_eq(q2("flows --explain", b), 0, "%s", out);
+	cr_expect_eq(file_hash(dbpath), ha, "the first database changed");
+	cr_expect_eq(file_hash(b), hb, "the second database changed");
+}
+
+/* A second database from before community_id joins one that has it: its
+ * flows get the ID computed, and the other columns line up. */
+Test(query, several_databases_of_two_schema_ages)
+{
+	char b[192];
+	sqlite3 *db;
+
+	copy_fixture("old.db", b, sizeof(b));
+	cr_assert_eq(sqlite3_open(b, &db), SQLITE_OK);
+	exec_sql(db, "CREATE TABLE f1 AS SELECT id, run_id, uid, ts_start, ts_end, proto,"
+	             " orig_addr, orig_port, resp_addr, resp_port, vlan, direction,"
+	             " direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,"
+	             " resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,"
+	             " app_proto, app_confidence, server_name, rule_id, verdict, reason FROM flows;"
+	             "DROP VIEW flows_v; DROP VIEW anomalies; DROP VIEW coverage; DROP TABLE flows;"
+	             "ALTER TABLE f1 RENAME TO flows;"
+	             "UPDATE flows SET orig_addr = '5.6.7.8', orig_port = 3344, resp_addr ="
+	             " '1.2.3.4', resp_port = 1122 WHERE uid = 'C1'");
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	cr_assert_eq(q2("flows --format csv --run 1000001", b), 0, "%s", out);
+	cr_expect(strstr(out, ",C1,1:wCb3OG7yAFWelaUydu0D+125CLM=,"), "%s", out);
+	cr_expect(strstr(out, ",C2,1:"), "%s", out);
+	cr_assert_eq(q2("flows --format csv --run 1", b), 0, "%s", out);
+	cr_expect(strstr(out, "\r\n1,1,C1,,2024-05-01T10:00:00.500000Z,"), "%s", out);
+}
+
+/* Each database is checked like the first, and errors name the file. */
+Test(query, several_databases_bad_ones_are_named)
+{
+	char b[192], cmd[2048];
+	int rc;
+
+	cr_assert_eq(q_err("flows --db /nonexistent/x.db"), 2);
+	cr_expect(strstr(out, "/nonexistent/x.db: no such database"), "%s", out);
+	snprintf(b, sizeof(b), "%s/not.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out), "sqlite3 %s 'CREATE TABLE t (x)'", sq(b)), 0);
+	cr_assert_eq(q_err("flows --db /dev/null"), 2);
+	snprintf(cmd, sizeof(cmd), "flows --db %s", sq(b));
+	cr_assert_eq(q_err(cmd), 2);
+	cr_expect(strstr(out, "not.db: not an smaudit database"), "%s", out);
+	snprintf(cmd, sizeof(cmd), "flows --db %s/./t.db", dir);
+	cr_assert_eq(q_err(cmd), 2);
+	cr_expect(strstr(out, "named twice"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " query flows --db a --db b --db c --db d --db e --db f --db g"
+	                        " --db h --db i --db j --db k");
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(out, "at most 10 --db"), "%s", out);
+}
