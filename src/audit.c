@@ -7,8 +7,8 @@
  * thread, so on the packet thread) and put a copy of the record in a
  * bounded queue. A writer thread judges it against the matrix (the frozen
  * matrix is read-only), writes it to the store in batched transactions and
- * remembers non-expected ones in a fixed table of groups for the end-of-run
- * findings. A full queue makes the packet thread wait: nothing is dropped.
+ * hands it to the caller's judged hook (the run's findings). A full queue
+ * makes the packet thread wait: nothing is dropped.
  * The SQLite row and the reason text are most of the per-flow cost, so on
  * two cores this takes them off the packet path. */
 #include <errno.h>
@@ -22,19 +22,8 @@
 #include "config.h"
 #include "smaudit/audit.h"
 
-#define MAX_GROUPS   512
-#define QUEUE_LEN    4096 /* ended flows waiting for the writer */
+#define QUEUE_LEN    CFG_WRITER_QUEUE /* ended flows waiting for the writer */
 #define WRITER_BATCH CFG_WRITER_BATCH
-
-struct group { /* non-expected flows sharing verdict, direction, peer, port */
-	uint8_t verdict, dir, proto;
-	uint16_t port;  /* responder port; ICMP: paired type or code */
-	uint16_t oport; /* ICMP: type */
-	struct sm_addr peer;
-	uint64_t flows, bytes;
-	char rule_id[48];
-	char reason[256];
-};
 
 struct audit {
 	struct audit_cfg cfg;
@@ -56,48 +45,10 @@ struct audit {
 	/* writer thread only (read by others after it has joined, or with the
 	 * writer idle under mu) */
 	struct flow_record batch[WRITER_BATCH];
-	struct group groups[MAX_GROUPS];
-	size_t ngroups;
-	uint64_t groups_dropped;
 	char store_err[512];
 };
 
 /* ---- private ----------------------------------------------------------- */
-
-static void remember_group(struct audit *a, const struct flow_record *r,
-                           const struct verdict_result *v)
-{
-	const struct sm_addr *peer = r->direction == DIR_OUT ? &r->resp : &r->orig;
-	struct group *g;
-	/* ICMP groups are told apart by message type; other protocols by port */
-	uint16_t oport = r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6 ? r->orig_port : 0;
-
-	for (size_t i = 0; i < a->ngroups; i++) {
-		g = &a->groups[i];
-		if (g->verdict == v->kind && g->dir == r->direction && g->port == r->resp_port &&
-		    g->oport == oport && g->proto == r->proto && !addr_cmp(&g->peer, peer)) {
-			g->flows++;
-			g->bytes += r->orig_ip_bytes + r->resp_ip_bytes;
-			return;
-		}
-	}
-	if (a->ngroups == MAX_GROUPS) {
-		a->groups_dropped++;
-		return;
-	}
-	g = &a->groups[a->ngroups++];
-	memset(g, 0, sizeof(*g));
-	g->verdict = (uint8_t)v->kind;
-	g->dir = r->direction;
-	g->proto = r->proto;
-	g->port = r->resp_port;
-	g->oport = oport;
-	g->peer = *peer;
-	g->flows = 1;
-	g->bytes = r->orig_ip_bytes + r->resp_ip_bytes;
-	snprintf(g->rule_id, sizeof(g->rule_id), "%s", v->rule ? v->rule->id : "-");
-	snprintf(g->reason, sizeof(g->reason), "%s", v->reason);
-}
 
 /* Judge one ended flow, count it into n and store it (writer thread, or a
  * caller holding the store while the writer is idle). */
@@ -113,8 +64,8 @@ static void judge_and_store(struct audit *a, struct flow_record *r, struct audit
 	n->verdicts[v.kind]++;
 	if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
 		n->peer_unchecked++;
-	if (v.kind != VERDICT_EXPECTED)
-		remember_group(a, r, &v);
+	if (a->cfg.judged)
+		a->cfg.judged(a->cfg.judged_ctx, r, &v);
 	if (r->direction == DIR_IN)
 		n->flows_in++;
 	else if (r->direction == DIR_OUT)
@@ -467,138 +418,4 @@ void audit_fill_run(const struct audit *a, struct store_run *run)
 	run->flows = n->flows_stored;
 	run->flows_other = n->flows_other;
 	run->evicted = flow_table_stats(a->flows)->evicted;
-}
-
-/* A short name for an ICMP type, as a port column shows it. */
-static const char *icmp_name(uint8_t proto, uint16_t type)
-{
-	static char buf[16];
-
-	if (proto == IPPROTO_ICMP) {
-		switch (type) {
-		case 0:
-			return "echo-reply";
-		case 3:
-			return "unreachable";
-		case 8:
-			return "echo";
-		case 11:
-			return "time-exceeded";
-		}
-	} else {
-		switch (type) {
-		case 1:
-			return "unreachable";
-		case 128:
-			return "echo";
-		case 129:
-			return "echo-reply";
-		case 135:
-			return "neighbor-sol";
-		}
-	}
-	snprintf(buf, sizeof(buf), "type-%u", type);
-	return buf;
-}
-
-/* Order of the findings: the most specific first, as the count line reads. */
-static int verdict_rank(uint8_t v)
-{
-	switch (v) {
-	case VERDICT_PROTOCOL_MISMATCH:
-		return 0;
-	case VERDICT_UNEXPECTED_PEER:
-		return 1;
-	case VERDICT_UNEXPECTED_DIRECTION:
-		return 2;
-	default:
-		return 3;
-	}
-}
-
-static int group_cmp(const void *x, const void *y)
-{
-	const struct group *a = x, *b = y;
-
-	if (a->verdict != b->verdict)
-		return verdict_rank(a->verdict) < verdict_rank(b->verdict) ? -1 : 1;
-	if (a->flows != b->flows)
-		return a->flows > b->flows ? -1 : 1;
-	if (a->port != b->port)
-		return a->port < b->port ? -1 : 1;
-	return addr_cmp(&a->peer, &b->peer);
-}
-
-void audit_print_findings(const struct audit *a, const char *db, FILE *out)
-{
-	enum { SHOW = CFG_FINDINGS_SHOWN }; /* per verdict; the database has them all */
-	uint64_t more_groups = 0, more_flows = 0;
-	size_t shown = 0;
-	static const enum verdict_kind order[] = {
-	    VERDICT_EXPECTED, VERDICT_PROTOCOL_MISMATCH, VERDICT_UNEXPECTED_PEER,
-	    VERDICT_UNEXPECTED_DIRECTION, VERDICT_UNEXPECTED_PORT};
-	struct group *sorted;
-	const struct audit_counts *n = audit_counts(a);
-	uint64_t total = n->flows_stored;
-
-	fprintf(out, "verdicts:");
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		fprintf(out, "  %s %llu", verdict_str(order[i]),
-		        (unsigned long long)n->verdicts[order[i]]);
-		if (order[i] == VERDICT_EXPECTED && n->peer_unchecked)
-			fprintf(out,
-			        " (%llu with the peer not checked: a role has no addresses, "
-			        "see --role)",
-			        (unsigned long long)n->peer_unchecked);
-	}
-	fprintf(out, "\n");
-	if (!a->ngroups) {
-		fprintf(out, total ? "every stored flow fits the matrix\n" : "no flows stored\n");
-		return;
-	}
-	sorted = malloc(sizeof(*sorted) * a->ngroups);
-	if (!sorted)
-		return;
-	memcpy(sorted, a->groups, sizeof(*sorted) * a->ngroups);
-	qsort(sorted, a->ngroups, sizeof(*sorted), group_cmp);
-	for (size_t i = 0; i < a->ngroups; i++) {
-		const struct group *g = &sorted[i];
-		char peer[ADDR_STRLEN];
-		const char *ps = flow_proto_str(g->proto);
-		char port[24];
-		if (i == 0 || g->verdict != sorted[i - 1].verdict) {
-			fprintf(out, "\n%s:\n", verdict_str((enum verdict_kind)g->verdict));
-			shown = 0;
-		}
-		if (shown++ >= SHOW) {
-			more_groups++;
-			more_flows += g->flows;
-			if (i + 1 == a->ngroups || sorted[i + 1].verdict != g->verdict) {
-				fprintf(
-				    out,
-				    "  ... %llu more group%s (%llu flows): smaudit query anomalies "
-				    "--db %s --run %lld --verdict %s\n",
-				    (unsigned long long)more_groups, more_groups == 1 ? "" : "s",
-				    (unsigned long long)more_flows, db, (long long)a->cfg.run_id,
-				    verdict_str((enum verdict_kind)g->verdict));
-				more_groups = more_flows = 0;
-			}
-			continue;
-		}
-		if (g->proto == IPPROTO_ICMP || g->proto == IPPROTO_ICMPV6)
-			snprintf(port, sizeof(port), "%s/%s", icmp_name(g->proto, g->oport), ps);
-		else
-			snprintf(port, sizeof(port), "%u/%s", g->port, ps ? ps : "ip");
-		fprintf(out, "  %-3s %-39s %11s %6llu flow%s %9llu bytes  %s\n",
-		        flow_dir_str((enum flow_dir)g->dir), addr_str(&g->peer, peer, sizeof(peer)),
-		        port, (unsigned long long)g->flows, g->flows == 1 ? " " : "s",
-		        (unsigned long long)g->bytes, g->rule_id);
-		fprintf(out, "      %s\n", g->reason);
-	}
-	if (a->groups_dropped)
-		fprintf(out,
-		        "  ... and %llu more flows in groups not tallied here: smaudit query "
-		        "anomalies --db %s --run %lld\n",
-		        (unsigned long long)a->groups_dropped, db, (long long)a->cfg.run_id);
-	free(sorted);
 }

@@ -41,12 +41,12 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 		o->quiet = 1;
 		return 1;
 	case 4:
-		o->acfg.no_dpi = 1;
+		o->no_dpi = 1;
 		return 1;
 	case 'm':
 		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
 			return -1;
-		o->acfg.flow.max_flows = (uint32_t)v;
+		o->flow.max_flows = (uint32_t)v;
 		return 1;
 	case 1:
 	case 2:
@@ -54,11 +54,11 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 		if (cli_uint(name, arg, 1, 86400 * 7, &v) < 0)
 			return -1;
 		if (opt == 1)
-			o->acfg.flow.tcp_timeout_us = v * 1000000;
+			o->flow.tcp_timeout_us = v * 1000000;
 		else if (opt == 2)
-			o->acfg.flow.udp_timeout_us = v * 1000000;
+			o->flow.udp_timeout_us = v * 1000000;
 		else
-			o->acfg.flow.icmp_timeout_us = v * 1000000;
+			o->flow.icmp_timeout_us = v * 1000000;
 		return 1;
 	default:
 		return 0;
@@ -111,23 +111,6 @@ const char *cli_default_db(void)
 	return e && *e ? e : "smaudit.db";
 }
 
-const char *cli_hosts_str(const struct rules_matrix *m, char *buf, size_t len)
-{
-	const struct sm_cidr *h;
-	size_t n = rules_hosts(m, &h), off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && off < len; i++) {
-		char c[ADDR_STRLEN + 8];
-		int w = snprintf(buf + off, len - off, "%s%s", i ? "," : "",
-		                 cidr_str(&h[i], c, sizeof(c)));
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-	return buf;
-}
-
 double cli_now(void)
 {
 	struct timespec ts;
@@ -135,26 +118,35 @@ double cli_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void cli_print_summary(const struct audit *a, const char *db, int64_t run_id, double secs,
-                       const char *status)
+struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct run_cfg *cfg,
+                         int *rc, int *no_host)
 {
-	const struct audit_counts *n = audit_counts(a);
-	const struct flow_stats *fs = audit_flow_stats(a);
+	struct rules_matrix *m = cli_matrix(&o->site);
+	enum run_err why;
+	struct run *r;
+	char err[1024];
 
-	fprintf(stderr,
-	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
-	        "(in %llu, out %llu, local %llu), %llu flows touching no monitored host\n",
-	        (long long)run_id, status, (unsigned long long)n->packets, secs,
-	        secs > 0 ? (double)n->packets / secs : 0.0, (unsigned long long)n->flows_stored, db,
-	        (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
-	        (unsigned long long)n->flows_local, (unsigned long long)n->flows_other);
-	if (n->malformed || n->unknown_link || n->non_ip || n->frags_orphan || fs->evicted)
+	*rc = 2;
+	*no_host = 0;
+	if (!m)
+		return NULL;
+	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
 		fprintf(stderr,
-		        "  malformed %llu (truncated %llu, bad header %llu), unknown link %llu, "
-		        "not IP %llu, orphan fragments %llu, evicted flows %llu (peak %u)\n",
-		        (unsigned long long)n->malformed, (unsigned long long)n->truncated,
-		        (unsigned long long)n->bad_header, (unsigned long long)n->unknown_link,
-		        (unsigned long long)n->non_ip, (unsigned long long)n->frags_orphan,
-		        (unsigned long long)fs->evicted, fs->peak);
-	audit_print_findings(a, db, stdout);
+		        "smaudit %s: no monitored host: give --host ADDR (the SocialMiner "
+		        "server's address) or a site file with 'host' lines\n",
+		        cmd);
+		rules_free(m);
+		*no_host = 1;
+		return NULL;
+	}
+	cfg->db = o->db;
+	cfg->filter = o->filter;
+	cfg->flow = o->flow;
+	cfg->no_dpi = o->no_dpi;
+	r = run_open(cfg, m, &why, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "smaudit %s: %s\n", cmd, err);
+		*rc = 3;
+	}
+	return r;
 }

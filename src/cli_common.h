@@ -1,14 +1,14 @@
 /* cli_common.h: what the auditing subcommands (read, live) share: site
- * options, the matrix they build, the database they open, the end-of-run
- * summary. Private to src/. */
+ * options, the matrix they build, the run they open. Private to src/. */
 #ifndef SMAUDIT_CLI_COMMON_H
 #define SMAUDIT_CLI_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "smaudit/audit.h"
+#include "smaudit/flow.h"
 #include "smaudit/rules.h"
+#include "smaudit/run.h"
 
 #define CLI_MAX_LIST 64
 
@@ -41,7 +41,8 @@ struct cli_site {
 /* What the shared options set. */
 struct cli_audit_opts {
 	struct cli_site site;
-	struct audit_cfg acfg;
+	struct flow_cfg flow;
+	int no_dpi;
 	const char *db, *filter;
 	int quiet;
 };
@@ -60,15 +61,15 @@ int cli_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_
 /* Build and freeze the matrix from s; NULL with the error printed on stderr. */
 struct rules_matrix *cli_matrix(const struct cli_site *s);
 
+/* Build the matrix from o's site options, check it names a monitored
+ * host, and open a run with cfg (db, filter, flow and DPI options filled
+ * in from o). NULL with the error on stderr and *rc the exit code: 2 bad
+ * options or no host (*no_host = 1), 3 the database or the pipeline failed. */
+struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct run_cfg *cfg,
+                         int *rc, int *no_host);
+
 /* Default database path: $SMAUDIT_DB or smaudit.db. */
 const char *cli_default_db(void);
-
-/* Monitored hosts of m as "a/32,b/128" into buf. */
-const char *cli_hosts_str(const struct rules_matrix *m, char *buf, size_t len);
-
-/* Print the end-of-run summary (counts, time, rate) and findings to stderr/stdout. */
-void cli_print_summary(const struct audit *a, const char *db, int64_t run_id, double secs,
-                       const char *status);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

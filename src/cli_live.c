@@ -35,6 +35,18 @@ static void on_signal(int sig)
 	capture_breakloop(live_cap);
 }
 
+/* SIGINT/SIGTERM without SA_RESTART, as read does: a blocked wait returns. */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 /* One line on stdout per alert: time, verdict, who talked to whom, the
  * flow's Community ID (to find it in Zeek or Suricata logs), why. */
 static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
@@ -87,7 +99,15 @@ static uint64_t wall_us(void)
 	return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
 }
 
-int cli_live(int argc, char **argv)
+/* live's own options beside the shared ones. */
+struct live_opts {
+	const char *iface;
+	uint64_t checkpoint_s, duration_s;
+	int alerts;
+};
+
+/* Parse live's options; returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct live_opts *l)
 {
 	static const struct option opts[] = {CLI_AUDIT_OPTIONS,
 	                                     {"interface", required_argument, NULL, 'i'},
@@ -95,41 +115,30 @@ int cli_live(int argc, char **argv)
 	                                     {"duration", required_argument, NULL, 6},
 	                                     {"no-alerts", no_argument, NULL, 7},
 	                                     {NULL, 0, NULL, 0}};
-	struct cli_audit_opts o = {.db = cli_default_db()};
-	struct audit_cfg *acfg = &o.acfg;
-	const char *iface = NULL;
-	uint64_t checkpoint_s = 60, duration_s = 0;
-	int opt, rc = 0, alerts = 1;
-	struct rules_matrix *m = NULL;
-	struct store *st = NULL;
-	struct audit *a = NULL;
-	struct store_run run = {0};
-	char err[1024], hosts[2048];
-	uint8_t *svc = NULL;
-	double t0;
+	int opt;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(&o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
 		if (r < 0)
 			return 2;
 		if (r > 0)
 			continue;
 		switch (opt) {
 		case 'i':
-			iface = optarg;
+			l->iface = optarg;
 			break;
 		case 5:
-			if (cli_uint("--checkpoint", optarg, 1, 86400, &checkpoint_s) < 0)
+			if (cli_uint("--checkpoint", optarg, 1, 86400, &l->checkpoint_s) < 0)
 				return 2;
 			break;
 		case 6:
-			if (cli_uint("--duration", optarg, 1, 86400 * 366, &duration_s) < 0)
+			if (cli_uint("--duration", optarg, 1, 86400 * 366, &l->duration_s) < 0)
 				return 2;
 			break;
 		case 7:
-			alerts = 0;
+			l->alerts = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -148,121 +157,99 @@ int cli_live(int argc, char **argv)
 		        argv[optind]);
 		return 2;
 	}
-	if (!iface) {
+	if (!l->iface) {
 		fprintf(stderr, "smaudit live: give the interface with -i IFACE\n");
 		return 2;
 	}
-	m = cli_matrix(&o.site);
-	if (!m)
-		return 2;
-	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
-		fprintf(stderr,
-		        "smaudit live: no monitored host: give --host ADDR or a site file with "
-		        "'host' lines\n");
-		rules_free(m);
-		return 2;
+	return -1;
+}
+
+/* The capture loop: packets into the run until a signal, --duration or a
+ * capture error (err filled, returns -1); wall time ages flows and drives
+ * checkpoints when the link is quiet. */
+static int capture_loop(struct run *run, const struct live_opts *l, double t0, char *err,
+                        size_t errlen)
+{
+	uint64_t seen = 0; /* packets, for timers without locking */
+	int dlt = capture_datalink(live_cap), r;
+	double next_cp = t0 + (double)l->checkpoint_s;
+	const struct pcap_pkthdr *h;
+	const uint8_t *d;
+
+	while (!live_stop) {
+		r = capture_next(live_cap, &h, &d, err, errlen);
+		if (r == 1) {
+			run_packet(run, dlt, h, d);
+			seen++;
+		} else if (r == 0)
+			break;
+		else if (r == -1)
+			return -1;
+		if (r == -2 || (seen & 1023) == 0) {
+			double now = cli_now();
+			run_tick(run, wall_us()); /* a quiet link still ages flows */
+			if (now >= next_cp) {
+				char cerr[512];
+				run_set_dropped(run, capture_dropped(live_cap));
+				if (run_checkpoint(run, wall_us(), l->checkpoint_s * 1000000, cerr,
+				                   sizeof(cerr)) < 0)
+					fprintf(stderr, "smaudit live: checkpoint: %s\n", cerr);
+				next_cp = now + (double)l->checkpoint_s;
+			}
+			if (l->duration_s && now - t0 >= (double)l->duration_s)
+				break;
+		}
 	}
-	live_cap = capture_open_live(iface, o.filter, 65535, err, sizeof(err));
+	return 0;
+}
+
+int cli_live(int argc, char **argv)
+{
+	struct cli_audit_opts o = {.db = cli_default_db()};
+	struct live_opts l = {.checkpoint_s = 60, .alerts = 1};
+	struct run_cfg cfg = {.mode = "live"};
+	struct run *run;
+	char err[1024], cerr[1024] = "";
+	int rc, no_host, failed;
+	double t0;
+
+	rc = parse_args(argc, argv, &o, &l);
+	if (rc >= 0)
+		return rc;
+	live_cap = capture_open_live(l.iface, o.filter, 65535, err, sizeof(err));
 	if (!live_cap) {
 		fprintf(stderr, "smaudit live: %s\n", err);
-		rules_free(m);
 		return 2;
 	}
-	st = store_open(o.db, err, sizeof(err));
-	if (!st) {
-		fprintf(stderr, "smaudit live: %s\n", err);
-		rc = 2;
-		goto out;
+	cfg.source = l.iface;
+	if (l.alerts)
+		cfg.alert = print_alert;
+	run = cli_run_open("live", &o, &cfg, &rc, &no_host);
+	if (!run) {
+		capture_close(live_cap);
+		live_cap = NULL;
+		return rc;
 	}
-	run.mode = "live";
-	run.source = iface;
-	run.filter = o.filter;
-	run.hosts = cli_hosts_str(m, hosts, sizeof(hosts));
-	if (store_run_begin(st, &run, m, &acfg->run_id, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smaudit live: %s\n", err);
-		rc = 3;
-		goto out;
-	}
-	svc = calloc(2, 8192);
-	if (svc) {
-		rules_service_ports(m, svc, svc + 8192);
-		acfg->flow.svc_tcp = svc;
-		acfg->flow.svc_udp = svc + 8192;
-	}
-	acfg->matrix = m;
-	acfg->store = st;
-	if (alerts)
-		acfg->alert = print_alert;
-	a = audit_new(acfg, err, sizeof(err));
-	if (!a) {
-		fprintf(stderr, "smaudit live: %s\n", err);
-		rc = 3;
-		goto out;
-	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_signals();
 	if (!o.quiet)
 		fprintf(stderr,
 		        "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",
-		        iface, (long long)acfg->run_id, o.db);
+		        l.iface, (long long)run_id(run), o.db);
 	t0 = cli_now();
-	{
-		uint64_t seen = 0; /* packets, for timers without locking */
-		int dlt = capture_datalink(live_cap), r;
-		double next_cp = t0 + (double)checkpoint_s;
-		const struct pcap_pkthdr *h;
-		const uint8_t *d;
-
-		while (!live_stop) {
-			r = capture_next(live_cap, &h, &d, err, sizeof(err));
-			if (r == 1) {
-				audit_packet(a, dlt, h, d);
-				seen++;
-			} else if (r == 0)
-				break;
-			else if (r == -1) {
-				fprintf(stderr, "smaudit live: %s\n", err);
-				run.error = err;
-				rc = 3;
-				break;
-			}
-			if (r == -2 || (seen & 1023) == 0) {
-				double now = cli_now();
-				audit_tick(a, wall_us()); /* a quiet link still ages flows */
-				if (now >= next_cp) {
-					audit_fill_run(a, &run);
-					run.dropped = capture_dropped(live_cap);
-					run.status = "running";
-					if (audit_checkpoint(a, wall_us(), checkpoint_s * 1000000,
-					                     &run, err, sizeof(err)) < 0)
-						fprintf(stderr, "smaudit live: checkpoint: %s\n",
-						        err);
-					next_cp = now + (double)checkpoint_s;
-				}
-				if (duration_s && now - t0 >= (double)duration_s)
-					break;
-			}
-		}
-	}
-	run.dropped = capture_dropped(live_cap);
-	if (audit_finish(a, END_SHUTDOWN, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smaudit live: %s\n", err);
-		rc = 3;
-	}
-	audit_fill_run(a, &run);
-	run.status = rc ? "failed" : "complete";
-	if (store_run_end(st, acfg->run_id, &run, err, sizeof(err)) < 0) {
+	failed = capture_loop(run, &l, t0, cerr, sizeof(cerr)) < 0;
+	if (failed)
+		fprintf(stderr, "smaudit live: %s\n", cerr);
+	run_set_dropped(run, capture_dropped(live_cap));
+	rc = failed ? 3 : 0;
+	if (run_close(run, END_SHUTDOWN, failed ? "failed" : "complete", failed ? cerr : NULL, err,
+	              sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit live: %s\n", err);
 		rc = 3;
 	}
 	if (!o.quiet)
-		cli_print_summary(a, o.db, acfg->run_id, cli_now() - t0, run.status);
-out:
-	audit_free(a);
-	store_close(st);
+		run_print_summary(run, cli_now() - t0, stderr, stdout);
+	run_free(run);
 	capture_close(live_cap);
 	live_cap = NULL;
-	rules_free(m);
-	free(svc);
 	return rc;
 }

@@ -148,27 +148,16 @@ static void progress(const struct capture *c, const char *name, size_t fi, size_
 	        (unsigned long long)pkts, el > 0 ? (double)pkts / el : 0.0, final ? "\n" : "   ");
 }
 
-int cli_read(int argc, char **argv)
+/* Parse read's options into o; returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct cli_audit_opts *o)
 {
 	static const struct option opts[] = {CLI_AUDIT_OPTIONS, {NULL, 0, NULL, 0}};
-	struct cli_audit_opts o = {.db = cli_default_db()};
-	struct cli_site *site = &o.site;
-	struct audit_cfg *acfg = &o.acfg;
-	int opt, rc = 0, status_code = 0;
-	struct rules_matrix *m = NULL;
-	struct store *st = NULL;
-	struct audit *a = NULL;
-	struct store_run run = {0};
-	char err[1024], warn[1024] = "", hosts[2048], *source = NULL;
-	const char *status = "complete";
-	size_t nfiles, srclen = 1;
-	double t0;
-	int tty;
+	int opt;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(&o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
 		if (r < 0)
 			return 2;
 		if (r > 0)
@@ -181,181 +170,165 @@ int cli_read(int argc, char **argv)
 		        opt == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
 		return 2;
 	}
-	nfiles = (size_t)(argc - optind);
-	if (nfiles == 0) {
+	if (optind == argc) {
 		fprintf(stderr, "smaudit read: no capture file given (see smaudit read --help)\n");
 		return 2;
 	}
+	return -1;
+}
 
-	/* every file must open as a capture before anything is written */
-	for (int i = optind; i < argc; i++) {
-		struct capture *c;
-		if (!strcmp(argv[i], "-")) {
-			if (nfiles > 1) {
+/* Check that every file opens as a capture before anything is written, and
+ * return the run's source text (names, one per line; stdin as "stdin"),
+ * allocated; NULL with the error on stderr. */
+static char *check_inputs(char **files, size_t n, const char *filter)
+{
+	size_t len = 1;
+	char err[1024], *src;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(files[i], "-")) {
+			if (n > 1) {
 				fprintf(stderr,
 				        "smaudit read: '-' (stdin) must be the only file\n");
-				return 2;
+				return NULL;
 			}
-			continue;
-		}
-		if (is_stream(argv[i])) {
-			if (access(argv[i], R_OK) < 0) {
-				fprintf(stderr, "smaudit read: %s: %s\n", argv[i], strerror(errno));
-				return 2;
+		} else if (is_stream(files[i])) {
+			if (access(files[i], R_OK) < 0) {
+				fprintf(stderr, "smaudit read: %s: %s\n", files[i],
+				        strerror(errno));
+				return NULL;
 			}
-			srclen += strlen(argv[i]) + 1;
-			continue;
+		} else {
+			struct capture *c = capture_open_file(files[i], filter, err, sizeof(err));
+			if (!c) {
+				fprintf(stderr, "smaudit read: %s\n", err);
+				return NULL;
+			}
+			capture_close(c);
 		}
-		c = capture_open_file(argv[i], o.filter, err, sizeof(err));
-		if (!c) {
-			fprintf(stderr, "smaudit read: %s\n", err);
-			return 2;
-		}
-		capture_close(c);
-		srclen += strlen(argv[i]) + 1;
+		len += strlen(files[i]) + 8;
 	}
-
-	m = cli_matrix(site);
-	if (!m)
-		return 2;
-	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
-		fprintf(stderr,
-		        "smaudit read: no monitored host: give --host ADDR (the SocialMiner "
-		        "server's address) or a site file with 'host' lines\n");
-		if (!is_stream(argv[optind]))
-			suggest_hosts(argv[optind]);
-		rules_free(m);
-		return 2;
-	}
-
-	st = store_open(o.db, err, sizeof(err));
-	if (!st) {
-		fprintf(stderr, "smaudit read: %s\n", err);
-		rules_free(m);
-		return 2;
-	}
-	source = malloc(srclen + 8);
-	if (!source) {
+	src = malloc(len);
+	if (!src) {
 		fprintf(stderr, "smaudit read: out of memory\n");
-		rc = 3;
-		goto out;
+		return NULL;
 	}
-	source[0] = '\0';
-	for (int i = optind; i < argc; i++) {
-		strcat(source, i > optind ? "\n" : "");
-		strcat(source, strcmp(argv[i], "-") ? argv[i] : "stdin");
+	src[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		strcat(src, i ? "\n" : "");
+		strcat(src, strcmp(files[i], "-") ? files[i] : "stdin");
 	}
-	run.mode = "read";
-	run.source = source;
-	run.filter = o.filter;
-	run.hosts = cli_hosts_str(m, hosts, sizeof(hosts));
-	if (store_run_begin(st, &run, m, &acfg->run_id, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smaudit read: %s\n", err);
-		rc = 3;
-		goto out;
+	return src;
+}
+
+/* What reading the files left for the run row. */
+struct read_state {
+	char warn[1280]; /* first warning, stored as the run's error */
+	int code;        /* exit code so far: 0, or 2 after a bad input */
+};
+
+/* Note a warning: printed, the first kept for the run row, exit code 2. */
+static void warn_input(struct read_state *rs, const char *msg)
+{
+	fprintf(stderr, "smaudit read: warning: %s\n", msg);
+	if (!rs->warn[0])
+		snprintf(rs->warn, sizeof(rs->warn), "%s", msg);
+	rs->code = 2;
+}
+
+/* Feed one capture file into the run, with progress on a terminal. */
+static void read_file(struct run *run, const char *path, size_t fi, size_t nf,
+                      const struct cli_audit_opts *o, int tty, double t0, struct read_state *rs)
+{
+	const struct pcap_pkthdr *h;
+	const uint8_t *d;
+	char err[1024];
+	struct capture *c = capture_open_file(path, o->filter, err, sizeof(err));
+	uint64_t before = run_counts(run)->unknown_link;
+	double next_report = cli_now() + 0.5;
+	int dlt, r = 0;
+
+	if (!c) { /* it opened a moment ago: changed under us */
+		warn_input(rs, err);
+		return;
 	}
-	acfg->matrix = m;
-	acfg->store = st;
-	{
-		uint8_t *svc = calloc(2, 8192);
-		if (svc) {
-			rules_service_ports(m, svc, svc + 8192);
-			acfg->flow.svc_tcp = svc;
-			acfg->flow.svc_udp = svc + 8192;
+	dlt = capture_datalink(c);
+	while (!stop_requested && (r = capture_next(c, &h, &d, err, sizeof(err))) == 1) {
+		run_packet(run, dlt, h, d);
+		if (tty && (capture_pkt_no(c) & 4095) == 0 && cli_now() >= next_report) {
+			progress(c, path, fi, nf, capture_pkt_no(c), t0, 0);
+			next_report = cli_now() + 0.5;
 		}
 	}
-	a = audit_new(acfg, err, sizeof(err));
-	if (!a) {
-		fprintf(stderr, "smaudit read: %s\n", err);
-		run.status = "failed";
-		run.error = err;
-		store_run_end(st, acfg->run_id, &run, err, sizeof(err));
-		rc = 3;
-		goto out;
+	if (tty)
+		progress(c, path, fi, nf, capture_pkt_no(c), t0, 1);
+	if (!stop_requested && r < 0) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "%s; the packets before it are stored", err);
+		warn_input(rs, msg);
+	}
+	if (run_counts(run)->unknown_link > before) {
+		const char *name = pcap_datalink_val_to_name(dlt);
+		snprintf(err, sizeof(err),
+		         "%s: link type %d (%s) is not decoded: %llu packets skipped", path, dlt,
+		         name ? name : "unknown",
+		         (unsigned long long)(run_counts(run)->unknown_link - before));
+		warn_input(rs, err);
+	} else if (capture_pkt_no(c) == 0 && r == 0) {
+		fprintf(stderr, "smaudit read: warning: %s: no packets%s\n", path,
+		        o->filter ? " (after the filter)" : "");
+	}
+	capture_close(c);
+}
+
+int cli_read(int argc, char **argv)
+{
+	struct cli_audit_opts o = {.db = cli_default_db()};
+	struct run_cfg cfg = {.mode = "read"};
+	struct read_state rs = {.warn = "", .code = 0};
+	struct run *run;
+	char err[1024], **files, *source;
+	const char *status = "complete";
+	size_t nfiles;
+	int rc, no_host, tty;
+	double t0;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	files = argv + optind;
+	nfiles = (size_t)(argc - optind);
+	source = check_inputs(files, nfiles, o.filter);
+	if (!source)
+		return 2;
+	cfg.source = source;
+	run = cli_run_open("read", &o, &cfg, &rc, &no_host);
+	if (!run) {
+		if (no_host && !is_stream(files[0]))
+			suggest_hosts(files[0]);
+		free(source);
+		return rc;
 	}
 
 	catch_signals();
 	tty = !o.quiet && isatty(2);
 	t0 = cli_now();
-	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++) {
-		const char *path = argv[optind + (int)fi];
-		const struct pcap_pkthdr *h;
-		const uint8_t *d;
-		struct capture *c = capture_open_file(path, o.filter, err, sizeof(err));
-		uint64_t before = audit_counts(a)->unknown_link;
-		double next_report = cli_now() + 0.5;
-		int dlt, r = 0;
-
-		if (!c) { /* it opened a moment ago: changed under us */
-			fprintf(stderr, "smaudit read: %s\n", err);
-			if (!*warn)
-				snprintf(warn, sizeof(warn), "%s", err);
-			status_code = 2;
-			continue;
-		}
-		dlt = capture_datalink(c);
-		while (!stop_requested && (r = capture_next(c, &h, &d, err, sizeof(err))) == 1) {
-			audit_packet(a, dlt, h, d);
-			if (tty && (capture_pkt_no(c) & 4095) == 0 && cli_now() >= next_report) {
-				progress(c, path, fi, nfiles, capture_pkt_no(c), t0, 0);
-				next_report = cli_now() + 0.5;
-			}
-		}
-		if (tty)
-			progress(c, path, fi, nfiles, capture_pkt_no(c), t0, 1);
-		if (!stop_requested && r < 0) {
-			fprintf(stderr,
-			        "smaudit read: warning: %s; the packets before it are stored\n",
-			        err);
-			if (!*warn)
-				snprintf(warn, sizeof(warn), "%s", err);
-			status_code = 2;
-		}
-		if (audit_counts(a)->unknown_link > before) {
-			const char *name = pcap_datalink_val_to_name(dlt);
-			snprintf(err, sizeof(err),
-			         "%s: link type %d (%s) is not decoded: %llu packets skipped", path,
-			         dlt, name ? name : "unknown",
-			         (unsigned long long)(audit_counts(a)->unknown_link - before));
-			fprintf(stderr, "smaudit read: warning: %s\n", err);
-			if (!*warn)
-				snprintf(warn, sizeof(warn), "%s", err);
-			status_code = 2;
-		} else if (capture_pkt_no(c) == 0 && r == 0) {
-			fprintf(stderr, "smaudit read: warning: %s: no packets%s\n", path,
-			        o.filter ? " (after the filter)" : "");
-		}
-		capture_close(c);
-	}
-
+	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++)
+		read_file(run, files[fi], fi, nfiles, &o, tty, t0, &rs);
 	if (stop_requested) {
 		status = "interrupted";
-		if (!*warn)
-			snprintf(warn, sizeof(warn), "interrupted by a signal");
+		if (!rs.warn[0])
+			snprintf(rs.warn, sizeof(rs.warn), "interrupted by a signal");
 	}
-	if (audit_finish(a, stop_requested ? END_SHUTDOWN : END_CAPTURE_END, err, sizeof(err)) <
-	    0) {
-		fprintf(stderr, "smaudit read: %s\n", err);
-		status = "failed";
-		snprintf(warn, sizeof(warn), "%s", err);
-		rc = 3;
-	}
-	audit_fill_run(a, &run);
-	run.status = status;
-	run.error = *warn ? warn : NULL;
-	if (store_run_end(st, acfg->run_id, &run, err, sizeof(err)) < 0) {
+	rc = stop_requested ? 130 : rs.code;
+	if (run_close(run, stop_requested ? END_SHUTDOWN : END_CAPTURE_END, status,
+	              rs.warn[0] ? rs.warn : NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit read: %s\n", err);
 		rc = 3;
 	}
 	if (!o.quiet)
-		cli_print_summary(a, o.db, acfg->run_id, cli_now() - t0, status);
-	if (!rc)
-		rc = stop_requested ? 130 : status_code;
-out:
-	free((void *)acfg->flow.svc_tcp);
-	audit_free(a);
-	store_close(st);
-	rules_free(m);
+		run_print_summary(run, cli_now() - t0, stderr, stdout);
+	run_free(run);
 	free(source);
 	return rc;
 }

@@ -26,6 +26,9 @@ python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"
+	# peers.sh measures smaudit beside these flow meters on the same capture
+	command -v softflowd >/dev/null 2>&1 || need="$need softflowd"
+	command -v argus >/dev/null 2>&1 || need="$need argus-server"
 fi
 [ -z "$need" ] && exit 0
 echo "deps: installing$need"

@@ -10,7 +10,6 @@
 #define SMAUDIT_AUDIT_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 #include <pcap/pcap.h>
 
@@ -30,6 +29,10 @@ struct audit_cfg {
 	 * end if DPI turned it into a protocol-mismatch; NULL = no alerts */
 	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
 	void *alert_ctx;
+	/* called on the writer thread for every flow once judged (findings);
+	 * NULL = none */
+	void (*judged)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
+	void *judged_ctx;
 };
 
 /* Counters a run reports and stores (malformed = truncated + bad_header and
@@ -73,11 +76,6 @@ const struct audit_counts *audit_counts(const struct audit *a);
 
 /* Flow table counters (evictions, peak). */
 const struct flow_stats *audit_flow_stats(const struct audit *a);
-
-/* Print verdict counts and the non-expected flows grouped by verdict, peer
- * and port to out (the largest groups of each verdict; the rest are pointed
- * to with a query on database db). */
-void audit_print_findings(const struct audit *a, const char *db, FILE *out);
 
 /* Fill the counters part of a store_run from the pipeline. */
 void audit_fill_run(const struct audit *a, struct store_run *run);

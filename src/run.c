@@ -1,0 +1,241 @@
+/* run.c: one run's life (see run.h).
+ *
+ * Owner of the matrix, the store, the audit pipeline, the service-port
+ * bitmaps, the findings tally and the run row; `read` and `live` differ only
+ * in where their packets come from. Order of opening: hosts text, store,
+ * run row, pipeline; a failure after the row exists marks it failed, so no
+ * run is left 'running' by a set-up error. Closing ends the open flows,
+ * stops the writer, and writes the row's final counters, which are the
+ * writer's count of rows really stored. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "smaudit/findings.h"
+#include "smaudit/run.h"
+#include "smaudit/store.h"
+
+#define SVC_BITMAP 8192 /* one bit per port */
+
+struct run {
+	struct rules_matrix *matrix;
+	struct store *store;
+	struct audit *audit;
+	struct findings *findings;
+	uint8_t *svc; /* TCP then UDP service-port bitmaps */
+	char *hosts;  /* monitored hosts as stored: "a/32,b/128" */
+	const char *db;
+	int64_t id;
+	uint64_t dropped;
+	struct store_run row; /* strings borrowed from cfg and this struct */
+};
+
+/* The monitored hosts of m as "a/32,b/128" (allocated: a site may list many). */
+static char *hosts_text(const struct rules_matrix *m)
+{
+	const struct sm_cidr *h;
+	size_t n = rules_hosts(m, &h), len = 1, off = 0;
+	char *out;
+
+	len += n * (ADDR_STRLEN + 5);
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char c[ADDR_STRLEN + 8];
+		off += (size_t)snprintf(out + off, len - off, "%s%s", i ? "," : "",
+		                        cidr_str(&h[i], c, sizeof(c)));
+	}
+	return out;
+}
+
+/* audit's judged hook (writer thread): tally the findings. */
+static void on_judged(void *ctx, const struct flow_record *r, const struct verdict_result *v)
+{
+	findings_add(ctx, r, v);
+}
+
+/* Copy the pipeline's counters into the run row. */
+static void fill_row(struct run *r)
+{
+	audit_fill_run(r->audit, &r->row);
+	r->row.dropped = r->dropped;
+}
+
+struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run_err *why,
+                     char *err, size_t errlen)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	struct audit_cfg acfg;
+	char e2[256];
+
+	*why = RUN_ERR_MEMORY;
+	if (!r) {
+		rules_free(m);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->matrix = m;
+	r->db = cfg->db;
+	r->hosts = hosts_text(m);
+	r->svc = calloc(2, SVC_BITMAP);
+	r->findings = findings_new();
+	if (!r->hosts || !r->svc || !r->findings) {
+		snprintf(err, errlen, "out of memory");
+		run_free(r);
+		return NULL;
+	}
+	rules_service_ports(m, r->svc, r->svc + SVC_BITMAP);
+
+	*why = RUN_ERR_DB;
+	r->store = store_open(cfg->db, err, errlen);
+	if (!r->store) {
+		run_free(r);
+		return NULL;
+	}
+	r->row.mode = cfg->mode;
+	r->row.source = cfg->source;
+	r->row.filter = cfg->filter;
+	r->row.hosts = r->hosts;
+	r->row.status = "running";
+	if (store_run_begin(r->store, &r->row, m, &r->id, err, errlen) < 0) {
+		run_free(r);
+		return NULL;
+	}
+
+	memset(&acfg, 0, sizeof(acfg));
+	acfg.flow = cfg->flow;
+	acfg.flow.svc_tcp = r->svc;
+	acfg.flow.svc_udp = r->svc + SVC_BITMAP;
+	acfg.no_dpi = cfg->no_dpi;
+	acfg.matrix = m;
+	acfg.store = r->store;
+	acfg.run_id = r->id;
+	acfg.alert = cfg->alert;
+	acfg.alert_ctx = cfg->alert_ctx;
+	acfg.judged = on_judged;
+	acfg.judged_ctx = r->findings;
+	r->audit = audit_new(&acfg, err, errlen);
+	if (!r->audit) {
+		*why = RUN_ERR_MEMORY;
+		r->row.status = "failed";
+		r->row.error = err;
+		store_run_end(r->store, r->id, &r->row, e2, sizeof(e2));
+		run_free(r);
+		return NULL;
+	}
+	*why = RUN_ERR_NONE;
+	return r;
+}
+
+void run_packet(struct run *r, int dlt, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+	audit_packet(r->audit, dlt, h, data);
+}
+
+void run_tick(struct run *r, uint64_t now_us)
+{
+	audit_tick(r->audit, now_us);
+}
+
+void run_set_dropped(struct run *r, uint64_t dropped)
+{
+	r->dropped = dropped;
+}
+
+long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *err, size_t errlen)
+{
+	fill_row(r);
+	r->row.status = "running";
+	return audit_checkpoint(r->audit, now_us, min_age_us, &r->row, err, errlen);
+}
+
+int run_close(struct run *r, enum flow_end reason, const char *status, const char *error, char *err,
+              size_t errlen)
+{
+	int rc = 0;
+
+	r->row.status = status;
+	r->row.error = error;
+	if (audit_finish(r->audit, reason, err, errlen) < 0) {
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
+	fill_row(r);
+	if (rc < 0) {
+		char e2[512];
+		store_run_end(r->store, r->id, &r->row, e2, sizeof(e2));
+		return -1;
+	}
+	if (store_run_end(r->store, r->id, &r->row, err, errlen) < 0) {
+		r->row.status = "failed";
+		return -1;
+	}
+	return 0;
+}
+
+void run_free(struct run *r)
+{
+	if (!r)
+		return;
+	audit_free(r->audit);
+	store_close(r->store);
+	findings_free(r->findings);
+	rules_free(r->matrix);
+	free(r->svc);
+	free(r->hosts);
+	free(r);
+}
+
+int64_t run_id(const struct run *r)
+{
+	return r->id;
+}
+
+const char *run_status(const struct run *r)
+{
+	return r->row.status;
+}
+
+const struct rules_matrix *run_matrix(const struct run *r)
+{
+	return r->matrix;
+}
+
+const struct audit_counts *run_counts(const struct run *r)
+{
+	return audit_counts(r->audit);
+}
+
+const struct flow_stats *run_flow_stats(const struct run *r)
+{
+	return audit_flow_stats(r->audit);
+}
+
+void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *out)
+{
+	const struct audit_counts *n = audit_counts(r->audit);
+	const struct flow_stats *fs = audit_flow_stats(r->audit);
+
+	fprintf(err_out,
+	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
+	        "(in %llu, out %llu, local %llu), %llu flows touching no monitored host\n",
+	        (long long)r->id, r->row.status, (unsigned long long)n->packets, secs,
+	        secs > 0 ? (double)n->packets / secs : 0.0, (unsigned long long)n->flows_stored,
+	        r->db, (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
+	        (unsigned long long)n->flows_local, (unsigned long long)n->flows_other);
+	if (n->malformed || n->unknown_link || n->non_ip || n->frags_orphan || fs->evicted)
+		fprintf(err_out,
+		        "  malformed %llu (truncated %llu, bad header %llu), unknown link %llu, "
+		        "not IP %llu, orphan fragments %llu, evicted flows %llu (peak %u)\n",
+		        (unsigned long long)n->malformed, (unsigned long long)n->truncated,
+		        (unsigned long long)n->bad_header, (unsigned long long)n->unknown_link,
+		        (unsigned long long)n->non_ip, (unsigned long long)n->frags_orphan,
+		        (unsigned long long)fs->evicted, fs->peak);
+	if (r->dropped)
+		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
+		        (unsigned long long)r->dropped);
+	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->flows_stored, r->db, r->id,
+	               out);
+}
