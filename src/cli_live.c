@@ -26,11 +26,15 @@
 #include "smaudit/community_id.h"
 
 static volatile sig_atomic_t live_stop;
+static volatile sig_atomic_t live_reopen; /* SIGHUP: reopen --eve */
 static struct capture *live_cap;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		live_reopen = 1; /* the capture loop reopens --eve */
+		return;
+	}
 	live_stop = 1;
 	capture_breakloop(live_cap);
 }
@@ -45,6 +49,7 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 /* One line on stdout per alert: time, verdict, who talked to whom, the
@@ -86,6 +91,9 @@ static void usage(FILE *out)
 	        "                         than that as they stand (the row is updated when they\n"
 	        "                         end) and save the run's counters\n"
 	        "  --no-alerts            do not print a line per non-expected flow as it starts\n"
+	        "  --eve FILE             also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                         as each non-expected flow starts, a flow event as each\n"
+	        "                         flow ends; SIGHUP reopens FILE (log rotation)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
 	        "  -q, --quiet            no findings at the end\n"
@@ -177,6 +185,12 @@ static int capture_loop(struct run *run, const struct live_opts *l, double t0, c
 	const uint8_t *d;
 
 	while (!live_stop) {
+		if (live_reopen) {
+			char rerr[512];
+			live_reopen = 0;
+			if (run_reopen_outputs(run, rerr, sizeof(rerr)) < 0)
+				fprintf(stderr, "smaudit live: %s\n", rerr);
+		}
 		r = capture_next(live_cap, &h, &d, err, errlen);
 		if (r == 1) {
 			run_packet(run, dlt, h, d);

@@ -5,7 +5,10 @@
  * object are the same in both events of a flow; the alert event adds the
  * alert object. Field names and value shapes follow Suricata's
  * etc/schema.json; nothing else is written outside alert.metadata. */
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -15,6 +18,7 @@
 #include "smaudit/eve.h"
 #include "smaudit/jsonl.h"
 #include "smaudit/record.h"
+#include "smaudit/verdict.h"
 
 /* ---- private ----------------------------------------------------------- */
 
@@ -208,27 +212,183 @@ static json_t *eve_alert_obj(const struct eve_flow *f, enum verdict_kind v)
 	                 "metadata", meta);
 }
 
-/* ---- API --------------------------------------------------------------- */
-
-int eve_write(FILE *out, const struct eve_flow *f)
+/* The flow event of f. Returns 0 or -1. */
+static int write_flow(FILE *out, const struct eve_flow *f, int alerted)
 {
-	enum verdict_kind v = verdict_from_str(f->verdict);
-	int alerted = v != VERDICT_NONE && v != VERDICT_EXPECTED;
 	json_t *o = eve_header(f, "flow");
 
 	if (!o || json_object_set_new(o, "flow", eve_flow_obj(f, alerted)) < 0) {
 		json_decref(o);
 		return -1;
 	}
-	if (jsonl_write(out, o) < 0)
-		return -1;
-	if (!alerted)
-		return 1;
-	o = eve_header(f, "alert");
+	return jsonl_write(out, o);
+}
+
+/* The alert event of f for verdict v. Returns 0 or -1. */
+static int write_alert(FILE *out, const struct eve_flow *f, enum verdict_kind v)
+{
+	json_t *o = eve_header(f, "alert");
+
 	if (!o || json_object_set_new(o, "alert", eve_alert_obj(f, v)) < 0 ||
 	    json_object_set_new(o, "flow", eve_flow_obj(f, 1)) < 0) {
 		json_decref(o);
 		return -1;
 	}
-	return jsonl_write(out, o) < 0 ? -1 : 2;
+	return jsonl_write(out, o);
+}
+
+/* 1 if v is a verdict that alerts (set and not expected). */
+static int alerts(enum verdict_kind v)
+{
+	return v != VERDICT_NONE && v != VERDICT_EXPECTED;
+}
+
+/* Text forms of a record, for an eve_flow that borrows them. */
+struct eve_text {
+	char orig[ADDR_STRLEN], resp[ADDR_STRLEN], proto[8], cid[COMMUNITY_ID_LEN];
+};
+
+/* Fill e from a flow record and its verdict (strings borrowed from r, v and t). */
+static void eve_from_record(const struct flow_record *r, const struct verdict_result *v,
+                            struct eve_flow *e, struct eve_text *t)
+{
+	const char *p = flow_proto_str(r->proto);
+
+	memset(e, 0, sizeof(*e));
+	if (!p) {
+		snprintf(t->proto, sizeof(t->proto), "%u", r->proto);
+		p = t->proto;
+	}
+	e->uid = r->uid;
+	e->ts_start = (double)r->ts_start_us / 1e6;
+	e->ts_end = (double)r->ts_end_us / 1e6;
+	e->proto = p;
+	e->orig_addr = addr_str(&r->orig, t->orig, sizeof(t->orig));
+	e->resp_addr = addr_str(&r->resp, t->resp, sizeof(t->resp));
+	e->orig_port = r->orig_port;
+	e->resp_port = r->resp_port;
+	e->vlan = r->vlan;
+	e->app_proto = r->app.proto;
+	e->app_confidence = app_conf_str((enum app_conf)r->app.confidence);
+	e->community_id = community_id_flow(r, t->cid, sizeof(t->cid)) == 0 ? t->cid : NULL;
+	e->orig_pkts = (int64_t)r->orig_pkts;
+	e->resp_pkts = (int64_t)r->resp_pkts;
+	e->orig_ip_bytes = (int64_t)r->orig_ip_bytes;
+	e->resp_ip_bytes = (int64_t)r->resp_ip_bytes;
+	e->conn_state = r->conn_state;
+	e->end_reason = flow_end_str((enum flow_end)r->end_reason);
+	e->direction = flow_dir_str((enum flow_dir)r->direction);
+	e->rule_id = v && v->rule ? v->rule->id : NULL;
+	e->rule_row = v && v->rule ? v->rule->row : 0;
+	e->verdict = v ? verdict_str(v->kind) : NULL;
+	e->reason = v ? v->reason : NULL;
+	e->server_name = r->app.server_name;
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+int eve_write(FILE *out, const struct eve_flow *f)
+{
+	enum verdict_kind v = verdict_from_str(f->verdict);
+
+	if (write_flow(out, f, alerts(v)) < 0)
+		return -1;
+	if (!alerts(v))
+		return 1;
+	return write_alert(out, f, v) < 0 ? -1 : 2;
+}
+
+struct eve_sink {
+	pthread_mutex_t mu; /* the packet thread (alerts) and the writer (flows) share out */
+	FILE *out;
+	char *path;
+	uint64_t errors; /* events that could not be written */
+};
+
+/* Open path for appending; NULL with err. */
+static FILE *sink_fopen(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "a");
+
+	if (!f)
+		snprintf(err, errlen, "%s: cannot open for appending: %s", path, strerror(errno));
+	return f;
+}
+
+struct eve_sink *eve_sink_open(const char *path, char *err, size_t errlen)
+{
+	struct eve_sink *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!(s->out = sink_fopen(path, err, errlen))) {
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	return s;
+}
+
+int eve_sink_reopen(struct eve_sink *s, char *err, size_t errlen)
+{
+	FILE *f = sink_fopen(s->path, err, errlen);
+
+	if (!f)
+		return -1; /* keep writing to the old file */
+	pthread_mutex_lock(&s->mu);
+	fclose(s->out);
+	s->out = f;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+/* Write one event of r under the lock: its flow event or its alert event. */
+static void sink_event(struct eve_sink *s, const struct flow_record *r,
+                       const struct verdict_result *v, int alert)
+{
+	struct eve_flow e;
+	struct eve_text t;
+	int rc;
+
+	eve_from_record(r, v, &e, &t);
+	pthread_mutex_lock(&s->mu);
+	rc = alert ? write_alert(s->out, &e, v->kind) : write_flow(s->out, &e, alerts(v->kind));
+	if (rc < 0 || fflush(s->out) != 0)
+		s->errors++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void eve_sink_flow(struct eve_sink *s, const struct flow_record *r, const struct verdict_result *v)
+{
+	sink_event(s, r, v, 0);
+}
+
+void eve_sink_alert(struct eve_sink *s, const struct flow_record *r, const struct verdict_result *v)
+{
+	if (alerts(v->kind))
+		sink_event(s, r, v, 1);
+}
+
+uint64_t eve_sink_errors(struct eve_sink *s)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->errors;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+void eve_sink_close(struct eve_sink *s)
+{
+	if (!s)
+		return;
+	fclose(s->out);
+	pthread_mutex_destroy(&s->mu);
+	free(s->path);
+	free(s);
 }

@@ -43,4 +43,31 @@ struct eve_flow {
  * 2 with an alert), or -1 when out of memory or out failed. */
 int eve_write(FILE *out, const struct eve_flow *f);
 
+/* ---- a file that `read --eve` and `live --eve` append to ---------------- */
+
+struct flow_record;
+struct verdict_result;
+struct eve_sink;
+
+/* Open path for appending (created if missing); NULL with err. */
+struct eve_sink *eve_sink_open(const char *path, char *err, size_t errlen);
+
+/* Close and open the path again (after log rotation: SIGHUP). On failure
+ * the old file stays in use; returns 0 or -1 with err. */
+int eve_sink_reopen(struct eve_sink *s, char *err, size_t errlen);
+
+/* Append the flow event of an ended flow r judged v (any thread). */
+void eve_sink_flow(struct eve_sink *s, const struct flow_record *r, const struct verdict_result *v);
+
+/* Append the alert event of r when v is not expected (any thread): called
+ * when the alert fires, so its flow counters are those of that moment. */
+void eve_sink_alert(struct eve_sink *s, const struct flow_record *r,
+                    const struct verdict_result *v);
+
+/* Events that could not be written so far. */
+uint64_t eve_sink_errors(struct eve_sink *s);
+
+/* Close; safe with NULL. */
+void eve_sink_close(struct eve_sink *s);
+
 #endif
