@@ -291,25 +291,31 @@ Test(query, anomalies_json)
 	          "%s", out);
 }
 
-Test(query, json_parses_back)
+/* Run `query ARGS --format json` on the fixture and feed the lines, parsed
+ * strictly (UTF-8, no raw control characters), to python asserts over r,
+ * the list of records; the test fails unless they all hold. */
+static void json_check(const char *args, const char *asserts)
 {
 	int rc = tu_run(out, sizeof(out),
-	                SMAUDIT_BIN
-	                " query flows --format json --db %s | python3 -c '"
-	                "import json,sys\n"
-	                "r=[json.loads(l) for l in sys.stdin.buffer.read().decode(\"utf-8\")"
-	                ".splitlines()]\n"
-	                "assert len(r)==9\n"
-	                "c2=[x for x in r if x[\"uid\"]==\"C2\"][0]\n"
-	                "assert c2[\"server_name\"]==\"=cmd|\\x27; DROP TABLE flows;--\\r\\nx"
-	                "\\u202e\\ufffd\", repr(c2[\"server_name\"])\n"
-	                "assert c2[\"bytes\"]==500 and c2[\"resp_port\"]==443\n"
-	                "assert c2[\"duration\"]==2.5 and c2[\"rule\"]==\"https-in\"\n"
-	                "assert r[0][\"state\"] is None\n"
-	                "print(\"ok\")'",
-	                sq(dbpath));
+	                SMAUDIT_BIN " query %s --format json --db %s | python3 -c '"
+	                            "import json,sys\n"
+	                            "r=[json.loads(l) for l in sys.stdin.buffer.read()"
+	                            ".decode(\"utf-8\").splitlines()]\n"
+	                            "%s\nprint(\"ok\")'",
+	                args, sq(dbpath), asserts);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "ok"), "%s", out);
+}
+
+Test(query, json_parses_back)
+{
+	json_check("flows", "assert len(r)==9\n"
+	                    "c2=[x for x in r if x[\"uid\"]==\"C2\"][0]\n"
+	                    "assert c2[\"server_name\"]==\"=cmd|\\x27; DROP TABLE flows;--\\r\\nx"
+	                    "\\u202e\\ufffd\", repr(c2[\"server_name\"])\n"
+	                    "assert c2[\"bytes\"]==500 and c2[\"resp_port\"]==443\n"
+	                    "assert c2[\"duration\"]==2.5 and c2[\"rule\"]==\"https-in\"\n"
+	                    "assert r[0][\"state\"] is None");
 }
 
 Test(query, table_format)
@@ -854,6 +860,20 @@ Test(query, e2e_never_seen_rules_and_windows)
 	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,yes,4,3,3,"), "%s", out);
 }
 
+/* Turn the flows table of db into version 1's, before community_id (SQLite's
+ * DROP COLUMN trips on the schema's comments): copied, the views over it
+ * dropped. */
+static void to_v1_flows(sqlite3 *db)
+{
+	exec_sql(db, "CREATE TABLE f1 AS SELECT id, run_id, uid, ts_start, ts_end, proto,"
+	             " orig_addr, orig_port, resp_addr, resp_port, vlan, direction,"
+	             " direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,"
+	             " resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,"
+	             " app_proto, app_confidence, server_name, rule_id, verdict, reason FROM flows;"
+	             "DROP VIEW flows_v; DROP VIEW anomalies; DROP VIEW coverage; DROP TABLE flows;"
+	             "ALTER TABLE f1 RENAME TO flows");
+}
+
 /* A database from before the community_id column is read as it is (never
  * written) and every flow still shows its Community ID, computed on the
  * way out: here the spec's TCP example. */
@@ -863,16 +883,8 @@ Test(query, older_database_gets_community_id_computed)
 	unsigned long long before;
 
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	/* the flows table without the column (SQLite's DROP COLUMN trips on the
-	 * schema's comments): copied, the views over it dropped */
+	to_v1_flows(db);
 	exec_sql(db,
-	         "CREATE TABLE f1 AS SELECT id, run_id, uid, ts_start, ts_end, proto,"
-	         " orig_addr, orig_port, resp_addr, resp_port, vlan, direction,"
-	         " direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,"
-	         " resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,"
-	         " app_proto, app_confidence, server_name, rule_id, verdict, reason FROM flows;"
-	         "DROP VIEW flows_v; DROP VIEW anomalies; DROP VIEW coverage; DROP TABLE flows;"
-	         "ALTER TABLE f1 RENAME TO flows;"
 	         "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port,"
 	         " resp_addr, resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes,"
 	         " orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason) VALUES (1,"
@@ -895,7 +907,6 @@ Test(query, older_database_gets_community_id_computed)
 Test(query, json_survives_hostile_server_names)
 {
 	sqlite3 *db;
-	int rc;
 
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	exec_sql(db,
@@ -906,20 +917,11 @@ Test(query, json_survives_hostile_server_names)
 	         " '127.0.0.10', 443, 'in', '127.0.0.77', 1, 40, 0, 1, 40, 0, 'closed',"
 	         " CAST(X'61011F627F0AC0AF63EDA08064FF65E282' AS TEXT))");
 	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
-	rc =
-	    tu_run(out, sizeof(out),
-	           SMAUDIT_BIN " query flows --format json --peer 127.0.0.77 --db %s | python3 -c '"
-	                       "import json,sys\n"
-	                       "r=[json.loads(l) for l in sys.stdin.buffer.read().decode(\"utf-8\")"
-	                       ".splitlines()]\n"
-	                       "assert len(r)==1\n"
-	                       "want=\"a\\x01\\x1fb\\x7f\\n\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd"
-	                       "\\ufffde\\ufffd\\ufffd\"\n"
-	                       "assert r[0][\"server_name\"]==want, repr(r[0][\"server_name\"])\n"
-	                       "print(\"ok\")'",
-	           sq(dbpath));
-	cr_assert_eq(rc, 0, "%s", out);
-	cr_assert(strstr(out, "ok"), "%s", out);
+	json_check("flows --peer 127.0.0.77",
+	           "assert len(r)==1\n"
+	           "want=\"a\\x01\\x1fb\\x7f\\n\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd"
+	           "\\ufffde\\ufffd\\ufffd\"\n"
+	           "assert r[0][\"server_name\"]==want, repr(r[0][\"server_name\"])");
 }
 
 /* Every value a spreadsheet would run as a formula (OWASP: = + - @ and a
@@ -1025,14 +1027,8 @@ Test(query, several_databases_of_two_schema_ages)
 
 	copy_fixture("old.db", b, sizeof(b));
 	cr_assert_eq(sqlite3_open(b, &db), SQLITE_OK);
-	exec_sql(db, "CREATE TABLE f1 AS SELECT id, run_id, uid, ts_start, ts_end, proto,"
-	             " orig_addr, orig_port, resp_addr, resp_port, vlan, direction,"
-	             " direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,"
-	             " resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,"
-	             " app_proto, app_confidence, server_name, rule_id, verdict, reason FROM flows;"
-	             "DROP VIEW flows_v; DROP VIEW anomalies; DROP VIEW coverage; DROP TABLE flows;"
-	             "ALTER TABLE f1 RENAME TO flows;"
-	             "UPDATE flows SET orig_addr = '5.6.7.8', orig_port = 3344, resp_addr ="
+	to_v1_flows(db);
+	exec_sql(db, "UPDATE flows SET orig_addr = '5.6.7.8', orig_port = 3344, resp_addr ="
 	             " '1.2.3.4', resp_port = 1122 WHERE uid = 'C1'");
 	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
 	cr_assert_eq(q2("flows --format csv --run 1000001", b), 0, "%s", out);
