@@ -370,7 +370,7 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	                 "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\t"
 	                 "service\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\t"
 	                 "local_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\t"
-	                 "resp_pkts\tresp_ip_bytes\ttunnel_parents\n"),
+	                 "resp_pkts\tresp_ip_bytes\ttunnel_parents\tcommunity_id\n"),
 	          "Zeek's conn.log columns:\n%.600s", log);
 	cr_assert(strstr(log, "#path\tconn\n") && strstr(log, "#close\t"), "%.300s", log);
 	exp = fopen("pcaps/demo.expected", "r");
@@ -386,7 +386,7 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 			continue;
 		cr_assert_not_null(fgets(line, sizeof(line), exp), "more flows than expected: %s",
 		                   zl);
-		cr_assert_eq(split_tabs(zl, z, 32), 21, "21 conn.log columns: %s", zl);
+		cr_assert_eq(split_tabs(zl, z, 32), 22, "22 conn.log columns: %s", zl);
 		cr_assert_eq(split_tabs(line, e, 32), 14);
 		rows++;
 		/* expected: proto orig_addr orig_port resp_addr resp_port orig_pkts
@@ -404,6 +404,8 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 		cr_expect_str_eq(z[19], e[9], "row %d resp_ip_bytes", rows);
 		cr_expect_str_eq(z[11], e[11], "row %d conn_state", rows);
 		cr_expect_str_eq(z[15], e[12], "row %d history", rows);
+		cr_expect(!strncmp(z[21], "1:", 2) && strlen(z[21]) == 30, "row %d community_id %s",
+		          rows, z[21]);
 		if (strcmp(z[8], "-") != 0) { /* Zeek leaves sizes unset for zero duration */
 			cr_expect_str_eq(z[9], e[7], "row %d orig_bytes", rows);
 			cr_expect_str_eq(z[10], e[10], "row %d resp_bytes", rows);
@@ -662,4 +664,24 @@ Test(read, vxlan_on_another_port_only_when_asked)
 	    "198.51.100.1>198.51.100.2 vni 9");
 	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --vxlan-port 0 --host 127.0.0.10 x.pcap");
 	cr_assert_eq(rc, 2, "a port out of range is a usage error: %s", out);
+}
+
+/* --format zeek-json holds the same records as the conn.log above, written
+ * as Zeek's JSON writer does (checked by tests/zeek_json_check.py). */
+Test(read, zeek_json_export_says_what_the_conn_log_says)
+{
+	int rc, n = 0;
+
+	rc = tu_run(
+	    out, sizeof(out),
+	    SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap pcaps/ipv6.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " query flows --format zeek --db %s > %s.log && " SMAUDIT_BIN
+	                        " query flows --format zeek-json --db %s > %s.json && python3 "
+	                        "tests/zeek_json_check.py %s.log %s.json",
+	            db, db, db, db, db, db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(sscanf(out, "ok %d", &n), 1, "%s", out);
+	cr_expect_eq(n, tu_q1(db, "SELECT count(*) FROM flows"));
 }
