@@ -373,6 +373,24 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	          "services named as Zeek names them");
 }
 
+/* Start `smaudit read -q --host 127.0.0.10` on path into db, stdout (and
+ * stderr if quiet) to /dev/null; its pid. */
+static pid_t spawn_read(const char *path, int quiet)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) ||
+		    (quiet && !freopen("/dev/null", "w", stderr)))
+			_exit(127);
+		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
+		      path, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
 {
 	char fifo[160], buf[65536];
@@ -383,14 +401,7 @@ Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
 
 	snprintf(fifo, sizeof(fifo), "%s/cap.fifo", dir);
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		cr_assert_not_null(freopen("/dev/null", "w", stdout));
-		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
-		      fifo, (char *)NULL);
-		_exit(127);
-	}
+	pid = spawn_read(fifo, 0);
 	fd = open(fifo, O_WRONLY); /* a capture arriving through a pipe ... */
 	cr_assert_geq(fd, 0);
 	f = fopen("pcaps/demo.pcap", "rb");
@@ -425,15 +436,7 @@ Test(read, sigint_right_after_start_is_an_interrupted_run)
 
 	snprintf(fifo, sizeof(fifo), "%s/idle.fifo", dir);
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		cr_assert_not_null(freopen("/dev/null", "w", stdout));
-		cr_assert_not_null(freopen("/dev/null", "w", stderr));
-		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
-		      fifo, (char *)NULL);
-		_exit(127);
-	}
+	pid = spawn_read(fifo, 1);
 	for (i = 0; i < 200 && tu_q1_try(db, "SELECT count(*) FROM runs") != 1; i++)
 		usleep(50000);
 	cr_assert_eq(kill(pid, SIGINT), 0);
