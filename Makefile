@@ -129,7 +129,7 @@ bench: $(BUILD)/smaudit
 install: $(BUILD)/smaudit
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(BUILD)/smaudit $(DESTDIR)$(BINDIR)/smaudit
-	install -m 644 rules/*.rules db/schema.sql $(DESTDIR)$(DATADIR)/
+	install -m 644 rules/*.rules rules/socialminer-ports.md db/schema.sql $(DESTDIR)$(DATADIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smaudit

@@ -47,10 +47,10 @@ struct cli_audit_opts {
 	int quiet;
 };
 
-/* Apply shared option opt (from CLI_AUDIT_OPTIONS) with value arg; name is
- * how the user spelled it. Returns 1 if handled, 0 if not a shared option,
- * -1 on a bad value (message on stderr). */
-int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const char *name);
+/* Apply shared option opt (from CLI_AUDIT_OPTIONS) with value arg. Returns
+ * 1 if handled, 0 if not a shared option, -1 on a bad value (a message on
+ * stderr naming the option). */
+int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg);
 
 /* Append v to a list of at most CLI_MAX_LIST; -1 (with a message on stderr) when full. */
 int cli_push(const char **list, size_t *n, const char *v, const char *opt);

@@ -49,17 +49,15 @@ static void catch_signals(void)
 /* One line on stdout per alert: time, verdict, who talked to whom, why. */
 static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
 {
-	char o[ADDR_STRLEN], s[ADDR_STRLEN], ts[32];
-	const char *ps = flow_proto_str(r->proto);
+	char who[2 * ADDR_STRLEN + 64], ts[32];
 	time_t t = (time_t)(r->ts_start_us / 1000000);
 	struct tm tm;
 
 	(void)ctx;
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s %s %s %s:%u -> %s:%u/%s rule %s: %s\n", ts, verdict_str(v->kind),
-	       flow_dir_str((enum flow_dir)r->direction), addr_str(&r->orig, o, sizeof(o)),
-	       r->orig_port, addr_str(&r->resp, s, sizeof(s)), r->resp_port, ps ? ps : "ip",
+	printf("%s %s %s %s rule %s: %s\n", ts, verdict_str(v->kind),
+	       flow_dir_str((enum flow_dir)r->direction), verdict_flow_str(r, who, sizeof(who)),
 	       v->rule ? v->rule->id : "-", v->reason);
 	fflush(stdout);
 }
@@ -116,7 +114,7 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)

@@ -8,6 +8,7 @@
  * Output format: table when stdout is a terminal, CSV otherwise (stable for
  * scripts); --format overrides. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/ioctl.h>
 
 #include <sqlite3.h>
 
@@ -37,16 +40,17 @@ static const char usage_text[] =
     "  --db FILE           database (default $SMAUDIT_DB, else smaudit.db)\n"
     "  --since T --until T flows that started in [since, until): ISO 8601 date or\n"
     "                      date-time (UTC unless Z/+HH:MM), or relative 30m, 24h, 7d\n"
-    "  --run ID            one run\n"
+    "  --run ID|last       one run (last: the newest)\n"
     "  --verdict V         expected, unexpected-port, unexpected-direction,\n"
     "                      unexpected-peer, protocol-mismatch\n"
     "  --rule ID           matched rule\n"
     "  --peer ADDR|CIDR    remote end\n"
     "  --port N            service (responder) port, 1..65535\n"
-    "  --proto P           tcp, udp, icmp or icmp6\n"
+    "  --proto P           tcp, udp, icmp or icmp6 (any case)\n"
     "  --app NAME          application protocol (nDPI name, any case)\n"
     "  --limit N           at most N rows\n"
-    "  --format F          table (default on a terminal), csv (default otherwise), json;\n"
+    "  --format F          table (default on a terminal; fits $COLUMNS or the terminal's\n"
+    "                      width, times in UTC), csv (default otherwise), json;\n"
     "                      zeek: flows as Zeek's conn.log (query flows, anomalies --flows)\n"
     "  --flows             anomalies: list the flows instead of groups\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
@@ -132,6 +136,40 @@ static int fail(const char *opt, const char *val, const char *what)
 	return 2;
 }
 
+/* Id of the newest run into *id; -1 if there is none. */
+static int last_run(struct sqlite3 *db, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Width a table must fit when stdout is a terminal: $COLUMNS if it is a
+ * number, else the terminal's own (TIOCGWINSZ); 0 (no limit) otherwise, so
+ * files and pipes get whole values. */
+static size_t terminal_width(void)
+{
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	int64_t v;
+
+	if (!isatty(STDOUT_FILENO))
+		return 0;
+	if (env && parse_int(env, 20, 100000, &v) == 0)
+		return (size_t)v;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 0;
+}
+
 /* Which filters each question accepts (runs only knows time, run, limit). */
 static int filter_applies(enum query_kind kind, int opt)
 {
@@ -147,7 +185,8 @@ int cli_query(int argc, char **argv)
 	enum query_kind kind;
 	const char *db_path = getenv("SMAUDIT_DB");
 	const char *cmd = NULL;
-	int flows = 0, fail_on = 0, explain = 0, c;
+	int flows = 0, fail_on = 0, explain = 0, run_last = 0, c;
+	char proto[8] = "";
 	int seen_opt[OPT_EXPLAIN + 1] = {0};
 	char err[512];
 	struct sqlite3 *db;
@@ -188,9 +227,11 @@ int cli_query(int argc, char **argv)
 			break;
 		}
 		case OPT_RUN:
-			if (parse_int(a, 1, INT64_MAX, &v) < 0)
-				return fail("--run", a, "not a run id (a positive integer)");
-			f.run_id = v;
+			run_last = strcmp(a, "last") == 0;
+			if (!run_last && parse_int(a, 1, INT64_MAX, &v) < 0)
+				return fail("--run", a,
+				            "not a run id (a positive integer, or last)");
+			f.run_id = run_last ? 0 : v;
 			break;
 		case OPT_VERDICT:
 			if (!query_verdict_valid(a))
@@ -216,10 +257,12 @@ int cli_query(int argc, char **argv)
 			f.port = (int)v;
 			break;
 		case OPT_PROTO:
-			if (strcmp(a, "tcp") && strcmp(a, "udp") && strcmp(a, "icmp") &&
-			    strcmp(a, "icmp6"))
+			if (strcasecmp(a, "tcp") && strcasecmp(a, "udp") && strcasecmp(a, "icmp") &&
+			    strcasecmp(a, "icmp6"))
 				return fail("--proto", a, "not a protocol (tcp, udp, icmp, icmp6)");
-			f.proto = a;
+			for (size_t i = 0; i < sizeof(proto) - 1 && a[i]; i++)
+				proto[i] = (char)tolower((unsigned char)a[i]); /* as stored */
+			f.proto = proto;
 			break;
 		case OPT_APP:
 			if (!*a)
@@ -309,6 +352,13 @@ int cli_query(int argc, char **argv)
 		errmsg("%s", err);
 		return 2;
 	}
+	if (run_last && last_run(db, &f.run_id) < 0) {
+		errmsg("--run last: %s has no runs", db_path);
+		query_close(db);
+		return 2;
+	}
+	if (fmt == QUERY_FMT_TABLE)
+		f.table_width = terminal_width();
 	if (explain) {
 		struct sqlite3_stmt *st = query_prepare(db, kind, &f, 1, err, sizeof(err));
 		if (!st) {

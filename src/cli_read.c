@@ -157,7 +157,7 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)

@@ -159,6 +159,17 @@ Test(read, fragments)
 	read_and_check("frag", "frag.pcap");
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE malformed = 0"), 1);
 }
+/* Issue 12 #12, #13: who the client is when the capture missed the start
+ * (ephemeral side) or a UDP server spoke first (DHCP 67 -> 68, as Zeek). */
+Test(read, roles_from_ports)
+{
+	read_and_check("roles", "roles.pcap");
+}
+/* Issue 12 #14: acked but unseen data is a content gap (G/g). */
+Test(read, content_gaps)
+{
+	read_and_check("gaps", "gaps.pcap");
+}
 Test(read, snaplen_and_broken_headers)
 {
 	read_and_check("caplen", "caplen.pcap");
@@ -289,6 +300,41 @@ Test(read, findings_group_by_peer_and_port_and_stay_short)
 	cr_assert_eq(groups, 10, "at most 10 groups per verdict:\n%s", sec);
 	cr_assert(strstr(sec, "more groups") && strstr(sec, "--verdict unexpected-port"),
 	          "the rest is pointed to a query:\n%s", sec);
+}
+
+/* Issue 12 #16: "bytes" means application payload everywhere (Zeek's
+ * orig_bytes + resp_bytes): the findings after `read` and `query anomalies`
+ * give the same number for a group, and the findings say what it counts. */
+Test(read, findings_bytes_are_the_payload_bytes_query_shows)
+{
+	static char q[65536];
+	char want[64], *line, *sec;
+	long long qbytes, pbytes = -1;
+	int rc;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read --host 127.0.0.10 --site rules/demo.site --db %s "
+	                        "pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "%s", out);
+	qbytes = q1("SELECT orig_bytes + resp_bytes FROM flows WHERE resp_addr = '127.0.0.66' "
+	            "AND resp_port = 25");
+	cr_assert_gt(qbytes, 0);
+	cr_assert_neq(qbytes, q1("SELECT orig_ip_bytes + resp_ip_bytes FROM flows WHERE "
+	                         "resp_addr = '127.0.0.66' AND resp_port = 25"));
+	rc = tu_run(q, sizeof(q), SMAUDIT_BIN " query anomalies --db %s --format csv", db);
+	cr_assert_eq(rc, 0, "%s", q);
+	snprintf(want, sizeof(want), "unexpected-peer,out,127.0.0.66,25,tcp,SMTP,1,%lld,", qbytes);
+	cr_assert_not_null(strstr(q, want), "query anomalies: no line %s\n%s", want, q);
+	sec = strstr(out, "\nunexpected-peer:\n");
+	cr_assert_not_null(sec, "%s", out);
+	line = strstr(sec, "out 127.0.0.66 ");
+	cr_assert_not_null(line, "%s", sec);
+	cr_assert_eq(sscanf(strstr(line, " flow") + 6, "%lld", &pbytes), 1, "%s", line);
+	cr_expect_eq(pbytes, qbytes, "findings say %lld bytes, query anomalies %lld", pbytes,
+	             qbytes);
+	cr_expect_not_null(strstr(out, "bytes = application payload"),
+	                   "the findings do not say what bytes count:\n%s", out);
 }
 
 /* Split line at tabs into at most n fields (in place); returns the count. */
@@ -489,4 +535,27 @@ Test(read, usage_errors_are_one_line_and_exit_2)
 	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --version");
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "smaudit 0."), "%s", out);
+}
+
+/* Issue 12 item 19: a bad option value is named by its option, however it
+ * was spelled (--opt VALUE or --opt=VALUE), in read and in live (which
+ * checks its options before opening any interface). */
+Test(read, option_errors_name_the_option_not_the_value)
+{
+	static const char *const cases[][2] = {
+	    {"read --tcp-timeout 0 --host 127.0.0.10 pcaps/demo.pcap", "--tcp-timeout"},
+	    {"read --udp-timeout=0 --host 127.0.0.10 pcaps/demo.pcap", "--udp-timeout"},
+	    {"read --host 127.0.0.10 --icmp-timeout x pcaps/demo.pcap", "--icmp-timeout"},
+	    {"read --max-flows 0 --host 127.0.0.10 pcaps/demo.pcap", "--max-flows"},
+	    {"live --tcp-timeout 0 -i lo --host 127.0.0.10 --duration 1", "--tcp-timeout"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " %s --db %s", cases[i][0], db);
+		cr_expect_eq(rc, 2, "%s: exit %d\n%s", cases[i][0], rc, out);
+		cr_expect(strncmp(out, "smaudit: ", 9) == 0 && strstr(out, cases[i][1]) == out + 9,
+		          "%s: the message does not start with %s:\n%s", cases[i][0], cases[i][1],
+		          out);
+	}
+	cr_expect_neq(access(db, F_OK), 0, "nothing was written");
 }

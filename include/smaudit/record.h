@@ -57,6 +57,18 @@ enum verdict_kind {
 	VERDICT_MAX = VERDICT_PROTOCOL_MISMATCH
 };
 
+/* How the originator of a flow was chosen (written by flow, said in the
+ * verdict's reason; not stored as such). Anything but ORIENT_FIRST means
+ * direction_inferred = 1. */
+enum flow_orient {
+	ORIENT_FIRST = 0,      /* sender of the bare SYN, or of the first UDP/ICMP packet */
+	ORIENT_SYNACK,         /* TCP began with the SYN-ACK: its receiver is the client */
+	ORIENT_SERVER_PORT,    /* one port is a service port: its side is the server */
+	ORIENT_LOWER_PORT,     /* TCP mid-stream, both service ports: the lower is the server's */
+	ORIENT_EPHEMERAL_PORT, /* TCP mid-stream, one port ephemeral: its side is the client */
+	ORIENT_GUESS           /* TCP mid-stream, ports tell nothing: first sender is the client */
+};
+
 /* What application detection left on the flow (written by dpi). */
 struct flow_app {
 	char proto[32];       /* "TLS", "HTTP", "SMTP", "Jabber", "TLS.Google"; "" = unknown */
@@ -77,6 +89,7 @@ struct flow_record {
 	uint16_t vlan;                   /* flow: innermost 802.1Q id, 0 = untagged */
 	uint8_t direction;               /* audit: enum flow_dir, at the first packet */
 	uint8_t direction_inferred;      /* flow: originator inferred, no SYN/first packet */
+	uint8_t orient;                  /* flow: enum flow_orient, how the originator was chosen */
 	uint64_t orig_pkts, orig_ip_bytes, orig_bytes; /* flow: per direction; bytes = payload */
 	uint64_t resp_pkts, resp_ip_bytes, resp_bytes; /* flow */
 	char conn_state[8];    /* flow: Zeek's S0 S1 SF REJ ...; UDP SF S0 SHR OTH; ICMP OTH */
