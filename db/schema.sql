@@ -103,11 +103,15 @@ CREATE TABLE IF NOT EXISTS flows (
                                           -- it: no payload, a port guess, DPI off) or 'peer,app';
                                           -- NULL: everything checked
   reason             TEXT,                -- why, in words a person can act on
-  tunnel             TEXT                 -- what the flow came through, NULL if nothing:
+  tunnel             TEXT,                -- what the flow came through, NULL if nothing:
                                           -- encapsulations crossed, then the innermost IP
                                           -- tunnel's outer addresses and id, e.g.
                                           -- 'erspan2 192.0.2.1>192.0.2.2 session 1' (part of
                                           -- the flow's key, like Zeek's tunnel_parents)
+  community_id       TEXT                 -- Community ID v1 (seed 0, base64), as Zeek and
+                                          -- Suricata write it; NULL for SCTP. Added for
+                                          -- older databases by the binary, which computes
+                                          -- it for their rows.
 );
 
 CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);

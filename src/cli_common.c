@@ -40,6 +40,13 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg)
 	case 'f':
 		o->filter = arg;
 		return 1;
+	case 'E':
+		if (!*arg) {
+			fprintf(stderr, "smaudit: --eve needs a file name\n");
+			return -1;
+		}
+		o->eve = arg;
+		return 1;
 	case 'q':
 		o->quiet = 1;
 		return 1;
@@ -192,10 +199,11 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	cfg->flow = o->flow;
 	cfg->decode = o->decode;
 	cfg->no_dpi = o->no_dpi;
+	cfg->eve = o->eve;
 	r = run_open(cfg, m, &why, err, sizeof(err));
 	if (!r) {
 		fprintf(stderr, "smaudit %s: %s\n", cmd, err);
-		*rc = 3;
+		*rc = why == RUN_ERR_OUTPUT ? 2 : 3;
 	}
 	return r;
 }

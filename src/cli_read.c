@@ -77,6 +77,9 @@ static void usage(FILE *out)
 	        "  --icmp-timeout SEC    idle timeout for ICMP and other flows (default 60)\n"
 	        "  --no-dpi              do not run application detection (nDPI)\n"
 	        "  --vxlan-port PORT     UDP port carrying VXLAN besides 4789 (mirror sessions)\n"
+	        "  --eve FILE            also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                        as each non-expected flow is seen, a flow event as each\n"
+	        "                        flow ends (as query --format eve writes them)\n"
 	        "  -q, --quiet           no progress and no findings, only errors\n"
 	        "  -h, --help            this help\n"
 	        "\n"
@@ -303,6 +306,8 @@ int cli_read(int argc, char **argv)
 	if (!source)
 		return 2;
 	cfg.source = source;
+	/* before the run row exists: from then on a signal is an interrupted run */
+	catch_signals();
 	run = cli_run_open("read", &o, &cfg, &rc, &no_host);
 	if (!run) {
 		if (no_host && !is_stream(files[0]))
@@ -311,7 +316,6 @@ int cli_read(int argc, char **argv)
 		return rc;
 	}
 
-	catch_signals();
 	tty = !o.quiet && isatty(2);
 	t0 = cli_now();
 	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++)

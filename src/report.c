@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "report_int.h"
+#include "smaudit/jsonl.h"
 
 /* ---- things you may reasonably want to change ---- */
 #define REPORT_MAX_FINDINGS 300 /* finding groups listed */
@@ -106,7 +107,7 @@ void rp_esc(struct rep *r, const char *s)
 
 	for (size_t i = 0; i < n;) {
 		int len;
-		long cp = query_utf8_next(p + i, n - i, &len);
+		long cp = jsonl_utf8_next(p + i, n - i, &len);
 		if (cp == '\n' || cp == '\r' || cp == '\t')
 			putc(' ', r->out);
 		else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||

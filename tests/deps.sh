@@ -7,7 +7,9 @@
 #   sh tests/deps.sh ci      also what CI checks with (clang-format: make format-check)
 set -e
 need=""
-for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
+# libcrypto: SHA-1/base64 (Community ID) and SHA-256 (rules files); jansson: JSON output
+for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev \
+	libcrypto:libssl-dev jansson:libjansson-dev; do
 	mod=${pc%%:*}; pkg=${pc#*:}
 	pkg-config --exists "$mod" 2>/dev/null || need="$need $pkg"
 done
@@ -27,6 +29,8 @@ if [ "${1:-}" = report ]; then
 	command -v chromium >/dev/null 2>&1 || need="$need chromium"
 	command -v pdfinfo >/dev/null 2>&1 || need="$need poppler-utils"
 fi
+# EVE exports are validated against a JSON schema (tests/eve_check.py)
+python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"

@@ -805,3 +805,46 @@ Test(decode, a_depth_bomb_is_a_bad_header_not_a_crash)
 	/* the deepest packet allowed, cut at every length */
 	sweep(DLT_RAW, &deepest);
 }
+
+Test(decode, a_mirror_session_that_cuts_frames_keeps_the_inner_lengths)
+{
+	/* ERSPAN sessions often truncate the mirrored frame (an "mtu" setting):
+	 * the outer packet is whole, the inner frame inside it is cut */
+	struct frame in = eth_ipv4_tcp("0123456789abcdef0123456789abcdef"), e2 = {.n = 0}, f;
+	uint32_t seq = 1;
+	struct pkt p;
+
+	in.n = 64; /* the switch kept 64 bytes of the 86-byte frame */
+	put16(&e2, 0x1000);
+	put16(&e2, 0x0001);
+	put32(&e2, 0);
+	cat(&e2, &in);
+	f = gre_tunnel(0x1000, 0x88be, &seq, 1, &e2);
+	decode_and_sweep(&f, &p);
+	cr_assert_eq(p.tun.kind, ENCAP_ERSPAN2);
+	cr_assert_eq(p.ip_len, 20 + 20 + 32, "inner IP bytes from the inner header");
+	cr_assert_eq(p.payload_len, 32);
+	cr_assert_eq(p.payload_caplen, 64 - 54, "only what the switch kept");
+	cr_assert_eq(p.dport, 443);
+}
+
+Test(decode, a_fragmented_tunnel_packet)
+{
+	struct frame ip = inner_ip4(), f = {.n = 0};
+	struct pkt p;
+
+	/* first outer fragment (MF): decapsulated; the inner packet is not a fragment */
+	eth(&f, 0x0800);
+	outer4(&f, 4, &ip);
+	f.b[14 + 6] = 0x20;
+	cr_assert_eq(dec(DLT_EN10MB, &f, f.n, &p), DECODE_OK);
+	cr_assert_eq(p.tun.kind, ENCAP_IPIP);
+	cr_assert_eq(p.frag, PKT_FRAG_NONE, "the inner view carries no outer fragment flag");
+	cr_assert_eq(p.dport, 443);
+	/* a later outer fragment has no tunnel header to cross: the outer view */
+	f.b[14 + 7] = 0x10;
+	cr_assert_eq(dec(DLT_EN10MB, &f, f.n, &p), DECODE_OK);
+	cr_assert_eq(p.frag, PKT_FRAG_LATER);
+	cr_assert_eq(p.tun.kinds, 0);
+	cr_assert_str_eq(astr(&p.src), "192.0.2.1");
+}

@@ -105,7 +105,7 @@ def demo_wrapped(demo, kind):
     assert link == 1
     out = []
     for i, (sec, usec, frame, olen) in enumerate(recs):
-        _ipid[0] = i  # outer IP ids follow the frame number
+        _ipid[0] = i % 65535  # outer IP ids follow the frame number
         if kind == "erspan":
             w = outer_eth(over_ip4(SW, SENSOR, 47, erspan2(frame, seq=i, session=1)))
         else:
