@@ -55,7 +55,8 @@ static const char css[] =
     "table{border-collapse:collapse;width:100%;font-size:12.5px;margin:6px 0 10px}\n"
     "th,td{border:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top;"
     "overflow-wrap:break-word}th{background:var(--head);white-space:nowrap}td.n{text-align:right;"
-    "white-space:nowrap}td.t{white-space:nowrap}\n"
+    "white-space:nowrap}td.t{white-space:nowrap}td.r{min-width:16em}td.ev{overflow-wrap:anywhere;"
+    "min-width:12em}\n"
     ".b{display:inline-block;padding:0 6px;border-radius:3px;color:var(--bg);font-weight:600;"
     "font-size:12px;white-space:nowrap}\n"
     ".v-expected{background:var(--expected)}.v-unexpected-direction{"
@@ -246,6 +247,20 @@ static void cell_time(struct rep *r, sqlite3_stmt *st, int i)
 	if (sqlite3_column_type(st, i) != SQLITE_NULL)
 		query_fmt_time(sqlite3_column_double(st, i), 0, buf, sizeof(buf));
 	cell(r, buf, "t");
+}
+
+/* "first to last" in one cell (one time when both fall in the same second). */
+static void cell_span(struct rep *r, double t0, double t1)
+{
+	char a[40], b[40], buf[96];
+
+	query_fmt_time(t0, 0, a, sizeof(a));
+	query_fmt_time(t1, 0, b, sizeof(b));
+	if (strcmp(a, b))
+		snprintf(buf, sizeof(buf), "%s to %s", a, b);
+	else
+		snprintf(buf, sizeof(buf), "%s", a);
+	cell(r, buf, NULL);
 }
 
 /* A verdict badge (name is checked against the five, else shown escaped). */
@@ -570,8 +585,9 @@ static int section_matrix(struct rep *r)
 static void finding_group_head(struct rep *r, int vi)
 {
 	static const char *const heads[] = {
-	    "Port",  "Dir",        "Peer",      "App / server", "Flows",
-	    "Bytes", "First seen", "Last seen", "Reason",       "Evidence (flow uids)"};
+	    "Port",         "Dir",    "Peer",
+	    "App / server", "Flows",  "Bytes",
+	    "Seen (UTC)",   "Reason", "Evidence (flow uids, Community IDs)"};
 	if (r->md)
 		rp_printf(r, "\n### %s\n\n%s.\n", report_verdicts[vi].name,
 		          report_verdicts[vi].words);
@@ -580,7 +596,7 @@ static void finding_group_head(struct rep *r, int vi)
 		badge(r, report_verdicts[vi].name, report_verdicts[vi].name);
 		rp_printf(r, " <span class=\"mute\">%s</span></h3>\n", report_verdicts[vi].words);
 	}
-	table_begin(r, heads, 10);
+	table_begin(r, heads, 9);
 }
 
 /* One finding row from the findings statement. */
@@ -606,15 +622,14 @@ static void finding_row(struct rep *r, sqlite3_stmt *st)
 	cell(r, buf, NULL);
 	cell_int(r, sqlite3_column_int64(st, 5));
 	cell_bytes(r, sqlite3_column_int64(st, 6));
-	cell_time(r, st, 7);
-	cell_time(r, st, 8);
-	cell(r, rp_col(st, 9), NULL);
+	cell_span(r, sqlite3_column_double(st, 7), sqlite3_column_double(st, 8));
+	cell(r, rp_col(st, 9), "r");
 	if (r->md) {
 		rp_put(r, " ");
 		rp_esc(r, rp_col(st, 10));
 		rp_put(r, " |");
 	} else {
-		rp_put(r, "<td><code>");
+		rp_put(r, "<td class=\"ev\"><code>");
 		rp_esc(r, rp_col(st, 10));
 		rp_put(r, "</code></td>");
 	}
@@ -624,25 +639,28 @@ static void finding_row(struct rep *r, sqlite3_stmt *st)
 static int section_findings(struct rep *r)
 {
 	sqlite3_stmt *st;
+	char head[640], tail[512];
 	int rc, vi = -1;
 	long long groups = 0;
 
-	st = rp_prepare(
-	    r,
-	    "WITH g AS (SELECT f.verdict, f.resp_port, f.proto, f.peer_addr, f.direction, f.uid,"
-	    " f.ts_start, f.ts_end, f.orig_bytes + f.resp_bytes AS b, f.app_proto, f.server_name,"
-	    " f.reason, row_number() OVER (PARTITION BY f.verdict, f.resp_port, f.proto,"
-	    " f.peer_addr, f.direction ORDER BY f.ts_start, f.id) AS rn FROM flows f "
-	    "WHERE" NOT_EXPECTED,
-	    QUERY_SCOPE_FLOWS,
-	    ") SELECT verdict, resp_port, proto, peer_addr, direction, count(*), sum(b),"
-	    " min(ts_start), max(ts_end), min(reason),"
-	    " group_concat(CASE WHEN rn <= "
-	    "3"
-	    " THEN uid END, ' '), min(app_proto),"
-	    " min(server_name), count(DISTINCT server_name), " SEVERITY " AS sev"
-	    " FROM g GROUP BY verdict, resp_port, proto, peer_addr, direction"
-	    " ORDER BY sev, resp_port, proto, peer_addr, direction");
+	/* evidence: the first REPORT_EVIDENCE flows of each group, each its uid
+	 * and (databases that have it) its Community ID */
+	snprintf(head, sizeof(head),
+	         "WITH g AS (SELECT f.verdict, f.resp_port, f.proto, f.peer_addr, f.direction,"
+	         " f.uid || %s AS ev, f.ts_start, f.ts_end, f.orig_bytes + f.resp_bytes AS b,"
+	         " f.app_proto, f.server_name, f.reason, row_number() OVER (PARTITION BY"
+	         " f.verdict, f.resp_port, f.proto, f.peer_addr, f.direction ORDER BY f.ts_start,"
+	         " f.id) AS rn FROM flows f WHERE" NOT_EXPECTED,
+	         r->has_cid ? "ifnull(' ' || f.community_id, '')" : "''");
+	snprintf(tail, sizeof(tail),
+	         ") SELECT verdict, resp_port, proto, peer_addr, direction, count(*), sum(b),"
+	         " min(ts_start), max(ts_end), min(reason),"
+	         " group_concat(CASE WHEN rn <= %d THEN ev END, ' '), min(app_proto),"
+	         " min(server_name), count(DISTINCT server_name), " SEVERITY " AS sev"
+	         " FROM g GROUP BY verdict, resp_port, proto, peer_addr, direction"
+	         " ORDER BY sev, resp_port, proto, peer_addr, direction",
+	         REPORT_EVIDENCE);
+	st = rp_prepare(r, head, QUERY_SCOPE_FLOWS, tail);
 	if (!st)
 		return -1;
 	heading(r, 2, "findings", "Findings, worst first");
@@ -927,6 +945,7 @@ int report_write(sqlite3 *db, const struct report_opts *o, FILE *out, char *err,
 	r->err = err;
 	r->errlen = errlen;
 	r->new_runs = has_column(db, "runs", "roles") && has_column(db, "runs", "ndpi_version");
+	r->has_cid = has_column(db, "flows", "community_id");
 	document_begin(r);
 	rc = section_summary(r) < 0 || report_timeline(r) < 0 || section_audited(r) < 0 ||
 	     section_matrix(r) < 0 || section_findings(r) < 0 || section_unchecked(r) < 0 ||

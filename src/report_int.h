@@ -27,6 +27,7 @@ struct rep {
 	size_t nroles;
 	int roles_known; /* 0: no run shown recorded its roles */
 	int new_runs;    /* runs has the roles and ndpi_version columns */
+	int has_cid;     /* flows has community_id */
 };
 
 /* The five verdicts, worst first, with their CSS class suffix and words. */

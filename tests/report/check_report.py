@@ -6,8 +6,8 @@ table written by hand (pcaps/demo.verdicts), never to smaudit's own output.
 Checks: the file is self-contained (no script, no external resource, no
 event handler attribute, links only to anchors inside it); the summary's
 counts per verdict; the port matrix's status and flow count of every rule;
-the findings' (verdict, port, peer) groups; every evidence uid names a flow
-of that verdict and peer in the database; optionally that a hostile string
+the findings' (verdict, port, peer) groups; every evidence uid and Community ID
+names a flow of that verdict and peer in the database; optionally that a hostile string
 is shown as text and not parsed as markup.
 
 Usage: check_report.py REPORT.html VERDICTS DB [--hostile TEXT] [--roles all|none]
@@ -130,7 +130,7 @@ def main():
                 cell = dict(zip(head, row))
                 peer = cell["Peer"].split(" ")[0]
                 findings.add((h3[2:], cell["Port"], peer))
-                for u in cell["Evidence (flow uids)"].split():
+                for u in cell["Evidence (flow uids, Community IDs)"].split():
                     uids.append((u, h3[2:], peer))
     rules_in_file = {r["rule_id"] for r in flows if r["rule_id"] != "-"}
     if seen_rules < len(rules_in_file):
@@ -145,10 +145,16 @@ def main():
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
     if not uids and want_f:
         errs.append("findings: no evidence uids")
+    ncid = 0
     for u, v, peer in uids:
-        row = con.execute("SELECT verdict, peer_addr FROM flows WHERE uid = ?", (u,)).fetchone()
-        if row != (v, peer):
-            errs.append("evidence %s: database has %r, report says %s %s" % (u, row, v, peer))
+        col = "community_id" if u.startswith("1:") else "uid"
+        ncid += col == "community_id"
+        rows = con.execute("SELECT DISTINCT verdict, peer_addr FROM flows WHERE %s = ?" % col,
+                           (u,)).fetchall()
+        if (v, peer) not in rows:
+            errs.append("evidence %s: database has %r, report says %s %s" % (u, rows, v, peer))
+    if uids and not ncid:
+        errs.append("evidence: no Community ID beside the uids")
 
     if "--hostile" in opts:
         body = text(doc.find("body"))
