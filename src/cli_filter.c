@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "cli_filter.h"
+#include "smaudit/record.h"
 
 void cli_errmsg(const char *prog, const char *fmt, ...)
 {
@@ -51,6 +52,18 @@ static int bad(const char *prog, const char *opt, const char *val, const char *w
 	return -1;
 }
 
+/* "expected, unexpected-port, ..." from record.h's names, into buf. */
+static const char *verdict_list(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int k = VERDICT_NONE + 1; k <= VERDICT_MAX && n < len; k++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", k > 1 ? ", " : "",
+		                      verdict_str((enum verdict_kind)k));
+	return buf;
+}
+
 /* --since / --until. */
 static int time_option(struct query_filter *f, int opt, const char *a, const char *prog)
 {
@@ -86,10 +99,12 @@ int cli_filter_option(struct query_filter *f, int opt, const char *a, const char
 		f->run_id = f->run_last ? 0 : v;
 		return 1;
 	case CLI_OPT_VERDICT:
-		if (!query_verdict_valid(a))
-			return bad(prog, "--verdict", a,
-			           "not a verdict (expected, unexpected-port, "
-			           "unexpected-direction, unexpected-peer, protocol-mismatch)");
+		if (!query_verdict_valid(a)) {
+			char names[160], what[192];
+			snprintf(what, sizeof(what), "not a verdict (%s)",
+			         verdict_list(names, sizeof(names)));
+			return bad(prog, "--verdict", a, what);
+		}
 		f->verdict = a;
 		return 1;
 	case CLI_OPT_RULE:
