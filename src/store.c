@@ -86,36 +86,44 @@ static int table_count(struct store *s, int *has_runs)
 	return n;
 }
 
-/* 1 if table has column, 0 if not, -1 on error. */
-static int has_column(struct store *s, const char *table, const char *column)
+/* Whether table has column: 2 yes, 1 the table lacks it, 0 no such table
+ * (a new database), -1 on error. */
+static int column_state(struct store *s, const char *table, const char *column)
 {
 	sqlite3_stmt *st;
 	char sql[96];
-	int found = 0, rc;
+	int found = 0, cols = 0, rc;
 
 	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cols++;
 		if (!strcmp((const char *)sqlite3_column_text(st, 1), column))
 			found = 1;
+	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? found : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	return !cols ? 0 : found ? 2 : 1;
 }
 
 /* Columns added since version 1, each only when missing (so branches that
- * add columns merge cleanly), with their values for the rows already there. */
+ * add columns merge cleanly), with their values for the rows already there.
+ * Runs before the schema text, which then recreates the views dropped here
+ * with the new columns (flows_v lists every column). */
 static int add_columns(struct store *s, char *err, size_t errlen)
 {
-	int has = has_column(s, "flows", "community_id");
+	int st = column_state(s, "flows", "community_id");
 
-	if (has < 0)
+	if (st < 0)
 		return db_err(s, err, errlen, "database: reading the flows table");
-	if (!has && (exec(s, "ALTER TABLE flows ADD COLUMN community_id TEXT", err, errlen) < 0 ||
-	             exec(s,
-	                  "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
-	                  "orig_port, resp_addr, resp_port)",
-	                  err, errlen) < 0))
+	if (st == 1 &&
+	    (exec(s, "ALTER TABLE flows ADD COLUMN community_id TEXT", err, errlen) < 0 ||
+	     exec(s,
+	          "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
+	          "orig_port, resp_addr, resp_port); DROP VIEW IF EXISTS flows_v",
+	          err, errlen) < 0))
 		return -1;
 	return 0;
 }
@@ -128,7 +136,7 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
 		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (exec(s, store_schema_sql, err, errlen) < 0 || add_columns(s, err, errlen) < 0) {
+	if (add_columns(s, err, errlen) < 0 || exec(s, store_schema_sql, err, errlen) < 0) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
 		return -1;
 	}
