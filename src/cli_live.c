@@ -56,8 +56,7 @@ static void catch_signals(void)
  * flow's Community ID (to find it in Zeek or Suricata logs), why. */
 static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
 {
-	char o[ADDR_STRLEN], s[ADDR_STRLEN], ts[32], cid[COMMUNITY_ID_LEN];
-	const char *ps = flow_proto_str(r->proto);
+	char who[2 * ADDR_STRLEN + 64], ts[32], cid[COMMUNITY_ID_LEN];
 	time_t t = (time_t)(r->ts_start_us / 1000000);
 	struct tm tm;
 
@@ -66,10 +65,9 @@ static void print_alert(void *ctx, const struct flow_record *r, const struct ver
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (community_id_flow(r, cid, sizeof(cid)) < 0)
 		snprintf(cid, sizeof(cid), "-");
-	printf("%s %s %s %s:%u -> %s:%u/%s %s rule %s: %s\n", ts, verdict_str(v->kind),
-	       flow_dir_str((enum flow_dir)r->direction), addr_str(&r->orig, o, sizeof(o)),
-	       r->orig_port, addr_str(&r->resp, s, sizeof(s)), r->resp_port, ps ? ps : "ip", cid,
-	       v->rule ? v->rule->id : "-", v->reason);
+	printf("%s %s %s %s %s rule %s: %s\n", ts, verdict_str(v->kind),
+	       flow_dir_str((enum flow_dir)r->direction), verdict_flow_str(r, who, sizeof(who)),
+	       cid, v->rule ? v->rule->id : "-", v->reason);
 	fflush(stdout);
 }
 
@@ -96,6 +94,7 @@ static void usage(FILE *out)
 	        "                         flow ends; SIGHUP reopens FILE (log rotation)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
+	        "  --vxlan-port PORT      UDP port carrying VXLAN besides 4789\n"
 	        "  -q, --quiet            no findings at the end\n"
 	        "  -h, --help             this help\n");
 }
@@ -128,7 +127,7 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)
@@ -230,6 +229,8 @@ int cli_live(int argc, char **argv)
 	rc = parse_args(argc, argv, &o, &l);
 	if (rc >= 0)
 		return rc;
+	/* before the run row exists: from then on a signal is a clean stop */
+	catch_signals();
 	live_cap = capture_open_live(l.iface, o.filter, 65535, err, sizeof(err));
 	if (!live_cap) {
 		fprintf(stderr, "smaudit live: %s\n", err);
@@ -244,7 +245,6 @@ int cli_live(int argc, char **argv)
 		live_cap = NULL;
 		return rc;
 	}
-	catch_signals();
 	if (!o.quiet)
 		fprintf(stderr,
 		        "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",

@@ -8,6 +8,7 @@
  * Output format: table when stdout is a terminal, CSV otherwise (stable for
  * scripts); --format overrides. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/ioctl.h>
 
 #include <sqlite3.h>
 
@@ -41,16 +44,17 @@ static const char usage_text[] =
     "                      k*1000000000000 + id\n"
     "  --since T --until T flows that started in [since, until): ISO 8601 date or\n"
     "                      date-time (UTC unless Z/+HH:MM), or relative 30m, 24h, 7d\n"
-    "  --run ID            one run\n"
+    "  --run ID|last       one run (last: the newest)\n"
     "  --verdict V         expected, unexpected-port, unexpected-direction,\n"
     "                      unexpected-peer, protocol-mismatch\n"
     "  --rule ID           matched rule\n"
     "  --peer ADDR|CIDR    remote end\n"
     "  --port N            service (responder) port, 1..65535\n"
-    "  --proto P           tcp, udp, icmp or icmp6\n"
+    "  --proto P           tcp, udp, icmp or icmp6 (any case)\n"
     "  --app NAME          application protocol (nDPI name, any case)\n"
     "  --limit N           at most N rows\n"
-    "  --format F          table (default on a terminal), csv (default otherwise), json;\n"
+    "  --format F          table (default on a terminal; fits $COLUMNS or the terminal's\n"
+    "                      width, times in UTC), csv (default otherwise), json;\n"
     "                      for flows (query flows, anomalies --flows) also zeek (Zeek's\n"
     "                      conn.log), zeek-json (the same, Zeek's JSON writer) and eve\n"
     "                      (Suricata EVE JSON: a flow event per flow, an alert event per\n"
@@ -156,8 +160,44 @@ struct query_opts {
 	int ndb;
 	const char *cmd;
 	int flows, fail_on, explain;
+	int run_last;  /* --run last: resolved once the database is open */
+	char proto[8]; /* --proto as stored (lower case) */
 	int seen_opt[OPT_EXPLAIN + 1];
 };
+
+/* Id of the newest run into *id; -1 if there is none. */
+static int last_run(struct sqlite3 *db, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Width a table must fit when stdout is a terminal: $COLUMNS if it is a
+ * number, else the terminal's own (TIOCGWINSZ); 0 (no limit) otherwise, so
+ * files and pipes get whole values. */
+static size_t terminal_width(void)
+{
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	int64_t v;
+
+	if (!isatty(STDOUT_FILENO))
+		return 0;
+	if (env && parse_int(env, 20, 100000, &v) == 0)
+		return (size_t)v;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 0;
+}
 
 /* "expected, unexpected-port, ..." from record.h's names, into buf. */
 static const char *verdict_list(char *buf, size_t len)
@@ -189,9 +229,10 @@ static int parse_format(const char *a, enum query_format *fmt)
 	return -1;
 }
 
-/* Apply a filter option c with value a to f. Returns 0, or an exit code. */
-static int parse_filter(struct query_filter *f, int c, const char *a)
+/* Apply a filter option c with value a to o's filter. Returns 0, or an exit code. */
+static int parse_filter(struct query_opts *o, int c, const char *a)
 {
+	struct query_filter *f = &o->f;
 	char err[512];
 	int64_t v;
 
@@ -213,9 +254,10 @@ static int parse_filter(struct query_filter *f, int c, const char *a)
 		return 0;
 	}
 	case OPT_RUN:
-		if (parse_int(a, 1, INT64_MAX, &v) < 0)
-			return fail("--run", a, "not a run id (a positive integer)");
-		f->run_id = v;
+		o->run_last = strcmp(a, "last") == 0;
+		if (!o->run_last && parse_int(a, 1, INT64_MAX, &v) < 0)
+			return fail("--run", a, "not a run id (a positive integer, or last)");
+		f->run_id = o->run_last ? 0 : v;
 		return 0;
 	case OPT_VERDICT:
 		if (!query_verdict_valid(a)) {
@@ -242,9 +284,13 @@ static int parse_filter(struct query_filter *f, int c, const char *a)
 		f->port = (int)v;
 		return 0;
 	case OPT_PROTO:
-		if (strcmp(a, "tcp") && strcmp(a, "udp") && strcmp(a, "icmp") && strcmp(a, "icmp6"))
+		if (strcasecmp(a, "tcp") && strcasecmp(a, "udp") && strcasecmp(a, "icmp") &&
+		    strcasecmp(a, "icmp6"))
 			return fail("--proto", a, "not a protocol (tcp, udp, icmp, icmp6)");
-		f->proto = a;
+		memset(o->proto, 0, sizeof(o->proto));
+		for (size_t i = 0; i < sizeof(o->proto) - 1 && a[i]; i++)
+			o->proto[i] = (char)tolower((unsigned char)a[i]); /* as stored */
+		f->proto = o->proto;
 		return 0;
 	case OPT_APP:
 		if (!*a)
@@ -306,7 +352,7 @@ static int parse_args(int argc, char **argv, struct query_opts *o)
 			errmsg("unknown option '%s' (see --help)", argv[optind - 1]);
 			return 2;
 		default:
-			if ((rc = parse_filter(&o->f, c, a)) != 0)
+			if ((rc = parse_filter(o, c, a)) != 0)
 				return rc;
 		}
 	}
@@ -386,7 +432,7 @@ static int print_plan(struct sqlite3 *db, const struct query_opts *o)
 }
 
 /* Open the database, answer, and turn the outcome into an exit code. */
-static int run_query(const struct query_opts *o)
+static int run_query(struct query_opts *o)
 {
 	char err[512];
 	struct sqlite3 *db;
@@ -397,6 +443,13 @@ static int run_query(const struct query_opts *o)
 		errmsg("%s", err);
 		return 2;
 	}
+	if (o->run_last && last_run(db, &o->f.run_id) < 0) {
+		errmsg("--run last: %s has no runs", o->db_paths[0]);
+		query_close(db);
+		return 2;
+	}
+	if (o->fmt == QUERY_FMT_TABLE)
+		o->f.table_width = terminal_width();
 	if (o->explain) {
 		rc = print_plan(db, o);
 		query_close(db);

@@ -6,11 +6,14 @@
  *
  * Trade-off: the table format needs column widths before printing, so it
  * buffers at most TABLE_BUF_ROWS rows; after that it prints with the widths
- * it has (a later, longer value just pushes its line out). CSV and JSON
+ * it has (a later, longer value just pushes its line out, unless a width
+ * limit cuts it). Given a terminal width, the least useful columns are
+ * hidden and long text cut (marked '~') until a line fits. CSV and JSON
  * stream row by row, so memory stays bounded whatever the result size. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +24,8 @@
 
 /* ---- things you may reasonably want to change ---- */
 #define TABLE_BUF_ROWS  2000  /* rows buffered to size table columns */
+#define TABLE_MIN_CUT   24    /* a cut text column keeps this many columns (table width) */
+#define TABLE_MIN_TEXT  8     /* ... or this many when nothing else can go */
 #define REL_MAX_SECONDS 6.4e9 /* relative times reach back at most ~200 years */
 
 /* ---- types ---- */
@@ -581,44 +586,203 @@ struct table {
 	size_t *cellw; /* display width of each cell */
 	size_t nrows, cap;
 	int printed_header;
+	size_t limit;       /* line width to fit in (query_filter.table_width); 0 = none */
+	uint8_t hidden[32]; /* columns hidden to fit limit */
+	int first, last;    /* first and last visible column */
 };
+
+/* What a narrow terminal gives up first: these columns, in this order (each
+ * repeats another or matters less); text in table_cut columns is cut
+ * instead, down to TABLE_MIN_CUT. Every other column is always shown. */
+static const char *const table_hide_order[] = {
+    "uid",      "community_id", "run",         "end_reason", "duration",   "state",
+    "pkts",     "orig_port",    "peer",        "mode",       "dropped",    "malformed",
+    "expected", "peers",        "server_name", "last_seen",  "first_seen", "row",
+    "apps",     "app",          "bytes",       "direction",  "rule"};
+static const char *const table_cut[] = {"reason", "description", "source", "server_name", "hosts"};
 
 static int is_numeric(enum col_kind k)
 {
 	return k == COL_INT || k == COL_BYTES || k == COL_REAL;
 }
 
-/* Print one padded cell; last column unpadded. */
+/* Header of column c: its name in capitals, time columns marked UTC. */
+static size_t table_head(const struct col *col, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; col->name[i] && i + 1 < len; i++)
+		buf[i] = (char)(col->name[i] >= 'a' && col->name[i] <= 'z' ? col->name[i] - 32
+		                                                           : col->name[i]);
+	buf[i] = '\0';
+	if (col->kind == COL_TIME)
+		i += (size_t)snprintf(buf + i, len - i, " (UTC)");
+	return i < len ? i : len - 1;
+}
+
+/* Print s cut to w display columns, its last one '~' when cut. */
+static void put_cut(FILE *out, const char *s, size_t w)
+{
+	size_t n = 0;
+	const char *p = s;
+
+	for (; *p && n < w; n++) /* cells are clean UTF-8: skip continuation bytes */
+		for (p++; (*p & 0xc0) == 0x80; p++)
+			;
+	if (!*p) {
+		fputs(s, out);
+		return;
+	}
+	/* cut one code point earlier and mark it */
+	p = s;
+	for (size_t k = 0; k + 1 < w; k++)
+		for (p++; (*p & 0xc0) == 0x80; p++)
+			;
+	fwrite(s, 1, (size_t)(p - s), out);
+	if (w)
+		putc('~', out);
+}
+
+/* Print one padded cell; last column unpadded; hidden columns not at all.
+ * Text cells wider than their column are cut when the table has a width
+ * limit. */
 static void table_cell(FILE *out, const struct table *t, int c, const char *s, size_t w)
 {
 	size_t pad = t->width[c] > w ? t->width[c] - w : 0;
-	int last = c == t->ncols - 1;
+	int last = c == t->last;
 
-	if (c)
+	if (t->hidden[c])
+		return;
+	if (c != t->first)
 		fputs("  ", out);
 	if (is_numeric(t->cols[c].kind))
 		for (size_t i = 0; i < pad; i++)
 			putc(' ', out);
-	fputs(s, out);
+	if (t->limit && w > t->width[c] && t->cols[c].kind == COL_TEXT)
+		put_cut(out, s, t->width[c]);
+	else
+		fputs(s, out);
 	if (!is_numeric(t->cols[c].kind) && !last)
 		for (size_t i = 0; i < pad; i++)
 			putc(' ', out);
+}
+
+/* Index of the column called name, or -1. */
+static int table_col(const struct table *t, const char *name)
+{
+	for (int c = 0; c < t->ncols; c++)
+		if (strcmp(t->cols[c].name, name) == 0)
+			return c;
+	return -1;
+}
+
+/* 1 if column c is long text a narrow terminal cuts (table_cut). */
+static int table_cuttable(const struct table *t, int c)
+{
+	for (size_t i = 0; i < sizeof(table_cut) / sizeof(table_cut[0]); i++)
+		if (strcmp(t->cols[c].name, table_cut[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Width of a line with the visible columns, cut columns at most cap wide. */
+static size_t table_line(const struct table *t, size_t cap)
+{
+	size_t total = 0;
+	int n = 0;
+
+	for (int c = 0; c < t->ncols; c++) {
+		if (t->hidden[c])
+			continue;
+		total += table_cuttable(t, c) && t->width[c] > cap ? cap : t->width[c];
+		n++;
+	}
+	return total + 2 * (size_t)(n ? n - 1 : 0);
+}
+
+/* Narrow the widest cut columns, none below floor, by up to over columns;
+ * returns what is still over. */
+static size_t table_narrow(struct table *t, size_t over, size_t floor)
+{
+	while (over > 0) {
+		int wide = -1;
+		for (int c = 0; c < t->ncols; c++)
+			if (!t->hidden[c] && table_cuttable(t, c) && t->width[c] > floor &&
+			    (wide < 0 || t->width[c] > t->width[wide]))
+				wide = c;
+		if (wide < 0)
+			break;
+		t->width[wide]--;
+		over--;
+	}
+	return over;
+}
+
+/* Fit a line into t->limit: hide columns in table_hide_order while cutting
+ * text to TABLE_MIN_CUT would not be enough, then narrow the widest cut
+ * columns by what is still over (below TABLE_MIN_CUT only when nothing is
+ * left to hide). A table that cannot fit stays wider. */
+static void table_fit(struct table *t)
+{
+	size_t over, n = sizeof(table_hide_order) / sizeof(table_hide_order[0]);
+
+	for (size_t i = 0; t->limit && i < n && table_line(t, TABLE_MIN_CUT) > t->limit; i++) {
+		int c = table_col(t, table_hide_order[i]);
+		/* a flow's peer repeats one of its addresses; elsewhere it is the key */
+		if (c >= 0 &&
+		    (strcmp(t->cols[c].name, "peer") != 0 || table_col(t, "orig_addr") >= 0))
+			t->hidden[c] = 1;
+	}
+	over =
+	    t->limit && table_line(t, SIZE_MAX) > t->limit ? table_line(t, SIZE_MAX) - t->limit : 0;
+	table_narrow(t, table_narrow(t, over, TABLE_MIN_CUT), TABLE_MIN_TEXT);
+	for (t->first = 0; t->first < t->ncols - 1 && t->hidden[t->first]; t->first++)
+		;
+	for (t->last = t->ncols - 1; t->last > 0 && t->hidden[t->last]; t->last--)
+		;
+}
+
+/* "(3 columns hidden to fit 80 columns: uid, run, state; ...)" after a
+ * table, wrapped at spaces to fit as well. */
+static void table_note(FILE *out, const struct table *t)
+{
+	char note[1024], *word, *save = NULL;
+	size_t off, col = 0;
+	int n = 0;
+
+	for (int c = 0; c < t->ncols; c++)
+		n += t->hidden[c];
+	if (!n)
+		return;
+	off = (size_t)snprintf(note, sizeof(note), "(%d column%s hidden to fit %zu columns:", n,
+	                       n == 1 ? "" : "s", t->limit);
+	for (int c = 0, k = 0; c < t->ncols && off < sizeof(note); c++)
+		if (t->hidden[c])
+			off += (size_t)snprintf(note + off, sizeof(note) - off, "%s %s",
+			                        k++ ? "," : "", t->cols[c].name);
+	if (off < sizeof(note))
+		snprintf(note + off, sizeof(note) - off, "; --format csv or json shows them all)");
+	for (word = strtok_r(note, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
+		size_t len = strlen(word);
+		if (col && col + 1 + len > t->limit) {
+			putc('\n', out);
+			col = 0;
+		}
+		fprintf(out, "%s%s", col ? " " : "", word);
+		col += len + (col ? 1 : 0);
+	}
+	putc('\n', out);
 }
 
 /* Print the header and every buffered row, then free the buffer. */
 static void table_flush(FILE *out, struct table *t)
 {
 	if (!t->printed_header) {
+		table_fit(t);
 		for (int c = 0; c < t->ncols; c++) {
 			char up[64];
-			size_t i;
-			for (i = 0; t->cols[c].name[i] && i + 1 < sizeof(up); i++)
-				up[i] =
-				    (char)(t->cols[c].name[i] >= 'a' && t->cols[c].name[i] <= 'z'
-				               ? t->cols[c].name[i] - 32
-				               : t->cols[c].name[i]);
-			up[i] = '\0';
-			table_cell(out, t, c, up, i);
+			size_t w = table_head(&t->cols[c], up, sizeof(up));
+			table_cell(out, t, c, up, w);
 		}
 		putc('\n', out);
 		t->printed_header = 1;
@@ -853,8 +1017,11 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 		return -1;
 	t.cols = cols;
 	t.ncols = ncols;
-	for (int c = 0; c < ncols; c++)
-		t.width[c] = strlen(cols[c].name);
+	t.limit = f->table_width;
+	for (int c = 0; c < ncols; c++) {
+		char head[64];
+		t.width[c] = table_head(&cols[c], head, sizeof(head));
+	}
 	if (fmt == QUERY_FMT_CSV) {
 		for (int c = 0; c < ncols; c++) {
 			if (c)
@@ -889,6 +1056,7 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 	if (fmt == QUERY_FMT_TABLE) {
 		if (rows > 0 || rc == SQLITE_DONE)
 			table_flush(out, &t);
+		table_note(out, &t);
 		if (rows == 0 && rc == SQLITE_DONE)
 			fputs("(no rows)\n", out);
 		for (size_t k = 0; k < t.nrows * (size_t)t.ncols; k++)

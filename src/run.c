@@ -134,6 +134,7 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	acfg.flow = cfg->flow;
 	acfg.flow.svc_tcp = r->svc;
 	acfg.flow.svc_udp = r->svc + SVC_BITMAP;
+	acfg.decode = cfg->decode;
 	acfg.no_dpi = cfg->no_dpi;
 	acfg.matrix = m;
 	acfg.store = r->store;
@@ -259,6 +260,7 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 {
 	const struct audit_counts *n = audit_counts(r->audit);
 	const struct flow_stats *fs = audit_flow_stats(r->audit);
+	char encap[512];
 
 	fprintf(err_out,
 	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
@@ -275,6 +277,8 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 		        (unsigned long long)n->bad_header, (unsigned long long)n->unknown_link,
 		        (unsigned long long)n->non_ip, (unsigned long long)n->frags_orphan,
 		        (unsigned long long)fs->evicted, fs->peak);
+	if (*encap_counts_str(n->encap, encap, sizeof(encap)))
+		fprintf(err_out, "  decapsulated (packets): %s\n", encap);
 	if (r->dropped)
 		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
 		        (unsigned long long)r->dropped);

@@ -108,22 +108,39 @@ static int column_state(struct store *s, const char *table, const char *column)
 	return !cols ? 0 : found ? 2 : 1;
 }
 
-/* Columns added since version 1, each only when missing (so branches that
- * add columns merge cleanly), with their values for the rows already there.
- * Runs before the schema text, which then recreates the views dropped here
- * with the new columns (flows_v lists every column). */
-static int add_columns(struct store *s, char *err, size_t errlen)
+/* Add column col (declared decl) to table when an older database lacks it,
+ * then run fill (NULL = none) to give the rows already there their values.
+ * A flows column also drops flows_v, which the schema text then recreates
+ * listing it. Nothing to do in a new database: the schema creates it whole.
+ * Returns 0 or -1 with err. */
+static int add_column(struct store *s, const char *table, const char *col, const char *decl,
+                      const char *fill, char *err, size_t errlen)
 {
-	int st = column_state(s, "flows", "community_id");
+	char sql[256];
+	int st = column_state(s, table, col);
 
 	if (st < 0)
-		return db_err(s, err, errlen, "database: reading the flows table");
-	if (st == 1 &&
-	    (exec(s, "ALTER TABLE flows ADD COLUMN community_id TEXT", err, errlen) < 0 ||
-	     exec(s,
-	          "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
-	          "orig_port, resp_addr, resp_port); DROP VIEW IF EXISTS flows_v",
-	          err, errlen) < 0))
+		return db_err(s, err, errlen, "database: reading the schema");
+	if (st != 1)
+		return 0;
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, col, decl);
+	if (exec(s, sql, err, errlen) < 0 || (fill && exec(s, fill, err, errlen) < 0))
+		return -1;
+	return strcmp(table, "flows") ? 0 : exec(s, "DROP VIEW IF EXISTS flows_v", err, errlen);
+}
+
+/* Columns added since version 1, each only when missing (so branches that
+ * add columns merge cleanly), with their values for the rows already there:
+ * CREATE ... IF NOT EXISTS leaves an older table as it is. Runs before the
+ * schema text. */
+static int add_columns(struct store *s, char *err, size_t errlen)
+{
+	if (add_column(s, "runs", "encap", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "flows", "community_id", "TEXT",
+	               "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
+	               "orig_port, resp_addr, resp_port)",
+	               err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -162,8 +179,8 @@ static int prepare_flow_insert(struct store *s, const char *verb, sqlite3_stmt *
 	         "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	         "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	         "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	         "reason, community_id) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
-	         "?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30)",
+	         "reason, tunnel, community_id) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+	         "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31)",
 	         verb);
 	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
 }
@@ -373,7 +390,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
                char *err, size_t errlen)
 {
 	sqlite3_stmt *st = r->store_id > 0 ? s->rep_flow : s->ins_flow;
-	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8], cid[COMMUNITY_ID_LEN];
+	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8], tunnel[160], cid[COMMUNITY_ID_LEN];
 	const char *proto = flow_proto_str(r->proto);
 	int rc;
 
@@ -420,11 +437,12 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	bind_text_static(st, 26, v && v->rule ? v->rule->id : NULL);
 	bind_text_static(st, 27, v ? verdict_str(v->kind) : NULL);
 	bind_text_static(st, 28, v ? v->reason : NULL);
+	bind_text_static(st, 30, encap_info_str(&r->tunnel, tunnel, sizeof(tunnel)));
 	if (r->store_id > 0)
 		sqlite3_bind_int64(st, 29, r->store_id);
 	else
 		sqlite3_bind_null(st, 29);
-	bind_text_static(st, 30, community_id_flow(r, cid, sizeof(cid)) == 0 ? cid : NULL);
+	bind_text_static(st, 31, community_id_flow(r, cid, sizeof(cid)) == 0 ? cid : NULL);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE && r->store_id <= 0)
 		r->store_id = sqlite3_last_insert_rowid(s->db);
@@ -450,7 +468,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
                   size_t errlen)
 {
 	sqlite3_stmt *st;
-	char now[32];
+	char now[32], encap[512];
 	int rc;
 
 	if (store_flush(s, err, errlen) < 0)
@@ -458,7 +476,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET finished=?2, packets=?3, bytes=?4, malformed=?5, "
 	                       "unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, flows_other=?10, "
-	                       "evicted=?11, status=?12, error=?13 WHERE id=?1",
+	                       "evicted=?11, status=?12, error=?13, encap=?14 WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
@@ -474,6 +492,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
 	sqlite3_bind_text(st, 12, run->status ? run->status : "complete", -1, SQLITE_TRANSIENT);
 	bind_text(st, 13, run->error);
+	bind_text(st, 14, encap_counts_str(run->encap, encap, sizeof(encap)));
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

@@ -3,6 +3,7 @@
 # Uses apt-get (Debian 12); sudo when not root. Does nothing when all is present.
 #   sh tests/deps.sh         build + test (make deps)
 #   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
+#   sh tests/deps.sh ci      also what CI checks with (clang-format: make format-check)
 set -e
 need=""
 # libcrypto: SHA-1/base64 (Community ID) and SHA-256 (rules files); jansson: JSON output
@@ -29,6 +30,9 @@ if [ "${1:-}" = bench ]; then
 	# peers.sh measures smaudit beside these flow meters on the same capture
 	command -v softflowd >/dev/null 2>&1 || need="$need softflowd"
 	command -v argus >/dev/null 2>&1 || need="$need argus-server"
+fi
+if [ "${1:-}" = ci ]; then
+	command -v clang-format >/dev/null 2>&1 || need="$need clang-format"
 fi
 [ -z "$need" ] && exit 0
 echo "deps: installing$need"

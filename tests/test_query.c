@@ -563,7 +563,7 @@ Test(query, hostile_values)
 	    {"flows --run 1e3", 2, 0, "--run"},
 	    {"flows --limit 0", 2, 0, "--limit"},
 	    {"flows --limit -5", 2, 0, "--limit"},
-	    {"flows --proto TCP", 2, 0, "--proto"},
+	    {"flows --proto TCPX", 2, 0, "--proto"},
 	    {"flows --proto \"tcp' OR 1=1\"", 2, 0, "--proto"},
 	    {"flows --since 2024-02-30", 2, 0, "--since"},
 	    {"flows --since 2024-13-01", 2, 0, "--since"},
@@ -858,6 +858,79 @@ Test(query, e2e_never_seen_rules_and_windows)
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
 	cr_assert_null(strstr(out, ",never,"), "%s", out);
 	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,yes,4,3,3,"), "%s", out);
+}
+
+/* ---- issue 12 item 19: options and table output ---- */
+
+/* --proto ignores case as --app does; --run last is the newest run. */
+Test(query, proto_any_case_and_run_last)
+{
+	static char lower[1 << 16];
+
+	cr_assert_eq(q("flows --proto tcp --format csv"), 0, "%s", out);
+	snprintf(lower, sizeof(lower), "%s", out);
+	cr_assert_eq(q("flows --proto TCP --format csv"), 0, "%s", out);
+	cr_expect_str_eq(out, lower);
+	cr_assert_eq(q("flows --proto Udp --format csv"), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 1, "header only: %s", out);
+
+	cr_assert_eq(q("flows --run last --format csv"), 0, "%s", out);
+	snprintf(lower, sizeof(lower), "%s", out);
+	cr_assert_eq(q("flows --run 2 --format csv"), 0, "%s", out);
+	cr_expect_str_eq(out, lower, "--run last is run 2");
+	cr_expect_eq(csv_records(out), 1 + 3, "%s", out);
+	cr_assert_eq(q("runs --run last --format csv"), 0, "%s", out);
+	cr_expect(strstr(out, "\n2,live,"), "%s", out);
+	cr_assert_eq(q_err("flows --run latest"), 2, "%s", out);
+	cr_expect(strstr(out, "--run 'latest'"), "%s", out);
+}
+
+/* Display columns of the widest line of s (code points, not bytes). */
+static size_t widest_line(const char *s)
+{
+	size_t best = 0, w = 0;
+
+	for (; *s; s++) {
+		if (*s == '\n') {
+			best = w > best ? w : best;
+			w = 0;
+		} else if ((*s & 0xc0) != 0x80 && *s != '\r') {
+			w++;
+		}
+	}
+	return w > best ? w : best;
+}
+
+/* On a terminal the table fits $COLUMNS, or the terminal's own width
+ * (script(1) gives the command a pseudo-terminal; stty sets its size), and
+ * time columns say they are UTC. Through a pipe nothing is cut. */
+Test(query, table_fits_the_terminal_and_says_utc)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "COLUMNS=100 " SMAUDIT_BIN " query flows --db %s", sq(dbpath));
+	cr_assert_eq(tu_run(out, sizeof(out), "script -qec %s /dev/null", sq(cmd)), 0, "%s", out);
+	cr_expect(strncmp(out, "ID  START (UTC)", 15) == 0, "%s", out);
+	cr_expect_leq(widest_line(out), 100, "%s", out);
+	cr_expect(strstr(out, "columns hidden to fit 100 columns: run, uid,"), "%s", out);
+	cr_expect(strstr(out, "2001:db8::50"), "addresses are never cut: %s", out);
+
+	snprintf(cmd, sizeof(cmd),
+	         "stty cols 150 rows 40; unset COLUMNS; %s query anomalies --db %s", SMAUDIT_BIN,
+	         sq(dbpath));
+	cr_assert_eq(tu_run(out, sizeof(out), "script -qec %s /dev/null", sq(cmd)), 0, "%s", out);
+	cr_expect(strncmp(out, "VERDICT", 7) == 0, "%s", out);
+	cr_expect_leq(widest_line(out), 150, "%s", out);
+	cr_expect(strstr(out, "FIRST_SEEN (UTC)"), "%s", out);
+	cr_expect(strstr(out, "~"), "the long reason is cut and marked: %s", out);
+
+	/* a pipe keeps every value whole, even with COLUMNS set */
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "COLUMNS=80 " SMAUDIT_BIN " query flows --format table --db %s",
+	                    sq(dbpath)),
+	             0);
+	cr_expect_gt(widest_line(out), 200, "%s", out);
+	cr_expect(strstr(out, "=cmd|'; DROP TABLE flows;--  x??"), "%s", out);
 }
 
 /* Turn the flows table of db into version 1's, before community_id (SQLite's

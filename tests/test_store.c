@@ -224,6 +224,76 @@ Test(store, migrates_an_older_database)
 	cr_assert_eq(q1("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name='flows'"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='old.pcap'"), 1, "old runs kept");
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name='encap'"), 1,
+	             "a column added since is added to the old table");
+}
+
+Test(store, adds_the_tunnel_column_to_a_flows_table_that_lacks_it)
+{
+	char err[256];
+	struct store *s;
+
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	/* a flows table as written before flows.tunnel existed, with a row */
+	exec_raw("DROP TABLE flows; CREATE TABLE flows (id INTEGER PRIMARY KEY, run_id INTEGER NOT "
+	         "NULL, uid TEXT "
+	         "NOT NULL, ts_start REAL NOT NULL, ts_end REAL NOT NULL, proto TEXT NOT NULL, "
+	         "orig_addr TEXT NOT NULL, orig_port INTEGER NOT NULL, resp_addr TEXT NOT NULL, "
+	         "resp_port INTEGER NOT NULL, vlan INTEGER, direction TEXT NOT NULL, "
+	         "direction_inferred INTEGER NOT NULL DEFAULT 0, peer_addr TEXT NOT NULL, "
+	         "orig_pkts INTEGER NOT NULL, orig_ip_bytes INTEGER NOT NULL, orig_bytes INTEGER "
+	         "NOT NULL, resp_pkts INTEGER NOT NULL, resp_ip_bytes INTEGER NOT NULL, "
+	         "resp_bytes INTEGER NOT NULL, conn_state TEXT, history TEXT, end_reason TEXT NOT "
+	         "NULL, app_proto TEXT, app_confidence TEXT, server_name TEXT, rule_id TEXT, "
+	         "verdict TEXT, reason TEXT);"
+	         "INSERT INTO flows VALUES (1, 1, 'Cold', 1, 2, 'tcp', '127.0.0.50', 40000, "
+	         "'127.0.0.10', 80, NULL, 'in', 0, '127.0.0.50', 1, 40, 0, 1, 40, 0, 'S1', 'Sh', "
+	         "'closed', NULL, 'none', NULL, NULL, NULL, NULL)");
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('flows') WHERE name='tunnel'"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE uid='Cold' AND tunnel IS NULL"), 1,
+	             "old flows kept");
+	s = store_open(path, err, sizeof(err)); /* a second open leaves it alone */
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+}
+
+Test(store, a_tunnelled_flow_and_the_runs_encapsulations_are_written_as_text)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
+	struct flow_record r = sample(40000), plain = sample(40001);
+	uint8_t a[4] = {198, 51, 100, 1}, b[4] = {198, 51, 100, 2};
+	char text[128];
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	r.tunnel.kinds = 1u << ENCAP_VXLAN | 1u << ENCAP_MPLS;
+	r.tunnel.kind = ENCAP_VXLAN;
+	r.tunnel.has_id = 1;
+	r.tunnel.id = 4242;
+	addr_set4(&r.tunnel.src, a);
+	addr_set4(&r.tunnel.dst, b);
+	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flow(s, id, &plain, NULL, err, sizeof(err)), 0, "%s", err);
+	run.encap[ENCAP_VXLAN] = 488;
+	run.encap[ENCAP_MPLS] = 3;
+	cr_assert_eq(store_run_end(s, id, &run, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_str_eq(encap_info_str(&r.tunnel, text, sizeof(text)),
+	                 "vxlan,mpls 198.51.100.1>198.51.100.2 vni 4242");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_port=40000 AND tunnel = "
+	                "'vxlan,mpls 198.51.100.1>198.51.100.2 vni 4242'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_port=40001 AND tunnel IS NULL"), 1,
+	             "a plain flow has no tunnel");
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE encap = 'vxlan 488, mpls 3'"), 1);
 }
 
 /* The flows table as version 1 shipped it, before community_id. */

@@ -118,9 +118,9 @@ Test(tshark, recorded_captures)
 
 Test(tshark, crafted_captures)
 {
-	static const char *caps[] = {"states.pcap", "midstream.pcap", "vlan.pcap",
-	                             "qinq.pcap",   "ipv6.pcap",      "sll.pcap",
-	                             "sll2.pcap",   "null.pcap",      "raw.pcap"};
+	static const char *caps[] = {"states.pcap", "midstream.pcap", "vlan.pcap", "qinq.pcap",
+	                             "ipv6.pcap",   "sll.pcap",       "sll2.pcap", "null.pcap",
+	                             "raw.pcap",    "roles.pcap",     "gaps.pcap"};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		compare(caps[i]);
 }

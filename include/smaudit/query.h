@@ -60,6 +60,8 @@ struct query_filter {
 	const char *proto;   /* "tcp", "udp", "icmp", "icmp6", or NULL */
 	const char *app;     /* app protocol name (case-insensitive), or NULL */
 	int64_t limit;       /* 0 = no limit */
+	size_t table_width;  /* table format: fit lines in this many columns by cutting
+	                        text cells (marked with '~'); 0 = no limit */
 };
 
 /* Parse a time for --since/--until: ISO 8601 date or date-time (UTC unless a

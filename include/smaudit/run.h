@@ -24,6 +24,7 @@ struct run_cfg {
 	const char *filter; /* BPF filter or NULL */
 	const char *db;     /* database path */
 	struct flow_cfg flow;
+	struct decode_cfg decode; /* tunnel ports */
 	int no_dpi;
 	/* live alerts (see audit_cfg); NULL = none */
 	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
