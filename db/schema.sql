@@ -97,11 +97,12 @@ CREATE TABLE IF NOT EXISTS flows (
                      CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
                             verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
                             verdict = 'protocol-mismatch'),
-  unchecked          TEXT,                -- expected flows only: what the verdict could not check,
+  unchecked          TEXT                 -- expected flows only: what the verdict could not check,
                                           -- 'peer' (the rule's role had no addresses), 'app' (the
                                           -- rule restricts the application and DPI did not confirm
                                           -- it: no payload, a port guess, DPI off) or 'peer,app';
                                           -- NULL: everything checked
+                     CHECK (unchecked = 'peer' OR unchecked = 'app' OR unchecked = 'peer,app'),
   reason             TEXT,                -- why, in words a person can act on
   tunnel             TEXT,                -- what the flow came through, NULL if nothing:
                                           -- encapsulations crossed, then the innermost IP

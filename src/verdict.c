@@ -356,9 +356,8 @@ const char *verdict_unchecked_str(const struct verdict_result *v)
 {
 	if (!v || v->kind != VERDICT_EXPECTED)
 		return NULL;
-	if (v->peer_unchecked && v->app_unchecked)
-		return "peer,app";
-	return v->peer_unchecked ? "peer" : v->app_unchecked ? "app" : NULL;
+	return unchecked_str((v->peer_unchecked ? UNCHECKED_PEER : 0u) |
+	                     (v->app_unchecked ? UNCHECKED_APP : 0u));
 }
 
 /* Decide the verdict and its rule from the sorted rules; no words. */
