@@ -10,8 +10,9 @@
  *     shadow the main tables) join them with UNION ALL. Run ids of the k-th
  *     database (from 0) are shown as k * QUERY_RUN_STRIDE + id and flow ids
  *     as k * QUERY_FLOW_STRIDE + id, so ids stay unique and --run works;
- *   - a database from before a column existed (community_id): the view
- *     computes it (sm_community_id) or shows NULL for others.
+ *   - a database from before a column existed (community_id,
+ *     missed_bytes): the view computes it (sm_community_id) or shows NULL
+ *     for others (missed_bytes: not measured).
  * Columns come from the first database's tables (PRAGMA table_info), so a
  * column added later needs no change here. */
 #define _GNU_SOURCE
@@ -230,19 +231,20 @@ static void column_expr(sqlite3_str *s, const char *table, const char *col, int 
 }
 
 /* CREATE TEMP VIEW table over the n databases (main, db1 ...), with the
- * first one's columns plus need (a column the questions read, or NULL).
- * Returns 0 or -1 (sqlite3_errmsg says why). */
-static int union_view(sqlite3 *db, const char *table, int n, const char *need)
+ * first one's columns plus need (columns the questions read, NULL-ended, or
+ * NULL). Returns 0 or -1 (sqlite3_errmsg says why). */
+static int union_view(sqlite3 *db, const char *table, int n, const char *const *need)
 {
-	char *cols[MAX_COLS + 1], *have[MAX_COLS];
+	char *cols[MAX_COLS + 8], *have[MAX_COLS];
 	int ncols = table_columns(db, "main", table, cols), rc = -1;
 	sqlite3_str *s;
 	char *sql;
 
 	if (ncols < 0)
 		return -1;
-	if (need && !has_name(cols, ncols, need))
-		cols[ncols++] = sqlite3_mprintf("%s", need);
+	for (int i = 0; need && need[i] && i < 8; i++)
+		if (!has_name(cols, ncols, need[i]))
+			cols[ncols++] = sqlite3_mprintf("%s", need[i]);
 	s = sqlite3_str_new(db);
 	sqlite3_str_appendf(s, "CREATE TEMP VIEW \"%w\" AS ", table);
 	for (int k = 0; k < n; k++) {
@@ -269,17 +271,20 @@ static int union_view(sqlite3 *db, const char *table, int n, const char *need)
 	return rc;
 }
 
-/* 1 if every database among n has flows.community_id. */
-static int all_have_community_id(sqlite3 *db, int n)
+/* Flows columns added after version 1 that the questions read. */
+static const char *const flow_need[] = {"community_id", "missed_bytes", NULL};
+
+/* 1 if every database among n has every column of flow_need. */
+static int all_have_flow_need(sqlite3 *db, int n)
 {
 	for (int k = 0; k < n; k++) {
-		char buf[16], sql[128];
+		char buf[16], sql[160];
 		int ok;
 		snprintf(sql, sizeof(sql),
 		         "SELECT count(*) FROM pragma_table_info('flows', '%s')"
-		         " WHERE name = 'community_id'",
+		         " WHERE name IN ('community_id', 'missed_bytes')",
 		         schema_name(k, buf, sizeof(buf)));
-		if (int_of(db, sql, &ok) != 1)
+		if (int_of(db, sql, &ok) != 2)
 			return 0;
 	}
 	return 1;
@@ -293,8 +298,8 @@ static int build_views(sqlite3 *db, int n)
 	if (n > 1 &&
 	    (union_view(db, "runs", n, NULL) < 0 || union_view(db, "run_rules", n, NULL) < 0))
 		return -1;
-	if (n > 1 || !all_have_community_id(db, n))
-		return union_view(db, "flows", n, "community_id");
+	if (n > 1 || !all_have_flow_need(db, n))
+		return union_view(db, "flows", n, flow_need);
 	return 0;
 }
 
