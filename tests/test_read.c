@@ -354,10 +354,24 @@ static int split_tabs(char *line, char **f, int n)
 	return k;
 }
 
+/* The next record of conn.log TSV text at *p into buf (the '#' lines
+ * skipped), *p moved past it; 0 at the end. */
+static int zeek_next(const char **p, char *buf, size_t len)
+{
+	while (**p) {
+		size_t n = strcspn(*p, "\n");
+		snprintf(buf, len, "%.*s", (int)n, *p);
+		*p += n + ((*p)[n] == '\n');
+		if (buf[0] != '#')
+			return 1;
+	}
+	return 0;
+}
+
 Test(read, zeek_conn_log_export_matches_the_expected_table)
 {
 	static char log[131072];
-	char line[1024], cmd[512], *z[32], *e[32];
+	char line[1024], cmd[512], zl[1024], *z[32], *e[32];
 	FILE *exp;
 	int rows = 0, rc;
 	const char *p;
@@ -378,13 +392,7 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	cr_assert_not_null(exp);
 	cr_assert_not_null(fgets(line, sizeof(line), exp)); /* header */
 	p = log;
-	while (*p) {
-		char zl[1024];
-		size_t len = strcspn(p, "\n");
-		snprintf(zl, sizeof(zl), "%.*s", (int)len, p);
-		p += len + (p[len] == '\n');
-		if (zl[0] == '#')
-			continue;
+	while (zeek_next(&p, zl, sizeof(zl))) {
 		cr_assert_not_null(fgets(line, sizeof(line), exp), "more flows than expected: %s",
 		                   zl);
 		cr_assert_eq(split_tabs(zl, z, 32), 22, "22 conn.log columns: %s", zl);
@@ -433,7 +441,7 @@ Test(read, zeek_missed_bytes_match_the_expected_table)
 	int nonzero = 0;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char path[128], line[1024], *z[32], *e[32];
+		char path[128], line[1024], zl[1024], *z[32], *e[32];
 		const char *p, *j;
 		FILE *exp;
 		int rows = 0;
@@ -455,13 +463,7 @@ Test(read, zeek_missed_bytes_match_the_expected_table)
 		cr_assert_not_null(fgets(line, sizeof(line), exp)); /* header */
 		p = log;
 		j = js;
-		while (*p) {
-			char zl[1024];
-			size_t len = strcspn(p, "\n");
-			snprintf(zl, sizeof(zl), "%.*s", (int)len, p);
-			p += len + (p[len] == '\n');
-			if (zl[0] == '#')
-				continue;
+		while (zeek_next(&p, zl, sizeof(zl))) {
 			cr_assert_not_null(fgets(line, sizeof(line), exp), "%s: extra flow %s",
 			                   names[i], zl);
 			cr_assert_eq(split_tabs(zl, z, 32), 22, "%s", zl);
