@@ -277,16 +277,17 @@ static const char *const flow_need[] = {"community_id", "missed_bytes", NULL};
 /* 1 if every database among n has every column of flow_need. */
 static int all_have_flow_need(sqlite3 *db, int n)
 {
-	for (int k = 0; k < n; k++) {
-		char buf[16], sql[160];
-		int ok;
-		snprintf(sql, sizeof(sql),
-		         "SELECT count(*) FROM pragma_table_info('flows', '%s')"
-		         " WHERE name IN ('community_id', 'missed_bytes')",
-		         schema_name(k, buf, sizeof(buf)));
-		if (int_of(db, sql, &ok) != 2)
-			return 0;
-	}
+	for (int k = 0; k < n; k++)
+		for (int c = 0; flow_need[c]; c++) {
+			char buf[16], sql[160];
+			int ok;
+			snprintf(sql, sizeof(sql),
+			         "SELECT count(*) FROM pragma_table_info('flows', '%s')"
+			         " WHERE name = '%s'",
+			         schema_name(k, buf, sizeof(buf)), flow_need[c]);
+			if (int_of(db, sql, &ok) != 1)
+				return 0;
+		}
 	return 1;
 }
 
