@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS runs (
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
-  version       TEXT                      -- smaudit version that wrote the run
+  version       TEXT,                     -- smaudit version that wrote the run
+  encap         TEXT                      -- encapsulations seen and the packets each carried
+                                          -- ('erspan2 488, mpls 3'); NULL when none
 );
 
 -- The rules in force for a run (so coverage needs nothing but the database).
@@ -91,7 +93,16 @@ CREATE TABLE IF NOT EXISTS flows (
                      CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
                             verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
                             verdict = 'protocol-mismatch'),
-  reason             TEXT                 -- why, in words a person can act on
+  reason             TEXT,                -- why, in words a person can act on
+  tunnel             TEXT,                -- what the flow came through, NULL if nothing:
+                                          -- encapsulations crossed, then the innermost IP
+                                          -- tunnel's outer addresses and id, e.g.
+                                          -- 'erspan2 192.0.2.1>192.0.2.2 session 1' (part of
+                                          -- the flow's key, like Zeek's tunnel_parents)
+  community_id       TEXT                 -- Community ID v1 (seed 0, base64), as Zeek and
+                                          -- Suricata write it; NULL for SCTP. Added for
+                                          -- older databases by the binary, which computes
+                                          -- it for their rows.
 );
 
 CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);
@@ -108,7 +119,7 @@ CREATE VIEW IF NOT EXISTS flows_v AS
          proto, orig_addr, orig_port, resp_addr, resp_port, vlan, direction,
          direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,
          resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,
-         app_proto, app_confidence, server_name, rule_id, verdict, reason
+         app_proto, app_confidence, server_name, rule_id, verdict, reason, community_id
   FROM flows;
 
 -- ---------------------------------------------------------------------------

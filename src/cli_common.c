@@ -40,11 +40,23 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg)
 	case 'f':
 		o->filter = arg;
 		return 1;
+	case 'E':
+		if (!*arg) {
+			fprintf(stderr, "smaudit: --eve needs a file name\n");
+			return -1;
+		}
+		o->eve = arg;
+		return 1;
 	case 'q':
 		o->quiet = 1;
 		return 1;
 	case 4:
 		o->no_dpi = 1;
+		return 1;
+	case 5:
+		if (cli_uint("--vxlan-port", arg, 1, 65535, &v) < 0)
+			return -1;
+		o->decode.vxlan_port = (uint16_t)v;
 		return 1;
 	case 'm':
 		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
@@ -149,11 +161,13 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	cfg->db = o->db;
 	cfg->filter = o->filter;
 	cfg->flow = o->flow;
+	cfg->decode = o->decode;
 	cfg->no_dpi = o->no_dpi;
+	cfg->eve = o->eve;
 	r = run_open(cfg, m, &why, err, sizeof(err));
 	if (!r) {
 		fprintf(stderr, "smaudit %s: %s\n", cmd, err);
-		*rc = 3;
+		*rc = why == RUN_ERR_OUTPUT ? 2 : 3;
 	}
 	return r;
 }

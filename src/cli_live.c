@@ -23,13 +23,18 @@
 #include "cli_common.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
+#include "smaudit/community_id.h"
 
 static volatile sig_atomic_t live_stop;
+static volatile sig_atomic_t live_reopen; /* SIGHUP: reopen --eve */
 static struct capture *live_cap;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		live_reopen = 1; /* the capture loop reopens --eve */
+		return;
+	}
 	live_stop = 1;
 	capture_breakloop(live_cap);
 }
@@ -44,21 +49,25 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* One line on stdout per alert: time, verdict, who talked to whom, why. */
+/* One line on stdout per alert: time, verdict, who talked to whom, the
+ * flow's Community ID (to find it in Zeek or Suricata logs), why. */
 static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
 {
-	char who[2 * ADDR_STRLEN + 64], ts[32];
+	char who[2 * ADDR_STRLEN + 64], ts[32], cid[COMMUNITY_ID_LEN];
 	time_t t = (time_t)(r->ts_start_us / 1000000);
 	struct tm tm;
 
 	(void)ctx;
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s %s %s %s rule %s: %s\n", ts, verdict_str(v->kind),
+	if (community_id_flow(r, cid, sizeof(cid)) < 0)
+		snprintf(cid, sizeof(cid), "-");
+	printf("%s %s %s %s %s rule %s: %s\n", ts, verdict_str(v->kind),
 	       flow_dir_str((enum flow_dir)r->direction), verdict_flow_str(r, who, sizeof(who)),
-	       v->rule ? v->rule->id : "-", v->reason);
+	       cid, v->rule ? v->rule->id : "-", v->reason);
 	fflush(stdout);
 }
 
@@ -80,8 +89,12 @@ static void usage(FILE *out)
 	        "                         than that as they stand (the row is updated when they\n"
 	        "                         end) and save the run's counters\n"
 	        "  --no-alerts            do not print a line per non-expected flow as it starts\n"
+	        "  --eve FILE             also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                         as each non-expected flow starts, a flow event as each\n"
+	        "                         flow ends; SIGHUP reopens FILE (log rotation)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
+	        "  --vxlan-port PORT      UDP port carrying VXLAN besides 4789\n"
 	        "  -q, --quiet            no findings at the end\n"
 	        "  -h, --help             this help\n");
 }
@@ -171,6 +184,12 @@ static int capture_loop(struct run *run, const struct live_opts *l, double t0, c
 	const uint8_t *d;
 
 	while (!live_stop) {
+		if (live_reopen) {
+			char rerr[512];
+			live_reopen = 0;
+			if (run_reopen_outputs(run, rerr, sizeof(rerr)) < 0)
+				fprintf(stderr, "smaudit live: %s\n", rerr);
+		}
 		r = capture_next(live_cap, &h, &d, err, errlen);
 		if (r == 1) {
 			run_packet(run, dlt, h, d);

@@ -76,6 +76,10 @@ static void usage(FILE *out)
 	        "  --udp-timeout SEC     idle timeout for UDP flows (default 60)\n"
 	        "  --icmp-timeout SEC    idle timeout for ICMP and other flows (default 60)\n"
 	        "  --no-dpi              do not run application detection (nDPI)\n"
+	        "  --vxlan-port PORT     UDP port carrying VXLAN besides 4789 (mirror sessions)\n"
+	        "  --eve FILE            also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                        as each non-expected flow is seen, a flow event as each\n"
+	        "                        flow ends (as query --format eve writes them)\n"
 	        "  -q, --quiet           no progress and no findings, only errors\n"
 	        "  -h, --help            this help\n"
 	        "\n"
@@ -102,7 +106,7 @@ static void suggest_hosts(const char *path)
 	memset(tab, 0, sizeof(tab));
 	for (int k = 0; k < 200000 && capture_next(c, &h, &d, err, sizeof(err)) == 1; k++) {
 		struct pkt p = {.caplen = h->caplen, .wirelen = h->len};
-		if (decode_packet(capture_datalink(c), d, &p) != DECODE_OK)
+		if (decode_packet(NULL, capture_datalink(c), d, &p) != DECODE_OK)
 			continue;
 		for (int side = 0; side < 2; side++) {
 			const struct sm_addr *a = side ? &p.dst : &p.src;

@@ -32,4 +32,8 @@
 #define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */
 #define CFG_FINDINGS_SHOWN 10  /* groups printed per verdict */
 
+/* ---- EVE JSON (query --format eve) --------------------------------------- */
+#define CFG_EVE_GID      1       /* alert.gid, as Suricata's own rules */
+#define CFG_EVE_SID_BASE 1000000 /* alert.signature_id = base + verdict (local-use range) */
+
 #endif

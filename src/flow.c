@@ -113,9 +113,11 @@ enum {
 
 /* ---- private prototypes ------------------------------------------------ */
 
-static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,
+static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint64_t zone,
                          const struct sm_addr *a, uint16_t ap, const struct sm_addr *b,
                          uint16_t bp);
+static uint64_t zone_of(const struct pkt *p);
+static int same_tunnel(const struct encap_info *a, const struct encap_info *b);
 static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport);
 static uint32_t frag_index(const struct pkt *p);
 static int is_service_port(const struct flow_table *t, uint8_t proto, uint16_t port);
@@ -304,7 +306,7 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
 		icmp_ports(p, &sport, &dport);
 
-	h = key_hash(t, p->proto, p->vlan, &p->src, sport, &p->dst, dport);
+	h = key_hash(t, p->proto, zone_of(p), &p->src, sport, &p->dst, dport);
 	f = flow_lookup(t, p, h, sport, dport, &orig);
 	if (f && tcp_reuse_ends(t, f, p))
 		f = NULL;
@@ -406,7 +408,8 @@ static struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, uint3
 {
 	for (uint32_t i = t->buckets[h & (t->nbuckets - 1)]; i != NIL; i = t->pool[i].hnext) {
 		struct flow *c = &t->pool[i];
-		if (c->hash != h || c->rec.proto != p->proto || c->rec.vlan != p->vlan)
+		if (c->hash != h || c->rec.proto != p->proto || c->rec.vlan != p->vlan ||
+		    !same_tunnel(&c->rec.tunnel, &p->tun))
 			continue;
 		if (c->rec.orig_port == sport && c->rec.resp_port == dport &&
 		    !addr_cmp(&c->rec.orig, &p->src) && !addr_cmp(&c->rec.resp, &p->dst)) {
@@ -562,6 +565,7 @@ static struct flow *flow_create(struct flow_table *t, const struct pkt *p, uint3
 	f->rec.proto = p->proto;
 	f->rec.ip_version = p->ip_version;
 	f->rec.vlan = p->vlan;
+	f->rec.tunnel = p->tun;
 	f->rec.seq = ++t->seq;
 	f->rec.ts_start_us = f->rec.ts_end_us = p->ts_us;
 	make_uid(t, f);
@@ -632,13 +636,46 @@ static void transport_update(struct flow_table *t, struct flow *f, const struct 
 	}
 }
 
-static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,
+static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint64_t zone,
                          const struct sm_addr *a, uint16_t ap, const struct sm_addr *b, uint16_t bp)
 {
 	/* symmetric: combine both endpoints with a commutative operation */
 	uint64_t ea = mix64(addr_fold(a) ^ ((uint64_t)ap << 48) ^ t->seed[0]);
 	uint64_t eb = mix64(addr_fold(b) ^ ((uint64_t)bp << 48) ^ t->seed[0]);
-	return (uint32_t)mix64((ea + eb) ^ ((uint64_t)proto << 32 | vlan) ^ t->seed[1]);
+	return (uint32_t)mix64((ea + eb) ^ ((uint64_t)proto << 32) ^ zone ^ t->seed[1]);
+}
+
+/* The tunnel id that names a tenant: VNI, key, session; 0 for GTP-U, whose
+ * TEID differs per direction. */
+static uint32_t tenant_id(const struct encap_info *e)
+{
+	return e->has_id && e->kind != ENCAP_GTPU ? e->id + 1 : 0;
+}
+
+/* What besides the 5-tuple keeps flows apart: the VLAN and the tunnel's
+ * identity (kind, tenant id, outer address pair in either order), so two
+ * tenants' identical private addresses stay two flows. Symmetric, like the key. */
+static uint64_t zone_of(const struct pkt *p)
+{
+	const struct encap_info *e = &p->tun;
+
+	if (e->kind == ENCAP_NONE)
+		return p->vlan;
+	return mix64((uint64_t)p->vlan ^ (uint64_t)e->kind << 16 ^ (uint64_t)tenant_id(e) << 24 ^
+	             (mix64(addr_fold(&e->src)) + mix64(addr_fold(&e->dst))));
+}
+
+/* 1 if a and b are the same tunnel (the identity zone_of hashes). */
+static int same_tunnel(const struct encap_info *a, const struct encap_info *b)
+{
+	if (a->kind != b->kind)
+		return 0;
+	if (a->kind == ENCAP_NONE)
+		return 1;
+	if (tenant_id(a) != tenant_id(b))
+		return 0;
+	return (!addr_cmp(&a->src, &b->src) && !addr_cmp(&a->dst, &b->dst)) ||
+	       (!addr_cmp(&a->src, &b->dst) && !addr_cmp(&a->dst, &b->src));
 }
 
 /* Slot of the fragment table for p's datagram: addresses, protocol, IP id. */

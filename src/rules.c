@@ -32,9 +32,10 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 
+#include <openssl/sha.h>
+
 #include "smaudit/record.h"
 #include "smaudit/rules.h"
-#include "sha256.h"
 
 #ifndef SMAUDIT_DATADIR
 #define SMAUDIT_DATADIR "/usr/local/share/smaudit"
@@ -124,6 +125,20 @@ static int grow(void **arr, size_t *cap, size_t need, size_t sz)
 	*arr = p;
 	*cap = ncap;
 	return 0;
+}
+
+/* SHA-256 of len bytes (libcrypto) as 64 lowercase hex digits and a NUL. */
+static void sha256_hex(const void *data, size_t len, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char d[SHA256_DIGEST_LENGTH];
+
+	SHA256(data, len, d);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		hex[2 * i] = digits[d[i] >> 4];
+		hex[2 * i + 1] = digits[d[i] & 15];
+	}
+	hex[64] = '\0';
 }
 
 /* Copy s into the matrix's string pool; NULL on allocation failure. */

@@ -6,7 +6,9 @@
 #   sh tests/deps.sh ci      also what CI checks with (clang-format: make format-check)
 set -e
 need=""
-for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
+# libcrypto: SHA-1/base64 (Community ID) and SHA-256 (rules files); jansson: JSON output
+for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev \
+	libcrypto:libssl-dev jansson:libjansson-dev; do
 	mod=${pc%%:*}; pkg=${pc#*:}
 	pkg-config --exists "$mod" 2>/dev/null || need="$need $pkg"
 done
@@ -20,6 +22,8 @@ command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # flow packet counts are held to tshark's conversation statistics
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
+# EVE exports are validated against a JSON schema (tests/eve_check.py)
+python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"

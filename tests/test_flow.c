@@ -492,3 +492,44 @@ Test(flow, content_gap_letters_at_the_first_and_tenth_gap)
 	cr_assert_str_eq(ended[0].history, "ShADaGG");
 	flow_table_free(t);
 }
+
+/* p as carried by tunnel kind/id between outer 198.51.100.a and .b. */
+static struct pkt tunnelled(struct pkt p, uint8_t kind, uint32_t id, uint8_t a, uint8_t b)
+{
+	uint8_t sa[4] = {198, 51, 100, a}, da[4] = {198, 51, 100, b};
+	p.tun.kinds = 1u << kind;
+	p.tun.depth = 1;
+	p.tun.kind = kind;
+	p.tun.has_id = 1;
+	p.tun.id = id;
+	addr_set4(&p.tun.src, sa);
+	addr_set4(&p.tun.dst, da);
+	return p;
+}
+
+Test(flow, the_tunnel_is_part_of_the_key_in_either_direction)
+{
+	struct flow_table *t = table(16);
+	struct flow *a, *b, *c, *d, *plain;
+	int fo;
+
+	/* VNI 100: the reply comes back between the same VTEPs, swapped */
+	a = feed(t, tunnelled(udpp(5, 40000, 10, 53, 20), ENCAP_VXLAN, 100, 1, 2), &fo);
+	b = feed(t, tunnelled(udpp(10, 53, 5, 40000, 40), ENCAP_VXLAN, 100, 2, 1), &fo);
+	cr_assert_eq(a, b, "one conversation, both ways through one tunnel");
+	cr_assert_not(fo);
+	/* the same inner packet in VNI 200, and outside any tunnel: other flows */
+	c = feed(t, tunnelled(udpp(5, 40000, 10, 53, 20), ENCAP_VXLAN, 200, 1, 2), NULL);
+	d = feed(t, tunnelled(udpp(5, 40000, 10, 53, 20), ENCAP_VXLAN, 100, 3, 2), NULL);
+	plain = feed(t, udpp(5, 40000, 10, 53, 20), NULL);
+	cr_assert(c != a && d != a && plain != a && plain != c && d != c);
+	cr_assert_eq(flow_rec(a)->orig_pkts, 1);
+	cr_assert_eq(flow_rec(a)->resp_pkts, 1);
+	cr_assert_eq(flow_rec(a)->tunnel.id, 100, "the record keeps the tunnel");
+	cr_assert_eq(flow_rec(plain)->tunnel.kind, ENCAP_NONE);
+	/* GTP-U's TEID differs per direction: not part of the key */
+	a = feed(t, tunnelled(udpp(6, 40000, 10, 53, 20), ENCAP_GTPU, 0x111, 1, 2), NULL);
+	b = feed(t, tunnelled(udpp(10, 53, 6, 40000, 20), ENCAP_GTPU, 0x222, 2, 1), NULL);
+	cr_assert_eq(a, b);
+	flow_table_free(t);
+}

@@ -231,7 +231,7 @@ Test(live, sigterm_right_after_start_is_a_clean_stop)
 
 Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 {
-	char alerts[256], buf[64];
+	char alerts[256], buf[512];
 	struct conn c;
 	int st;
 	FILE *f;
@@ -269,6 +269,17 @@ Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 	cr_assert_not_null(fgets(buf, sizeof(buf), f), "an alert line was printed");
 	fclose(f);
 	cr_assert(strstr(buf, "unexpected-peer out 127.0.0.10:"), "%s", buf);
+	/* the line names the flow's Community ID, as the database holds it */
+	{
+		char want[64];
+		const char *cid = strstr(buf, "/tcp 1:");
+		cr_assert_not_null(cid, "%s", buf);
+		snprintf(want, sizeof(want), "%.30s", cid + 5);
+		snprintf(alerts, sizeof(alerts),
+		         "SELECT count(*) FROM flows WHERE resp_port=993 AND community_id='%s'",
+		         want);
+		cr_assert_eq(q1(alerts), 1, "%s", buf);
+	}
 }
 
 Test(live, bad_interface_is_one_clear_line)
@@ -281,4 +292,39 @@ Test(live, bad_interface_is_one_clear_line)
 	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " live --host 127.0.0.10 --db %s", db);
 	cr_assert_eq(rc, 2);
 	cr_assert(strstr(out, "-i IFACE"), "%s", out);
+}
+
+/* live --eve: the alert event is appended as the flow starts, the flow
+ * events as flows end; SIGHUP after the file was moved away (log rotation)
+ * makes live write a new file at the path. Both files together validate
+ * against tests/eve.schema.json and match the database (eve_check.py). */
+Test(live, eve_file_is_written_and_reopened_on_sighup)
+{
+	char extra[256], path[160], rotated[176], out[4096];
+	int st;
+
+	if (geteuid() != 0)
+		cr_skip_test("live capture needs root");
+	snprintf(path, sizeof(path), "%s/eve.json", dir);
+	snprintf(rotated, sizeof(rotated), "%s/eve.json.1", dir);
+	snprintf(extra, sizeof(extra), "--role cuic=127.0.0.22 --no-alerts --eve %s", path);
+	start_live(extra);
+	connect_once(1526); /* unexpected-peer: an alert at once */
+	usleep(500000);
+	cr_assert_eq(rename(path, rotated), 0);
+	cr_assert_eq(kill(live_pid, SIGHUP), 0);
+	usleep(500000);
+	connect_once(7071); /* expected: a flow event only */
+	usleep(300000);
+	cr_assert_eq(kill(live_pid, SIGTERM), 0);
+	st = live_wait();
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d: %s", st, live_stderr());
+	cr_assert_eq(tu_run(out, sizeof(out), "grep -c '\"event_type\":\"alert\"' %s", rotated), 0,
+	             "the alert went to the file open before SIGHUP: %s", out);
+	cr_assert_eq(tu_run(out, sizeof(out), "grep -c '\"dest_port\":7071' %s", path), 0,
+	             "after SIGHUP events go to a new file at the path: %s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "cat %s %s > %s/all.json && python3 tests/eve_check.py %s %s/all.json",
+	                    rotated, path, dir, db, dir),
+	             0, "%s", out);
 }

@@ -371,7 +371,7 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	                 "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\t"
 	                 "service\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\t"
 	                 "local_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\t"
-	                 "resp_pkts\tresp_ip_bytes\ttunnel_parents\n"),
+	                 "resp_pkts\tresp_ip_bytes\ttunnel_parents\tcommunity_id\n"),
 	          "Zeek's conn.log columns:\n%.600s", log);
 	cr_assert(strstr(log, "#path\tconn\n") && strstr(log, "#close\t"), "%.300s", log);
 	exp = fopen("pcaps/demo.expected", "r");
@@ -387,7 +387,7 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 			continue;
 		cr_assert_not_null(fgets(line, sizeof(line), exp), "more flows than expected: %s",
 		                   zl);
-		cr_assert_eq(split_tabs(zl, z, 32), 21, "21 conn.log columns: %s", zl);
+		cr_assert_eq(split_tabs(zl, z, 32), 22, "22 conn.log columns: %s", zl);
 		cr_assert_eq(split_tabs(line, e, 32), 14);
 		rows++;
 		/* expected: proto orig_addr orig_port resp_addr resp_port orig_pkts
@@ -405,6 +405,8 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 		cr_expect_str_eq(z[19], e[9], "row %d resp_ip_bytes", rows);
 		cr_expect_str_eq(z[11], e[11], "row %d conn_state", rows);
 		cr_expect_str_eq(z[15], e[12], "row %d history", rows);
+		cr_expect(!strncmp(z[21], "1:", 2) && strlen(z[21]) == 30, "row %d community_id %s",
+		          rows, z[21]);
 		if (strcmp(z[8], "-") != 0) { /* Zeek leaves sizes unset for zero duration */
 			cr_expect_str_eq(z[9], e[7], "row %d orig_bytes", rows);
 			cr_expect_str_eq(z[10], e[10], "row %d resp_bytes", rows);
@@ -558,4 +560,182 @@ Test(read, option_errors_name_the_option_not_the_value)
 		          out);
 	}
 	cr_expect_neq(access(db, F_OK), 0, "nothing was written");
+}
+
+/* ---- mirrored and encapsulated traffic --------------------------------- */
+
+Test(read, every_encapsulation_gives_the_inner_flows_tshark_sees)
+{
+	static const char *caps[] = {"encap-gre", "encap-udp", "encap-ipip",
+	                             "encap-l2",  "encap-ppp", "encap-radiotap"};
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		char file[64];
+		snprintf(file, sizeof(file), "%s.pcap", caps[i]);
+		read_and_check(caps[i], file);
+		cr_assert_eq(
+		    q1("SELECT flows_other FROM runs WHERE id = (SELECT max(id) FROM runs)"), 0,
+		    "%s: the tunnel's outer transport is no flow", caps[i]);
+	}
+}
+
+/* Every column a user reads, one text per flow of run id, in time order. */
+#define FLOW_COLUMNS                                                                               \
+	"quote(ts_start)||'|'||quote(ts_end)||'|'||proto||'|'||orig_addr||'|'||orig_port||'|'||"   \
+	"resp_addr||'|'||resp_port||'|'||quote(vlan)||'|'||direction||'|'||direction_inferred||'|" \
+	"'"                                                                                        \
+	"||peer_addr||'|'||orig_pkts||'|'||orig_ip_bytes||'|'||orig_bytes||'|'||resp_pkts||'|'||"  \
+	"resp_ip_bytes||'|'||resp_bytes||'|'||quote(conn_state)||'|'||quote(history)||'|'||"       \
+	"end_reason||'|'||quote(app_proto)||'|'||quote(app_confidence)||'|'||quote(server_name)"   \
+	"||'|'||quote(rule_id)||'|'||quote(verdict)||'|'||quote(reason)"
+
+/* The demo read plainly (run 1) and through a mirror session (run 2): the
+ * same flows, column by column, with the same verdicts. */
+static void same_as_plain_demo(const char *wrapped)
+{
+	sqlite3 *h;
+	sqlite3_stmt *a, *b;
+	int n = 0, rc;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --site rules/demo.site --db %s "
+	                        "pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 127.0.0.10 --site rules/demo.site --db %s pcaps/%s",
+	           db, wrapped);
+	cr_assert_eq(rc, 0, "%s: %s", wrapped, out);
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h,
+	                                "SELECT " FLOW_COLUMNS " FROM flows WHERE run_id = 1 "
+	                                "ORDER BY ts_start, id",
+	                                -1, &a, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(h));
+	cr_assert_eq(sqlite3_prepare_v2(h,
+	                                "SELECT " FLOW_COLUMNS " FROM flows WHERE run_id = 2 "
+	                                "ORDER BY ts_start, id",
+	                                -1, &b, NULL),
+	             SQLITE_OK);
+	while (sqlite3_step(a) == SQLITE_ROW) {
+		n++;
+		cr_assert_eq(sqlite3_step(b), SQLITE_ROW, "%s: flow %d missing", wrapped, n);
+		cr_expect_str_eq((const char *)sqlite3_column_text(b, 0),
+		                 (const char *)sqlite3_column_text(a, 0), "%s flow %d", wrapped, n);
+	}
+	cr_expect_neq(sqlite3_step(b), SQLITE_ROW, "%s: more flows than the plain demo", wrapped);
+	cr_assert_eq(n, 30, "the plain demo has 30 flows");
+	sqlite3_finalize(a);
+	sqlite3_finalize(b);
+	sqlite3_close(h);
+	cr_assert_eq(q1("SELECT count(DISTINCT packets) FROM runs"), 1, "every packet counted");
+	cr_assert_eq(q1("SELECT flows_other + malformed + non_ip FROM runs WHERE id = 2"), 0,
+	             "%s: the mirror session itself is no flow and nothing is lost", wrapped);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 1 AND tunnel IS NULL"), 30);
+}
+
+Test(read, demo_through_erspan_type_2_gives_the_same_flows_and_verdicts)
+{
+	char buf[256];
+
+	same_as_plain_demo("demo-erspan.pcap");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 2 AND tunnel = "
+	                "'erspan2 192.0.2.1>192.0.2.2 session 1'"),
+	             30, "every flow names the mirror session it came through");
+	cr_assert_str_eq(qs("SELECT encap FROM runs WHERE id = 2", buf, sizeof(buf)),
+	                 "erspan2 488");
+}
+
+Test(read, demo_through_vxlan_gives_the_same_flows_and_verdicts)
+{
+	char buf[256];
+
+	same_as_plain_demo("demo-vxlan.pcap");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 2 AND tunnel = "
+	                "'vxlan 198.51.100.1>198.51.100.2 vni 4242'"),
+	             30);
+	cr_assert_str_eq(qs("SELECT encap FROM runs WHERE id = 2", buf, sizeof(buf)), "vxlan 488");
+}
+
+Test(read, two_tenants_with_the_same_inner_addresses_are_two_flows)
+{
+	char buf[256];
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 10.0.0.10 --db %s pcaps/encap-tenants.pcap", db);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 2, "VNI 100 and VNI 200 do not merge");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_pkts = 6 AND resp_pkts = 5 AND "
+	                "conn_state = 'SF' AND orig_addr = '10.0.0.5' AND resp_port = 80"),
+	             2, "each tenant's connection is whole");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE tunnel = "
+	                "'vxlan 198.51.100.1>198.51.100.2 vni 100'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE tunnel = "
+	                "'vxlan 198.51.100.3>198.51.100.2 vni 200'"),
+	             1);
+	cr_assert_str_eq(qs("SELECT encap FROM runs", buf, sizeof(buf)), "vxlan 22");
+	cr_assert(strstr(out, "decapsulated (packets): vxlan 22"), "the summary says so:\n%s", out);
+}
+
+Test(read, nested_too_deep_or_cut_tunnels_are_malformed_and_the_rest_is_kept)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/encap-bomb.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	/* 20 GRE layers and a payload that is not IP: bad headers; a GRE key and
+	 * a VXLAN header cut by the snap length: truncated */
+	cr_assert_eq(q1("SELECT malformed FROM runs"), 4);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 15);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1, "the good flow around them survives");
+	cr_assert_eq(q1("SELECT orig_pkts + resp_pkts FROM flows"), 11);
+	cr_assert(strstr(out, "truncated 2, bad header 2"), "%s", out);
+}
+
+Test(read, vxlan_on_another_port_only_when_asked)
+{
+	char buf[256];
+	int rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 0.0.0.0/0 --db %s pcaps/encap-vxlan-port.pcap", db);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE proto = 'udp' AND resp_port = 8472 AND "
+	                "orig_pkts = 11 AND tunnel IS NULL"),
+	             1, "not asked: a plain UDP flow between the VTEPs");
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 0.0.0.0/0 --vxlan-port 8472 --db %s "
+	                        "pcaps/encap-vxlan-port.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 2"), 1);
+	cr_assert_str_eq(
+	    qs("SELECT proto||' '||orig_addr||':'||orig_port||' '||resp_addr||':'||"
+	       "resp_port||' '||orig_pkts||'/'||resp_pkts||' '||orig_ip_bytes||'/'||"
+	       "resp_ip_bytes||' '||conn_state||' '||tunnel FROM flows WHERE run_id = 2",
+	       buf, sizeof(buf)),
+	    "tcp 127.0.0.55:50900 127.0.0.10:80 6/5 268/240 SF vxlan "
+	    "198.51.100.1>198.51.100.2 vni 9");
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --vxlan-port 0 --host 127.0.0.10 x.pcap");
+	cr_assert_eq(rc, 2, "a port out of range is a usage error: %s", out);
+}
+
+/* --format zeek-json holds the same records as the conn.log above, written
+ * as Zeek's JSON writer does (checked by tests/zeek_json_check.py). */
+Test(read, zeek_json_export_says_what_the_conn_log_says)
+{
+	int rc, n = 0;
+
+	rc = tu_run(
+	    out, sizeof(out),
+	    SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap pcaps/ipv6.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " query flows --format zeek --db %s > %s.log && " SMAUDIT_BIN
+	                        " query flows --format zeek-json --db %s > %s.json && python3 "
+	                        "tests/zeek_json_check.py %s.log %s.json",
+	            db, db, db, db, db, db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(sscanf(out, "ok %d", &n), 1, "%s", out);
+	cr_expect_eq(n, tu_q1(db, "SELECT count(*) FROM flows"));
 }

@@ -59,19 +59,52 @@ INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 def read_packets(path):
     # no reassembly: smaudit counts every fragment on the wire and attributes
     # later fragments to the first fragment's flow by addresses, proto and IP id
+    # every occurrence of each field ("a"): a tunnelled frame has one IP
+    # layer per level, and select() keeps the innermost one's
     cmd = ["tshark", "-r", path, "-n", "-o", "ip.defragment:FALSE", "-T", "fields",
-           "-E", "separator=\t",
-           "-E", "occurrence=f"]
+           "-E", "separator=\t", "-E", "aggregator=,",
+           "-E", "occurrence=a"]
     for f in FIELDS:
         cmd += ["-e", f]
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
     pkts = []
     for line in out.splitlines():
-        v = dict(zip(FIELDS, line.split("\t")))
+        v = select(dict(zip(FIELDS, line.split("\t"))))
         p = parse(v)
         if p:
             pkts.append(p)
     return pkts
+
+
+L4 = ("tcp", "udp", "icmp", "icmpv6")
+
+
+def select(v):
+    """Keep one occurrence of each field: the innermost IP layer of a tunnelled
+    frame (the last ip/ipv6 that no ICMP message quotes) and the transport
+    right after it. A plain frame has one of each, so this is the first."""
+    protos = v["frame.protocols"].split(":")
+    pick, seen_icmp = None, False
+    for i, name in enumerate(protos):
+        if name in ("icmp", "icmpv6"):
+            seen_icmp = True
+        elif name in ("ip", "ipv6") and not seen_icmp:
+            pick = i
+    nth = {}
+    if pick is not None:
+        for i, name in enumerate(protos[:pick + 1]):
+            nth[name] = nth.get(name, 0) + 1
+        rest = [x for x in protos[pick + 1:] if x in L4]
+        if rest:
+            nth[rest[0]] = sum(1 for x in protos[:pick + 1] if x == rest[0]) + 1
+        v["frame.protocols"] = ":".join(protos[pick:])  # parse() starts at that layer
+    out = {}
+    for k, val in v.items():
+        vals = val.split(",") if k != "frame.protocols" else [val]
+        layer = k.split(".")[0]
+        n = nth.get(layer, 1)
+        out[k] = vals[n - 1] if n - 1 < len(vals) else (vals[-1] if layer not in nth else "")
+    return out
 
 
 def _int(s, base=10):
@@ -563,7 +596,11 @@ def check(path):
     return bad
 
 
-NO_EXPECTED = {"zero.pcap", "notpcap.pcap", "unknown-link.pcap"}
+# encap-bomb: its tunnels are malformed on purpose (test_read counts them);
+# encap-tenants: tshark's tables have no tunnel column to keep tenants apart;
+# encap-vxlan-port: VXLAN only when asked (--vxlan-port), checked by hand in test_read
+NO_EXPECTED = {"zero.pcap", "notpcap.pcap", "unknown-link.pcap", "encap-bomb.pcap",
+               "encap-tenants.pcap", "encap-vxlan-port.pcap"}
 
 
 def main(argv):
