@@ -24,7 +24,9 @@ struct cli_site {
 };
 
 /* Options read and live share (getopt_long entries; values are the ids
- * cli_audit_option() takes). */
+ * cli_audit_option() takes: short letters and 1..5). A subcommand numbers
+ * its own long options from CLI_OPT_LOCAL, so no id means two options. */
+#define CLI_OPT_LOCAL 256
 #define CLI_AUDIT_OPTIONS                                                                          \
 	{"host", required_argument, NULL, 'H'}, {"db", required_argument, NULL, 'd'},              \
 	    {"filter", required_argument, NULL, 'f'}, {"rules", required_argument, NULL, 'r'},     \
