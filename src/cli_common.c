@@ -32,6 +32,11 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 		o->site.rules = arg;
 		return 1;
 	case 'd':
+		if (!*arg) {
+			fprintf(stderr,
+			        "smaudit: --db '': empty file name (give a database path)\n");
+			return -1;
+		}
 		o->db = arg;
 		return 1;
 	case 'f':

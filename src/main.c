@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <ndpi/ndpi_api.h>
 #include <pcap/pcap.h>
 #include <sqlite3.h>
 
@@ -39,8 +40,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-		printf("smaudit %s (%s, SQLite %s)\n", SMAUDIT_VERSION, pcap_lib_version(),
-		       sqlite3_libversion());
+		printf("smaudit %s (%s, nDPI %s, SQLite %s)\n", SMAUDIT_VERSION, pcap_lib_version(),
+		       ndpi_revision(), sqlite3_libversion());
 		return 0;
 	}
 	if (!strcmp(cmd, "read"))

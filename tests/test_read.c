@@ -435,4 +435,14 @@ Test(read, usage_errors_are_one_line_and_exit_2)
 	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --version");
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "smaudit 0."), "%s", out);
+	cr_assert(strstr(out, "nDPI 4."), "--version names the nDPI version: %s", out);
+}
+
+Test(read, an_empty_db_name_is_refused)
+{
+	int rc =
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db '' pcaps/demo.pcap");
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "--db"), "the error names the option: %s", out);
+	cr_assert(!strstr(out, "flows stored"), "nothing stored: %s", out);
 }
