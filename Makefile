@@ -16,7 +16,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/smaudit
 CC      ?= cc
-PKGS    := libpcap libndpi sqlite3
+PKGS    := libpcap libndpi sqlite3 libcrypto
 VERSION := 0.1.0
 
 BUILD   := build

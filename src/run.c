@@ -26,7 +26,9 @@ struct run {
 	const char *db;
 	int64_t id;
 	uint64_t dropped;
-	struct store_run row; /* strings borrowed from cfg and this struct */
+	struct store_run row;             /* strings borrowed from cfg and this struct */
+	const struct store_input *inputs; /* borrowed from the caller until run_close */
+	size_t ninputs;
 };
 
 /* The monitored hosts of m as "a/32,b/128" (allocated: a site may list many). */
@@ -150,6 +152,15 @@ long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *e
 	return audit_checkpoint(r->audit, now_us, min_age_us, &r->row, err, errlen);
 }
 
+/* Record the inputs given by run_set_inputs (the writer has stopped). */
+static int write_inputs(struct run *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->ninputs; i++)
+		if (store_input_add(r->store, r->id, (int)i + 1, &r->inputs[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 int run_close(struct run *r, enum flow_end reason, const char *status, const char *error, char *err,
               size_t errlen)
 {
@@ -163,6 +174,11 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		rc = -1;
 	}
 	fill_row(r);
+	if (rc == 0 && write_inputs(r, err, errlen) < 0) {
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
 	if (rc < 0) {
 		char e2[512];
 		store_run_end(r->store, r->id, &r->row, e2, sizeof(e2));
@@ -173,6 +189,20 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		return -1;
 	}
 	return 0;
+}
+
+int run_input_seen(struct run *r, const char *sha256, int64_t *prev, char *err, size_t errlen)
+{
+	*prev = 0;
+	if (!sha256 || !*sha256)
+		return 0;
+	return store_input_seen(r->store, r->id, sha256, prev, err, errlen);
+}
+
+void run_set_inputs(struct run *r, const struct store_input *in, size_t n)
+{
+	r->inputs = in;
+	r->ninputs = n;
 }
 
 void run_free(struct run *r)

@@ -5,7 +5,9 @@
 #   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
 set -e
 need=""
-for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
+# libcrypto: SHA-256 of the capture files a run reads
+for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev \
+	libcrypto:libssl-dev; do
 	mod=${pc%%:*}; pkg=${pc#*:}
 	pkg-config --exists "$mod" 2>/dev/null || need="$need $pkg"
 done

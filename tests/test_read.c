@@ -446,3 +446,147 @@ Test(read, an_empty_db_name_is_refused)
 	cr_assert(strstr(out, "--db"), "the error names the option: %s", out);
 	cr_assert(!strstr(out, "flows stored"), "nothing stored: %s", out);
 }
+
+Test(read, bad_input_on_a_stream_or_device_is_refused_before_anything_is_written)
+{
+	int rc = tu_run(out, sizeof(out),
+	                "echo hi | " SMAUDIT_BIN " read --host 127.0.0.10 --db %s -", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "stdin"), "the error names stdin: %s", out);
+	cr_assert_eq(access(db, F_OK), -1, "no run recorded for bad stdin");
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db %s /dev/null", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "/dev/null"), "%s", out);
+	cr_assert_eq(access(db, F_OK), -1, "no run recorded for /dev/null");
+}
+
+Test(read, a_compressed_capture_is_named_with_the_command_that_reads_it)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/sll.pcap.gz", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "gzip"), "%s", out);
+	cr_assert(strstr(out, "zcat pcaps/sll.pcap.gz | smaudit read"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            "cat pcaps/sll.pcap.gz | " SMAUDIT_BIN " read --host 127.0.0.10 --db %s -", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "gzip") && strstr(out, "zcat"), "%s", out);
+	cr_assert_eq(access(db, F_OK), -1, "nothing written");
+	/* and the command it names works */
+	rc = tu_run(out, sizeof(out),
+	            "zcat pcaps/sll.pcap.gz | " SMAUDIT_BIN " read -q --host 0.0.0.0/0 --db %s -",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	check_expected("sll");
+}
+
+Test(read, a_pcapng_mixing_link_types_is_refused_with_the_fix)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/mixed-link.pcapng", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "mixes link types"), "%s", out);
+	cr_assert(strstr(out, "editcap -T") && strstr(out, "tshark -r pcaps/mixed-link.pcapng"),
+	          "the fix is named: %s", out);
+	cr_assert_eq(access(db, F_OK), -1, "no 'complete' run for a file that reads nothing");
+}
+
+/* Split demo.pcap into parts of 100 packets with editcap (into dir). */
+static void split_demo(void)
+{
+	int rc = tu_run(out, sizeof(out), "editcap -c 100 pcaps/demo.pcap %s/part.pcap", dir);
+	cr_assert_eq(rc, 0, "editcap: %s", out);
+}
+
+Test(read, files_given_out_of_time_order_are_read_in_packet_time_order)
+{
+	split_demo();
+	/* the parts in reverse order: the shell or a rotation scheme's names */
+	int rc = tu_run(
+	    out, sizeof(out),
+	    SMAUDIT_BIN " read -q --host 0.0.0.0/0 --db %s $(ls %s/part*.pcap | sort -r)", db, dir);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(!strstr(out, "overlap"), "the parts do not overlap: %s", out);
+	check_expected("demo"); /* 30 flows, each whole: no split, no guessed direction */
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE run_id = 1"), 5);
+}
+
+Test(read, files_that_overlap_in_time_are_merged_with_a_warning)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap "
+	                            "pcaps/demo.pcapng",
+	                db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "pcaps/demo.pcapng overlaps pcaps/demo.pcap"), "%s", out);
+}
+
+/* sha256sum's digest of path (coreutils, not smaudit). */
+static const char *sha256sum(const char *path, char *buf, size_t len)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(buf, (int)len, p));
+	pclose(p);
+	buf[strcspn(buf, " ")] = '\0';
+	return buf;
+}
+
+Test(read, each_input_is_recorded_with_its_hash_size_and_packet_times)
+{
+	char want[128], got[128], sql[256];
+	struct stat sb;
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_str_eq(
+	    qs("SELECT sha256 FROM inputs WHERE run_id = 1 AND seq = 1", got, sizeof(got)),
+	    sha256sum("pcaps/demo.pcap", want, sizeof(want)));
+	cr_assert_eq(stat("pcaps/demo.pcap", &sb), 0);
+	cr_assert_eq(q1("SELECT size FROM inputs"), sb.st_size);
+	cr_assert_eq(q1("SELECT packets FROM inputs"), 488);
+	/* first and last packet times as tshark reads them */
+	rc = tu_run(out, sizeof(out),
+	            "tshark -r pcaps/demo.pcap -T fields -e frame.time_epoch 2>/dev/null | "
+	            "sed -n '1p;$p' | tr '\\n' ' '");
+	cr_assert_eq(rc, 0);
+	double t0 = 0, t1 = 0;
+	cr_assert_eq(sscanf(out, "%lf %lf", &t0, &t1), 2, "%s", out);
+	snprintf(sql, sizeof(sql),
+	         "SELECT abs(first_ts - %.6f) < 1e-6 AND abs(last_ts - %.6f) < 1e-6 FROM inputs",
+	         t0, t1);
+	cr_assert_eq(q1(sql), 1, "first/last packet times: %s", out);
+	/* the same bytes through stdin get the same hash */
+	rc =
+	    tu_run(out, sizeof(out),
+	           "cat pcaps/demo.pcap | " SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s -", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE run_id = 2", got, sizeof(got)), want);
+	cr_assert_str_eq(qs("SELECT path FROM inputs WHERE run_id = 2", got, sizeof(got)), "stdin");
+	cr_assert(strstr(out, "already read in run 1"), "%s", out);
+}
+
+Test(read, a_file_read_before_is_named_and_skip_seen_skips_it)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "pcaps/demo.pcap: already read in run 1"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 127.0.0.10 --db %s pcaps/demo.pcap "
+	                        "pcaps/sll.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "already read in run 1: skipped"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 3"), 2, "only sll.pcap is read");
+	cr_assert_eq(q1("SELECT skipped FROM inputs WHERE run_id = 3 AND seq = 1"), 1);
+	cr_assert_eq(q1("SELECT packets FROM runs WHERE id = 3"), 13);
+}
