@@ -376,8 +376,7 @@ int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen
 	if (store_flush(a->cfg.store, err, errlen) < 0)
 		return -1;
 	if (a->w.store_errors) {
-		snprintf(err, errlen, "%s (%llu flows not stored)", a->store_err,
-		         (unsigned long long)a->w.store_errors);
+		snprintf(err, errlen, "%s", a->store_err); /* run counts what was lost */
 		return -1;
 	}
 	return 0;

@@ -29,6 +29,9 @@ struct run {
 	struct store_run row;             /* strings borrowed from cfg and this struct */
 	const struct store_input *inputs; /* borrowed from the caller until run_close */
 	size_t ninputs;
+	int closed;          /* run_close has stopped the writer */
+	uint64_t committed;  /* then: ended flows whose rows were committed */
+	char lost_err[1024]; /* then: the store's error with the count of flows lost */
 };
 
 /* The monitored hosts of m as "a/32,b/128" (allocated: a site may list many). */
@@ -57,11 +60,29 @@ static void on_judged(void *ctx, const struct flow_record *r, const struct verdi
 	findings_add(ctx, r, v);
 }
 
-/* Copy the pipeline's counters into the run row. */
+/* Copy the pipeline's counters into the run row; once closed, the flows
+ * are those the store really committed. */
 static void fill_row(struct run *r)
 {
 	audit_fill_run(r->audit, &r->row);
 	r->row.dropped = r->dropped;
+	if (r->closed)
+		r->row.flows = r->committed;
+}
+
+/* After the writer stopped: count what was committed; when flows were
+ * lost, name how many next to the store's error (into r->lost_err). */
+static void count_committed(struct run *r, const char *store_err)
+{
+	const struct audit_counts *n = audit_counts(r->audit);
+	uint64_t judged = n->flows_in + n->flows_out + n->flows_local;
+
+	r->closed = 1;
+	r->committed = store_flows_committed(r->store);
+	if (r->committed < judged)
+		snprintf(r->lost_err, sizeof(r->lost_err), "%s (%llu of %llu flows not stored)",
+		         store_err && *store_err ? store_err : "database",
+		         (unsigned long long)(judged - r->committed), (unsigned long long)judged);
 }
 
 struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run_err *why,
@@ -173,6 +194,13 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		r->row.error = err;
 		rc = -1;
 	}
+	count_committed(r, rc < 0 ? err : NULL);
+	if (r->lost_err[0]) {
+		snprintf(err, errlen, "%s", r->lost_err);
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
 	fill_row(r);
 	if (rc == 0 && write_inputs(r, err, errlen) < 0) {
 		r->row.status = "failed";
@@ -252,8 +280,9 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
 	        "(in %llu, out %llu, local %llu), %llu flows touching no monitored host\n",
 	        (long long)r->id, r->row.status, (unsigned long long)n->packets, secs,
-	        secs > 0 ? (double)n->packets / secs : 0.0, (unsigned long long)n->flows_stored,
-	        r->db, (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
+	        secs > 0 ? (double)n->packets / secs : 0.0,
+	        (unsigned long long)(r->closed ? r->committed : n->flows_stored), r->db,
+	        (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
 	        (unsigned long long)n->flows_local, (unsigned long long)n->flows_other);
 	if (n->malformed || n->unknown_link || n->non_ip || n->frags_orphan || fs->evicted)
 		fprintf(err_out,

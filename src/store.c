@@ -24,6 +24,8 @@ struct store {
 	sqlite3_stmt *ins_flow;
 	int in_tx;
 	int pending;
+	uint64_t pending_ended; /* ended flows (not checkpoint rows) in the open transaction */
+	uint64_t committed;     /* ended flows in transactions that committed */
 };
 
 /* ---- private ----------------------------------------------------------- */
@@ -362,6 +364,8 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		return db_err(s, err, errlen, "database: storing a flow");
+	if (r->end_reason != END_CHECKPOINT)
+		s->pending_ended++;
 	if (++s->pending >= STORE_BATCH)
 		return store_flush(s, err, errlen);
 	return 0;
@@ -369,11 +373,26 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 
 int store_flush(struct store *s, char *err, size_t errlen)
 {
+	uint64_t ended = s->pending_ended;
+
 	if (!s->in_tx)
 		return 0;
 	s->in_tx = 0;
 	s->pending = 0;
-	return exec(s, "COMMIT", err, errlen);
+	s->pending_ended = 0;
+	if (exec(s, "COMMIT", err, errlen) < 0) {
+		/* a full disk may leave the transaction open: its rows are lost */
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	s->committed += ended;
+	return 0;
+}
+
+uint64_t store_flows_committed(const struct store *s)
+{
+	return s->committed;
 }
 
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,

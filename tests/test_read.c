@@ -23,8 +23,17 @@ static void setup(void)
 	snprintf(db, sizeof(db), "%s/t.db", dir);
 }
 
+static int mounted; /* a test mounted a tmpfs at dir/full */
+
 static void teardown(void)
 {
+	char cmd[160];
+
+	if (mounted) {
+		snprintf(cmd, sizeof(cmd), "umount %s/full", dir);
+		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		mounted = 0;
+	}
 	cr_assert_eq(tu_rmrf(dir), 0);
 }
 
@@ -589,4 +598,32 @@ Test(read, a_file_read_before_is_named_and_skip_seen_skips_it)
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 3"), 2, "only sll.pcap is read");
 	cr_assert_eq(q1("SELECT skipped FROM inputs WHERE run_id = 3 AND seq = 1"), 1);
 	cr_assert_eq(q1("SELECT packets FROM runs WHERE id = 3"), 13);
+}
+
+Test(read, a_full_disk_counts_only_the_flows_really_committed)
+{
+	char full[128], fdb[160], cap[160];
+	long long rows;
+	int rc;
+
+	snprintf(full, sizeof(full), "%s/full", dir);
+	snprintf(fdb, sizeof(fdb), "%s/x.db", full);
+	snprintf(cap, sizeof(cap), "%s/many.pcap", dir);
+	cr_assert_eq(mkdir(full, 0700), 0);
+	if (geteuid() != 0 || tu_run(out, sizeof(out), "mount -t tmpfs -o size=1m tmpfs %s", full))
+		cr_skip_test("cannot mount a 1 MiB tmpfs (needs root): %s", out);
+	mounted = 1;
+	rc = tu_run(out, sizeof(out), "python3 tests/gen/manyflows.py 20000 %s", cap);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db %s %s", fdb, cap);
+	cr_assert_eq(rc, 3, "a database failure exits 3: %d\n%.2000s", rc, out);
+	rows = tu_q1(fdb, "SELECT count(*) FROM flows");
+	cr_assert_lt(rows, 20000, "the disk filled before every flow was stored");
+	cr_assert_eq(tu_q1(fdb, "SELECT flows FROM runs"), rows, "runs.flows = rows committed");
+	cr_assert_eq(tu_q1(fdb, "SELECT status = 'failed' FROM runs"), 1);
+	char want[96];
+	snprintf(want, sizeof(want), "%lld flows stored", rows);
+	cr_assert(strstr(out, want), "the summary says %s: %.3000s", want, out);
+	snprintf(want, sizeof(want), "%lld of 20000 flows not stored", 20000 - rows);
+	cr_assert(strstr(out, want), "the loss is named (%s): %.2000s", want, out);
 }

@@ -48,8 +48,13 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struct verdict_result *v,
                char *err, size_t errlen);
 
-/* Commit the open batch. Returns 0 or -1 with err. */
+/* Commit the open batch. Returns 0 or -1 with err (the batch is then
+ * rolled back: its rows are lost, and not counted as committed). */
 int store_flush(struct store *s, char *err, size_t errlen);
+
+/* Ended flows (end_reason other than checkpoint) whose rows were committed:
+ * what a run may claim as stored. Read it once the writer has stopped. */
+uint64_t store_flows_committed(const struct store *s);
 
 /* Commit pending flows and update the run row with final counters. Returns 0 or -1. */
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
