@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS flows (
   resp_addr          TEXT NOT NULL,
   resp_port          INTEGER NOT NULL,    -- ICMP: code, or the reply's type
   vlan               INTEGER,             -- NULL when untagged
-  direction          TEXT NOT NULL        -- seen from the monitored host
+  direction          TEXT NOT NULL        -- seen from the monitored host; when both ends are
+                                          -- monitored, the side the matrix explains is the host
+                                          -- ('local': it explains neither side better)
                      CHECK (direction IN ('in', 'out', 'local')),
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
   peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)

@@ -336,6 +336,31 @@ static void check_seen_streams(struct run *run, struct merge *m)
 	}
 }
 
+/* After the run: when flows were read but none touched a monitored host
+ * (a mistyped --host), say so and name the busiest addresses. Returns 1
+ * when it did. */
+static int no_host_flows(struct run *run, struct merge *m)
+{
+	const struct audit_counts *n = run_counts(run);
+	const struct sm_cidr *h;
+	size_t nh = rules_hosts(run_matrix(run), &h);
+	char c[ADDR_STRLEN + 8];
+
+	if (n->flows_in + n->flows_out + n->flows_local || !n->flows_other)
+		return 0;
+	fprintf(stderr,
+	        "smaudit read: warning: no flow touched a monitored host (%s%s): the %llu flows "
+	        "read are between other addresses; check --host\n",
+	        nh ? cidr_str(&h[0], c, sizeof(c)) : "none", nh > 1 ? ", ..." : "",
+	        (unsigned long long)n->flows_other);
+	for (size_t i = 0; i < merge_count(m); i++)
+		if (!merge_input(m, i)->stream) {
+			suggest_hosts(merge_input(m, i)->path);
+			break;
+		}
+	return 1;
+}
+
 /* Open the inputs before anything is written; NULL with *rc the exit code. */
 static struct merge *open_inputs(char **files, size_t n, const char *filter, int *rc)
 {
@@ -436,6 +461,8 @@ int cli_read(int argc, char **argv)
 	check_seen_streams(run, m);
 	if (!o.quiet)
 		run_print_summary(run, cli_now() - t0, stderr, stdout);
+	if (!stop_requested && no_host_flows(run, m) && rc == 0)
+		rc = 2;
 out:
 	run_free(run);
 	merge_close(m);

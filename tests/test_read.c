@@ -627,3 +627,54 @@ Test(read, a_full_disk_counts_only_the_flows_really_committed)
 	snprintf(want, sizeof(want), "%lld of 20000 flows not stored", 20000 - rows);
 	cr_assert(strstr(out, want), "the loss is named (%s): %.2000s", want, out);
 }
+
+Test(read, a_catch_all_host_takes_the_side_the_matrix_explains)
+{
+	char line[512], sql[1024];
+	FILE *f;
+	int n = 0;
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 0.0.0.0/0 --site rules/demo.site --db %s "
+	                            "pcaps/demo.pcap",
+	                db);
+
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	/* every flow the demo's matrix expects (judged with --host 127.0.0.10)
+	 * is expected the same way when every address is monitored */
+	f = fopen("pcaps/demo.verdicts", "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char proto[8], oa[64], ra[64], side[8], rule[64], verdict[32];
+		int op, rp;
+		if (sscanf(line, "%7s %63s %d %63s %d %7s %63s %31s", proto, oa, &op, ra, &rp, side,
+		           rule, verdict) != 8 ||
+		    strcmp(verdict, "expected"))
+			continue;
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM flows WHERE proto='%s' AND orig_addr='%s' AND "
+		         "orig_port=%d AND resp_addr='%s' AND resp_port=%d AND direction='%s' AND "
+		         "rule_id='%s' AND verdict='expected'",
+		         proto, oa, op, ra, rp, side, rule);
+		cr_expect_eq(q1(sql), 1, "%s", line);
+		n++;
+	}
+	fclose(f);
+	cr_assert_eq(n, 13);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE verdict='unexpected-direction'"), 0,
+	             "no false unexpected-direction from reading every flow inbound");
+}
+
+Test(read, a_host_no_flow_touched_is_named_with_the_busiest_addresses)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.99 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "no flow touched a monitored host (127.0.0.99"), "%s", out);
+	cr_assert(strstr(out, "--host 127.0.0.10"), "the real host is named: %s", out);
+	cr_assert_eq(q1("SELECT flows_other FROM runs"), 30, "the run is still recorded");
+	/* an empty capture is not a mistyped host */
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read --host 127.0.0.99 --db %s pcaps/empty.pcap", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(!strstr(out, "no flow touched"), "%s", out);
+}
