@@ -24,8 +24,8 @@ struct store {
 	sqlite3_stmt *ins_flow;
 	int in_tx;
 	int pending;
-	uint64_t pending_ended; /* ended flows (not checkpoint rows) in the open transaction */
-	uint64_t committed;     /* ended flows in transactions that committed */
+	uint64_t pending_new; /* rows added (not replaced) in the open transaction */
+	uint64_t committed;   /* rows added in transactions that committed */
 };
 
 /* ---- private ----------------------------------------------------------- */
@@ -308,7 +308,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	sqlite3_stmt *st = s->ins_flow;
 	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8];
 	const char *proto = flow_proto_str(r->proto);
-	int rc;
+	int rc, is_new = r->store_id <= 0;
 
 	if (!s->in_tx) {
 		if (exec(s, "BEGIN", err, errlen) < 0)
@@ -364,8 +364,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		return db_err(s, err, errlen, "database: storing a flow");
-	if (r->end_reason != END_CHECKPOINT)
-		s->pending_ended++;
+	s->pending_new += (uint64_t)is_new;
 	if (++s->pending >= STORE_BATCH)
 		return store_flush(s, err, errlen);
 	return 0;
@@ -373,20 +372,20 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 
 int store_flush(struct store *s, char *err, size_t errlen)
 {
-	uint64_t ended = s->pending_ended;
+	uint64_t added = s->pending_new;
 
 	if (!s->in_tx)
 		return 0;
 	s->in_tx = 0;
 	s->pending = 0;
-	s->pending_ended = 0;
+	s->pending_new = 0;
 	if (exec(s, "COMMIT", err, errlen) < 0) {
 		/* a full disk may leave the transaction open: its rows are lost */
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	s->committed += ended;
+	s->committed += added;
 	return 0;
 }
 

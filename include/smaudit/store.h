@@ -52,8 +52,9 @@ int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struc
  * rolled back: its rows are lost, and not counted as committed). */
 int store_flush(struct store *s, char *err, size_t errlen);
 
-/* Ended flows (end_reason other than checkpoint) whose rows were committed:
- * what a run may claim as stored. Read it once the writer has stopped. */
+/* Flow rows added (a checkpointed flow's later replacements not counted
+ * again) in transactions that committed: what a run may claim as stored.
+ * Read it once the writer has stopped. */
 uint64_t store_flows_committed(const struct store *s);
 
 /* Commit pending flows and update the run row with final counters. Returns 0 or -1. */
