@@ -7,13 +7,39 @@
 
 #include "cli_common.h"
 
-int cli_push(const char **list, size_t *n, const char *v, const char *opt)
+/* The option lists' arrays, freed at exit (they hold argv strings, which
+ * live as long as the process). */
+static void *lists[8];
+
+/* atexit: free the option lists. */
+static void free_lists(void)
 {
-	if (*n >= CLI_MAX_LIST) {
-		fprintf(stderr, "smaudit: too many %s options (at most %d)\n", opt, CLI_MAX_LIST);
-		return -1;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		free(lists[i]);
+}
+
+int cli_push(const char ***list, size_t *n, const char *v, const char *opt)
+{
+	static int registered;
+	size_t slot = 0;
+	const char **grown;
+
+	while (slot < sizeof(lists) / sizeof(lists[0]) && lists[slot] && lists[slot] != *list)
+		slot++;
+	if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: double the room */
+		grown = slot < sizeof(lists) / sizeof(lists[0])
+		            ? realloc((void *)*list, (*n ? *n * 2 : 1) * sizeof(*grown))
+		            : NULL;
+		if (!grown) {
+			fprintf(stderr, "smaudit: %s: out of memory\n", opt);
+			return -1;
+		}
+		*list = grown;
+		lists[slot] = (void *)grown;
+		if (!registered++)
+			atexit(free_lists);
 	}
-	list[(*n)++] = v;
+	(*list)[(*n)++] = v;
 	return 0;
 }
 
@@ -23,11 +49,11 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 
 	switch (opt) {
 	case 'H':
-		return cli_push(o->site.hosts, &o->site.nhosts, arg, "--host") < 0 ? -1 : 1;
+		return cli_push(&o->site.hosts, &o->site.nhosts, arg, "--host") < 0 ? -1 : 1;
 	case 's':
-		return cli_push(o->site.sites, &o->site.nsites, arg, "--site") < 0 ? -1 : 1;
+		return cli_push(&o->site.sites, &o->site.nsites, arg, "--site") < 0 ? -1 : 1;
 	case 'R':
-		return cli_push(o->site.roles, &o->site.nroles, arg, "--role") < 0 ? -1 : 1;
+		return cli_push(&o->site.roles, &o->site.nroles, arg, "--role") < 0 ? -1 : 1;
 	case 'r':
 		o->site.rules = arg;
 		return 1;

@@ -678,3 +678,33 @@ Test(read, a_host_no_flow_touched_is_named_with_the_busiest_addresses)
 	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
 	cr_assert(!strstr(out, "no flow touched"), "%s", out);
 }
+
+Test(read, long_host_lists_are_kept_whole)
+{
+	char site[160], cmd[8192], sql[256];
+	size_t off;
+	FILE *f;
+	int rc;
+
+	/* a site file with 301 hosts, the real one last */
+	snprintf(site, sizeof(site), "%s/big.site", dir);
+	f = fopen(site, "w");
+	cr_assert_not_null(f);
+	for (int i = 0; i < 300; i++)
+		fprintf(f, "host 10.%d.%d.1\n", i / 200, i % 200);
+	fprintf(f, "host 127.0.0.10\n");
+	fclose(f);
+	/* and 100 --host options (more than the 64 a fixed array held) */
+	off =
+	    (size_t)snprintf(cmd, sizeof(cmd), SMAUDIT_BIN " read -q --db %s --site %s", db, site);
+	for (int i = 0; i < 100; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " --host 10.9.%d.1", i);
+	snprintf(cmd + off, sizeof(cmd) - off, " pcaps/demo.pcap");
+	rc = tu_run(out, sizeof(out), "%s", cmd);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_eq(q1("SELECT length(hosts) - length(replace(hosts, ',', '')) + 1 FROM runs"),
+	             401, "every host recorded");
+	snprintf(sql, sizeof(sql), "SELECT instr(hosts, '127.0.0.10/32') > 0 FROM runs");
+	cr_assert_eq(q1(sql), 1, "the real host is recorded");
+	cr_assert_eq(q1("SELECT flows FROM runs"), 30);
+}
