@@ -51,8 +51,8 @@ static const char usage_text[] =
     "  --flows             anomalies: list the flows instead of groups\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
     "  --explain           print the query plan instead of rows\n"
-    "exit: 0 ok, 1 anomalies found (--fail-on-anomaly), 2 bad arguments or database,\n"
-    "      3 failure while reading\n";
+    "exit: 0 ok, 1 anomalies found (--fail-on-anomaly), 2 bad arguments, 3 the database\n"
+    "      failed (missing, unreadable, not an smaudit database) or output could not be written\n";
 
 enum {
 	OPT_DB = 256,
@@ -307,7 +307,7 @@ int cli_query(int argc, char **argv)
 
 	if (query_open(db_path, &db, err, sizeof(err)) < 0) {
 		errmsg("%s", err);
-		return 2;
+		return 3; /* the database failed: missing, unreadable or not ours */
 	}
 	if (explain) {
 		struct sqlite3_stmt *st = query_prepare(db, kind, &f, 1, err, sizeof(err));

@@ -9,8 +9,10 @@
  * it has (a later, longer value just pushes its line out). CSV and JSON
  * stream row by row, so memory stays bounded whatever the result size. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +344,56 @@ void query_close(struct sqlite3 *db)
 		sqlite3_close_v2(db);
 }
 
+/* A database that opened read-only but cannot be read because it lives
+ * where its WAL index (-shm) cannot be made (a read-only mount, a
+ * directory or file without write permission): reopen it immutable, as a
+ * sqlite3 user would with file:PATH?immutable=1. Refused (-1 with err) when
+ * a -wal file holds changes immutable would not see. 0 otherwise. */
+static int reopen_immutable(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+	static const char keep[] = "/._~-";
+	sqlite3_stmt *st;
+	char wal[4096], *uri;
+	struct stat sb;
+	size_t n = 0;
+	int rc = sqlite3_prepare_v2(*db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	rc = rc == SQLITE_ROW ? SQLITE_OK : sqlite3_extended_errcode(*db) & 0xff;
+	if (rc != SQLITE_CANTOPEN && rc != SQLITE_READONLY)
+		return 0;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+		snprintf(err, errlen,
+		         "%s: cannot be opened here (no write access for its -shm file) and %s "
+		         "holds changes not yet in it: copy both files to a writable directory",
+		         path, wal);
+		return -1;
+	}
+	uri = malloc(strlen(path) * 3 + 32);
+	if (!uri) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	n = (size_t)sprintf(uri, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		n += (size_t)(isalnum(*p) || strchr(keep, *p) ? sprintf(uri + n, "%c", *p)
+		                                              : sprintf(uri + n, "%%%02X", *p));
+	strcpy(uri + n, "?immutable=1");
+	sqlite3_close_v2(*db);
+	*db = NULL;
+	rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	free(uri);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		         *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+		return -1;
+	}
+	return 0;
+}
+
 int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
@@ -366,6 +418,8 @@ int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
 		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
+	if (reopen_immutable(path, &db, err, errlen) < 0)
+		goto fail;
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
 

@@ -133,8 +133,16 @@ static void setup(void)
 	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
 }
 
+static int mounted; /* a test mounted a tmpfs at dir/ro */
+
 static void teardown(void)
 {
+	if (mounted) {
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "umount %s/ro", dir);
+		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		mounted = 0;
+	}
 	cr_assert_eq(tu_rmrf(dir), 0);
 }
 
@@ -606,13 +614,13 @@ Test(query, bad_databases)
 
 	/* missing: error, and nothing is created */
 	snprintf(p, sizeof(p), "%s/missing.db", dir);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(p)), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(p)), 3);
 	cr_assert(strstr(out, "no such database"), "%s", out);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 	cr_assert_neq(stat(p, &sb), 0, "query created the database");
 	/* $SMAUDIT_DB is the default */
 	cr_assert_eq(tu_run(out, sizeof(out), "SMAUDIT_DB=%s " SMAUDIT_BIN " query runs", sq(p)),
-	             2);
+	             3);
 	cr_assert(strstr(out, "missing.db"), "%s", out);
 	cr_assert_eq(tu_run(out, sizeof(out),
 	                    "SMAUDIT_DB=%s " SMAUDIT_BIN " query runs --format json | wc -l",
@@ -625,27 +633,27 @@ Test(query, bad_databases)
 	       "echo 'hello, not a database at all, but long enough to look like one "
 	       "to somebody in a hurry' > %s",
 	       sq(other));
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 3);
 	cr_assert(strstr(out, "not an smaudit database"), "%s", out);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 	/* an empty file and a directory */
 	tu_run(NULL, 0, ": > %s/empty.db && mkdir %s/dir.db", dir, dir);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/empty.db", dir), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/empty.db", dir), 3);
 	cr_assert(strstr(out, "not an smaudit database"), "%s", out);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/dir.db", dir), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/dir.db", dir), 3);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 	/* some other SQLite database */
 	snprintf(other, sizeof(other), "%s/other.db", dir);
 	cr_assert_eq(sqlite3_open(other, &db), SQLITE_OK);
 	exec_sql(db, "CREATE TABLE t(x); PRAGMA user_version = 1;");
 	sqlite3_close(db);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 3);
 	cr_assert(strstr(out, "not an smaudit database"), "%s", out);
 	/* a newer schema */
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	exec_sql(db, "PRAGMA user_version = 99");
 	sqlite3_close(db);
-	cr_assert_eq(q_err("runs"), 2);
+	cr_assert_eq(q_err("runs"), 3);
 	cr_assert(strstr(out, "version 99 is newer"), "%s", out);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 }
@@ -850,4 +858,81 @@ Test(query, e2e_never_seen_rules_and_windows)
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
 	cr_assert_null(strstr(out, ",never,"), "%s", out);
 	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,yes,4,3,3,"), "%s", out);
+}
+
+/* ---- evidence on a write-protected medium ---- */
+
+/* Mount a small tmpfs at dir/ro (root only; else the test is skipped). */
+static void mount_ro_dir(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/ro", dir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	if (geteuid() != 0 || tu_run(out, sizeof(out), "mount -t tmpfs -o size=4m tmpfs %s", p))
+		cr_skip_test("cannot mount a tmpfs (needs root): %s", out);
+	mounted = 1;
+}
+
+Test(query, a_database_on_a_read_only_mount_is_queried)
+{
+	char ro[160], held[160];
+	int rows;
+	sqlite3 *w;
+
+	mount_ro_dir();
+	snprintf(ro, sizeof(ro), "%s/ro/t.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --format csv --db %s | wc -l", sq(dbpath)),
+	             0);
+	rows = atoi(out);
+	cr_assert_gt(rows, 1);
+	cr_assert_eq(tu_run(out, sizeof(out), "cp %s %s", sq(dbpath), sq(ro)), 0, "%s", out);
+	/* a copy taken while a writer held changes in its WAL file */
+	snprintf(held, sizeof(held), "%s/ro/held.db", dir);
+	cr_assert_eq(sqlite3_open(dbpath, &w), SQLITE_OK);
+	exec_sql(w, "PRAGMA wal_autocheckpoint = 0; DELETE FROM flows WHERE run_id = 2");
+	cr_assert_eq(tu_run(out, sizeof(out), "cp %s %s && cp %s-wal %s-wal", sq(dbpath), sq(held),
+	                    sq(dbpath), sq(held)),
+	             0, "%s", out);
+	sqlite3_close(w);
+	cr_assert_eq(tu_run(out, sizeof(out), "mount -o remount,ro %s/ro", dir), 0, "%s", out);
+
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --format csv --db %s 2>&1 | wc -l", sq(ro)),
+	             0);
+	cr_assert_eq(atoi(out), rows, "every row read from the read-only copy: %s", out);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(ro)), 0, "%s",
+	             out);
+	/* immutable would not see the WAL's changes: refused, saying why */
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(held)), 3, "%s",
+	             out);
+	cr_assert(strstr(out, "held.db-wal") && strstr(out, "writable"), "%s", out);
+}
+
+Test(query, a_database_its_user_may_only_read_is_queried)
+{
+	char ro[160];
+	int rows;
+
+	if (geteuid() != 0 || tu_run(out, sizeof(out), "command -v setpriv"))
+		cr_skip_test("needs root and setpriv to run as another user");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --format csv --db %s | wc -l", sq(dbpath)),
+	             0);
+	rows = atoi(out);
+	cr_assert_gt(rows, 1);
+	/* a copy only readable: file 0444 in a directory 0555, queried by nobody */
+	snprintf(ro, sizeof(ro), "%s/ro", dir);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "chmod 0755 %s && mkdir %s && cp %s %s/t.db && chmod 0444 %s/t.db && "
+	                    "chmod 0555 %s",
+	                    dir, ro, sq(dbpath), ro, ro, ro),
+	             0, "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "setpriv --reuid=65534 --regid=65534 --clear-groups " SMAUDIT_BIN
+	                    " query flows --format csv --db %s/t.db 2>&1 | wc -l",
+	                    ro),
+	             0);
+	cr_assert_eq(atoi(out), rows, "every row read by a user who may only read: %s", out);
 }
