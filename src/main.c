@@ -11,20 +11,31 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: smaudit COMMAND [options]\n"
-	             "\n"
-	             "Passive auditor of a Cisco SocialMiner host's connections against its\n"
-	             "documented port matrix.\n"
-	             "\n"
-	             "commands:\n"
-	             "  read FILE...      audit capture files (pcap, pcapng, '-' for stdin)\n"
-	             "  live -i IFACE     audit an interface until stopped\n"
-	             "  rules check|show  validate rules files, print the effective matrix\n"
-	             "  query anomalies|coverage|flows|runs\n"
-	             "                    answer audit questions from the database\n"
-	             "\n"
-	             "  smaudit COMMAND --help   options of one command\n"
-	             "  smaudit --version        version and library versions\n");
+	fprintf(out,
+	        "usage: smaudit COMMAND [options]\n"
+	        "\n"
+	        "Passive auditor of a Cisco SocialMiner host's connections against its\n"
+	        "documented port matrix.\n"
+	        "\n"
+	        "commands:\n"
+	        "  read FILE...      audit capture files (pcap, pcapng, '-' for stdin)\n"
+	        "  live -i IFACE     audit an interface until stopped\n"
+	        "  rules check|show  validate rules files, print the effective matrix\n"
+	        "  query anomalies|coverage|flows|runs\n"
+	        "                    answer audit questions from the database\n"
+	        "\n"
+	        "  smaudit COMMAND --help   options of one command\n"
+	        "  smaudit --version        version and library versions\n"
+	        "\n"
+	        "exit status (every command):\n"
+	        "  0    done\n"
+	        "  1    query --fail-on-anomaly: anomalies found\n"
+	        "  2    bad arguments or bad input: options, rules or site files, capture\n"
+	        "       files, an interface (read stores what it read before a damaged record)\n"
+	        "  3    the database failed: cannot be created, opened, read or written\n"
+	        "       (query: also output that could not be written)\n"
+	        "  130  read stopped by SIGINT or SIGTERM (what was read is stored);\n"
+	        "       live stops on them normally, with 0\n");
 }
 
 int main(int argc, char **argv)

@@ -708,3 +708,45 @@ Test(read, long_host_lists_are_kept_whole)
 	cr_assert_eq(q1(sql), 1, "the real host is recorded");
 	cr_assert_eq(q1("SELECT flows FROM runs"), 30);
 }
+
+Test(read, exit_codes_are_one_table_in_help_readme_and_behaviour)
+{
+	static char readme[1 << 16];
+	char line[256], *p, *nl;
+	FILE *f = fopen("README.md", "r");
+	size_t n;
+	int rc, lines = 0;
+
+	cr_assert_not_null(f);
+	n = fread(readme, 1, sizeof(readme) - 1, f);
+	readme[n] = '\0';
+	fclose(f);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --help");
+	cr_assert_eq(rc, 0);
+	p = strstr(out, "exit status");
+	cr_assert_not_null(p, "--help has the table: %s", out);
+	for (p = strchr(p, '\n') + 1; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		cr_assert_not_null(nl);
+		snprintf(line, sizeof(line), "\n  %.*s\n", (int)(nl - p), p);
+		cr_expect(strstr(readme, line), "README lacks the --help line:%s", line);
+		lines++;
+	}
+	cr_assert_geq(lines, 5);
+	/* and the codes are what the table says */
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --bogus pcaps/demo.pcap");
+	cr_assert_eq(rc, 2, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN
+	            " read --host 127.0.0.10 --db /nonexistent/dir/x.db pcaps/demo.pcap");
+	cr_assert_eq(rc, 3, "database cannot be created: %s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", db);
+	cr_assert_eq(rc, 3, "no such database: %s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query anomalies --fail-on-anomaly --db %s", db);
+	cr_assert_eq(rc, 1, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s > /dev/full", db);
+	cr_assert_eq(rc, 3, "output that could not be written: %s", out);
+}
