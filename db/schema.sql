@@ -68,7 +68,9 @@ CREATE TABLE IF NOT EXISTS run_rules (
 );
 
 -- One row per flow (Zeek conn.log semantics for the shared columns). The CHECK
--- lists are the names of include/smaudit/record.h (tests/test_record.c).
+-- lists are the names of include/smaudit/record.h (tests/test_record.c); they are
+-- OR chains, not IN lists, which SQLite codes as a temporary table built for
+-- every row (twice the cost of the whole insert).
 CREATE TABLE IF NOT EXISTS flows (
   id                 INTEGER PRIMARY KEY,
   run_id             INTEGER NOT NULL REFERENCES runs(id),
@@ -84,7 +86,7 @@ CREATE TABLE IF NOT EXISTS flows (
   direction          TEXT NOT NULL        -- seen from the monitored host; when both ends are
                                           -- monitored, the side the matrix explains is the host
                                           -- ('local': it explains neither side better)
-                     CHECK (direction IN ('in', 'out', 'local')),
+                     CHECK (direction = 'in' OR direction = 'out' OR direction = 'local'),
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
   peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)
   orig_pkts          INTEGER NOT NULL,
@@ -96,16 +98,19 @@ CREATE TABLE IF NOT EXISTS flows (
   conn_state         TEXT,                -- Zeek's conn_state (TCP, and UDP: SF S0 SHR OTH; ICMP: OTH)
   history            TEXT,                -- Zeek's history letters
   end_reason         TEXT NOT NULL
-                     CHECK (end_reason IN ('closed', 'timeout', 'evicted', 'capture-end',
-                                           'shutdown', 'checkpoint')),
+                     CHECK (end_reason = 'closed' OR end_reason = 'timeout' OR
+                            end_reason = 'evicted' OR end_reason = 'capture-end' OR
+                            end_reason = 'shutdown' OR end_reason = 'checkpoint'),
   app_proto          TEXT,                -- nDPI's name ('TLS', 'HTTP', 'SMTPS', ...)
   app_confidence     TEXT                 -- dpi: from the payload; port/ip: a guess
-                     CHECK (app_confidence IN ('none', 'port', 'ip', 'dpi')),
+                     CHECK (app_confidence = 'none' OR app_confidence = 'port' OR
+                            app_confidence = 'ip' OR app_confidence = 'dpi'),
   server_name        TEXT,                -- TLS SNI, HTTP Host; SMTP: the server's banner name (nDPI 4.2)
   rule_id            TEXT,                -- matched rule, NULL if none
   verdict            TEXT
-                     CHECK (verdict IN ('expected', 'unexpected-port', 'unexpected-direction',
-                                        'unexpected-peer', 'protocol-mismatch')),
+                     CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
+                            verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
+                            verdict = 'protocol-mismatch'),
   reason             TEXT                 -- why, in words a person can act on
 );
 

@@ -19,10 +19,11 @@
 #define CFG_DPI_MAX_UDP_PKTS 24 /* ... for UDP and others (ndpiReader -U) */
 
 /* ---- database ---------------------------------------------------------- */
-#define CFG_STORE_BATCH     2000  /* rows per transaction */
-#define CFG_STORE_CACHE_KIB 16384 /* SQLite page cache: holds one batch's pages */
-#define CFG_WRITER_QUEUE    4096  /* ended flows waiting for the writer thread */
-#define CFG_WRITER_BATCH    256   /* taken off the queue at once */
+#define CFG_STORE_BATCH 2000 /* rows per transaction */
+#define CFG_STORE_CACHE_KIB                                                                        \
+	4096 /* SQLite page cache: holds one batch's pages (4 MiB: pwrites as with 16) */
+#define CFG_WRITER_QUEUE 4096 /* ended flows waiting for the writer thread */
+#define CFG_WRITER_BATCH 256  /* taken off the queue at once */
 
 /* ---- end-of-run findings ------------------------------------------------ */
 #define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */

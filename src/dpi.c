@@ -240,8 +240,11 @@ int dpi_feed(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec,
 	enough = total > (p->proto == IPPROTO_TCP ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS);
 	if (!enough && (*st)->last.app_protocol == NDPI_PROTOCOL_UNKNOWN)
 		return 0;
-	if (!enough && ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf))
-		return 0; /* named, but more to learn (response, certificate) */
+	/* named, and more to learn (response, certificate), but nothing that
+	 * changes what we keep once the server name is known: stop there */
+	if (!enough && !(*st)->nf.host_server_name[0] &&
+	    ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf))
+		return 0;
 	finish(ctx, st, rec, 0);
 	return 1;
 }

@@ -24,6 +24,9 @@ command -v tshark >/dev/null 2>&1 || need="$need tshark"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"
+	# peers.sh measures smaudit beside these flow meters on the same capture
+	command -v softflowd >/dev/null 2>&1 || need="$need softflowd"
+	command -v argus >/dev/null 2>&1 || need="$need argus-server"
 fi
 [ -z "$need" ] && exit 0
 echo "deps: installing$need"
