@@ -39,6 +39,17 @@ static int apply_filter(struct capture *c, const char *filter, char *err, size_t
 	return 0;
 }
 
+/* Apply filter to a capture just opened; NULL (c closed) with err on failure. */
+static struct capture *with_filter(struct capture *c, const char *filter, char *err, size_t errlen)
+{
+	if (apply_filter(c, filter, err, errlen) < 0) {
+		pcap_close(c->p);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 /* Fill err for a capture that libpcap would not open: its words for a file
  * that is not a capture are cryptic, and a compressed capture is common. */
 static void open_error(const char *name, const char *ebuf, const uint8_t *magic, size_t n,
@@ -98,12 +109,7 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 		free(c);
 		return NULL;
 	}
-	if (apply_filter(c, filter, err, errlen) < 0) {
-		pcap_close(c->p);
-		free(c);
-		return NULL;
-	}
-	return c;
+	return with_filter(c, filter, err, errlen);
 }
 
 struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
@@ -206,12 +212,7 @@ struct capture *capture_open_stream(FILE *f, const char *name, const char *filte
 		free(c);
 		return NULL;
 	}
-	if (apply_filter(c, filter, err, errlen) < 0) {
-		pcap_close(c->p);
-		free(c);
-		return NULL;
-	}
-	return c;
+	return with_filter(c, filter, err, errlen);
 }
 
 int capture_compressed_error(const char *name, const uint8_t *magic, size_t n, char *err,
