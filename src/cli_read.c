@@ -270,10 +270,15 @@ static void read_inputs(struct run *run, struct merge *m, int tty, double t0, st
 		}
 		if (stop_requested)
 			break;
-		if (r == -3)
+		if (r == -3) { /* the rest of the file cannot be read: the run failed */
 			rs->failed = 1;
-		snprintf(msg, sizeof(msg), "%s%s", err,
-		         r == -3 ? "" : "; the packets before it are stored");
+			fprintf(stderr, "smaudit read: %s; the packets before it are stored\n",
+			        err);
+			snprintf(rs->warn, sizeof(rs->warn), "%s", err);
+			rs->code = 2;
+			continue;
+		}
+		snprintf(msg, sizeof(msg), "%s; the packets before it are stored", err);
 		warn_input(rs, msg);
 	}
 	if (tty)

@@ -750,3 +750,23 @@ Test(read, exit_codes_are_one_table_in_help_readme_and_behaviour)
 	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s > /dev/full", db);
 	cr_assert_eq(rc, 3, "output that could not be written: %s", out);
 }
+
+Test(read, a_link_type_change_mid_file_fails_the_run_and_keeps_what_was_read)
+{
+	char buf[2048];
+	int rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/late-link.pcapng", db);
+
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "late-link.pcapng: packet 12") && strstr(out, "editcap -T"), "%s",
+	          out);
+	cr_assert_str_eq(qs("SELECT status FROM runs", buf, sizeof(buf)), "failed");
+	cr_assert(strstr(qs("SELECT error FROM runs", buf, sizeof(buf)), "mixes link types"), "%s",
+	          buf);
+	/* the HTTP connection before the second interface (craft.py) is stored */
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_addr = '127.0.0.55' AND "
+	                "orig_port = 54000 AND resp_port = 80 AND conn_state = 'SF'"),
+	             1);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 11);
+}
