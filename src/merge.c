@@ -1,14 +1,18 @@
 /* merge.c: several capture files read as one, in packet time order (see
  * merge.h).
  *
- * Each input holds its next packet (the head); merge_next returns the
- * earliest head and reads the next one of that input. libpcap keeps a
- * head's bytes valid until that input is read again, so nothing is
- * copied: the input that gave a packet reads its next one on the next call. The inputs are few
- * (files named on a command line): the earliest head is found by a linear scan, which a heap would
- * only beat with hundreds of overlapping files. Streams (stdin, pipes, devices) are read through a
- * stdio cookie that hashes the bytes libpcap reads, so their SHA-256 and size are known once they
- * end; regular files are hashed when opened. */
+ * Each input holds its next packet (the head); the inputs with a head sit
+ * in a binary heap on (head time, name rank), so a rotation of thousands
+ * of files costs log n per packet. merge_next returns the root's packet;
+ * libpcap keeps its bytes valid until that input is read again, so
+ * nothing is copied: the input that gave a packet reads its next one on
+ * the next call and sinks to its place. Packets of the same instant in two
+ * files go in the natural order of the file names (cap2 before cap10, as
+ * rotation names them), whatever order they were given in. A read error
+ * keeps the time of the input's last packet and is reported when reached.
+ * Streams (stdin, pipes, devices) are read through a stdio cookie that
+ * hashes the bytes libpcap reads, so their SHA-256 and size are known once
+ * they end; regular files are hashed by merge_hash_files. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "digest.h"
@@ -40,12 +45,16 @@ struct src {
 	const struct pcap_pkthdr *h;
 	const uint8_t *d;
 	uint64_t head_us;
+	size_t rank;    /* place of its name in natural order: breaks ties in time */
 	char err[1024]; /* the pending error */
 };
 
 struct merge {
 	struct src *s;
 	size_t n;
+	struct src **heap; /* inputs with a head or a pending error, earliest at [0] */
+	size_t nheap;
+	int built;         /* the heap is made at the first merge_next (after skips) */
 	struct src *given; /* gave the last packet: read its next one on the next call */
 };
 
@@ -152,6 +161,99 @@ static void advance(struct src *s)
 	}
 }
 
+/* 1 if a's next packet goes before b's. */
+static int before(const struct src *a, const struct src *b)
+{
+	return a->head_us < b->head_us || (a->head_us == b->head_us && a->rank < b->rank);
+}
+
+/* Move heap[i] down to its place. */
+static void sink(struct merge *m, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, min = i;
+		struct src *t;
+		if (l < m->nheap && before(m->heap[l], m->heap[min]))
+			min = l;
+		if (r < m->nheap && before(m->heap[r], m->heap[min]))
+			min = r;
+		if (min == i)
+			return;
+		t = m->heap[i];
+		m->heap[i] = m->heap[min];
+		m->heap[min] = t;
+		i = min;
+	}
+}
+
+/* Remove the root: its input has ended. */
+static void pop(struct merge *m)
+{
+	m->heap[0]->in.ended = 1;
+	m->heap[0] = m->heap[--m->nheap];
+	sink(m, 0);
+}
+
+/* Put every input not skipped that holds a head or an error in the heap;
+ * an input empty from the start has ended. */
+static void build_heap(struct merge *m)
+{
+	m->built = 1;
+	for (size_t i = 0; i < m->n; i++) {
+		struct src *s = &m->s[i];
+		if (s->in.skip)
+			continue;
+		if (s->state == 0)
+			s->in.ended = 1;
+		else
+			m->heap[m->nheap++] = s;
+	}
+	for (size_t i = m->nheap / 2; i-- > 0;)
+		sink(m, i);
+}
+
+/* qsort: two inputs by the natural order of their names, then as given. */
+static int by_name(const void *a, const void *b)
+{
+	const struct src *x = *(const struct src *const *)a, *y = *(const struct src *const *)b;
+	int c = strverscmp(x->in.path, y->in.path);
+
+	return c ? c : x < y ? -1 : x > y;
+}
+
+/* Set each input's rank: its place in the natural order of the names. */
+static int rank_names(struct src *s, size_t n)
+{
+	struct src **order = malloc((n ? n : 1) * sizeof(*order));
+
+	if (!order)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &s[i];
+	qsort(order, n, sizeof(*order), by_name);
+	for (size_t i = 0; i < n; i++)
+		order[i]->rank = i;
+	free(order);
+	return 0;
+}
+
+/* Let n inputs be open at once (tcpdump's rotation makes thousands): raise
+ * the soft limit on open files toward the hard one. Returns the limit. */
+static rlim_t room_for(size_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < n + 64) {
+		rl.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > n + 64 ? n + 64 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur;
+}
+
 /* ---- API --------------------------------------------------------------- */
 
 struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *interrupted,
@@ -160,12 +262,16 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
 	struct merge *m = calloc(1, sizeof(*m));
 
 	*interrupted = 0;
-	if (!m || !(m->s = calloc(n ? n : 1, sizeof(*m->s)))) {
+	if (!m || !(m->s = calloc(n ? n : 1, sizeof(*m->s))) ||
+	    !(m->heap = calloc(n ? n : 1, sizeof(*m->heap)))) {
+		if (m)
+			free(m->s);
 		free(m);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	m->n = n;
+	room_for(n);
 	for (size_t i = 0; i < n; i++) {
 		struct src *s = &m->s[i];
 		s->in.path = paths[i];
@@ -178,6 +284,12 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
 		if ((s->in.stream ? open_stream(s, filter, err, errlen)
 		                  : open_file(s, filter, err, errlen)) < 0) {
 			*interrupted = errno == EINTR;
+			if (errno == EMFILE)
+				snprintf(err, errlen,
+				         "%s: cannot open %zu files at once (the limit on open "
+				         "files is %llu): merge them first with mergecap, or raise "
+				         "ulimit -n",
+				         s->in.name, n, (unsigned long long)room_for(n));
 			goto fail;
 		}
 		s->in.dlt = capture_datalink(s->cap);
@@ -186,6 +298,10 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
 			snprintf(err, errlen, "%s", s->err);
 			goto fail;
 		}
+	}
+	if (rank_names(m->s, n) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
 	return m;
 fail:
@@ -206,40 +322,33 @@ int merge_hash_files(struct merge *m, char *err, size_t errlen)
 int merge_next(struct merge *m, size_t *in, const struct pcap_pkthdr **h, const uint8_t **d,
                char *err, size_t errlen)
 {
-	struct src *best = NULL;
+	struct src *top;
 
-	if (m->given) /* its head was handed out: libpcap's buffer is free again */
+	if (!m->built)
+		build_heap(m);
+	if (m->given) { /* its head was handed out: libpcap's buffer is free again */
 		advance(m->given);
-	m->given = NULL;
-	for (size_t i = 0; i < m->n; i++) {
-		struct src *s = &m->s[i];
-		if (s->in.skip || s->in.ended)
-			continue;
-		if (s->state < 0) { /* report a read error as soon as it is reached */
-			best = s;
-			break;
-		}
-		if (s->state == 0) {
-			s->in.ended = 1;
-			continue;
-		}
-		if (!best || s->head_us < best->head_us)
-			best = s;
+		if (m->given->state == 0)
+			pop(m);
+		else
+			sink(m, 0);
+		m->given = NULL;
 	}
-	if (!best)
+	if (!m->nheap)
 		return 0;
-	*in = (size_t)(best - m->s);
-	if (best->state < 0) {
-		best->in.ended = 1;
-		snprintf(err, errlen, "%s", best->err);
-		return best->state;
+	top = m->heap[0];
+	*in = (size_t)(top - m->s);
+	if (top->state < 0) {
+		pop(m);
+		snprintf(err, errlen, "%s", top->err);
+		return top->state;
 	}
-	*h = best->h;
-	*d = best->d;
-	if (!best->in.packets++)
-		best->in.first_us = best->head_us;
-	best->in.last_us = best->head_us;
-	m->given = best;
+	*h = top->h;
+	*d = top->d;
+	if (!top->in.packets++)
+		top->in.first_us = top->head_us;
+	top->in.last_us = top->head_us;
+	m->given = top;
 	return 1;
 }
 
@@ -279,8 +388,8 @@ int merge_overlap(const struct merge *m, size_t i, size_t *j)
 		if (k == i || b->skip || !b->packets)
 			continue;
 		if (b->first_us > a->first_us || (b->first_us == a->first_us && k > i))
-			continue; /* b started later: it reports the pair */
-		if (a->first_us <= b->last_us) {
+			continue;               /* b started later: it reports the pair */
+		if (a->first_us < b->last_us) { /* sharing a boundary instant is not overlapping */
 			*j = k;
 			return 1;
 		}
@@ -294,6 +403,7 @@ void merge_close(struct merge *m)
 		return;
 	for (size_t i = 0; i < m->n; i++)
 		capture_close(m->s[i].cap); /* a stream's tap goes with it */
+	free(m->heap);
 	free(m->s);
 	free(m);
 }

@@ -770,3 +770,19 @@ Test(read, a_link_type_change_mid_file_fails_the_run_and_keeps_what_was_read)
 	             1);
 	cr_assert_eq(q1("SELECT packets FROM runs"), 11);
 }
+
+Test(read, a_rotation_of_more_files_than_the_open_file_limit_is_merged)
+{
+	int rc = tu_run(out, sizeof(out), "editcap -c 1 pcaps/demo.pcap %s/one.pcap", dir);
+	cr_assert_eq(rc, 0, "editcap: %s", out);
+	/* 488 one-packet files, named in reverse, under a soft limit of 256 */
+	rc = tu_run(out, sizeof(out),
+	            "ulimit -Sn 256 && " SMAUDIT_BIN
+	            " read -q --host 0.0.0.0/0 --db %s $(ls %s/one*.pcap | sort -r)",
+	            db, dir);
+	cr_assert_eq(rc, 0, "exit %d\n%.2000s", rc, out);
+	cr_assert(!strstr(out, "overlap"), "packets sharing an instant do not overlap: %.2000s",
+	          out);
+	check_expected("demo");
+	cr_assert_eq(q1("SELECT count(*) FROM inputs"), 488);
+}

@@ -4,9 +4,9 @@
  * Every input is opened (and its first packet read) before anything is
  * written, so a bad file, pipe or device is refused up front. Then the
  * input whose next packet is earliest gives the next packet; ties go to
- * the input named first. Each input keeps what the run records of it: its
- * SHA-256 (regular files by merge_hash_files, streams as they are read), size, packet
- * count and first/last packet times. */
+ * the input whose name comes first in natural order (cap2 before cap10). Each input keeps what the
+ * run records of it: its SHA-256 (regular files by merge_hash_files, streams as they are read),
+ * size, packet count and first/last packet times. */
 #ifndef SMAUDIT_MERGE_H
 #define SMAUDIT_MERGE_H
 
