@@ -242,6 +242,10 @@ static int check_seen(struct run *run, struct merge *m, struct read_state *rs)
 			    mi->name, (long long)prev);
 		}
 	}
+	for (size_t i = 0; i < merge_count(m); i++)
+		if (!merge_input(m, i)->skip)
+			return 0;
+	fprintf(stderr, "smaudit read: every file was read before: this run reads nothing\n");
 	return 0;
 }
 

@@ -598,6 +598,11 @@ Test(read, a_file_read_before_is_named_and_skip_seen_skips_it)
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 3"), 2, "only sll.pcap is read");
 	cr_assert_eq(q1("SELECT skipped FROM inputs WHERE run_id = 3 AND seq = 1"), 1);
 	cr_assert_eq(q1("SELECT packets FROM runs WHERE id = 3"), 13);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 127.0.0.10 --db %s pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "this run reads nothing"), "%s", out);
 }
 
 Test(read, a_full_disk_counts_only_the_flows_really_committed)
