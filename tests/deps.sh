@@ -19,7 +19,8 @@ command -v make >/dev/null 2>&1 || need="$need make"
 # query tests parse CSV/JSON and a read test generates a capture with python3
 command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
-# flow packet counts are held to tshark's conversation statistics
+# flow packet counts are held to tshark's conversation statistics; its
+# wireshark-common brings editcap and mergecap (read tests, tests/gen/derive.sh)
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
