@@ -67,9 +67,8 @@ static ssize_t tap_read(void *cookie, char *buf, size_t len)
 	ssize_t r = read(t->fd, buf, len); /* EINTR returns: a signal stops the read */
 
 	if (r > 0) {
-		size_t k = (size_t)r;
-		while (t->nmagic < sizeof(t->magic) && k--)
-			t->magic[t->nmagic] = (uint8_t)buf[t->nmagic], t->nmagic++;
+		for (size_t k = 0; k < (size_t)r && t->nmagic < sizeof(t->magic); k++)
+			t->magic[t->nmagic++] = (uint8_t)buf[k];
 		digest_update(t->d, buf, (size_t)r);
 		t->bytes += (uint64_t)r;
 	}

@@ -480,6 +480,14 @@ Test(read, a_compressed_capture_is_named_with_the_command_that_reads_it)
 	            "cat pcaps/sll.pcap.gz | " SMAUDIT_BIN " read --host 127.0.0.10 --db %s -", db);
 	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
 	cr_assert(strstr(out, "gzip") && strstr(out, "zcat"), "%s", out);
+	/* a pipe may deliver the first bytes in pieces */
+	rc = tu_run(
+	    out, sizeof(out),
+	    "(head -c 1 pcaps/sll.pcap.gz; sleep 0.2; tail -c +2 pcaps/sll.pcap.gz) | " SMAUDIT_BIN
+	    " read --host 127.0.0.10 --db %s -",
+	    db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "gzip") && strstr(out, "zcat"), "%s", out);
 	cr_assert_eq(access(db, F_OK), -1, "nothing written");
 	/* and the command it names works */
 	rc = tu_run(out, sizeof(out),
