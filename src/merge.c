@@ -280,6 +280,7 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
 			snprintf(err, errlen, "'-' (stdin) must be the only file");
 			goto fail;
 		}
+		errno = 0; /* only what the opening sets: EINTR, EMFILE */
 		if ((s->in.stream ? open_stream(s, filter, err, errlen)
 		                  : open_file(s, filter, err, errlen)) < 0) {
 			*interrupted = errno == EINTR;
