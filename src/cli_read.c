@@ -345,6 +345,17 @@ static void check_seen_streams(struct run *run, struct merge *m)
 	}
 }
 
+/* Name the busiest addresses of the first regular file of m (a stream
+ * cannot be read twice). */
+static void suggest_from(struct merge *m)
+{
+	for (size_t i = 0; i < merge_count(m); i++)
+		if (!merge_input(m, i)->stream) {
+			suggest_hosts(merge_input(m, i)->path);
+			return;
+		}
+}
+
 /* After the run: when flows were read but none touched a monitored host
  * (a mistyped --host), say so and name the busiest addresses. Returns 1
  * when it did. */
@@ -362,11 +373,7 @@ static int no_host_flows(struct run *run, struct merge *m)
 	        "read are between other addresses; check --host\n",
 	        nh ? cidr_str(&h[0], c, sizeof(c)) : "none", nh > 1 ? ", ..." : "",
 	        (unsigned long long)n->flows_other);
-	for (size_t i = 0; i < merge_count(m); i++)
-		if (!merge_input(m, i)->stream) {
-			suggest_hosts(merge_input(m, i)->path);
-			break;
-		}
+	suggest_from(m);
 	return 1;
 }
 
@@ -392,11 +399,8 @@ static struct run *open_run(struct cli_audit_opts *o, struct run_cfg *cfg, struc
 	int no_host;
 	struct run *run = cli_run_open("read", o, cfg, rc, &no_host);
 
-	for (size_t i = 0; !run && no_host && i < merge_count(m); i++)
-		if (!merge_input(m, i)->stream) {
-			suggest_hosts(merge_input(m, i)->path);
-			break;
-		}
+	if (!run && no_host)
+		suggest_from(m);
 	return run;
 }
 
