@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS runs (
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
-  version       TEXT                      -- smaudit version that wrote the run
+  version       TEXT,                     -- smaudit version that wrote the run
+  encap         TEXT                      -- encapsulations seen and the packets each carried
+                                          -- ('erspan2 488, mpls 3'); NULL when none
 );
 
 -- The capture files a `read` run read, one row per file in the order given
@@ -58,8 +60,8 @@ CREATE TABLE IF NOT EXISTS run_rules (
   rule_id      TEXT NOT NULL,
   row          INTEGER,                   -- row of Cisco's table; NULL for site rules
   direction    TEXT NOT NULL,             -- 'in' or 'out'
-  proto        TEXT NOT NULL,             -- 'tcp' or 'udp'
-  port         INTEGER NOT NULL,
+  proto        TEXT NOT NULL,             -- 'tcp', 'udp', 'icmp' or 'icmp6'
+  port         INTEGER NOT NULL,          -- icmp/icmp6: the message type (8 = echo request)
   peer         TEXT NOT NULL,             -- role or 'any'
   apps         TEXT,                      -- allowed app protocols, comma separated
   description  TEXT,
@@ -90,13 +92,13 @@ CREATE TABLE IF NOT EXISTS flows (
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
   peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)
   orig_pkts          INTEGER NOT NULL,
-  orig_ip_bytes      INTEGER NOT NULL,
-  orig_bytes         INTEGER NOT NULL,
+  orig_ip_bytes      INTEGER NOT NULL,    -- IP bytes: whole IP packets (header included)
+  orig_bytes         INTEGER NOT NULL,    -- bytes: application payload (TCP: from sequence numbers)
   resp_pkts          INTEGER NOT NULL,
   resp_ip_bytes      INTEGER NOT NULL,
   resp_bytes         INTEGER NOT NULL,
   conn_state         TEXT,                -- Zeek's conn_state (TCP, and UDP: SF S0 SHR OTH; ICMP: OTH)
-  history            TEXT,                -- Zeek's history letters
+  history            TEXT,                -- Zeek's history letters (G/g: content gap, data acked never seen)
   end_reason         TEXT NOT NULL
                      CHECK (end_reason = 'closed' OR end_reason = 'timeout' OR
                             end_reason = 'evicted' OR end_reason = 'capture-end' OR
@@ -111,7 +113,16 @@ CREATE TABLE IF NOT EXISTS flows (
                      CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
                             verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
                             verdict = 'protocol-mismatch'),
-  reason             TEXT                 -- why, in words a person can act on
+  reason             TEXT,                -- why, in words a person can act on
+  tunnel             TEXT,                -- what the flow came through, NULL if nothing:
+                                          -- encapsulations crossed, then the innermost IP
+                                          -- tunnel's outer addresses and id, e.g.
+                                          -- 'erspan2 192.0.2.1>192.0.2.2 session 1' (part of
+                                          -- the flow's key, like Zeek's tunnel_parents)
+  community_id       TEXT                 -- Community ID v1 (seed 0, base64), as Zeek and
+                                          -- Suricata write it; NULL for SCTP. Added for
+                                          -- older databases by the binary, which computes
+                                          -- it for their rows.
 );
 
 CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);

@@ -274,7 +274,9 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 		a->last_tick_us = p.ts_us;
 	}
 
-	ds = decode_packet(dlt, data, &p);
+	ds = decode_packet(&a->cfg.decode, dlt, data, &p);
+	for (uint32_t k = p.tun.kinds; k; k &= k - 1) /* each kind crossed, even if cut short */
+		a->n.encap[__builtin_ctz(k)]++;
 	switch (ds) {
 	case DECODE_OK:
 		break;
@@ -421,4 +423,5 @@ void audit_fill_run(const struct audit *a, struct store_run *run)
 	run->flows = n->flows_stored;
 	run->flows_other = n->flows_other;
 	run->evicted = flow_table_stats(a->flows)->evicted;
+	memcpy(run->encap, n->encap, sizeof(run->encap));
 }

@@ -6,45 +6,63 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "smaudit/dpi.h"
 
 /* The option lists' arrays, freed at exit (they hold argv strings, which
- * live as long as the process). */
-static void *lists[8];
+ * live as long as the process); a list is one entry, updated as it grows. */
+static void **lists;
+static size_t nlists;
 
 /* atexit: free the option lists. */
 static void free_lists(void)
 {
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+	for (size_t i = 0; i < nlists; i++)
 		free(lists[i]);
+	free(lists);
+}
+
+/* Keep grown (which replaced old, NULL for a new list) for free_lists. */
+static int keep_list(void *old, void *grown)
+{
+	void **more;
+
+	for (size_t i = 0; old && i < nlists; i++)
+		if (lists[i] == old) {
+			lists[i] = grown;
+			return 0;
+		}
+	more = realloc(lists, (nlists + 1) * sizeof(*lists));
+	if (!more)
+		return -1;
+	if (!lists)
+		atexit(free_lists);
+	lists = more;
+	lists[nlists++] = grown;
+	return 0;
 }
 
 int cli_push(const char ***list, size_t *n, const char *v, const char *opt)
 {
-	static int registered;
-	size_t slot = 0;
-	const char **grown;
-
-	while (slot < sizeof(lists) / sizeof(lists[0]) && lists[slot] && lists[slot] != *list)
-		slot++;
 	if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: double the room */
-		grown = slot < sizeof(lists) / sizeof(lists[0])
-		            ? realloc((void *)*list, (*n ? *n * 2 : 1) * sizeof(*grown))
-		            : NULL;
+		const char **grown = realloc((void *)*list, (*n ? *n * 2 : 1) * sizeof(*grown));
+		if (grown && keep_list((void *)*list, (void *)grown) < 0) {
+			free(grown); /* only a new list's first entry can fail: *list is NULL */
+			grown = NULL;
+		}
 		if (!grown) {
 			fprintf(stderr, "smaudit: %s: out of memory\n", opt);
 			return -1;
 		}
 		*list = grown;
-		lists[slot] = (void *)grown;
-		if (!registered++)
-			atexit(free_lists);
 	}
 	(*list)[(*n)++] = v;
 	return 0;
 }
 
-int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const char *name)
+int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg)
 {
+	static const char *const timeout_opt[] = {"--tcp-timeout", "--udp-timeout",
+	                                          "--icmp-timeout"};
 	uint64_t v;
 
 	switch (opt) {
@@ -68,11 +86,23 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 	case 'f':
 		o->filter = arg;
 		return 1;
+	case 'E':
+		if (!*arg) {
+			fprintf(stderr, "smaudit: --eve needs a file name\n");
+			return -1;
+		}
+		o->eve = arg;
+		return 1;
 	case 'q':
 		o->quiet = 1;
 		return 1;
 	case 4:
 		o->no_dpi = 1;
+		return 1;
+	case 5:
+		if (cli_uint("--vxlan-port", arg, 1, 65535, &v) < 0)
+			return -1;
+		o->decode.vxlan_port = (uint16_t)v;
 		return 1;
 	case 'm':
 		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
@@ -82,7 +112,7 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 	case 1:
 	case 2:
 	case 3:
-		if (cli_uint(name, arg, 1, 86400 * 7, &v) < 0)
+		if (cli_uint(timeout_opt[opt - 1], arg, 1, 86400 * 7, &v) < 0)
 			return -1;
 		if (opt == 1)
 			o->flow.tcp_timeout_us = v * 1000000;
@@ -121,6 +151,8 @@ struct rules_matrix *cli_matrix(const struct cli_site *s)
 	struct rules_matrix *m = NULL;
 	char err[1024];
 	const char *path = s->rules ? s->rules : rules_default_path();
+	const char *const *names;
+	size_t nnames;
 
 	if (!path) {
 		fprintf(stderr,
@@ -128,6 +160,8 @@ struct rules_matrix *cli_matrix(const struct cli_site *s)
 		        "FILE or set SMAUDIT_RULES\n");
 		return NULL;
 	}
+	names = dpi_app_names(&nnames); /* app lists name what nDPI can report */
+	rules_use_app_names(names, nnames);
 	if (rules_build(&m, path, s->sites, s->nsites, s->hosts, s->nhosts, s->roles, s->nroles,
 	                err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit: %s\n", err);
@@ -173,11 +207,13 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	cfg->db = o->db;
 	cfg->filter = o->filter;
 	cfg->flow = o->flow;
+	cfg->decode = o->decode;
 	cfg->no_dpi = o->no_dpi;
+	cfg->eve = o->eve;
 	r = run_open(cfg, m, &why, err, sizeof(err));
 	if (!r) {
 		fprintf(stderr, "smaudit %s: %s\n", cmd, err);
-		*rc = 3;
+		*rc = why == RUN_ERR_OUTPUT ? 2 : 3;
 	}
 	return r;
 }

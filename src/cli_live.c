@@ -23,13 +23,18 @@
 #include "cli_common.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
+#include "smaudit/community_id.h"
 
 static volatile sig_atomic_t live_stop;
+static volatile sig_atomic_t live_reopen; /* SIGHUP: reopen --eve */
 static struct capture *live_cap;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		live_reopen = 1; /* the capture loop reopens --eve */
+		return;
+	}
 	live_stop = 1;
 	capture_breakloop(live_cap);
 }
@@ -44,23 +49,25 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* One line on stdout per alert: time, verdict, who talked to whom, why. */
+/* One line on stdout per alert: time, verdict, who talked to whom, the
+ * flow's Community ID (to find it in Zeek or Suricata logs), why. */
 static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
 {
-	char o[ADDR_STRLEN], s[ADDR_STRLEN], ts[32];
-	const char *ps = flow_proto_str(r->proto);
+	char who[2 * ADDR_STRLEN + 64], ts[32], cid[COMMUNITY_ID_LEN];
 	time_t t = (time_t)(r->ts_start_us / 1000000);
 	struct tm tm;
 
 	(void)ctx;
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s %s %s %s:%u -> %s:%u/%s rule %s: %s\n", ts, verdict_str(v->kind),
-	       flow_dir_str((enum flow_dir)r->direction), addr_str(&r->orig, o, sizeof(o)),
-	       r->orig_port, addr_str(&r->resp, s, sizeof(s)), r->resp_port, ps ? ps : "ip",
-	       v->rule ? v->rule->id : "-", v->reason);
+	if (community_id_flow(r, cid, sizeof(cid)) < 0)
+		snprintf(cid, sizeof(cid), "-");
+	printf("%s %s %s %s %s rule %s: %s\n", ts, verdict_str(v->kind),
+	       flow_dir_str((enum flow_dir)r->direction), verdict_flow_str(r, who, sizeof(who)),
+	       cid, v->rule ? v->rule->id : "-", v->reason);
 	fflush(stdout);
 }
 
@@ -82,8 +89,12 @@ static void usage(FILE *out)
 	        "                         than that as they stand (the row is updated when they\n"
 	        "                         end) and save the run's counters\n"
 	        "  --no-alerts            do not print a line per non-expected flow as it starts\n"
+	        "  --eve FILE             also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                         as each non-expected flow starts, a flow event as each\n"
+	        "                         flow ends; SIGHUP reopens FILE (log rotation)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
+	        "  --vxlan-port PORT      UDP port carrying VXLAN besides 4789\n"
 	        "  -q, --quiet            no findings at the end\n"
 	        "  -h, --help             this help\n");
 }
@@ -116,7 +127,7 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)
@@ -173,6 +184,12 @@ static int capture_loop(struct run *run, const struct live_opts *l, double t0, c
 	const uint8_t *d;
 
 	while (!live_stop) {
+		if (live_reopen) {
+			char rerr[512];
+			live_reopen = 0;
+			if (run_reopen_outputs(run, rerr, sizeof(rerr)) < 0)
+				fprintf(stderr, "smaudit live: %s\n", rerr);
+		}
 		r = capture_next(live_cap, &h, &d, err, errlen);
 		if (r == 1) {
 			run_packet(run, dlt, h, d);
@@ -212,6 +229,8 @@ int cli_live(int argc, char **argv)
 	rc = parse_args(argc, argv, &o, &l);
 	if (rc >= 0)
 		return rc;
+	/* before the run row exists: from then on a signal is a clean stop */
+	catch_signals();
 	live_cap = capture_open_live(l.iface, o.filter, 65535, err, sizeof(err));
 	if (!live_cap) {
 		fprintf(stderr, "smaudit live: %s\n", err);
@@ -226,7 +245,6 @@ int cli_live(int argc, char **argv)
 		live_cap = NULL;
 		return rc;
 	}
-	catch_signals();
 	if (!o.quiet)
 		fprintf(stderr,
 		        "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",

@@ -69,6 +69,10 @@ static void usage(FILE *out)
 	        "  --skip-seen           skip files an earlier complete run of the database\n"
 	        "                        read (same SHA-256); without it they are read again\n"
 	        "                        with a warning\n"
+	        "  --vxlan-port PORT     UDP port carrying VXLAN besides 4789 (mirror sessions)\n"
+	        "  --eve FILE            also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                        as each non-expected flow is seen, a flow event as each\n"
+	        "                        flow ends (as query --format eve writes them)\n"
 	        "  -q, --quiet           no progress and no findings, only errors\n"
 	        "  -h, --help            this help\n"
 	        "\n"
@@ -95,7 +99,7 @@ static void suggest_hosts(const char *path)
 	memset(tab, 0, sizeof(tab));
 	for (int k = 0; k < 200000 && capture_next(c, &h, &d, err, sizeof(err)) == 1; k++) {
 		struct pkt p = {.caplen = h->caplen, .wirelen = h->len};
-		if (decode_packet(capture_datalink(c), d, &p) != DECODE_OK)
+		if (decode_packet(NULL, capture_datalink(c), d, &p) != DECODE_OK)
 			continue;
 		for (int side = 0; side < 2; side++) {
 			const struct sm_addr *a = side ? &p.dst : &p.src;
@@ -150,7 +154,7 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, int *skip
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)

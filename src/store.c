@@ -3,8 +3,9 @@
  * One connection per store, statements prepared once and reset per row,
  * rows batched STORE_BATCH per transaction. The schema text is compiled in
  * from db/schema.sql (build/schema_sql.c) and uses IF NOT EXISTS throughout,
- * so applying it to an older database adds what is missing; version
- * upgrades that need more than that go in migrate(). */
+ * so applying it to an older database adds what is missing; columns added
+ * later are added by add_columns() when missing (with values for the rows
+ * already there); version upgrades that need more go in migrate(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "config.h"
+#include "smaudit/community_id.h"
 #include "smaudit/store.h"
 
 #define STORE_BATCH CFG_STORE_BATCH
@@ -86,13 +88,66 @@ static int table_count(struct store *s, int *has_runs)
 	return n;
 }
 
+/* 1 if table has column, 0 if not, -1 on error. */
+static int has_column(struct store *s, const char *table, const char *column)
+{
+	sqlite3_stmt *st;
+	char sql[96];
+	int found = 0, rc;
+
+	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!strcmp((const char *)sqlite3_column_text(st, 1), column))
+			found = 1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? found : -1;
+}
+
+/* Add column col (declared decl) to table when an older database lacks it,
+ * then run fill (NULL = none) to give the rows already there their values.
+ * Returns 0 or -1 with err. */
+static int add_column(struct store *s, const char *table, const char *col, const char *decl,
+                      const char *fill, char *err, size_t errlen)
+{
+	char sql[256];
+	int has = has_column(s, table, col);
+
+	if (has < 0)
+		return db_err(s, err, errlen, "database: reading the schema");
+	if (has)
+		return 0;
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, col, decl);
+	if (exec(s, sql, err, errlen) < 0)
+		return -1;
+	return fill ? exec(s, fill, err, errlen) : 0;
+}
+
+/* Columns added since version 1, each only when missing (so branches that
+ * add columns merge cleanly), with their values for the rows already there:
+ * CREATE ... IF NOT EXISTS leaves an older table as it is. */
+static int add_columns(struct store *s, char *err, size_t errlen)
+{
+	if (add_column(s, "runs", "encap", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "flows", "community_id", "TEXT",
+	               "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
+	               "orig_port, resp_addr, resp_port)",
+	               err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 /* Bring a database at version from up to STORE_SCHEMA_VERSION. */
 static int migrate(struct store *s, int from, char *err, size_t errlen)
 {
 	(void)from; /* version 1 is the first: the schema itself is the migration */
+	if (community_id_sql_register(s->db) < 0)
+		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (exec(s, store_schema_sql, err, errlen) < 0) {
+	if (exec(s, store_schema_sql, err, errlen) < 0 || add_columns(s, err, errlen) < 0) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
 		return -1;
 	}
@@ -118,8 +173,8 @@ static int prepare_flow_insert(struct store *s, const char *verb, sqlite3_stmt *
 	         "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	         "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	         "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	         "reason) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-	         "?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)",
+	         "reason, tunnel, community_id) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+	         "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31)",
 	         verb);
 	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
 }
@@ -329,7 +384,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
                char *err, size_t errlen)
 {
 	sqlite3_stmt *st = r->store_id > 0 ? s->rep_flow : s->ins_flow;
-	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8];
+	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8], tunnel[160], cid[COMMUNITY_ID_LEN];
 	const char *proto = flow_proto_str(r->proto);
 	int rc, is_new = r->store_id <= 0;
 
@@ -376,10 +431,12 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	bind_text_static(st, 26, v && v->rule ? v->rule->id : NULL);
 	bind_text_static(st, 27, v ? verdict_str(v->kind) : NULL);
 	bind_text_static(st, 28, v ? v->reason : NULL);
+	bind_text_static(st, 30, encap_info_str(&r->tunnel, tunnel, sizeof(tunnel)));
 	if (r->store_id > 0)
 		sqlite3_bind_int64(st, 29, r->store_id);
 	else
 		sqlite3_bind_null(st, 29);
+	bind_text_static(st, 31, community_id_flow(r, cid, sizeof(cid)) == 0 ? cid : NULL);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE && r->store_id <= 0)
 		r->store_id = sqlite3_last_insert_rowid(s->db);
@@ -421,7 +478,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
                   size_t errlen)
 {
 	sqlite3_stmt *st;
-	char now[32];
+	char now[32], encap[512];
 	int rc;
 
 	if (store_flush(s, err, errlen) < 0)
@@ -429,7 +486,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET finished=?2, packets=?3, bytes=?4, malformed=?5, "
 	                       "unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, flows_other=?10, "
-	                       "evicted=?11, status=?12, error=?13 WHERE id=?1",
+	                       "evicted=?11, status=?12, error=?13, encap=?14 WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
@@ -445,6 +502,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
 	sqlite3_bind_text(st, 12, run->status ? run->status : "complete", -1, SQLITE_TRANSIENT);
 	bind_text(st, 13, run->error);
+	bind_text(st, 14, encap_counts_str(run->encap, encap, sizeof(encap)));
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

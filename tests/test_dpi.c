@@ -89,7 +89,7 @@ static void run_capture(const char *path, struct tcap *c)
 		p.caplen = h->caplen;
 		p.wirelen = h->len;
 		p.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-		if (decode_packet(dlt, data, &p) != DECODE_OK)
+		if (decode_packet(NULL, dlt, data, &p) != DECODE_OK)
 			continue;
 		t = tmap_get(c, &p, &from_orig);
 		if (from_orig)

@@ -21,6 +21,7 @@
 
 struct audit_cfg {
 	struct flow_cfg flow;
+	struct decode_cfg decode;          /* tunnel ports */
 	int no_dpi;                        /* skip application detection */
 	const struct rules_matrix *matrix; /* frozen; borrowed */
 	struct store *store;               /* borrowed */
@@ -40,6 +41,7 @@ struct audit_cfg {
 struct audit_counts {
 	uint64_t packets, bytes, malformed, truncated, bad_header, unknown_link, non_ip;
 	uint64_t frags_orphan;
+	uint64_t encap[ENCAP_COUNT]; /* packets that crossed each encapsulation kind */
 	uint64_t flows_stored, flows_other, flows_in, flows_out, flows_local;
 	uint64_t verdicts[VERDICT_PROTOCOL_MISMATCH + 1];
 	uint64_t peer_unchecked; /* expected flows whose peer role had no addresses */
