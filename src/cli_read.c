@@ -217,16 +217,73 @@ static void warn_input(struct read_state *rs, const char *msg)
 	rs->code = 2;
 }
 
+/* An input's hash and place, to find the files given twice. */
+struct twin {
+	const char *sha256;
+	size_t i;
+};
+
+/* qsort: by hash, then by place on the command line. */
+static int by_hash(const void *a, const void *b)
+{
+	const struct twin *x = a, *y = b;
+	int c = strcmp(x->sha256, y->sha256);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Before reading: a file whose bytes another file of this read also holds
+ * (the same capture named twice, or a copy) is named, or with --skip-seen
+ * skipped. -1 when out of memory. */
+static int check_twins(struct run *run, struct merge *m, struct read_state *rs)
+{
+	size_t n = merge_count(m), k = 0;
+	struct twin *t = malloc((n ? n : 1) * sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (merge_input(m, i)->sha256[0])
+			t[k++] = (struct twin){merge_input(m, i)->sha256, i};
+	qsort(t, k, sizeof(*t), by_hash);
+	for (size_t j = 1; j < k; j++) {
+		size_t first = j;
+		struct merge_input *mi = merge_input(m, t[j].i);
+		while (first > 0 && !strcmp(t[first - 1].sha256, t[j].sha256))
+			first--;
+		if (first == j)
+			continue;
+		if (rs->skip_seen) {
+			mi->skip = 1;
+			rs->in[t[j].i].skipped = run_id(run);
+		}
+		const char *other = merge_input(m, t[first].i)->name;
+		fprintf(stderr, "smaudit read: %s%s: %s%s%s\n",
+		        rs->skip_seen ? "" : "warning: ", mi->name,
+		        strcmp(other, mi->name) ? "the same bytes as " : "named twice",
+		        strcmp(other, mi->name) ? other : "",
+		        rs->skip_seen ? ": skipped"
+		                      : ": its packets are read twice (--skip-seen skips it)");
+	}
+	free(t);
+	return 0;
+}
+
 /* Before reading: warn about (or with --skip-seen, skip) every file the
- * database has read in an earlier complete run. -1 on a database error. */
+ * database has read in an earlier complete run, or this read holds twice.
+ * -1 on a database error. */
 static int check_seen(struct run *run, struct merge *m, struct read_state *rs)
 {
 	char err[512];
 
+	if (check_twins(run, m, rs) < 0) {
+		fprintf(stderr, "smaudit read: out of memory\n");
+		return -1;
+	}
 	for (size_t i = 0; i < merge_count(m); i++) {
 		struct merge_input *mi = merge_input(m, i);
 		int64_t prev;
-		int r = run_input_seen(run, mi->sha256, &prev, err, sizeof(err));
+		int r = mi->skip ? 0 : run_input_seen(run, mi->sha256, &prev, err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "smaudit read: %s\n", err);
 			return -1;
@@ -322,11 +379,12 @@ static void note_inputs(struct merge *m, const char *filter, struct read_state *
 			fprintf(stderr, "smaudit read: warning: %s: no packets%s\n", mi->name,
 			        filter ? " (after the filter)" : "");
 		}
-		if (merge_overlap(m, i, &j))
+		if (merge_overlap(m, i, &j) && /* a twin (check_twins) has been named */
+		    (!mi->sha256[0] || strcmp(mi->sha256, merge_input(m, j)->sha256)))
 			fprintf(stderr,
 			        "smaudit read: warning: %s overlaps %s in time: their packets were "
 			        "read merged in time order; if both hold the same traffic, its "
-			        "flows are counted twice\n",
+			        "packets are counted twice\n",
 			        mi->name, merge_input(m, j)->name);
 	}
 }

@@ -661,6 +661,30 @@ Test(read, a_file_read_before_is_named_and_skip_seen_skips_it)
 	cr_assert(strstr(out, "this run reads nothing"), "%s", out);
 }
 
+Test(read, a_file_given_twice_in_one_read_is_named_and_skip_seen_reads_it_once)
+{
+	char copy[160], b[160];
+	int rc;
+
+	snprintf(copy, sizeof(copy), "%s/copy.pcap", dir);
+	snprintf(b, sizeof(b), "%s/b.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out), "cp pcaps/demo.pcap %s", copy), 0);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap %s", b, copy);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "copy.pcap: the same bytes as pcaps/demo.pcap"), "%s", out);
+	cr_assert_eq(tu_q1(b, "SELECT packets FROM runs"), 2 * 488, "read twice when asked");
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 0.0.0.0/0 --db %s pcaps/demo.pcap %s "
+	                        "pcaps/demo.pcap",
+	            db, copy);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "pcaps/demo.pcap: named twice: skipped"), "%s", out);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 488, "each packet once");
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE skipped = 1"), 2);
+	check_expected("demo");
+}
+
 Test(read, a_full_disk_counts_only_the_flows_really_committed)
 {
 	char full[128], fdb[160], cap[160];
