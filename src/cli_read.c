@@ -506,6 +506,10 @@ int cli_read(int argc, char **argv)
 	m = open_inputs(argv + optind, n, o.filter, &rc);
 	if (!m)
 		return rc;
+	if (stop_requested) { /* before the run row exists: nothing is written */
+		merge_close(m);
+		return 130;
+	}
 	rc = 2;
 	source = source_text(m);
 	rs.in = calloc(n, sizeof(*rs.in));
