@@ -583,6 +583,21 @@ Test(read, usage_errors_are_one_line_and_exit_2)
 	cr_assert(strstr(out, "nDPI 4."), "--version names the nDPI version: %s", out);
 }
 
+Test(read, the_run_records_the_ndpi_version_that_version_names)
+{
+	char want[64] = "", got[64], *p;
+	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --version");
+
+	cr_assert_eq(rc, 0);
+	p = strstr(out, "nDPI ");
+	cr_assert_not_null(p, "%s", out);
+	sscanf(p + 5, "%63[^,)]", want);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/vlan.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_str_eq(qs("SELECT ndpi_version FROM runs", got, sizeof(got)), want);
+}
+
 Test(read, an_empty_db_name_is_refused)
 {
 	int rc =
