@@ -10,16 +10,16 @@
 #include "smaudit/rules.h"
 #include "smaudit/run.h"
 
-#define CLI_MAX_LIST 64
-
-/* Site settings from the command line, in the order rules_build wants. */
+/* Site settings from the command line, in the order rules_build wants.
+ * The lists grow as options come (no limit but memory); they hold argv
+ * strings, so they live as long as the process (cli_push frees them at exit). */
 struct cli_site {
 	const char *rules; /* NULL = shipped matrix */
-	const char *sites[CLI_MAX_LIST];
+	const char **sites;
 	size_t nsites;
-	const char *hosts[CLI_MAX_LIST];
+	const char **hosts;
 	size_t nhosts;
-	const char *roles[CLI_MAX_LIST];
+	const char **roles;
 	size_t nroles;
 };
 
@@ -57,8 +57,9 @@ struct cli_audit_opts {
  * stderr naming the option). */
 int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg);
 
-/* Append v to a list of at most CLI_MAX_LIST; -1 (with a message on stderr) when full. */
-int cli_push(const char **list, size_t *n, const char *v, const char *opt);
+/* Append v to *list (grown as needed; freed at exit); -1 with a message on
+ * stderr when out of memory. */
+int cli_push(const char ***list, size_t *n, const char *v, const char *opt);
 
 /* Parse a positive integer option value in [min, max]; -1 with a message on stderr. */
 int cli_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out);
