@@ -41,6 +41,7 @@ struct audit {
 	uint32_t qhead, qcount;
 	int closing, busy;
 	struct audit_counts w; /* writer's counters, updated under mu per batch */
+	const struct rules_matrix *writer_matrix; /* the matrix of the batch in hand, or NULL */
 
 	/* writer thread only (read by others after it has joined, or with the
 	 * writer idle under mu) */
@@ -50,17 +51,15 @@ struct audit {
 
 /* ---- private ----------------------------------------------------------- */
 
-/* Judge one ended flow, count it into n and store it (writer thread, or a
- * caller holding the store while the writer is idle). */
-static void judge_and_store(struct audit *a, struct flow_record *r, struct audit_counts *n)
+/* Judge one ended flow against m, count it into n and store it (writer
+ * thread, or a caller holding the store while the writer is idle). */
+static void judge_and_store(struct audit *a, const struct rules_matrix *m, struct flow_record *r,
+                            struct audit_counts *n)
 {
 	struct verdict_result v;
 	char err[512];
 
-	verdict_eval(a->cfg.matrix, r, &v);
-	if (a->cfg.alert && v.kind == VERDICT_PROTOCOL_MISMATCH &&
-	    r->first_verdict != VERDICT_PROTOCOL_MISMATCH)
-		a->cfg.alert(a->cfg.alert_ctx, r, &v);
+	verdict_eval(m, r, &v);
 	n->verdicts[v.kind]++;
 	if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
 		n->peer_unchecked++;
@@ -108,6 +107,7 @@ static void *writer_main(void *arg)
 	for (;;) {
 		uint32_t n = 0;
 		struct audit_counts c;
+		const struct rules_matrix *m;
 
 		while (a->qcount == 0 && !a->closing) {
 			a->busy = 0;
@@ -133,6 +133,7 @@ static void *writer_main(void *arg)
 		if (a->qcount == 0 && a->closing)
 			break;
 		a->busy = 1;
+		m = a->writer_matrix = a->cfg.matrix; /* a reload swaps it between batches */
 		while (n < WRITER_BATCH && a->qcount) {
 			a->batch[n++] = a->q[a->qhead];
 			a->qhead = (a->qhead + 1) % QUEUE_LEN;
@@ -143,16 +144,32 @@ static void *writer_main(void *arg)
 
 		memset(&c, 0, sizeof(c));
 		for (uint32_t i = 0; i < n; i++)
-			judge_and_store(a, &a->batch[i], &c);
+			judge_and_store(a, m, &a->batch[i], &c);
 		dirty = 1;
 
 		pthread_mutex_lock(&a->mu);
+		a->writer_matrix = NULL;
 		merge_counts(&a->w, &c);
 	}
 	a->busy = 0;
 	pthread_cond_broadcast(&a->idle);
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
+}
+
+/* Live alerts (packet thread): judge r again now that DPI has concluded and
+ * announce a verdict that changed to a non-expected one (a protocol
+ * mismatch the moment it is known). */
+static void rejudge(struct audit *a, struct flow_record *r)
+{
+	struct verdict_result v;
+
+	if (!a->cfg.alert || r->direction == DIR_NONE)
+		return;
+	verdict_eval(a->cfg.matrix, r, &v);
+	if (v.kind != r->first_verdict && v.kind != VERDICT_EXPECTED)
+		a->cfg.alert(a->cfg.alert_ctx, r, &v);
+	r->first_verdict = (uint8_t)v.kind;
 }
 
 /* Flow table callback (packet thread): a flow has ended. */
@@ -162,8 +179,10 @@ static void on_flow_end(void *ctx, struct flow *f)
 	struct flow_record *r = flow_rec(f);
 	struct dpi_flow **st = (struct dpi_flow **)flow_user(f);
 
-	if (a->dpi)
+	if (a->dpi && !r->app.done) {
 		dpi_end(a->dpi, st, r);
+		rejudge(a, r);
+	}
 	if (r->direction == DIR_NONE) {
 		a->n.flows_other++;
 		return;
@@ -309,8 +328,9 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 				a->cfg.alert(a->cfg.alert_ctx, r, &v);
 		}
 	}
-	if (a->dpi && r->direction != DIR_NONE && !r->app.done && p.frag != PKT_FRAG_LATER)
-		dpi_feed(a->dpi, (struct dpi_flow **)flow_user(f), r, &p, from_orig);
+	if (a->dpi && r->direction != DIR_NONE && !r->app.done && p.frag != PKT_FRAG_LATER &&
+	    dpi_feed(a->dpi, (struct dpi_flow **)flow_user(f), r, &p, from_orig))
+		rejudge(a, r);
 }
 
 void audit_tick(struct audit *a, uint64_t now_us)
@@ -381,6 +401,23 @@ int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen
 		return -1;
 	}
 	return 0;
+}
+
+void audit_set_matrix(struct audit *a, const struct rules_matrix *m)
+{
+	pthread_mutex_lock(&a->mu);
+	a->cfg.matrix = m;
+	pthread_mutex_unlock(&a->mu);
+}
+
+int audit_matrix_busy(struct audit *a, const struct rules_matrix *m)
+{
+	int busy;
+
+	pthread_mutex_lock(&a->mu);
+	busy = a->writer_matrix == m;
+	pthread_mutex_unlock(&a->mu);
+	return busy;
 }
 
 const struct audit_counts *audit_counts(const struct audit *ca)

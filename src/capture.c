@@ -2,7 +2,9 @@
  *
  * Files are read with pcap_next_ex so a truncated last record becomes an
  * error with its packet number instead of a silent end. The file size is
- * taken at open so progress can be reported as a share of bytes read. */
+ * taken at open so progress can be reported as a share of bytes read.
+ * Interfaces are opened in libpcap's buffered mode (TPACKET_V3 on Linux):
+ * a ring of --buffer-size MiB absorbs the packet thread's hiccups. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -92,8 +94,8 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 	return c;
 }
 
-struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
-                                  size_t errlen)
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
+                                  int buffer_mib, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct capture *c = calloc(1, sizeof(*c));
@@ -113,9 +115,13 @@ struct capture *capture_open_live(const char *iface, const char *filter, int sna
 	}
 	pcap_set_snaplen(c->p, snaplen > 0 ? snaplen : 65535);
 	pcap_set_promisc(c->p, 0);
-	pcap_set_timeout(c->p, 200);
-	pcap_set_immediate_mode(c->p, 1);
-	pcap_set_buffer_size(c->p, 16 << 20);
+	/* not immediate mode: libpcap then uses TPACKET_V3, whose blocks pack
+	 * packets at their captured size, so the ring holds buffer_mib MiB of
+	 * traffic rather than a fixed count of snaplen-sized frames; a block is
+	 * handed over when full or after the timeout, which bounds alert delay */
+	pcap_set_timeout(c->p, CAPTURE_BLOCK_TIMEOUT_MS);
+	pcap_set_immediate_mode(c->p, 0);
+	pcap_set_buffer_size(c->p, (buffer_mib > 0 ? buffer_mib : 256) << 20);
 	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
 	rc = pcap_activate(c->p);
 	if (rc < 0) {
@@ -125,8 +131,8 @@ struct capture *capture_open_live(const char *iface, const char *filter, int sna
 	}
 	if (apply_filter(c, filter, err, errlen) < 0)
 		goto fail;
-	/* immediate mode ignores the read timeout on Linux: read non-blocking
-	 * and wait in poll() so a quiet link still returns to the caller */
+	/* read non-blocking and wait in poll() ourselves, so a quiet link
+	 * returns to the caller (timers) and a signal is seen at once */
 	if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
 		snprintf(err, errlen, "%s: %s", iface, ebuf);
 		goto fail;

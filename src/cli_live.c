@@ -1,16 +1,19 @@
 /* cli_live.c: `smaudit live -i IFACE`: audit an interface until stopped.
  *
- * The same pipeline as read, fed from a live pcap handle. Wall-clock time
- * advances flow expiry when the link is quiet (the read timeout returns),
- * and counters (with pcap_stats drops) are saved to the run row at every
- * checkpoint so a crash loses at most one interval of counters (flows are
- * committed in batches as they end). At each checkpoint, flows open longer
- * than the interval are written as they stand (end_reason 'checkpoint');
- * their row is replaced when they end, so queries never count a flow twice.
- * A non-expected flow is announced on stdout at its first packet.
- * SIGINT/SIGTERM or --duration end every open flow with end_reason
- * 'shutdown', commit, and mark the run complete: stopping is a live audit's
- * normal end. */
+ * The same pipeline as read, fed from a live pcap handle (buffered
+ * TPACKET_V3 ring of --buffer-size MiB). Wall-clock time advances flow
+ * expiry when the link is quiet, and counters (with pcap_stats drops) are
+ * saved to the run row at every checkpoint. At each checkpoint, flows open
+ * longer than the interval are written as they stand (end_reason
+ * 'checkpoint'); their row is replaced when they end, so queries never
+ * count a flow twice. A non-expected flow is announced (alert.c) at its
+ * first packet, and again when DPI turns it into a protocol mismatch.
+ * Signals, as a service expects them: SIGPIPE is ignored (a closed stdout
+ * ends the alert lines, the audit goes on); SIGHUP reloads the rules and
+ * site files (a bad file keeps the old matrix); SIGINT/SIGTERM or
+ * --duration end every open flow with end_reason 'shutdown', commit, and
+ * mark the run complete; a second SIGINT exits at once, leaving what was
+ * committed (the next smaudit to write marks the run interrupted). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,20 +24,36 @@
 #include <unistd.h>
 
 #include "cli_common.h"
+#include "smaudit/alert.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
 
-static volatile sig_atomic_t live_stop;
+#define LIVE_BUFFER_MIB 256   /* 2 s of a saturated 1 Gb/s port, 4 s at half load */
+#define LIVE_SNAPLEN    65535 /* whole packets: DPI sees every payload byte */
+
+static volatile sig_atomic_t live_stop, live_reload;
 static struct capture *live_cap;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	static const char now[] = "smaudit live: second interrupt: exiting now; the database "
+	                          "keeps every batch committed so far\n";
+
+	if (sig == SIGHUP) {
+		live_reload = 1;
+		return;
+	}
+	if (live_stop && sig == SIGINT) {
+		ssize_t w = write(STDERR_FILENO, now, sizeof(now) - 1);
+		(void)w;
+		_exit(130);
+	}
 	live_stop = 1;
 	capture_breakloop(live_cap);
 }
 
-/* SIGINT/SIGTERM without SA_RESTART, as read does: a blocked wait returns. */
+/* SIGINT/SIGTERM/SIGHUP without SA_RESTART, as read does: a blocked wait
+ * returns; SIGPIPE ignored, so a closed stdout is an error to report. */
 static void catch_signals(void)
 {
 	struct sigaction sa;
@@ -44,24 +63,22 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* One line on stdout per alert: time, verdict, who talked to whom, why. */
-static void print_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
+static uint64_t wall_us(void)
 {
-	char o[ADDR_STRLEN], s[ADDR_STRLEN], ts[32];
-	const char *ps = flow_proto_str(r->proto);
-	time_t t = (time_t)(r->ts_start_us / 1000000);
-	struct tm tm;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
+}
 
-	(void)ctx;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s %s %s %s:%u -> %s:%u/%s rule %s: %s\n", ts, verdict_str(v->kind),
-	       flow_dir_str((enum flow_dir)r->direction), addr_str(&r->orig, o, sizeof(o)),
-	       r->orig_port, addr_str(&r->resp, s, sizeof(s)), r->resp_port, ps ? ps : "ip",
-	       v->rule ? v->rule->id : "-", v->reason);
-	fflush(stdout);
+/* audit's alert hook (packet thread): to the alert sink. */
+static void on_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
+{
+	alert_flow(ctx, r, v, wall_us());
 }
 
 static void usage(FILE *out)
@@ -82,25 +99,32 @@ static void usage(FILE *out)
 	        "                         than that as they stand (the row is updated when they\n"
 	        "                         end) and save the run's counters\n"
 	        "  --no-alerts            do not print a line per non-expected flow as it starts\n"
+	        "  --alert-interval SEC   announce the same (verdict, rule, peer, port) once per\n"
+	        "                         SEC (default 3600), then one line counting the rest;\n"
+	        "                         0 announces every flow\n"
+	        "  --syslog [FACILITY]    alerts and warnings to syslog too (default daemon)\n"
+	        "  --buffer-size MIB      capture ring in MiB (default 256)\n"
+	        "  --snaplen BYTES        bytes kept of each packet (default 65535)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
 	        "  -q, --quiet            no findings at the end\n"
 	        "  -h, --help             this help\n");
 }
 
-static uint64_t wall_us(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec;
-}
-
 /* live's own options beside the shared ones. */
 struct live_opts {
 	const char *iface;
-	uint64_t checkpoint_s, duration_s;
-	int alerts;
+	uint64_t checkpoint_s, duration_s, alert_interval_s, buffer_mib, snaplen;
+	int alerts, syslog_facility;
 };
+
+/* --syslog takes an optional facility as the next word (if it names one). */
+static void syslog_option(struct live_opts *l, int argc, char **argv)
+{
+	l->syslog_facility = alert_facility("daemon");
+	if (optind < argc && alert_facility(argv[optind]) >= 0)
+		l->syslog_facility = alert_facility(argv[optind++]);
+}
 
 /* Parse live's options; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct live_opts *l)
@@ -110,6 +134,10 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 	                                     {"checkpoint", required_argument, NULL, 5},
 	                                     {"duration", required_argument, NULL, 6},
 	                                     {"no-alerts", no_argument, NULL, 7},
+	                                     {"alert-interval", required_argument, NULL, 8},
+	                                     {"syslog", no_argument, NULL, 9},
+	                                     {"buffer-size", required_argument, NULL, 10},
+	                                     {"snaplen", required_argument, NULL, 11},
 	                                     {NULL, 0, NULL, 0}};
 	int opt;
 
@@ -136,6 +164,22 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 		case 7:
 			l->alerts = 0;
 			break;
+		case 8:
+			if (cli_uint("--alert-interval", optarg, 0, 86400 * 7,
+			             &l->alert_interval_s) < 0)
+				return 2;
+			break;
+		case 9:
+			syslog_option(l, argc, argv);
+			break;
+		case 10:
+			if (cli_uint("--buffer-size", optarg, 1, 65536, &l->buffer_mib) < 0)
+				return 2;
+			break;
+		case 11:
+			if (cli_uint("--snaplen", optarg, 96, 262144, &l->snaplen) < 0)
+				return 2;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -160,70 +204,156 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 	return -1;
 }
 
-/* The capture loop: packets into the run until a signal, --duration or a
- * capture error (err filled, returns -1); wall time ages flows and drives
- * checkpoints when the link is quiet. */
-static int capture_loop(struct run *run, const struct live_opts *l, double t0, char *err,
-                        size_t errlen)
+/* What the loop needs besides the run. */
+struct live_state {
+	const struct live_opts *l;
+	const struct cli_audit_opts *o;
+	struct alerts *alerts;
+	uint64_t dropped; /* drops already warned about */
+	double t0, next_cp;
+};
+
+/* SIGHUP: build the matrix again from the same rules and site files and put
+ * it in force; a bad file is named (file:line) and the old matrix stays. */
+static void reload(struct run *run, struct live_state *st)
 {
-	uint64_t seen = 0; /* packets, for timers without locking */
+	struct rules_matrix *m = cli_matrix(&st->o->site);
+	char err[512];
+
+	if (!m) {
+		alert_warn(st->alerts, "SIGHUP: reload failed (above); the rules in force stay");
+		return;
+	}
+	if (rules_hosts(m, &(const struct sm_cidr *){NULL}) == 0) {
+		rules_free(m);
+		alert_warn(st->alerts, "SIGHUP: reload names no monitored host; the rules in force "
+		                       "stay");
+		return;
+	}
+	if (run_reload(run, m, err, sizeof(err)) < 0) {
+		alert_warn(st->alerts, "SIGHUP: %s; the rules in force stay", err);
+		return;
+	}
+	alert_warn(st->alerts, "SIGHUP: rules reloaded (%zu rules)", rules_count(run_matrix(run)));
+}
+
+/* Once a second: age flows, announce new drops, summarise alerts, and
+ * checkpoint when due. Returns 1 when --duration is over. */
+static int on_second(struct run *run, struct live_state *st)
+{
+	double now = cli_now();
+	uint64_t dropped = capture_dropped(live_cap), wall = wall_us();
+
+	run_tick(run, wall); /* a quiet link still ages flows */
+	if (st->alerts)
+		alert_tick(st->alerts, wall);
+	if (dropped > st->dropped) {
+		alert_warn(
+		    st->alerts,
+		    "the capture dropped %llu packets (%llu in all): the kernel ring is full; "
+		    "a larger --buffer-size absorbs longer bursts",
+		    (unsigned long long)(dropped - st->dropped), (unsigned long long)dropped);
+		st->dropped = dropped;
+	}
+	run_set_dropped(run, dropped);
+	if (now >= st->next_cp) {
+		char cerr[512];
+		if (run_checkpoint(run, wall, st->l->checkpoint_s * 1000000, cerr, sizeof(cerr)) <
+		    0)
+			alert_warn(st->alerts, "checkpoint: %s", cerr);
+		st->next_cp = now + (double)st->l->checkpoint_s;
+	}
+	return st->l->duration_s && now - st->t0 >= (double)st->l->duration_s;
+}
+
+/* The capture loop: packets into the run until a signal, --duration or a
+ * capture error (err filled, returns -1); timers run once a second of
+ * packet time, and on the read timeout when the link is quiet. */
+static int capture_loop(struct run *run, struct live_state *st, char *err, size_t errlen)
+{
 	int dlt = capture_datalink(live_cap), r;
-	double next_cp = t0 + (double)l->checkpoint_s;
 	const struct pcap_pkthdr *h;
 	const uint8_t *d;
+	time_t last = 0;
 
 	while (!live_stop) {
 		r = capture_next(live_cap, &h, &d, err, errlen);
-		if (r == 1) {
+		if (r == 1)
 			run_packet(run, dlt, h, d);
-			seen++;
-		} else if (r == 0)
+		else if (r == 0)
 			break;
 		else if (r == -1)
 			return -1;
-		if (r == -2 || (seen & 1023) == 0) {
-			double now = cli_now();
-			run_tick(run, wall_us()); /* a quiet link still ages flows */
-			if (now >= next_cp) {
-				char cerr[512];
-				run_set_dropped(run, capture_dropped(live_cap));
-				if (run_checkpoint(run, wall_us(), l->checkpoint_s * 1000000, cerr,
-				                   sizeof(cerr)) < 0)
-					fprintf(stderr, "smaudit live: checkpoint: %s\n", cerr);
-				next_cp = now + (double)l->checkpoint_s;
-			}
-			if (l->duration_s && now - t0 >= (double)l->duration_s)
+		if (live_reload) {
+			live_reload = 0;
+			reload(run, st);
+		}
+		if (r == -2 || h->ts.tv_sec != last) {
+			last = r == 1 ? h->ts.tv_sec : last;
+			if (on_second(run, st))
 				break;
 		}
 	}
 	return 0;
 }
 
+/* Open the capture and the run; NULL with *rc the exit code. */
+static struct run *live_open(struct live_opts *l, struct cli_audit_opts *o, struct alerts *alerts,
+                             int *rc)
+{
+	struct run_cfg cfg = {.mode = "live", .source = l->iface};
+	char err[1024];
+	int no_host;
+	struct run *run;
+
+	live_cap = capture_open_live(l->iface, o->filter, (int)l->snaplen, (int)l->buffer_mib, err,
+	                             sizeof(err));
+	if (!live_cap) {
+		fprintf(stderr, "smaudit live: %s\n", err);
+		*rc = 2;
+		return NULL;
+	}
+	if (alerts) {
+		cfg.alert = on_alert;
+		cfg.alert_ctx = alerts;
+	}
+	run = cli_run_open("live", o, &cfg, rc, &no_host);
+	if (!run) {
+		capture_close(live_cap);
+		live_cap = NULL;
+	}
+	return run;
+}
+
 int cli_live(int argc, char **argv)
 {
 	struct cli_audit_opts o = {.db = cli_default_db()};
-	struct live_opts l = {.checkpoint_s = 60, .alerts = 1};
-	struct run_cfg cfg = {.mode = "live"};
+	struct live_opts l = {.checkpoint_s = 60,
+	                      .alerts = 1,
+	                      .alert_interval_s = 3600,
+	                      .buffer_mib = LIVE_BUFFER_MIB,
+	                      .snaplen = LIVE_SNAPLEN,
+	                      .syslog_facility = -1};
+	struct live_state st = {.l = &l, .o = &o};
+	struct alert_cfg acfg;
 	struct run *run;
 	char err[1024], cerr[1024] = "";
-	int rc, no_host, failed;
-	double t0;
+	int rc, failed;
 
 	rc = parse_args(argc, argv, &o, &l);
 	if (rc >= 0)
 		return rc;
-	live_cap = capture_open_live(l.iface, o.filter, 65535, err, sizeof(err));
-	if (!live_cap) {
-		fprintf(stderr, "smaudit live: %s\n", err);
-		return 2;
+	acfg.out = l.alerts ? stdout : NULL;
+	acfg.syslog_facility = l.syslog_facility;
+	acfg.interval_us = l.alert_interval_s * 1000000;
+	st.alerts = alert_new(&acfg);
+	if (!st.alerts) {
+		fprintf(stderr, "smaudit live: out of memory\n");
+		return 3;
 	}
-	cfg.source = l.iface;
-	if (l.alerts)
-		cfg.alert = print_alert;
-	run = cli_run_open("live", &o, &cfg, &rc, &no_host);
+	run = live_open(&l, &o, l.alerts || l.syslog_facility >= 0 ? st.alerts : NULL, &rc);
 	if (!run) {
-		capture_close(live_cap);
-		live_cap = NULL;
+		alert_free(st.alerts);
 		return rc;
 	}
 	catch_signals();
@@ -231,8 +361,9 @@ int cli_live(int argc, char **argv)
 		fprintf(stderr,
 		        "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",
 		        l.iface, (long long)run_id(run), o.db);
-	t0 = cli_now();
-	failed = capture_loop(run, &l, t0, cerr, sizeof(cerr)) < 0;
+	st.t0 = cli_now();
+	st.next_cp = st.t0 + (double)l.checkpoint_s;
+	failed = capture_loop(run, &st, cerr, sizeof(cerr)) < 0;
 	if (failed)
 		fprintf(stderr, "smaudit live: %s\n", cerr);
 	run_set_dropped(run, capture_dropped(live_cap));
@@ -242,9 +373,11 @@ int cli_live(int argc, char **argv)
 		fprintf(stderr, "smaudit live: %s\n", err);
 		rc = 3;
 	}
+	alert_flush(st.alerts, wall_us());
 	if (!o.quiet)
-		run_print_summary(run, cli_now() - t0, stderr, stdout);
+		run_print_summary(run, cli_now() - st.t0, stderr, stdout);
 	run_free(run);
+	alert_free(st.alerts);
 	capture_close(live_cap);
 	live_cap = NULL;
 	return rc;

@@ -18,6 +18,7 @@
 
 struct run {
 	struct rules_matrix *matrix;
+	struct rules_matrix *retired; /* replaced by a reload, until the writer lets it go */
 	struct store *store;
 	struct audit *audit;
 	struct findings *findings;
@@ -60,6 +61,16 @@ static void fill_row(struct run *r)
 {
 	audit_fill_run(r->audit, &r->row);
 	r->row.dropped = r->dropped;
+}
+
+/* Free the matrix a reload replaced once the writer no longer judges with it. */
+static int free_retired(struct run *r)
+{
+	if (r->retired && audit_matrix_busy(r->audit, r->retired))
+		return -1;
+	rules_free(r->retired);
+	r->retired = NULL;
+	return 0;
 }
 
 struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run_err *why,
@@ -136,6 +147,33 @@ void run_packet(struct run *r, int dlt, const struct pcap_pkthdr *h, const uint8
 void run_tick(struct run *r, uint64_t now_us)
 {
 	audit_tick(r->audit, now_us);
+	free_retired(r);
+}
+
+int run_reload(struct run *r, struct rules_matrix *m, char *err, size_t errlen)
+{
+	char *hosts;
+
+	if (free_retired(r) < 0) {
+		rules_free(m);
+		snprintf(err, errlen, "the previous reload is still in use; try again");
+		return -1;
+	}
+	hosts = hosts_text(m);
+	if (!hosts) {
+		rules_free(m);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(r->svc, 0, 2 * SVC_BITMAP);
+	rules_service_ports(m, r->svc, r->svc + SVC_BITMAP);
+	audit_set_matrix(r->audit, m);
+	r->retired = r->matrix;
+	r->matrix = m;
+	free(r->hosts);
+	r->hosts = hosts;
+	r->row.hosts = hosts;
+	return 0;
 }
 
 void run_set_dropped(struct run *r, uint64_t dropped)
@@ -183,6 +221,7 @@ void run_free(struct run *r)
 	store_close(r->store);
 	findings_free(r->findings);
 	rules_free(r->matrix);
+	rules_free(r->retired);
 	free(r->svc);
 	free(r->hosts);
 	free(r);

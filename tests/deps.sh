@@ -19,6 +19,9 @@ command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # flow packet counts are held to tshark's conversation statistics
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
+# the sensor tests make a network namespace with a veth pair and replay captures into it
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v tcpreplay >/dev/null 2>&1 || need="$need tcpreplay"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"

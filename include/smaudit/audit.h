@@ -22,11 +22,12 @@
 struct audit_cfg {
 	struct flow_cfg flow;
 	int no_dpi;                        /* skip application detection */
-	const struct rules_matrix *matrix; /* frozen; borrowed */
+	const struct rules_matrix *matrix; /* frozen; borrowed (audit_set_matrix swaps it) */
 	struct store *store;               /* borrowed */
 	int64_t run_id;
-	/* live: called for a non-expected flow at its first packet, and at its
-	 * end if DPI turned it into a protocol-mismatch; NULL = no alerts */
+	/* live: called on the packet thread for a non-expected flow at its
+	 * first packet, and again when DPI's conclusion (or its end) changes
+	 * the verdict to another non-expected one; NULL = no alerts */
 	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
 	void *alert_ctx;
 	/* called on the writer thread for every flow once judged (findings);
@@ -70,6 +71,14 @@ long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us,
 /* End every open flow with reason and commit. Returns 0, or -1 with err if
  * the store failed (the first store error is kept). */
 int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen);
+
+/* Put matrix m in force (packet thread): packets use it at once, the
+ * writer from its next batch. The old one stays borrowed until
+ * audit_matrix_busy() says the writer has let it go. */
+void audit_set_matrix(struct audit *a, const struct rules_matrix *m);
+
+/* 1 while the writer is judging a batch with matrix m. */
+int audit_matrix_busy(struct audit *a, const struct rules_matrix *m);
 
 /* Counters so far. */
 const struct audit_counts *audit_counts(const struct audit *a);

@@ -17,10 +17,15 @@ struct capture;
  * NULL with err ("FILE: why") on failure. */
 struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen);
 
-/* Open a live interface (promiscuous off, snaplen 65535, immediate mode) with
- * filter. NULL with err on failure. */
-struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
-                                  size_t errlen);
+/* Block timeout of a live capture: the longest a packet waits in the ring
+ * before the packet thread sees it (so alerts are out well within a second). */
+#define CAPTURE_BLOCK_TIMEOUT_MS 100
+
+/* Open a live interface (promiscuous off, buffered TPACKET_V3 mode) with
+ * snaplen bytes per packet (<= 0: 65535), a ring of buffer_mib MiB (<= 0:
+ * 256) and filter. NULL with err on failure. */
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
+                                  int buffer_mib, char *err, size_t errlen);
 
 /* Next packet: 1 with *hdr and *data set (valid until the next call), 0 at the
  * end, -2 when a live read timed out with nothing, -1 on a read error (err

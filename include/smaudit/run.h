@@ -51,6 +51,11 @@ void run_packet(struct run *r, int dlt, const struct pcap_pkthdr *h, const uint8
 /* Let time run to now_us (a quiet live link still ages flows). */
 void run_tick(struct run *r, uint64_t now_us);
 
+/* Put matrix m in force in place of the run's (SIGHUP): new flows and
+ * flows judged from now on use it. Takes m in every case. Returns 0, or -1
+ * with err (the old matrix stays). Packet thread only. */
+int run_reload(struct run *r, struct rules_matrix *m, char *err, size_t errlen);
+
 /* Note the capture's loss so far (pcap_stats drops), saved with the row. */
 void run_set_dropped(struct run *r, uint64_t dropped);
 

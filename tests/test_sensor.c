@@ -1,0 +1,361 @@
+/* test_sensor.c: `smaudit live` as a long-running sensor, on real
+ * interfaces with real signals. Each test makes its own network namespace
+ * (named after the test process) with a veth pair sa0 <-> sb0 (MTU 65535,
+ * IPv6 off), starts smaudit live on sb0 inside it, and replays shipped
+ * captures into sa0 with tcpreplay; nothing leaves the namespace. Every
+ * smaudit run is bounded by --duration and killed in teardown. Needs root,
+ * ip (iproute2) and tcpreplay; skipped without them. The expected verdicts
+ * are pcaps/demo.verdicts (made without smaudit). */
+#define _GNU_SOURCE /* pipe2 */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define DEMO_PKTS  488 /* packets in pcaps/demo.pcap (capinfos) */
+#define DEMO_FLOWS 30  /* lines of pcaps/demo.verdicts */
+
+static char dir[64], db[128], ns[32];
+static pid_t live_pid = -1, helper_pid = -1;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run a shell command quietly; its exit status. */
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return tu_run(NULL, 0, "%s", cmd);
+}
+
+static void setup(void)
+{
+	if (geteuid() != 0 || sh("command -v tcpreplay && command -v ip") != 0)
+		return;
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	snprintf(db, sizeof(db), "%s/sensor.db", dir);
+	snprintf(ns, sizeof(ns), "smsens%d", (int)getpid());
+	cr_assert_eq(sh("ip netns add %s && ip -n %s link add sa0 type veth peer name sb0 && "
+	                "ip -n %s link set sa0 mtu 65535 up && ip -n %s link set sb0 mtu 65535 up "
+	                "&& ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
+	                ns, ns, ns, ns, ns),
+	             0, "cannot make namespace %s", ns);
+}
+
+static void teardown(void)
+{
+	if (live_pid > 0) {
+		kill(live_pid, SIGKILL);
+		waitpid(live_pid, NULL, 0);
+	}
+	if (helper_pid > 0) {
+		kill(helper_pid, SIGKILL);
+		waitpid(helper_pid, NULL, 0);
+	}
+	if (ns[0])
+		sh("ip netns del %s", ns);
+	if (dir[0])
+		cr_assert_eq(tu_rmrf(dir), 0);
+}
+
+TestSuite(sensor, .init = setup, .fini = teardown, .timeout = 90);
+
+#define q1(sql) tu_q1(db, sql)
+
+/* Like q1, for polling while smaudit writes: -1 on any error (the file
+ * still being created, a lock), never a failure. */
+static long long try_q1(const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(h);
+		return -1;
+	}
+	sqlite3_busy_timeout(h, 1000);
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	return v;
+}
+
+static void need_ns(void)
+{
+	if (!ns[0])
+		cr_skip_test("needs root, ip and tcpreplay");
+}
+
+/* Start smaudit live on sb0 with extra options; its stdout goes to out_fd
+ * (-1: dir/out), stderr to dir/err. Returns once the run row exists. */
+static pid_t start_live(const char *extra, int out_fd)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char cmd[1024];
+		if (out_fd >= 0) {
+			dup2(out_fd, 1);
+			close(out_fd);
+		}
+		snprintf(cmd, sizeof(cmd),
+		         "exec ip netns exec %s " SMAUDIT_BIN " live -i sb0 --site rules/demo.site "
+		         "--db %s --buffer-size 32 %s %s 2>%s/err",
+		         ns, db, extra, out_fd >= 0 ? "" : "> \"$0\"/out", dir);
+		execl("/bin/sh", "sh", "-c", cmd, dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		if (try_q1("SELECT count(*) FROM runs WHERE status='running'") == 1)
+			return live_pid = pid;
+		usleep(50000);
+	}
+	cr_assert_fail("smaudit live did not start");
+	return pid;
+}
+
+/* Replay pcap loops times at pps packets/s into the namespace; 0 on success. */
+static int replay(const char *pcap, int pps, int loops)
+{
+	return sh("ip netns exec %s tcpreplay -q -i sa0 -p %d -l %d %s", ns, pps, loops, pcap);
+}
+
+/* Wait for the live process; its exit status (128 + signal when killed). */
+static int wait_live(void)
+{
+	int st;
+
+	cr_assert_eq(waitpid(live_pid, &st, 0), live_pid);
+	live_pid = -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Wait until the run has counted n packets (checkpoints save the counters). */
+static void wait_packets(long long n)
+{
+	for (int i = 0; i < 400 && try_q1("SELECT packets FROM runs") < n; i++)
+		usleep(50000);
+}
+
+/* The whole of dir/name (stderr, stdout) into buf. */
+static const char *slurp(const char *name, char *buf, size_t len)
+{
+	char path[256];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Occurrences of needle in hay. */
+static int count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+Test(sensor, closed_stdout_ends_alert_lines_not_the_audit)
+{
+	char err[8192], line[512];
+	int fds[2], rc;
+	FILE *rd;
+
+	need_ns();
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0); /* the sensor keeps no read end */
+	start_live("--duration 60 --checkpoint 1", fds[1]);
+	close(fds[1]);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	rd = fdopen(fds[0], "r");
+	cr_assert_not_null(fgets(line, sizeof(line), rd), "one alert line");
+	fclose(rd); /* what `| head -n 1` does */
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(2 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	rc = wait_live();
+	cr_assert_eq(rc, 0, "exit %d (141 = killed by SIGPIPE)", rc);
+	slurp("err", err, sizeof(err));
+	cr_assert_eq(count_str(err, "alert output closed"), 1, "%s", err);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND packets=976"), 1);
+	cr_assert_geq(q1("SELECT flows FROM runs"), DEMO_FLOWS);
+	cr_assert_eq(q1("SELECT flows FROM runs"), q1("SELECT count(*) FROM flows"));
+}
+
+Test(sensor, sigterm_writes_open_flows_with_reason_shutdown)
+{
+	need_ns();
+	start_live("--duration 60 --checkpoint 1 --no-alerts", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND finished IS NOT "
+	                "NULL AND error IS NULL"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), DEMO_FLOWS);
+	/* UDP flows time out after 60 s: still open at SIGTERM */
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE proto='udp' AND end_reason='shutdown'"),
+	             q1("SELECT count(*) FROM flows WHERE proto='udp'"));
+	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE proto='udp'"), 0);
+}
+
+/* Write text to dir/name. */
+static void put(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Wait until dir/err contains s. */
+static void wait_err(const char *s)
+{
+	char err[8192];
+	for (int i = 0; i < 200 && !strstr(slurp("err", err, sizeof(err)), s); i++)
+		usleep(50000);
+	cr_assert(strstr(err, s), "stderr lacks '%s':\n%s", s, err);
+}
+
+/* The demo's SMTP connection from the host to 127.0.0.66. */
+#define SMTP_66 "SELECT count(*) FROM flows WHERE resp_addr='127.0.0.66' AND resp_port=25"
+
+Test(sensor, sighup_reloads_the_site_and_a_bad_file_keeps_the_old_matrix)
+{
+	char opt[256];
+
+	need_ns();
+	/* mail is 127.0.0.66 at first: the demo's SMTP flow to .66 is expected */
+	put("site", "host 127.0.0.10\nrole mail 127.0.0.66\n");
+	snprintf(opt, sizeof(opt), "--duration 60 --checkpoint 1 --no-alerts --site %s/site", dir);
+	start_live(opt, -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(DEMO_PKTS);
+
+	put("site", "host 127.0.0.10\nrole mail 127.0.0.66\nrole nosuchrole 127.0.0.1\n");
+	kill(live_pid, SIGHUP);
+	wait_err("the rules in force stay");
+	wait_err("site:3");
+
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0); /* still the first matrix */
+	/* flows are judged when they end (with the matrix then in force): wait
+	 * for these to close (5 s after their FINs) */
+	for (int i = 0; i < 300 && try_q1(SMTP_66 " AND end_reason='closed'") < 2; i++)
+		usleep(50000);
+
+	put("site", "host 127.0.0.10\nrole mail 127.0.0.23\n");
+	kill(live_pid, SIGHUP);
+	wait_err("rules reloaded");
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(3 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	cr_assert_eq(q1(SMTP_66 " AND verdict='expected'"), 2,
+	             "two replays under the first matrix (the bad file changed nothing)");
+	cr_assert_eq(q1(SMTP_66 " AND verdict='unexpected-peer'"), 1,
+	             "the third under the reloaded one");
+}
+
+/* Hold the database's write lock for secs seconds in another process
+ * (python3's sqlite3); returns once the lock is held. */
+static void hold_write_lock(int secs)
+{
+	char flag[160], cmd[1024];
+
+	snprintf(flag, sizeof(flag), "%s/locked", dir);
+	helper_pid = fork();
+	cr_assert_neq(helper_pid, -1);
+	if (helper_pid == 0) {
+		snprintf(cmd, sizeof(cmd),
+		         "import sqlite3, time\n"
+		         "c = sqlite3.connect('%s', isolation_level=None, timeout=30)\n"
+		         "c.execute('BEGIN IMMEDIATE')\n"
+		         "open('%s', 'w').close()\n"
+		         "time.sleep(%d)\n"
+		         "c.execute('COMMIT')\n",
+		         db, flag, secs);
+		execlp("python3", "python3", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && access(flag, F_OK) != 0; i++)
+		usleep(50000);
+	cr_assert_eq(access(flag, F_OK), 0, "the lock holder did not start");
+}
+
+Test(sensor, second_sigint_exits_at_once)
+{
+	need_ns();
+	start_live("--duration 60 --checkpoint 1 --no-alerts", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(DEMO_PKTS);
+	/* the final commit waits for the lock: the second SIGINT comes meanwhile */
+	hold_write_lock(30);
+	kill(live_pid, SIGINT);
+	usleep(500000);
+	kill(live_pid, SIGINT);
+	cr_assert_eq(wait_live(), 130);
+	wait_err("second interrupt");
+	kill(helper_pid, SIGKILL);
+	waitpid(helper_pid, NULL, 0);
+	helper_pid = -1;
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete'"), 0,
+	             "the run did not get to end");
+}
+
+Test(sensor, a_burst_into_a_stopped_sensor_is_held_by_the_ring)
+{
+	need_ns();
+	start_live("--duration 60 --checkpoint 1 --no-alerts", -1);
+	/* 20 x 488 packets arrive while the sensor is stopped: the TPACKET_V3 ring
+	 * holds them (immediate mode held 256 frames and dropped the rest) */
+	kill(live_pid, SIGSTOP);
+	cr_assert_eq(replay("pcaps/demo.pcap", 20000, 20), 0);
+	kill(live_pid, SIGCONT);
+	wait_packets(20 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 20 * DEMO_PKTS);
+	cr_assert_eq(q1("SELECT dropped FROM runs"), 0);
+}
+
+Test(sensor, capture_options_are_checked)
+{
+	char out[4096];
+
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN
+	                    " live -i lo --host 127.0.0.10 --buffer-size 0 --db /dev/null"),
+	             2, "%s", out);
+	cr_assert(strstr(out, "--buffer-size"), "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN
+	                    " live -i lo --host 127.0.0.10 --snaplen 20 --db /dev/null"),
+	             2, "%s", out);
+	cr_assert(strstr(out, "--snaplen"), "%s", out);
+}
