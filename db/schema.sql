@@ -31,7 +31,14 @@ CREATE TABLE IF NOT EXISTS runs (
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
-  version       TEXT                      -- smaudit version that wrote the run
+  version       TEXT,                     -- smaudit version that wrote the run
+  -- liveness (live and read): who writes the run, and when it last said so.
+  -- finished stays NULL while status is 'running'; a run found 'running'
+  -- whose process is gone is marked 'interrupted' by the next smaudit that
+  -- writes the database, with finished = its last heartbeat.
+  pid           INTEGER,                  -- process id of the writer
+  hostname      TEXT,                     -- host the writer runs on
+  heartbeat     TEXT                      -- ISO 8601 UTC of the last checkpoint (or start)
 );
 
 -- The rules in force for a run (so coverage needs nothing but the database).

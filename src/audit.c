@@ -65,6 +65,8 @@ static void judge_and_store(struct audit *a, const struct rules_matrix *m, struc
 		n->peer_unchecked++;
 	if (a->cfg.judged)
 		a->cfg.judged(a->cfg.judged_ctx, r, &v);
+	int had_row = r->store_id > 0; /* written at a checkpoint: counted then */
+
 	if (r->direction == DIR_IN)
 		n->flows_in++;
 	else if (r->direction == DIR_OUT)
@@ -77,7 +79,8 @@ static void judge_and_store(struct audit *a, const struct rules_matrix *m, struc
 		n->store_errors++;
 		return;
 	}
-	n->flows_stored++;
+	if (!had_row)
+		n->flows_stored++;
 }
 
 /* Add a batch's counters into to (mu held). */
@@ -343,7 +346,7 @@ void audit_tick(struct audit *a, uint64_t now_us)
 struct checkpoint_ctx {
 	struct audit *a;
 	uint64_t cutoff_us;
-	long written;
+	long written, added; /* added: rows new to the database */
 	int failed;
 	char *err;
 	size_t errlen;
@@ -364,6 +367,8 @@ static void checkpoint_one(void *ctx, struct flow *f)
 		c->failed = 1;
 		return;
 	}
+	if (!live->store_id)
+		c->added++;
 	live->store_id = snap.store_id; /* the end replaces this row */
 	c->written++;
 }
@@ -383,8 +388,14 @@ long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us,
 	pthread_mutex_lock(&a->mu);
 	wait_idle(a);
 	flow_foreach(a->flows, checkpoint_one, &c);
-	failed = c.failed || store_flush(a->cfg.store, err, errlen) < 0 ||
-	         (run && store_run_end(a->cfg.store, a->cfg.run_id, run, err, errlen) < 0);
+	failed = c.failed || store_flush(a->cfg.store, err, errlen) < 0;
+	if (!failed)
+		a->w.flows_stored += (uint64_t)c.added;
+	if (!failed && run) {
+		struct store_run row = *run;
+		row.flows = a->w.flows_stored; /* with the rows just added */
+		failed = store_run_progress(a->cfg.store, a->cfg.run_id, &row, err, errlen) < 0;
+	}
 	pthread_mutex_unlock(&a->mu);
 	return failed ? -1 : c.written;
 }

@@ -6,9 +6,19 @@
  * run row, pipeline; a failure after the row exists marks it failed, so no
  * run is left 'running' by a set-up error. Closing ends the open flows,
  * stops the writer, and writes the row's final counters, which are the
- * writer's count of rows really stored. */
+ * writer's count of rows really stored. Before its own row, a run marks
+ * 'interrupted' the runs left 'running' by a process that is gone (kill -9,
+ * power loss): its own host's by pid, others' by a stale heartbeat. */
+#define _GNU_SOURCE /* strptime, timegm */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
 
 #include "smaudit/findings.h"
 #include "smaudit/run.h"
@@ -24,9 +34,11 @@ struct run {
 	struct findings *findings;
 	uint8_t *svc; /* TCP then UDP service-port bitmaps */
 	char *hosts;  /* monitored hosts as stored: "a/32,b/128" */
+	char hostname[256];
 	const char *db;
 	int64_t id;
 	uint64_t dropped;
+	long reaped;          /* runs found 'running' with their process gone */
 	struct store_run row; /* strings borrowed from cfg and this struct */
 };
 
@@ -48,6 +60,48 @@ static char *hosts_text(const struct rules_matrix *m)
 		                        cidr_str(&h[i], c, sizeof(c)));
 	}
 	return out;
+}
+
+/* Seconds since an ISO 8601 UTC time as the store writes it; -1 if unreadable. */
+static double iso_age(const char *iso)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return -1;
+	return difftime(time(NULL), timegm(&tm));
+}
+
+/* 1 when process pid is not an smaudit any more (gone, or the pid reused). */
+static int pid_gone(long pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (pid == (long)getpid())
+		return 0;
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0; /* alive, and no /proc to tell more */
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "smaudit", 7) != 0;
+}
+
+/* store_runs_reap's test: is the process that writes a 'running' run gone? */
+static int owner_gone(void *ctx, const struct store_owner *o)
+{
+	const struct run *r = ctx;
+
+	if (o->pid > 0 && o->hostname && !strcmp(o->hostname, r->hostname))
+		return pid_gone(o->pid);
+	/* another host, or a run from before pids were kept: only its age tells */
+	return iso_age(o->heartbeat) > CFG_STALE_RUN_S;
 }
 
 /* audit's judged hook (writer thread): tally the findings. */
@@ -109,7 +163,11 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	r->row.filter = cfg->filter;
 	r->row.hosts = r->hosts;
 	r->row.status = "running";
-	if (store_run_begin(r->store, &r->row, m, &r->id, err, errlen) < 0) {
+	if (gethostname(r->hostname, sizeof(r->hostname) - 1) < 0)
+		snprintf(r->hostname, sizeof(r->hostname), "?");
+	if (store_runs_reap(r->store, owner_gone, r, &r->reaped, err, errlen) < 0 ||
+	    store_run_begin(r->store, &r->row, m, &r->id, err, errlen) < 0 ||
+	    store_run_owner(r->store, r->id, (long)getpid(), r->hostname, err, errlen) < 0) {
 		run_free(r);
 		return NULL;
 	}
@@ -225,6 +283,11 @@ void run_free(struct run *r)
 	free(r->svc);
 	free(r->hosts);
 	free(r);
+}
+
+long run_reaped(const struct run *r)
+{
+	return r->reaped;
 }
 
 int64_t run_id(const struct run *r)

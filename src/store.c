@@ -83,13 +83,55 @@ static int table_count(struct store *s, int *has_runs)
 	return n;
 }
 
+/* 1 if table has column, 0 if not, -1 on error. */
+static int has_column(struct store *s, const char *table, const char *column)
+{
+	sqlite3_stmt *st;
+	char sql[128];
+	int found = 0;
+
+	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (!strcmp((const char *)sqlite3_column_text(st, 1), column))
+			found = 1;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Add table.column (decl: its type) when an older database lacks it. */
+static int add_column(struct store *s, const char *table, const char *column, const char *decl,
+                      char *err, size_t errlen)
+{
+	char sql[256];
+	int has = has_column(s, table, column);
+
+	if (has < 0)
+		return db_err(s, err, errlen, "database: reading the schema");
+	if (has)
+		return 0;
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
+	return exec(s, sql, err, errlen);
+}
+
+/* The runs liveness columns (pid, hostname, heartbeat) for older databases. */
+static int migrate_liveness(struct store *s, char *err, size_t errlen)
+{
+	if (add_column(s, "runs", "pid", "INTEGER", err, errlen) < 0 ||
+	    add_column(s, "runs", "hostname", "TEXT", err, errlen) < 0 ||
+	    add_column(s, "runs", "heartbeat", "TEXT", err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 /* Bring a database at version from up to STORE_SCHEMA_VERSION. */
 static int migrate(struct store *s, int from, char *err, size_t errlen)
 {
 	(void)from; /* version 1 is the first: the schema itself is the migration */
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (exec(s, store_schema_sql, err, errlen) < 0) {
+	if (exec(s, store_schema_sql, err, errlen) < 0 || migrate_liveness(s, err, errlen) < 0) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
 		return -1;
 	}
@@ -408,5 +450,115 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return db_err(s, err, errlen, "database: finishing the run");
+	return 0;
+}
+
+/* ---- run liveness ------------------------------------------------------ */
+
+/* Run one UPDATE of runs (sql, with ?1 = id and ?2 = now) plus the text
+ * ?3 and ?4 when given; commits what is pending first. */
+static int update_run(struct store *s, const char *sql, int64_t id, const char *t3, const char *t4,
+                      char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	if (store_flush(s, err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
+	if (t3)
+		sqlite3_bind_text(st, 3, t3, -1, SQLITE_TRANSIENT);
+	if (t4)
+		sqlite3_bind_text(st, 4, t4, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, err, errlen, "database: updating the run");
+	return 0;
+}
+
+int store_run_owner(struct store *s, int64_t id, long pid, const char *host, char *err,
+                    size_t errlen)
+{
+	char p[24];
+
+	snprintf(p, sizeof(p), "%ld", pid);
+	return update_run(s,
+	                  "UPDATE runs SET heartbeat=?2, pid=CAST(?3 AS INTEGER), hostname=?4 "
+	                  "WHERE id=?1",
+	                  id, p, host, err, errlen);
+}
+
+int store_run_progress(struct store *s, int64_t id, const struct store_run *run, char *err,
+                       size_t errlen)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	if (store_flush(s, err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db,
+	                       "UPDATE runs SET heartbeat=?2, finished=NULL, packets=?3, bytes=?4, "
+	                       "malformed=?5, unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, "
+	                       "flows_other=?10, evicted=?11 WHERE id=?1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)run->unknown_link);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)run->non_ip);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)run->dropped);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)run->flows);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)run->flows_other);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, err, errlen, "database: saving the run's progress");
+	return 0;
+}
+
+int store_runs_reap(struct store *s, int (*gone)(void *ctx, const struct store_owner *o), void *ctx,
+                    long *reaped, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t ids[64];
+	size_t n = 0;
+
+	*reaped = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT id, ifnull(pid, 0), hostname, ifnull(heartbeat, started) "
+	                       "FROM runs WHERE status='running' ORDER BY id LIMIT 64",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct store_owner o = {.pid = (long)sqlite3_column_int64(st, 1),
+		                        .hostname = (const char *)sqlite3_column_text(st, 2),
+		                        .heartbeat = (const char *)sqlite3_column_text(st, 3)};
+		if (gone(ctx, &o))
+			ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n; i++) {
+		if (update_run(
+		        s,
+		        "UPDATE runs SET status='interrupted', finished=ifnull(heartbeat, "
+		        "started), error='the process ' || ifnull(pid, '?') || ' on ' || "
+		        "ifnull(hostname, '?') || ' ended without closing the run (killed or "
+		        "power lost); its counters are those of its last checkpoint (found ' || ?2 "
+		        "|| "
+		        "')' WHERE id=?1 AND status='running'",
+		        ids[i], NULL, NULL, err, errlen) < 0)
+			return -1;
+		(*reaped)++;
+	}
 	return 0;
 }

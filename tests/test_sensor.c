@@ -359,3 +359,61 @@ Test(sensor, capture_options_are_checked)
 	             2, "%s", out);
 	cr_assert(strstr(out, "--snaplen"), "%s", out);
 }
+
+Test(sensor, the_run_row_tells_the_truth_while_running_and_after_kill_9)
+{
+	char out[4096];
+	int rc;
+
+	need_ns();
+	start_live("--duration 60 --checkpoint 1 --no-alerts", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(DEMO_PKTS);
+	/* UDP flows stay open: checkpoint rows exist and are counted */
+	for (int i = 0; i < 100 && try_q1("SELECT flows FROM runs") != DEMO_FLOWS; i++)
+		usleep(50000);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='running' AND finished IS NULL AND "
+	                "heartbeat IS NOT NULL AND hostname IS NOT NULL"),
+	             1);
+	cr_assert_eq(q1("SELECT pid FROM runs"), live_pid);
+	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE end_reason='checkpoint'"), 0);
+	cr_assert_eq(q1("SELECT flows FROM runs"), q1("SELECT count(*) FROM flows"),
+	             "runs.flows counts the checkpoint rows");
+
+	kill(live_pid, SIGKILL);
+	cr_assert_eq(wait_live(), 128 + SIGKILL);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='running'"), 1);
+	/* the next smaudit that writes the database notices */
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --site rules/demo.site --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "marked 'interrupted'"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=1 AND status='interrupted' AND "
+	                "finished = heartbeat AND error LIKE '%killed%'"),
+	             1);
+	cr_assert_eq(q1("SELECT flows FROM runs WHERE id=1"),
+	             q1("SELECT count(*) FROM flows WHERE run_id=1"));
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=2 AND status='complete'"), 1);
+}
+
+Test(sensor, kernel_drops_are_warned_counted_and_summarised)
+{
+	char err[8192];
+	long long pkts, drops;
+
+	need_ns();
+	/* a 1 MiB ring and a stopped sensor: 40 x 488 packets cannot all fit */
+	start_live("--duration 60 --checkpoint 1 --no-alerts --buffer-size 1", -1);
+	kill(live_pid, SIGSTOP);
+	cr_assert_eq(replay("pcaps/demo.pcap", 50000, 40), 0);
+	kill(live_pid, SIGCONT);
+	wait_err("the capture dropped");
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	pkts = q1("SELECT packets FROM runs");
+	drops = q1("SELECT dropped FROM runs");
+	cr_assert_gt(drops, 0);
+	cr_assert_eq(pkts + drops, 40 * DEMO_PKTS, "every packet sent is captured or counted");
+	slurp("err", err, sizeof(err));
+	cr_assert(strstr(err, "packets (kernel or interface)"), "%s", err);
+}

@@ -224,4 +224,47 @@ Test(store, migrates_an_older_database)
 	cr_assert_eq(q1("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name='flows'"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='old.pcap'"), 1, "old runs kept");
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('pid', "
+	                "'hostname', 'heartbeat')"),
+	             3, "the liveness columns are added to an older runs table");
+}
+
+/* store_runs_reap's test for the next one: pid 111 is gone. */
+static int pid_111_gone(void *ctx, const struct store_owner *o)
+{
+	int *calls = ctx;
+	(*calls)++;
+	return o->pid == 111;
+}
+
+Test(store, runs_left_running_by_a_gone_process_are_marked_interrupted)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "eth0", .hosts = "127.0.0.10/32"};
+	int64_t a, b;
+	long reaped;
+	int calls = 0;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &a, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_owner(s, a, 111, "sensor1", err, sizeof(err)), 0, "%s", err);
+	run.packets = 42;
+	run.flows = 7;
+	cr_assert_eq(store_run_progress(s, a, &run, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_owner(s, b, 222, "sensor1", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='running' AND finished IS NULL AND "
+	                "heartbeat IS NOT NULL"),
+	             2);
+	cr_assert_eq(store_runs_reap(s, pid_111_gone, &calls, &reaped, err, sizeof(err)), 0, "%s",
+	             err);
+	store_close(s);
+	cr_assert_eq(calls, 2);
+	cr_assert_eq(reaped, 1);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=1 AND status='interrupted' AND "
+	                "finished=heartbeat AND packets=42 AND flows=7 AND error LIKE "
+	                "'%111 on sensor1%'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=2 AND status='running'"), 1);
 }

@@ -62,9 +62,10 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 void audit_tick(struct audit *a, uint64_t now_us);
 
 /* Write every open flow touching a monitored host that started at least
- * min_age_us before now_us as it stands (end_reason 'checkpoint'), update
- * the run row from run if not NULL, and commit; a flow's row is replaced
- * when it ends. Returns the number of flows written, or -1 with err. */
+ * min_age_us before now_us as it stands (end_reason 'checkpoint'), save
+ * the running run's counters and heartbeat from run if not NULL, and
+ * commit; a flow's row is replaced when it ends (flows stored counts rows,
+ * so it is counted once). Returns the flows written, or -1 with err. */
 long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us,
                       const struct store_run *run, char *err, size_t errlen);
 

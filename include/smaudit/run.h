@@ -72,6 +72,10 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 /* Free everything the run owns; call run_close first or open flows are lost. */
 void run_free(struct run *r);
 
+/* Runs that run_open() found 'running' with their process gone, and
+ * marked 'interrupted'. */
+long run_reaped(const struct run *r);
+
 /* The run's id in the database. */
 int64_t run_id(const struct run *r);
 

@@ -55,6 +55,28 @@ int store_flush(struct store *s, char *err, size_t errlen);
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
                   size_t errlen);
 
+/* Who writes a run, as runs.pid, runs.hostname, runs.heartbeat hold it. */
+struct store_owner {
+	long pid;              /* 0 when unknown (an older database) */
+	const char *hostname;  /* NULL when unknown */
+	const char *heartbeat; /* last checkpoint, or the start */
+};
+
+/* Record the process writing run id (pid on host) and its first heartbeat. */
+int store_run_owner(struct store *s, int64_t id, long pid, const char *host, char *err,
+                    size_t errlen);
+
+/* Commit pending flows and save a running run's counters with a heartbeat
+ * (finished stays NULL). Returns 0 or -1 with err. */
+int store_run_progress(struct store *s, int64_t id, const struct store_run *run, char *err,
+                       size_t errlen);
+
+/* Mark 'interrupted' every run still 'running' for which gone(ctx, owner)
+ * says its process is no more (finished = its last heartbeat, error says
+ * why); *reaped gets how many. Returns 0 or -1 with err. */
+int store_runs_reap(struct store *s, int (*gone)(void *ctx, const struct store_owner *o), void *ctx,
+                    long *reaped, char *err, size_t errlen);
+
 /* Current UTC time as ISO 8601 ("2026-11-24T13:38:15Z") into buf (>= 32 bytes). */
 const char *store_now_iso(char *buf, size_t len);
 
