@@ -240,8 +240,15 @@ int dpi_feed(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec,
 	enough = total > (p->proto == IPPROTO_TCP ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS);
 	if (!enough && (*st)->last.app_protocol == NDPI_PROTOCOL_UNKNOWN)
 		return 0;
-	if (!enough && ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf))
-		return 0; /* named, but more to learn (response, certificate) */
+	if (!enough && ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf)) {
+		/* named, but more to learn (response, certificate): say the name
+		 * now (live alerts judge it), once; finish() has the last word */
+		if (rec->app.proto[0])
+			return 0;
+		set_name(ctx, &rec->app, (*st)->last);
+		rec->app.confidence = conf_from_ndpi((*st)->nf.confidence);
+		return rec->app.proto[0] ? 2 : 0;
+	}
 	finish(ctx, st, rec, 0);
 	return 1;
 }

@@ -417,3 +417,85 @@ Test(sensor, kernel_drops_are_warned_counted_and_summarised)
 	slurp("err", err, sizeof(err));
 	cr_assert(strstr(err, "packets (kernel or interface)"), "%s", err);
 }
+
+/* Lines of dir/out containing s. */
+static int out_lines(const char *s)
+{
+	char out[65536];
+	return count_str(slurp("out", out, sizeof(out)), s);
+}
+
+Test(sensor, a_protocol_mismatch_is_announced_when_dpi_concludes_not_at_the_end)
+{
+	char open_pcap[160], out[16384], *p;
+	int n = 0;
+
+	need_ns();
+	/* mismatch.pcap without its FIN and RST packets: the flows stay open */
+	snprintf(open_pcap, sizeof(open_pcap), "%s/open.pcap", dir);
+	cr_assert_eq(sh("tshark -r pcaps/mismatch.pcap -Y 'not (tcp.flags.fin==1 or "
+	                "tcp.flags.reset==1)' -w %s",
+	                open_pcap),
+	             0);
+	start_live("--duration 60", -1);
+	cr_assert_eq(replay(open_pcap, 2000, 1), 0);
+	for (int i = 0; i < 200 && out_lines(" protocol-mismatch ") < 3; i++)
+		usleep(50000);
+	cr_assert_eq(out_lines(" protocol-mismatch "), 3, "%s", slurp("out", out, sizeof(out)));
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	/* each line's uid is a flow that was still open when it was announced */
+	slurp("out", out, sizeof(out));
+	for (p = strtok(out, "\n"); p; p = strtok(NULL, "\n")) {
+		char uid[32] = "", sql[256], *u = strstr(p, " uid ");
+		if (!strstr(p, " protocol-mismatch ") || !u)
+			continue; /* the findings after the stop */
+		sscanf(u, " uid %31[^:]", uid);
+		snprintf(
+		    sql, sizeof(sql),
+		    "SELECT count(*) FROM flows WHERE uid='%s' AND verdict='protocol-mismatch' "
+		    "AND end_reason='shutdown'",
+		    uid);
+		cr_assert_eq(q1(sql), 1, "%s", sql);
+		n++;
+	}
+	cr_assert_eq(n, 3);
+}
+
+Test(sensor, the_same_alert_is_announced_once_per_interval_then_summarised)
+{
+	long long keys, flows, more = 0;
+	char out[65536], *p;
+
+	need_ns();
+	start_live("--duration 60 --checkpoint 1", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 3), 0);
+	wait_packets(3 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	keys = q1("SELECT count(*) FROM (SELECT DISTINCT verdict, ifnull(rule_id, '-'), "
+	          "peer_addr, CASE WHEN proto='icmp' THEN orig_port ELSE resp_port END FROM flows "
+	          "WHERE verdict != 'expected')");
+	flows = q1("SELECT count(*) FROM flows WHERE verdict != 'expected'");
+	cr_assert_gt(flows, keys, "the replays repeat flows");
+	cr_assert_eq(out_lines(" uid "), keys, "one line per (verdict, rule, peer, port)");
+	/* the summaries count every other flow */
+	slurp("out", out, sizeof(out));
+	for (p = out; (p = strstr(p, ": ... ")); p++)
+		more += strtoll(p + 6, NULL, 10);
+	cr_assert_eq(more + keys, flows, "%s", out);
+	cr_assert_geq(out_lines("more like it in the last"), 1);
+}
+
+Test(sensor, alert_interval_0_announces_every_flow)
+{
+	need_ns();
+	start_live("--duration 60 --checkpoint 1 --alert-interval 0", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 3), 0);
+	wait_packets(3 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	cr_assert_eq(out_lines(" uid "),
+	             q1("SELECT count(*) FROM flows WHERE verdict != 'expected'"));
+	cr_assert_eq(out_lines("more like it"), 0);
+}
