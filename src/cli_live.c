@@ -243,6 +243,7 @@ static int on_second(struct run *run, struct live_state *st)
 {
 	double now = cli_now();
 	uint64_t dropped = capture_dropped(live_cap), wall = wall_us();
+	char msg[600];
 
 	run_tick(run, wall); /* a quiet link still ages flows */
 	if (st->alerts)
@@ -257,12 +258,11 @@ static int on_second(struct run *run, struct live_state *st)
 	}
 	run_set_dropped(run, dropped);
 	if (now >= st->next_cp) {
-		char cerr[512];
-		if (run_checkpoint(run, wall, st->l->checkpoint_s * 1000000, cerr, sizeof(cerr)) <
-		    0)
-			alert_warn(st->alerts, "checkpoint: %s", cerr);
+		run_checkpoint(run, wall, st->l->checkpoint_s * 1000000);
 		st->next_cp = now + (double)st->l->checkpoint_s;
 	}
+	if (run_store_news(run, msg, sizeof(msg)))
+		alert_warn(st->alerts, "database: %s", msg);
 	return st->l->duration_s && now - st->t0 >= (double)st->l->duration_s;
 }
 

@@ -177,6 +177,7 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	acfg.flow.svc_tcp = r->svc;
 	acfg.flow.svc_udp = r->svc + SVC_BITMAP;
 	acfg.no_dpi = cfg->no_dpi;
+	acfg.retry_store = !strcmp(cfg->mode, "live");
 	acfg.matrix = m;
 	acfg.store = r->store;
 	acfg.run_id = r->id;
@@ -239,11 +240,16 @@ void run_set_dropped(struct run *r, uint64_t dropped)
 	r->dropped = dropped;
 }
 
-long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *err, size_t errlen)
+long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us)
 {
 	fill_row(r);
 	r->row.status = "running";
-	return audit_checkpoint(r->audit, now_us, min_age_us, &r->row, err, errlen);
+	return audit_checkpoint(r->audit, now_us, min_age_us, &r->row);
+}
+
+int run_store_news(struct run *r, char *msg, size_t len)
+{
+	return audit_store_news(r->audit, msg, len);
 }
 
 int run_close(struct run *r, enum flow_end reason, const char *status, const char *error, char *err,

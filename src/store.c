@@ -409,6 +409,14 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	return 0;
 }
 
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = 0;
+	s->pending = 0;
+}
+
 int store_flush(struct store *s, char *err, size_t errlen)
 {
 	if (!s->in_tx)

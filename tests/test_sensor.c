@@ -20,6 +20,7 @@
 
 #define DEMO_PKTS  488 /* packets in pcaps/demo.pcap (capinfos) */
 #define DEMO_FLOWS 30  /* lines of pcaps/demo.verdicts */
+#define LIVE_EXTRA ""  /* options of the combined scenario */
 
 static char dir[64], db[128], ns[32];
 static pid_t live_pid = -1, helper_pid = -1;
@@ -90,6 +91,25 @@ static long long try_q1(const char *sql)
 			v = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
+	sqlite3_close(h);
+	return v;
+}
+
+/* q1 on the sensor's database with other attached as r. */
+static long long q1_attached(const char *other, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	char att[256];
+	long long v = -1;
+
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	snprintf(att, sizeof(att), "ATTACH '%s' AS r", other);
+	cr_assert_eq(sqlite3_exec(h, att, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+	cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	sqlite3_close(h);
 	return v;
 }
@@ -498,4 +518,70 @@ Test(sensor, alert_interval_0_announces_every_flow)
 	cr_assert_eq(out_lines(" uid "),
 	             q1("SELECT count(*) FROM flows WHERE verdict != 'expected'"));
 	cr_assert_eq(out_lines("more like it"), 0);
+}
+
+/* Replay in the background; returns the replaying process. */
+static pid_t replay_bg(const char *pcap, int pps, int loops)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(replay(pcap, pps, loops) == 0 ? 0 : 1);
+	return pid;
+}
+
+/* The issue's scenario: a capture replayed 40 times at 2,000 packets/s while
+ * another process holds the database's write lock for 10 s, stdout read for
+ * one line and closed (`| head -n 1`), a SIGHUP in the middle: exit 0, no
+ * drop, every packet counted, the verdicts of `read` on the same file. */
+Test(sensor, a_locked_database_a_closed_stdout_and_a_reload_lose_nothing, .timeout = 120)
+{
+	char line[512], out[4096], rdb[160], sql[512];
+	int fds[2], st;
+	pid_t rp;
+	FILE *rd;
+
+	need_ns();
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	start_live("--duration 100 --checkpoint 1" LIVE_EXTRA, fds[1]);
+	close(fds[1]);
+	rp = replay_bg("pcaps/demo.pcap", 2000, 40);
+	rd = fdopen(fds[0], "r");
+	cr_assert_not_null(fgets(line, sizeof(line), rd), "one alert line");
+	fclose(rd);
+	sleep(1);
+	hold_write_lock(10);
+	sleep(3);
+	kill(live_pid, SIGHUP);
+	cr_assert_eq(waitpid(rp, &st, 0), rp);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tcpreplay failed");
+	cr_assert_eq(waitpid(helper_pid, &st, 0), helper_pid);
+	helper_pid = -1;
+	wait_packets(40 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0, "%s", slurp("err", out, sizeof(out)));
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND error IS NULL"), 1);
+	cr_assert_eq(q1("SELECT dropped FROM runs"), 0);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 40 * DEMO_PKTS);
+	cr_assert_eq(q1("SELECT flows FROM runs"), q1("SELECT count(*) FROM flows"));
+	slurp("err", out, sizeof(out));
+	cr_assert(strstr(out, "rules reloaded"), "%s", out);
+
+	/* read on the file: the same (flow, verdict) pairs */
+	snprintf(rdb, sizeof(rdb), "%s/read.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " read -q --site rules/demo.site --db %s pcaps/demo.pcap",
+	                    rdb),
+	             0, "%s", out);
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM (SELECT proto, orig_addr, orig_port, resp_addr, resp_port, "
+	         "verdict, rule_id FROM flows EXCEPT SELECT proto, orig_addr, orig_port, "
+	         "resp_addr, resp_port, verdict, rule_id FROM r.flows)");
+	cr_assert_eq(q1_attached(rdb, sql), 0, "live has verdicts read has not");
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM (SELECT proto, orig_addr, orig_port, resp_addr, resp_port, "
+	         "verdict, rule_id FROM r.flows EXCEPT SELECT proto, orig_addr, orig_port, "
+	         "resp_addr, resp_port, verdict, rule_id FROM flows)");
+	cr_assert_eq(q1_attached(rdb, sql), 0, "read has verdicts live has not");
 }

@@ -59,9 +59,14 @@ int run_reload(struct run *r, struct rules_matrix *m, char *err, size_t errlen);
 /* Note the capture's loss so far (pcap_stats drops), saved with the row. */
 void run_set_dropped(struct run *r, uint64_t dropped);
 
-/* Write flows open longer than min_age_us as they stand and save the run
- * row's counters (status running). Returns the flows written or -1 with err. */
-long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *err, size_t errlen);
+/* Queue flows open longer than min_age_us as they stand, then the run
+ * row's counters (status running, with a heartbeat); never waits on the
+ * database. Returns the flows queued. */
+long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us);
+
+/* 1 with msg when the database started failing or recovered since last
+ * asked (live keeps the flows and retries every second). */
+int run_store_news(struct run *r, char *msg, size_t len);
 
 /* End every open flow with reason, commit, and write the final row with
  * status and error (NULL = none); a store failure turns the status into

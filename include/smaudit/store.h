@@ -51,6 +51,10 @@ int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struc
 /* Commit the open batch. Returns 0 or -1 with err. */
 int store_flush(struct store *s, char *err, size_t errlen);
 
+/* Roll back the open batch (after a failed insert or commit); the rows
+ * queued since the last commit are gone and must be written again. */
+void store_rollback(struct store *s);
+
 /* Commit pending flows and update the run row with final counters. Returns 0 or -1. */
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
                   size_t errlen);
