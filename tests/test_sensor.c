@@ -418,14 +418,14 @@ Test(sensor, the_run_row_tells_the_truth_while_running_and_after_kill_9)
 
 Test(sensor, kernel_drops_are_warned_counted_and_summarised)
 {
-	char err[8192];
+	char err[8192], *p;
 	long long pkts, drops;
 
 	need_ns();
 	/* a 1 MiB ring and a stopped sensor: 40 x 488 packets cannot all fit */
 	start_live("--duration 60 --checkpoint 1 --no-alerts --buffer-size 1", -1);
 	kill(live_pid, SIGSTOP);
-	cr_assert_eq(replay("pcaps/demo.pcap", 50000, 40), 0);
+	cr_assert_eq(replay("pcaps/demo.pcap", 20000, 40), 0);
 	kill(live_pid, SIGCONT);
 	wait_err("the capture dropped");
 	kill(live_pid, SIGTERM);
@@ -433,9 +433,12 @@ Test(sensor, kernel_drops_are_warned_counted_and_summarised)
 	pkts = q1("SELECT packets FROM runs");
 	drops = q1("SELECT dropped FROM runs");
 	cr_assert_gt(drops, 0);
-	cr_assert_eq(pkts + drops, 40 * DEMO_PKTS, "every packet sent is captured or counted");
+	/* (the veth's own backlog may drop too, before the capture sees them) */
+	cr_assert_leq(pkts + drops, 40 * DEMO_PKTS, "%lld + %lld", pkts, drops);
 	slurp("err", err, sizeof(err));
-	cr_assert(strstr(err, "packets (kernel or interface)"), "%s", err);
+	p = strstr(err, "  the capture dropped ");
+	cr_assert_not_null(p, "the stop summary states the drops:\n%s", err);
+	cr_assert_eq(strtoll(p + 22, NULL, 10), drops, "%s", err);
 }
 
 /* Lines of dir/out containing s. */
