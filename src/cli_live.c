@@ -262,7 +262,7 @@ static int on_second(struct run *run, struct live_state *st)
 		st->next_cp = now + (double)st->l->checkpoint_s;
 	}
 	if (run_store_news(run, msg, sizeof(msg)))
-		alert_warn(st->alerts, "database: %s", msg);
+		alert_warn(st->alerts, "%s", msg);
 	return st->l->duration_s && now - st->t0 >= (double)st->l->duration_s;
 }
 

@@ -54,7 +54,8 @@ struct writer {
 	struct flow_record *tx;
 	uint32_t ntx;
 	uint64_t tx_new; /* rows of tx that are new to the database */
-	int failing;
+	int failing;     /* the transaction must be written again */
+	int down;        /* failing since the last commit (said once) */
 	struct idmap ids;
 	char err[400];
 };
@@ -158,9 +159,10 @@ static void fail(struct writer *w)
 {
 	store_rollback(w->cfg.store);
 	w->tx_new = 0;
-	if (w->failing)
-		return;
 	w->failing = 1;
+	if (w->down)
+		return;
+	w->down = 1;
 	pthread_mutex_lock(&w->mu);
 	if (!w->first_err[0])
 		snprintf(w->first_err, sizeof(w->first_err), "%s", w->err);
@@ -186,11 +188,11 @@ static void committed(struct writer *w)
 			id_del(&w->ids, w->tx[i].seq);
 	pthread_mutex_lock(&w->mu);
 	w->c.flows_stored += w->tx_new;
-	if (w->failing)
+	if (w->down)
 		snprintf(w->news, sizeof(w->news),
-		         "the database works again: flows held in memory "
-		         "are stored");
+		         "the database works again: the flows held in memory are stored");
 	pthread_mutex_unlock(&w->mu);
+	w->down = 0;
 	w->failing = 0;
 	w->ntx = 0;
 	w->tx_new = 0;
@@ -227,6 +229,7 @@ static int commit_tx(struct writer *w)
 			pthread_mutex_unlock(&w->mu);
 			w->ntx = 0;
 			w->failing = 0;
+			w->down = 0;
 			return -1;
 		}
 		pthread_mutex_unlock(&w->mu);
