@@ -14,7 +14,10 @@
  * --duration end every open flow with end_reason 'shutdown', commit, and
  * mark the run complete; a second SIGINT exits at once, leaving what was
  * committed (the next smaudit to write marks the run interrupted). */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +108,8 @@ static void usage(FILE *out)
 	        "  --syslog [FACILITY]    alerts and warnings to syslog too (default daemon)\n"
 	        "  --buffer-size MIB      capture ring in MiB (default 256)\n"
 	        "  --snaplen BYTES        bytes kept of each packet (default 65535)\n"
+	        "  -Z, --user USER        after opening the capture and the database, run as\n"
+	        "                         USER (its groups only, no capabilities left)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
 	        "  -q, --quiet            no findings at the end\n"
@@ -116,6 +121,7 @@ struct live_opts {
 	const char *iface;
 	uint64_t checkpoint_s, duration_s, alert_interval_s, buffer_mib, snaplen;
 	int alerts, syslog_facility;
+	const char *user; /* -Z */
 };
 
 /* --syslog takes an optional facility as the next word (if it names one). */
@@ -138,12 +144,13 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 	                                     {"syslog", no_argument, NULL, 9},
 	                                     {"buffer-size", required_argument, NULL, 10},
 	                                     {"snaplen", required_argument, NULL, 11},
+	                                     {"user", required_argument, NULL, 'Z'},
 	                                     {NULL, 0, NULL, 0}};
 	int opt;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":i:f:qh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":i:f:qhZ:", opts, NULL)) != -1) {
 		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
 		if (r < 0)
 			return 2;
@@ -152,6 +159,9 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 		switch (opt) {
 		case 'i':
 			l->iface = optarg;
+			break;
+		case 'Z':
+			l->user = optarg;
 			break;
 		case 5:
 			if (cli_uint("--checkpoint", optarg, 1, 86400, &l->checkpoint_s) < 0)
@@ -297,6 +307,36 @@ static int capture_loop(struct run *run, struct live_state *st, char *err, size_
 	return 0;
 }
 
+/* -Z: hand the database files to user, then become user (groups, gid,
+ * uid; a root process that sets its uid keeps no capabilities). Returns 0,
+ * or -1 with err. */
+static int drop_privileges(const char *user, const char *db, char *err, size_t errlen)
+{
+	struct passwd *pw = getpwnam(user);
+	char path[4096];
+
+	if (!pw) {
+		snprintf(err, errlen, "-Z %s: no such user", user);
+		return -1;
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", db, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+		if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "-Z %s: %.300s: %s", user, path, strerror(errno));
+			return -1;
+		}
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		snprintf(err, errlen, "-Z %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		snprintf(err, errlen, "-Z %s: root could be regained; refusing to go on", user);
+		return -1;
+	}
+	return 0;
+}
+
 /* Open the capture and the run; NULL with *rc the exit code. */
 static struct run *live_open(struct live_opts *l, struct cli_audit_opts *o, struct alerts *alerts,
                              int *rc)
@@ -318,6 +358,17 @@ static struct run *live_open(struct live_opts *l, struct cli_audit_opts *o, stru
 		cfg.alert_ctx = alerts;
 	}
 	run = cli_run_open("live", o, &cfg, rc, &no_host);
+	if (run && l->user && drop_privileges(l->user, o->db, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smaudit live: %s\n", err);
+		run_close(run, END_SHUTDOWN, "failed", err, err + 512, sizeof(err) - 512);
+		run_free(run);
+		run = NULL;
+		*rc = 2;
+	} else if (run && !l->user && geteuid() == 0)
+		fprintf(stderr,
+		        "smaudit live: warning: running as root; -Z USER drops to USER once "
+		        "the capture and the database are open (or give the binary "
+		        "cap_net_raw,cap_net_admin with setcap and run it as a user)\n");
 	if (!run) {
 		capture_close(live_cap);
 		live_cap = NULL;

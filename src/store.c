@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include <sqlite3.h>
 
 #include "config.h"
@@ -146,6 +148,18 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Open path for writing; a new database (and its -wal and -shm, which
+ * SQLite gives the main file's mode) is created 0640: flows are not for
+ * every local user. */
+static int open_0640(struct store *s, const char *path)
+{
+	mode_t old = umask(027);
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+
+	umask(old);
+	return rc;
+}
+
 /* ---- API --------------------------------------------------------------- */
 
 const char *store_now_iso(char *buf, size_t len)
@@ -167,8 +181,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (open_0640(s, path) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open database: %s", path,
 		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;

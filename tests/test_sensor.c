@@ -12,15 +12,16 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
-#define DEMO_PKTS  488 /* packets in pcaps/demo.pcap (capinfos) */
-#define DEMO_FLOWS 30  /* lines of pcaps/demo.verdicts */
-#define LIVE_EXTRA ""  /* options of the combined scenario */
+#define DEMO_PKTS  488          /* packets in pcaps/demo.pcap (capinfos) */
+#define DEMO_FLOWS 30           /* lines of pcaps/demo.verdicts */
+#define LIVE_EXTRA " -Z nobody" /* options of the combined scenario */
 
 static char dir[64], db[128], ns[32];
 static const char *live_prefix = ""; /* shell words before smaudit runs (limits) */
@@ -114,6 +115,8 @@ static long long q1_attached(const char *other, const char *sql)
 	sqlite3_close(h);
 	return v;
 }
+
+static void wait_err(const char *s);
 
 static void need_ns(void)
 {
@@ -241,6 +244,7 @@ Test(sensor, sigterm_writes_open_flows_with_reason_shutdown)
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE proto='udp' AND end_reason='shutdown'"),
 	             q1("SELECT count(*) FROM flows WHERE proto='udp'"));
 	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE proto='udp'"), 0);
+	wait_err("warning: running as root; -Z USER"); /* no -Z here */
 }
 
 /* Write text to dir/name. */
@@ -548,6 +552,25 @@ static void same_verdicts_as_read(void)
 	cr_assert_eq(q1_attached(rdb, sql), 0, "read has verdicts live has not");
 }
 
+/* The first number after field (e.g. "Uid:", "CapEff:") in /proc/pid/status,
+ * read as base (10 or 16); -1 when absent. */
+static long long proc_field(pid_t pid, const char *field, int base)
+{
+	char path[64], line[256];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			v = strtoll(line + strlen(field), NULL, base);
+	fclose(f);
+	return v;
+}
+
 /* Replay in the background; returns the replaying process. */
 static pid_t replay_bg(const char *pcap, int pps, int loops)
 {
@@ -575,6 +598,17 @@ Test(sensor, a_locked_database_a_closed_stdout_and_a_reload_lose_nothing, .timeo
 	start_live("--duration 100 --checkpoint 1" LIVE_EXTRA, fds[1]);
 	close(fds[1]);
 	rp = replay_bg("pcaps/demo.pcap", 2000, 40);
+	/* -Z nobody: no root, no capability left, the database 0640 */
+	for (int i = 0; i < 100 && proc_field(live_pid, "Uid:", 10) == 0; i++)
+		usleep(20000);
+	cr_assert_eq(proc_field(live_pid, "Uid:", 10), 65534);
+	cr_assert_eq(proc_field(live_pid, "CapEff:", 16), 0);
+	cr_assert_eq(proc_field(live_pid, "CapPrm:", 16), 0);
+	{
+		struct stat sb;
+		cr_assert_eq(stat(db, &sb), 0);
+		cr_assert_eq(sb.st_mode & 0777, 0640, "%o", sb.st_mode & 0777);
+	}
 	rd = fdopen(fds[0], "r");
 	cr_assert_not_null(fgets(line, sizeof(line), rd), "one alert line");
 	fclose(rd);
