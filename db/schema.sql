@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS runs (
   -- writes the database, with finished = its last heartbeat.
   pid           INTEGER,                  -- process id of the writer
   hostname      TEXT,                     -- host the writer runs on
-  heartbeat     TEXT                      -- ISO 8601 UTC of the last checkpoint (or start)
+  heartbeat     TEXT,                     -- ISO 8601 UTC of the last checkpoint (or start)
+  pruned        INTEGER NOT NULL DEFAULT 0 -- flows of this run deleted since by retention
+                                          -- (live --retain, smaudit prune); flows counts them
 );
 
 -- The rules in force for a run (so coverage needs nothing but the database).

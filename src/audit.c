@@ -94,6 +94,7 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 		struct writer_cfg w = {.store = cfg->store,
 		                       .run_id = cfg->run_id,
 		                       .retry = cfg->retry_store,
+		                       .retain_s = cfg->retain_s,
 		                       .hold_max = cfg->flow.max_flows ? cfg->flow.max_flows
 		                                                       : CFG_MAX_FLOWS,
 		                       .judged = cfg->judged,

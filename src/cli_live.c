@@ -108,6 +108,8 @@ static void usage(FILE *out)
 	        "  --syslog [FACILITY]    alerts and warnings to syslog too (default daemon)\n"
 	        "  --buffer-size MIB      capture ring in MiB (default 256)\n"
 	        "  --snaplen BYTES        bytes kept of each packet (default 65535)\n"
+	        "  --retain DAYS          at each checkpoint, delete flows older than DAYS (a\n"
+	        "                         few small batches; runs keep their history)\n"
 	        "  -Z, --user USER        after opening the capture and the database, run as\n"
 	        "                         USER (its groups only, no capabilities left)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
@@ -122,6 +124,7 @@ struct live_opts {
 	uint64_t checkpoint_s, duration_s, alert_interval_s, buffer_mib, snaplen;
 	int alerts, syslog_facility;
 	const char *user; /* -Z */
+	uint64_t retain_days;
 };
 
 /* --syslog takes an optional facility as the next word (if it names one). */
@@ -145,6 +148,7 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 	                                     {"buffer-size", required_argument, NULL, 10},
 	                                     {"snaplen", required_argument, NULL, 11},
 	                                     {"user", required_argument, NULL, 'Z'},
+	                                     {"retain", required_argument, NULL, 12},
 	                                     {NULL, 0, NULL, 0}};
 	int opt;
 
@@ -188,6 +192,10 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 			break;
 		case 11:
 			if (cli_uint("--snaplen", optarg, 96, 262144, &l->snaplen) < 0)
+				return 2;
+			break;
+		case 12:
+			if (cli_uint("--retain", optarg, 1, 36500, &l->retain_days) < 0)
 				return 2;
 			break;
 		case 'h':
@@ -341,7 +349,8 @@ static int drop_privileges(const char *user, const char *db, char *err, size_t e
 static struct run *live_open(struct live_opts *l, struct cli_audit_opts *o, struct alerts *alerts,
                              int *rc)
 {
-	struct run_cfg cfg = {.mode = "live", .source = l->iface};
+	struct run_cfg cfg = {
+	    .mode = "live", .source = l->iface, .retain_s = l->retain_days * 86400};
 	char err[1024];
 	int no_host;
 	struct run *run;

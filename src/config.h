@@ -29,6 +29,8 @@
 	(2 * 86400) /* a 'running' run of another host (or with no                                 \
 	               pid) whose heartbeat is older: interrupted */
 
+#define CFG_PRUNE_BATCH 2000 /* flows deleted per transaction by retention */
+
 /* ---- end-of-run findings ------------------------------------------------ */
 #define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */
 #define CFG_FINDINGS_SHOWN 10  /* groups printed per verdict */

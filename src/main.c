@@ -21,6 +21,7 @@ static void usage(FILE *out)
 	             "  rules check|show  validate rules files, print the effective matrix\n"
 	             "  query anomalies|coverage|flows|runs\n"
 	             "                    answer audit questions from the database\n"
+	             "  prune --older-than AGE   delete old flows (retention)\n"
 	             "\n"
 	             "  smaudit COMMAND --help   options of one command\n"
 	             "  smaudit --version        version and library versions\n");
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 		return cli_rules(argc - 1, argv + 1);
 	if (!strcmp(cmd, "query"))
 		return cli_query(argc - 1, argv + 1);
+	if (!strcmp(cmd, "prune"))
+		return cli_prune(argc - 1, argv + 1);
 	fprintf(stderr, "smaudit: unknown command '%s' (see smaudit --help)\n", cmd);
 	return 2;
 }

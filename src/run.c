@@ -178,6 +178,7 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	acfg.flow.svc_udp = r->svc + SVC_BITMAP;
 	acfg.no_dpi = cfg->no_dpi;
 	acfg.retry_store = !strcmp(cfg->mode, "live");
+	acfg.retain_s = cfg->retain_s;
 	acfg.matrix = m;
 	acfg.store = r->store;
 	acfg.run_id = r->id;

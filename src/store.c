@@ -122,7 +122,8 @@ static int migrate_liveness(struct store *s, char *err, size_t errlen)
 {
 	if (add_column(s, "runs", "pid", "INTEGER", err, errlen) < 0 ||
 	    add_column(s, "runs", "hostname", "TEXT", err, errlen) < 0 ||
-	    add_column(s, "runs", "heartbeat", "TEXT", err, errlen) < 0)
+	    add_column(s, "runs", "heartbeat", "TEXT", err, errlen) < 0 ||
+	    add_column(s, "runs", "pruned", "INTEGER NOT NULL DEFAULT 0", err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -582,4 +583,48 @@ int store_runs_reap(struct store *s, int (*gone)(void *ctx, const struct store_o
 		(*reaped)++;
 	}
 	return 0;
+}
+
+/* ---- retention ------------------------------------------------------------ */
+
+int store_prune(struct store *s, double before, long limit, long *deleted, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*deleted = 0;
+	if (store_flush(s, err, errlen) < 0 || exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (exec(s,
+	         "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY, run_id "
+	         "INTEGER); DELETE FROM prune_ids;",
+	         err, errlen) < 0)
+		goto fail;
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT INTO prune_ids SELECT id, run_id FROM flows WHERE ts_start "
+	                       "< ?1 ORDER BY ts_start LIMIT ?2",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, err, errlen, "database: pruning");
+		goto fail;
+	}
+	sqlite3_bind_double(st, 1, before);
+	sqlite3_bind_int64(st, 2, limit);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "database: pruning");
+		goto fail;
+	}
+	*deleted = (long)sqlite3_changes(s->db);
+	if (exec(s,
+	         "UPDATE runs SET pruned = pruned + (SELECT count(*) FROM prune_ids p WHERE "
+	         "p.run_id = runs.id) WHERE id IN (SELECT run_id FROM prune_ids); DELETE FROM "
+	         "flows WHERE id IN (SELECT id FROM prune_ids); DELETE FROM prune_ids;",
+	         err, errlen) < 0)
+		goto fail;
+	return exec(s, "COMMIT", err, errlen);
+fail:
+	*deleted = 0;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }

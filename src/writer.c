@@ -20,9 +20,10 @@
 #include "config.h"
 #include "writer.h"
 
-#define WRITER_BATCH CFG_WRITER_BATCH      /* taken off the queue at once */
-#define WRITER_TX    (CFG_STORE_BATCH - 1) /* rows per transaction */
-#define CLOSE_TRIES  5                     /* retries of a failing store when stopping */
+#define WRITER_BATCH  CFG_WRITER_BATCH      /* taken off the queue at once */
+#define WRITER_TX     (CFG_STORE_BATCH - 1) /* rows per transaction */
+#define CLOSE_TRIES   5                     /* retries of a failing store when stopping */
+#define PRUNE_BATCHES 10                    /* retention batches per progress save */
 
 struct idmap { /* seq -> row id; seq 0 = empty slot */
 	uint64_t *seq;
@@ -300,6 +301,19 @@ static uint32_t take(struct writer *w)
 	return n;
 }
 
+/* Retention: a few batches of flows older than retain_s (the rest at the
+ * next progress), each its own short transaction. */
+static void prune(struct writer *w)
+{
+	double before = (double)time(NULL) - (double)w->cfg.retain_s;
+	char err[512];
+	long n = CFG_PRUNE_BATCH;
+
+	for (int i = 0; i < PRUNE_BATCHES && n == CFG_PRUNE_BATCH; i++)
+		if (store_prune(w->cfg.store, before, CFG_PRUNE_BATCH, &n, err, sizeof(err)) < 0)
+			return; /* busy or failing: the next progress tries again */
+}
+
 /* Save the run's progress once what was queued before it is written (mu
  * held; released around SQL). */
 static void write_progress(struct writer *w)
@@ -316,6 +330,8 @@ static void write_progress(struct writer *w)
 	pthread_mutex_unlock(&w->mu);
 	if (store_run_progress(w->cfg.store, w->cfg.run_id, &row, err, sizeof(err)) < 0)
 		store_rollback(w->cfg.store); /* the next checkpoint tries again */
+	if (w->cfg.retain_s)
+		prune(w);
 	pthread_mutex_lock(&w->mu);
 }
 

@@ -6,7 +6,9 @@
  * locked or failing. The writer thread judges each record against the
  * matrix, writes it in transactions, and keeps a failed transaction's
  * records to write them again (live: every second until it works; read:
- * they are counted as not stored). Counters say what is really committed. */
+ * they are counted as not stored). Counters say what is really committed.
+ * With retain_s, each progress save also prunes old flows, a few small
+ * batches at a time. */
 #ifndef SMAUDIT_WRITER_H
 #define SMAUDIT_WRITER_H
 
@@ -20,6 +22,7 @@ struct writer_cfg {
 	int64_t run_id;
 	int retry;         /* keep failed rows and write them again (live) */
 	uint32_t hold_max; /* records held in memory at most; then writer_put waits */
+	uint64_t retain_s; /* at each progress, delete flows older than this; 0 = keep */
 	/* called on the writer thread for every ended flow once judged */
 	void (*judged)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
 	void *judged_ctx;

@@ -656,3 +656,34 @@ Test(sensor, a_failing_database_holds_flows_and_stores_them_when_it_works_again)
 	cr_assert_eq(q1("SELECT packets FROM runs"), 20 * DEMO_PKTS);
 	same_verdicts_as_read();
 }
+
+Test(sensor, retain_prunes_old_flows_at_checkpoints)
+{
+	char out[4096];
+
+	need_ns();
+	/* an earlier run whose flows are very old */
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " read -q --site rules/demo.site --db %s pcaps/demo.pcap",
+	                    db),
+	             0, "%s", out);
+	cr_assert_eq(sh("sqlite3 %s 'UPDATE flows SET ts_start = 1000, ts_end = 1001'", db), 0);
+	live_pid = fork();
+	cr_assert_neq(live_pid, -1);
+	if (live_pid == 0) {
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd),
+		         "exec ip netns exec %s " SMAUDIT_BIN " live -i sb0 --site rules/demo.site "
+		         "--db %s --buffer-size 8 --checkpoint 1 --retain 1 --duration 60 "
+		         "--no-alerts 2>/dev/null",
+		         ns, db);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && try_q1("SELECT pruned FROM runs WHERE id=1") != DEMO_FLOWS; i++)
+		usleep(50000);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id=1"), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=1 AND flows=30 AND pruned=30"), 1);
+}

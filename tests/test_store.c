@@ -268,3 +268,55 @@ Test(store, runs_left_running_by_a_gone_process_are_marked_interrupted)
 	             1);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=2 AND status='running'"), 1);
 }
+
+Test(store, prune_deletes_old_flows_in_batches_and_runs_count_them)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
+	struct flow_record r;
+	int64_t id;
+	long n;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	for (uint16_t p = 0; p < 50; p++) { /* 30 old (ts 1000 + p), 20 new */
+		r = sample((uint16_t)(40000 + p));
+		if (p < 30)
+			r.ts_start_us = (1000ull + p) * 1000000;
+		cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 20, "a batch is at most the limit");
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 10);
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 0);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 20);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE ts_start < 2000"), 0);
+	cr_assert_eq(q1("SELECT pruned FROM runs"), 30);
+}
+
+Test(store, smaudit_prune_older_than)
+{
+	char out[4096];
+	int rc;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --site rules/demo.site --db %s pcaps/demo.pcap", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 36500d --db %s", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, " 0 flows that started before"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 30);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 1s --db %s", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, " 30 flows that started before"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE flows=30 AND pruned=30"), 1,
+	             "the run keeps its history");
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 90x --db %s", path);
+	cr_assert_eq(rc, 2, "%s", out);
+	cr_assert(strstr(out, "--older-than"), "%s", out);
+}

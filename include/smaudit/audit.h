@@ -23,6 +23,7 @@ struct audit_cfg {
 	struct flow_cfg flow;
 	int no_dpi;                        /* skip application detection */
 	int retry_store;                   /* live: keep and retry flows the store refused */
+	uint64_t retain_s;                 /* live: prune flows older than this; 0 = keep */
 	const struct rules_matrix *matrix; /* frozen; borrowed (audit_set_matrix swaps it) */
 	struct store *store;               /* borrowed */
 	int64_t run_id;

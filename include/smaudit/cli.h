@@ -8,5 +8,6 @@ int cli_read(int argc, char **argv);  /* smaudit read  [options] FILE... */
 int cli_live(int argc, char **argv);  /* smaudit live  -i IFACE [options] */
 int cli_rules(int argc, char **argv); /* smaudit rules check|show ... */
 int cli_query(int argc, char **argv); /* smaudit query anomalies|coverage|flows|runs */
+int cli_prune(int argc, char **argv); /* smaudit prune --older-than AGE */
 
 #endif

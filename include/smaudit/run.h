@@ -25,6 +25,7 @@ struct run_cfg {
 	const char *db;     /* database path */
 	struct flow_cfg flow;
 	int no_dpi;
+	uint64_t retain_s; /* live --retain: prune flows older than this at checkpoints */
 	/* live alerts (see audit_cfg); NULL = none */
 	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
 	void *alert_ctx;

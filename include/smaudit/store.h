@@ -81,6 +81,13 @@ int store_run_progress(struct store *s, int64_t id, const struct store_run *run,
 int store_runs_reap(struct store *s, int (*gone)(void *ctx, const struct store_owner *o), void *ctx,
                     long *reaped, char *err, size_t errlen);
 
+/* Delete up to limit flows that started before before (epoch seconds), the
+ * oldest first, in one transaction, adding them to their runs' pruned
+ * count; *deleted gets how many (fewer than limit: nothing older is left).
+ * Returns 0 or -1 with err (nothing deleted). */
+int store_prune(struct store *s, double before, long limit, long *deleted, char *err,
+                size_t errlen);
+
 /* Current UTC time as ISO 8601 ("2026-11-24T13:38:15Z") into buf (>= 32 bytes). */
 const char *store_now_iso(char *buf, size_t len);
 
