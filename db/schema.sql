@@ -39,8 +39,10 @@ CREATE TABLE IF NOT EXISTS runs (
   pid           INTEGER,                  -- process id of the writer
   hostname      TEXT,                     -- host the writer runs on
   heartbeat     TEXT,                     -- ISO 8601 UTC of the last checkpoint (or start)
-  pruned        INTEGER NOT NULL DEFAULT 0 -- flows of this run deleted since by retention
+  pruned        INTEGER NOT NULL DEFAULT 0, -- flows of this run deleted since by retention
                                           -- (live --retain, smaudit prune); flows counts them
+  encap         TEXT                      -- encapsulations seen and the packets each carried
+                                          -- ('erspan2 488, mpls 3'); NULL when none
 );
 
 -- The rules in force for a run (so coverage needs nothing but the database).
@@ -49,8 +51,8 @@ CREATE TABLE IF NOT EXISTS run_rules (
   rule_id      TEXT NOT NULL,
   row          INTEGER,                   -- row of Cisco's table; NULL for site rules
   direction    TEXT NOT NULL,             -- 'in' or 'out'
-  proto        TEXT NOT NULL,             -- 'tcp' or 'udp'
-  port         INTEGER NOT NULL,
+  proto        TEXT NOT NULL,             -- 'tcp', 'udp', 'icmp' or 'icmp6'
+  port         INTEGER NOT NULL,          -- icmp/icmp6: the message type (8 = echo request)
   peer         TEXT NOT NULL,             -- role or 'any'
   apps         TEXT,                      -- allowed app protocols, comma separated
   description  TEXT,
@@ -59,7 +61,9 @@ CREATE TABLE IF NOT EXISTS run_rules (
 );
 
 -- One row per flow (Zeek conn.log semantics for the shared columns). The CHECK
--- lists are the names of include/smaudit/record.h (tests/test_record.c).
+-- lists are the names of include/smaudit/record.h (tests/test_record.c); they are
+-- OR chains, not IN lists, which SQLite codes as a temporary table built for
+-- every row (twice the cost of the whole insert).
 CREATE TABLE IF NOT EXISTS flows (
   id                 INTEGER PRIMARY KEY,
   run_id             INTEGER NOT NULL REFERENCES runs(id),
@@ -73,29 +77,41 @@ CREATE TABLE IF NOT EXISTS flows (
   resp_port          INTEGER NOT NULL,    -- ICMP: code, or the reply's type
   vlan               INTEGER,             -- NULL when untagged
   direction          TEXT NOT NULL        -- seen from the monitored host
-                     CHECK (direction IN ('in', 'out', 'local')),
+                     CHECK (direction = 'in' OR direction = 'out' OR direction = 'local'),
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
   peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)
   orig_pkts          INTEGER NOT NULL,
-  orig_ip_bytes      INTEGER NOT NULL,
-  orig_bytes         INTEGER NOT NULL,
+  orig_ip_bytes      INTEGER NOT NULL,    -- IP bytes: whole IP packets (header included)
+  orig_bytes         INTEGER NOT NULL,    -- bytes: application payload (TCP: from sequence numbers)
   resp_pkts          INTEGER NOT NULL,
   resp_ip_bytes      INTEGER NOT NULL,
   resp_bytes         INTEGER NOT NULL,
   conn_state         TEXT,                -- Zeek's conn_state (TCP, and UDP: SF S0 SHR OTH; ICMP: OTH)
-  history            TEXT,                -- Zeek's history letters
+  history            TEXT,                -- Zeek's history letters (G/g: content gap, data acked never seen)
   end_reason         TEXT NOT NULL
-                     CHECK (end_reason IN ('closed', 'timeout', 'evicted', 'capture-end',
-                                           'shutdown', 'checkpoint')),
+                     CHECK (end_reason = 'closed' OR end_reason = 'timeout' OR
+                            end_reason = 'evicted' OR end_reason = 'capture-end' OR
+                            end_reason = 'shutdown' OR end_reason = 'checkpoint'),
   app_proto          TEXT,                -- nDPI's name ('TLS', 'HTTP', 'SMTPS', ...)
   app_confidence     TEXT                 -- dpi: from the payload; port/ip: a guess
-                     CHECK (app_confidence IN ('none', 'port', 'ip', 'dpi')),
+                     CHECK (app_confidence = 'none' OR app_confidence = 'port' OR
+                            app_confidence = 'ip' OR app_confidence = 'dpi'),
   server_name        TEXT,                -- TLS SNI, HTTP Host; SMTP: the server's banner name (nDPI 4.2)
   rule_id            TEXT,                -- matched rule, NULL if none
   verdict            TEXT
-                     CHECK (verdict IN ('expected', 'unexpected-port', 'unexpected-direction',
-                                        'unexpected-peer', 'protocol-mismatch')),
-  reason             TEXT                 -- why, in words a person can act on
+                     CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
+                            verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
+                            verdict = 'protocol-mismatch'),
+  reason             TEXT,                -- why, in words a person can act on
+  tunnel             TEXT,                -- what the flow came through, NULL if nothing:
+                                          -- encapsulations crossed, then the innermost IP
+                                          -- tunnel's outer addresses and id, e.g.
+                                          -- 'erspan2 192.0.2.1>192.0.2.2 session 1' (part of
+                                          -- the flow's key, like Zeek's tunnel_parents)
+  community_id       TEXT                 -- Community ID v1 (seed 0, base64), as Zeek and
+                                          -- Suricata write it; NULL for SCTP. Added for
+                                          -- older databases by the binary, which computes
+                                          -- it for their rows.
 );
 
 CREATE INDEX IF NOT EXISTS flows_ts      ON flows(ts_start);

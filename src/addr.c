@@ -96,10 +96,29 @@ int cidr_match(const struct sm_cidr *c, const struct sm_addr *a)
 	return 1;
 }
 
+/* Dotted quad of 4 bytes into buf (>= 16 bytes): inet_ntop's text, without
+ * its sprintf per byte (addresses are formatted several times per flow). */
+static void ip4_str(const uint8_t *b, char *buf)
+{
+	char *o = buf;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+		*o++ = i < 3 ? '.' : '\0';
+	}
+}
+
 const char *addr_str(const struct sm_addr *a, char *buf, size_t len)
 {
 	if (a->family == 4) {
-		if (!inet_ntop(AF_INET, a->b, buf, (socklen_t)len))
+		if (len >= 16)
+			ip4_str(a->b, buf);
+		else if (!inet_ntop(AF_INET, a->b, buf, (socklen_t)len))
 			snprintf(buf, len, "?");
 	} else if (a->family == 6) {
 		if (!inet_ntop(AF_INET6, a->b, buf, (socklen_t)len))

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 
 #include "smaudit/alert.h"
+#include "smaudit/community_id.h"
 
 #define ALERT_KEYS 4096 /* power of two */
 
@@ -148,7 +149,7 @@ struct alerts *alert_new(const struct alert_cfg *cfg)
 void alert_flow(struct alerts *a, const struct flow_record *r, const struct verdict_result *v,
                 uint64_t now_us)
 {
-	char o[ADDR_STRLEN], s[ADDR_STRLEN], line[768];
+	char o[ADDR_STRLEN], s[ADDR_STRLEN], line[768], cid[COMMUNITY_ID_LEN];
 	const char *ps = flow_proto_str(r->proto), *rule = v->rule ? v->rule->id : "-";
 	const struct sm_addr *peer = r->direction == DIR_OUT ? &r->resp : &r->orig;
 	uint16_t port = key_port(r);
@@ -166,14 +167,18 @@ void alert_flow(struct alerts *a, const struct flow_record *r, const struct verd
 	}
 	addr_str(&r->orig, o, sizeof(o));
 	addr_str(&r->resp, s, sizeof(s));
+	if (community_id_flow(r, cid, sizeof(cid)) < 0)
+		snprintf(cid, sizeof(cid), "-");
 	if (r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6)
-		snprintf(line, sizeof(line), "%s %s %s -> %s %s type %u code %u rule %s uid %s: %s",
+		snprintf(line, sizeof(line),
+		         "%s %s %s -> %s %s type %u code %u rule %s uid %s %s: %s",
 		         verdict_str(v->kind), flow_dir_str((enum flow_dir)r->direction), o, s, ps,
-		         r->orig_port, r->resp_port, rule, r->uid, v->reason);
+		         r->orig_port, r->resp_port, rule, r->uid, cid, v->reason);
 	else
-		snprintf(line, sizeof(line), "%s %s %s:%u -> %s:%u/%s rule %s uid %s: %s",
+		snprintf(line, sizeof(line), "%s %s %s:%u -> %s:%u/%s rule %s uid %s %s: %s",
 		         verdict_str(v->kind), flow_dir_str((enum flow_dir)r->direction), o,
-		         r->orig_port, s, r->resp_port, ps ? ps : "ip", rule, r->uid, v->reason);
+		         r->orig_port, s, r->resp_port, ps ? ps : "ip", rule, r->uid, cid,
+		         v->reason);
 	emit(a, now_us, line);
 	if (!k)
 		return;

@@ -140,7 +140,9 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 		a->last_tick_us = p.ts_us;
 	}
 
-	ds = decode_packet(dlt, data, &p);
+	ds = decode_packet(&a->cfg.decode, dlt, data, &p);
+	for (uint32_t k = p.tun.kinds; k; k &= k - 1) /* each kind crossed, even if cut short */
+		a->n.encap[__builtin_ctz(k)]++;
 	switch (ds) {
 	case DECODE_OK:
 		break;
@@ -220,6 +222,11 @@ long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us,
 	return c.queued;
 }
 
+void audit_sync(struct audit *a)
+{
+	writer_sync(a->writer);
+}
+
 int audit_store_news(struct audit *a, char *msg, size_t len)
 {
 	return writer_news(a->writer, msg, len);
@@ -269,4 +276,5 @@ void audit_fill_run(const struct audit *a, struct store_run *run)
 	run->flows = n->flows_stored;
 	run->flows_other = n->flows_other;
 	run->evicted = flow_table_stats(a->flows)->evicted;
+	memcpy(run->encap, n->encap, sizeof(run->encap));
 }

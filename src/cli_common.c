@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "smaudit/dpi.h"
 
 int cli_push(const char **list, size_t *n, const char *v, const char *opt)
 {
@@ -17,8 +18,10 @@ int cli_push(const char **list, size_t *n, const char *v, const char *opt)
 	return 0;
 }
 
-int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const char *name)
+int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg)
 {
+	static const char *const timeout_opt[] = {"--tcp-timeout", "--udp-timeout",
+	                                          "--icmp-timeout"};
 	uint64_t v;
 
 	switch (opt) {
@@ -37,11 +40,23 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 	case 'f':
 		o->filter = arg;
 		return 1;
+	case 'E':
+		if (!*arg) {
+			fprintf(stderr, "smaudit: --eve needs a file name\n");
+			return -1;
+		}
+		o->eve = arg;
+		return 1;
 	case 'q':
 		o->quiet = 1;
 		return 1;
 	case 4:
 		o->no_dpi = 1;
+		return 1;
+	case 5:
+		if (cli_uint("--vxlan-port", arg, 1, 65535, &v) < 0)
+			return -1;
+		o->decode.vxlan_port = (uint16_t)v;
 		return 1;
 	case 'm':
 		if (cli_uint("--max-flows", arg, 1, 100000000, &v) < 0)
@@ -51,7 +66,7 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const c
 	case 1:
 	case 2:
 	case 3:
-		if (cli_uint(name, arg, 1, 86400 * 7, &v) < 0)
+		if (cli_uint(timeout_opt[opt - 1], arg, 1, 86400 * 7, &v) < 0)
 			return -1;
 		if (opt == 1)
 			o->flow.tcp_timeout_us = v * 1000000;
@@ -90,6 +105,8 @@ struct rules_matrix *cli_matrix(const struct cli_site *s)
 	struct rules_matrix *m = NULL;
 	char err[1024];
 	const char *path = s->rules ? s->rules : rules_default_path();
+	const char *const *names;
+	size_t nnames;
 
 	if (!path) {
 		fprintf(stderr,
@@ -97,6 +114,8 @@ struct rules_matrix *cli_matrix(const struct cli_site *s)
 		        "FILE or set SMAUDIT_RULES\n");
 		return NULL;
 	}
+	names = dpi_app_names(&nnames); /* app lists name what nDPI can report */
+	rules_use_app_names(names, nnames);
 	if (rules_build(&m, path, s->sites, s->nsites, s->hosts, s->nhosts, s->roles, s->nroles,
 	                err, sizeof(err)) < 0) {
 		fprintf(stderr, "smaudit: %s\n", err);
@@ -142,11 +161,13 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	cfg->db = o->db;
 	cfg->filter = o->filter;
 	cfg->flow = o->flow;
+	cfg->decode = o->decode;
 	cfg->no_dpi = o->no_dpi;
+	cfg->eve = o->eve;
 	r = run_open(cfg, m, &why, err, sizeof(err));
 	if (!r) {
 		fprintf(stderr, "smaudit %s: %s\n", cmd, err);
-		*rc = 3;
+		*rc = why == RUN_ERR_OUTPUT ? 2 : 3;
 	} else if (run_reaped(r))
 		fprintf(stderr,
 		        "smaudit %s: %ld earlier run(s) in %s were left 'running' by a process "

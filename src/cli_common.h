@@ -33,7 +33,8 @@ struct cli_site {
 	    {"tcp-timeout", required_argument, NULL, 1},                                           \
 	    {"udp-timeout", required_argument, NULL, 2},                                           \
 	    {"icmp-timeout", required_argument, NULL, 3}, {"no-dpi", no_argument, NULL, 4},        \
-	    {"quiet", no_argument, NULL, 'q'},                                                     \
+	    {"vxlan-port", required_argument, NULL, 5}, {"quiet", no_argument, NULL, 'q'},         \
+	    {"eve", required_argument, NULL, 'E'},                                                 \
 	{                                                                                          \
 		"help", no_argument, NULL, 'h'                                                     \
 	}
@@ -42,15 +43,17 @@ struct cli_site {
 struct cli_audit_opts {
 	struct cli_site site;
 	struct flow_cfg flow;
+	struct decode_cfg decode;
 	int no_dpi;
 	const char *db, *filter;
+	const char *eve; /* --eve FILE */
 	int quiet;
 };
 
-/* Apply shared option opt (from CLI_AUDIT_OPTIONS) with value arg; name is
- * how the user spelled it. Returns 1 if handled, 0 if not a shared option,
- * -1 on a bad value (message on stderr). */
-int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg, const char *name);
+/* Apply shared option opt (from CLI_AUDIT_OPTIONS) with value arg. Returns
+ * 1 if handled, 0 if not a shared option, -1 on a bad value (a message on
+ * stderr naming the option). */
+int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg);
 
 /* Append v to a list of at most CLI_MAX_LIST; -1 (with a message on stderr) when full. */
 int cli_push(const char **list, size_t *n, const char *v, const char *opt);
@@ -64,7 +67,8 @@ struct rules_matrix *cli_matrix(const struct cli_site *s);
 /* Build the matrix from o's site options, check it names a monitored
  * host, and open a run with cfg (db, filter, flow and DPI options filled
  * in from o). NULL with the error on stderr and *rc the exit code: 2 bad
- * options or no host (*no_host = 1), 3 the database or the pipeline failed. */
+ * options, an --eve file that cannot be opened, or no host (*no_host = 1),
+ * 3 the database or the pipeline failed. */
 struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct run_cfg *cfg,
                          int *rc, int *no_host);
 

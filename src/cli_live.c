@@ -30,11 +30,13 @@
 #include "smaudit/alert.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
+#include "smaudit/community_id.h"
 
 #define LIVE_BUFFER_MIB 256   /* 2 s of a saturated 1 Gb/s port, 4 s at half load */
 #define LIVE_SNAPLEN    65535 /* whole packets: DPI sees every payload byte */
 
 static volatile sig_atomic_t live_stop, live_reload;
+static volatile sig_atomic_t live_reopen; /* SIGHUP: reopen --eve */
 static struct capture *live_cap;
 
 static void on_signal(int sig)
@@ -43,7 +45,8 @@ static void on_signal(int sig)
 	                          "keeps every batch committed so far\n";
 
 	if (sig == SIGHUP) {
-		live_reload = 1;
+		live_reload = 1; /* the capture loop reloads the rules, reopens --eve */
+		live_reopen = 1;
 		return;
 	}
 	if (live_stop && sig == SIGINT) {
@@ -112,11 +115,19 @@ static void usage(FILE *out)
 	        "                         few small batches; runs keep their history)\n"
 	        "  -Z, --user USER        after opening the capture and the database, run as\n"
 	        "                         USER (its groups only, no capabilities left)\n"
+	        "  --eve FILE             also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                         as each non-expected flow starts, a flow event as each\n"
+	        "                         flow ends; SIGHUP reopens FILE (log rotation)\n"
 	        "  --duration SEC         stop after SEC seconds\n"
 	        "  --no-dpi               no application detection\n"
+	        "  --vxlan-port PORT      UDP port carrying VXLAN besides 4789\n"
 	        "  -q, --quiet            no findings at the end\n"
 	        "  -h, --help             this help\n");
 }
+
+/* Ids of live's own long options: above every id CLI_AUDIT_OPTIONS uses
+ * (a shared option added later must not take one of ours). */
+#define LIVE_OPT 256
 
 /* live's own options beside the shared ones. */
 struct live_opts {
@@ -138,24 +149,25 @@ static void syslog_option(struct live_opts *l, int argc, char **argv)
 /* Parse live's options; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct live_opts *l)
 {
-	static const struct option opts[] = {CLI_AUDIT_OPTIONS,
-	                                     {"interface", required_argument, NULL, 'i'},
-	                                     {"checkpoint", required_argument, NULL, 5},
-	                                     {"duration", required_argument, NULL, 6},
-	                                     {"no-alerts", no_argument, NULL, 7},
-	                                     {"alert-interval", required_argument, NULL, 8},
-	                                     {"syslog", no_argument, NULL, 9},
-	                                     {"buffer-size", required_argument, NULL, 10},
-	                                     {"snaplen", required_argument, NULL, 11},
-	                                     {"user", required_argument, NULL, 'Z'},
-	                                     {"retain", required_argument, NULL, 12},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    CLI_AUDIT_OPTIONS,
+	    {"interface", required_argument, NULL, 'i'},
+	    {"checkpoint", required_argument, NULL, LIVE_OPT + 0},
+	    {"duration", required_argument, NULL, LIVE_OPT + 1},
+	    {"no-alerts", no_argument, NULL, LIVE_OPT + 2},
+	    {"alert-interval", required_argument, NULL, LIVE_OPT + 3},
+	    {"syslog", no_argument, NULL, LIVE_OPT + 4},
+	    {"buffer-size", required_argument, NULL, LIVE_OPT + 5},
+	    {"snaplen", required_argument, NULL, LIVE_OPT + 6},
+	    {"user", required_argument, NULL, 'Z'},
+	    {"retain", required_argument, NULL, LIVE_OPT + 7},
+	    {NULL, 0, NULL, 0}};
 	int opt;
 
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:f:qhZ:", opts, NULL)) != -1) {
-		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)
@@ -167,34 +179,34 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 		case 'Z':
 			l->user = optarg;
 			break;
-		case 5:
+		case LIVE_OPT + 0:
 			if (cli_uint("--checkpoint", optarg, 1, 86400, &l->checkpoint_s) < 0)
 				return 2;
 			break;
-		case 6:
+		case LIVE_OPT + 1:
 			if (cli_uint("--duration", optarg, 1, 86400 * 366, &l->duration_s) < 0)
 				return 2;
 			break;
-		case 7:
+		case LIVE_OPT + 2:
 			l->alerts = 0;
 			break;
-		case 8:
+		case LIVE_OPT + 3:
 			if (cli_uint("--alert-interval", optarg, 0, 86400 * 7,
 			             &l->alert_interval_s) < 0)
 				return 2;
 			break;
-		case 9:
+		case LIVE_OPT + 4:
 			syslog_option(l, argc, argv);
 			break;
-		case 10:
+		case LIVE_OPT + 5:
 			if (cli_uint("--buffer-size", optarg, 1, 65536, &l->buffer_mib) < 0)
 				return 2;
 			break;
-		case 11:
+		case LIVE_OPT + 6:
 			if (cli_uint("--snaplen", optarg, 96, 262144, &l->snaplen) < 0)
 				return 2;
 			break;
-		case 12:
+		case LIVE_OPT + 7:
 			if (cli_uint("--retain", optarg, 1, 36500, &l->retain_days) < 0)
 				return 2;
 			break;
@@ -295,6 +307,12 @@ static int capture_loop(struct run *run, struct live_state *st, char *err, size_
 	time_t last = 0;
 
 	while (!live_stop) {
+		if (live_reopen) {
+			char rerr[512];
+			live_reopen = 0;
+			if (run_reopen_outputs(run, rerr, sizeof(rerr)) < 0)
+				fprintf(stderr, "smaudit live: %s\n", rerr);
+		}
 		r = capture_next(live_cap, &h, &d, err, errlen);
 		if (r == 1)
 			run_packet(run, dlt, h, d);
@@ -411,12 +429,13 @@ int cli_live(int argc, char **argv)
 		fprintf(stderr, "smaudit live: out of memory\n");
 		return 3;
 	}
+	/* before the run row exists: from then on a signal is a clean stop */
+	catch_signals();
 	run = live_open(&l, &o, l.alerts || l.syslog_facility >= 0 ? st.alerts : NULL, &rc);
 	if (!run) {
 		alert_free(st.alerts);
 		return rc;
 	}
-	catch_signals();
 	if (!o.quiet)
 		fprintf(stderr,
 		        "smaudit live: auditing %s (run %lld, database %s); Ctrl-C to stop\n",

@@ -8,6 +8,7 @@
  * Output format: table when stdout is a terminal, CSV otherwise (stable for
  * scripts); --format overrides. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,10 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/ioctl.h>
+
 #include <sqlite3.h>
 
 #include "smaudit/cli.h"
 #include "smaudit/query.h"
+#include "smaudit/record.h"
 
 #define PROG "smaudit query"
 
@@ -34,20 +38,27 @@ static const char usage_text[] =
     "  flows       one line per flow\n"
     "  runs        one line per capture run\n"
     "options:\n"
-    "  --db FILE           database (default $SMAUDIT_DB, else smaudit.db)\n"
+    "  --db FILE           database (default $SMAUDIT_DB, else smaudit.db); repeat it\n"
+    "                      (up to 10) to ask several databases at once, read-only: run\n"
+    "                      ids of the k-th (from 0) show as k*1000000 + id, flow ids as\n"
+    "                      k*1000000000000 + id\n"
     "  --since T --until T flows that started in [since, until): ISO 8601 date or\n"
     "                      date-time (UTC unless Z/+HH:MM), or relative 30m, 24h, 7d\n"
-    "  --run ID            one run\n"
+    "  --run ID|last       one run (last: the newest)\n"
     "  --verdict V         expected, unexpected-port, unexpected-direction,\n"
     "                      unexpected-peer, protocol-mismatch\n"
     "  --rule ID           matched rule\n"
     "  --peer ADDR|CIDR    remote end\n"
     "  --port N            service (responder) port, 1..65535\n"
-    "  --proto P           tcp, udp, icmp or icmp6\n"
+    "  --proto P           tcp, udp, icmp or icmp6 (any case)\n"
     "  --app NAME          application protocol (nDPI name, any case)\n"
     "  --limit N           at most N rows\n"
-    "  --format F          table (default on a terminal), csv (default otherwise), json;\n"
-    "                      zeek: flows as Zeek's conn.log (query flows, anomalies --flows)\n"
+    "  --format F          table (default on a terminal; fits $COLUMNS or the terminal's\n"
+    "                      width, times in UTC), csv (default otherwise), json;\n"
+    "                      for flows (query flows, anomalies --flows) also zeek (Zeek's\n"
+    "                      conn.log), zeek-json (the same, Zeek's JSON writer) and eve\n"
+    "                      (Suricata EVE JSON: a flow event per flow, an alert event per\n"
+    "                      flow that is not expected)\n"
     "  --flows             anomalies: list the flows instead of groups\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
     "  --explain           print the query plan instead of rows\n"
@@ -140,28 +151,172 @@ static int filter_applies(enum query_kind kind, int opt)
 	return opt == OPT_SINCE || opt == OPT_UNTIL || opt == OPT_RUN || opt == OPT_LIMIT;
 }
 
-int cli_query(int argc, char **argv)
-{
+/* Everything the command line asked for. */
+struct query_opts {
 	struct query_filter f;
-	enum query_format fmt = isatty(STDOUT_FILENO) ? QUERY_FMT_TABLE : QUERY_FMT_CSV;
+	enum query_format fmt;
 	enum query_kind kind;
-	const char *db_path = getenv("SMAUDIT_DB");
-	const char *cmd = NULL;
-	int flows = 0, fail_on = 0, explain = 0, c;
-	int seen_opt[OPT_EXPLAIN + 1] = {0};
-	char err[512];
-	struct sqlite3 *db;
-	int64_t v, rows;
+	const char *db_paths[QUERY_MAX_DBS]; /* --db, repeatable */
+	int ndb;
+	const char *cmd;
+	int flows, fail_on, explain;
+	int run_last;  /* --run last: resolved once the database is open */
+	char proto[8]; /* --proto as stored (lower case) */
+	int seen_opt[OPT_EXPLAIN + 1];
+};
 
-	memset(&f, 0, sizeof(f));
-	if (!db_path || !*db_path)
-		db_path = "smaudit.db";
+/* Id of the newest run into *id; -1 if there is none. */
+static int last_run(struct sqlite3 *db, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Width a table must fit when stdout is a terminal: $COLUMNS if it is a
+ * number, else the terminal's own (TIOCGWINSZ); 0 (no limit) otherwise, so
+ * files and pipes get whole values. */
+static size_t terminal_width(void)
+{
+	const char *env = getenv("COLUMNS");
+	struct winsize ws;
+	int64_t v;
+
+	if (!isatty(STDOUT_FILENO))
+		return 0;
+	if (env && parse_int(env, 20, 100000, &v) == 0)
+		return (size_t)v;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 0;
+}
+
+/* "expected, unexpected-port, ..." from record.h's names, into buf. */
+static const char *verdict_list(char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int k = VERDICT_NONE + 1; k <= VERDICT_MAX && n < len; k++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", k > 1 ? ", " : "",
+		                      verdict_str((enum verdict_kind)k));
+	return buf;
+}
+
+/* The format named a; returns 0, or -1 if there is none. */
+static int parse_format(const char *a, enum query_format *fmt)
+{
+	static const struct {
+		const char *name;
+		enum query_format fmt;
+	} fmts[] = {{"table", QUERY_FMT_TABLE},         {"csv", QUERY_FMT_CSV},
+	            {"json", QUERY_FMT_JSON},           {"zeek", QUERY_FMT_ZEEK},
+	            {"zeek-json", QUERY_FMT_ZEEK_JSON}, {"eve", QUERY_FMT_EVE}};
+
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++)
+		if (!strcmp(a, fmts[i].name)) {
+			*fmt = fmts[i].fmt;
+			return 0;
+		}
+	return -1;
+}
+
+/* Apply a filter option c with value a to o's filter. Returns 0, or an exit code. */
+static int parse_filter(struct query_opts *o, int c, const char *a)
+{
+	struct query_filter *f = &o->f;
+	char err[512];
+	int64_t v;
+
+	switch (c) {
+	case OPT_SINCE:
+	case OPT_UNTIL: {
+		double t;
+		if (query_parse_time(a, time(NULL), &t, err, sizeof(err)) < 0) {
+			errmsg("%s: %s", c == OPT_SINCE ? "--since" : "--until", err);
+			return 2;
+		}
+		if (c == OPT_SINCE) {
+			f->has_since = 1;
+			f->since = t;
+		} else {
+			f->has_until = 1;
+			f->until = t;
+		}
+		return 0;
+	}
+	case OPT_RUN:
+		o->run_last = strcmp(a, "last") == 0;
+		if (!o->run_last && parse_int(a, 1, INT64_MAX, &v) < 0)
+			return fail("--run", a, "not a run id (a positive integer, or last)");
+		f->run_id = o->run_last ? 0 : v;
+		return 0;
+	case OPT_VERDICT:
+		if (!query_verdict_valid(a)) {
+			char names[160], what[192];
+			snprintf(what, sizeof(what), "not a verdict (%s)",
+			         verdict_list(names, sizeof(names)));
+			return fail("--verdict", a, what);
+		}
+		f->verdict = a;
+		return 0;
+	case OPT_RULE:
+		if (!*a)
+			return fail("--rule", a, "empty rule id");
+		f->rule_id = a;
+		return 0;
+	case OPT_PEER:
+		if (cidr_parse(a, &f->peer) < 0)
+			return fail("--peer", a, "not an IPv4/IPv6 address or ADDR/PREFIX");
+		f->has_peer = 1;
+		return 0;
+	case OPT_PORT:
+		if (parse_int(a, 1, 65535, &v) < 0)
+			return fail("--port", a, "not a port (1..65535)");
+		f->port = (int)v;
+		return 0;
+	case OPT_PROTO:
+		if (strcasecmp(a, "tcp") && strcasecmp(a, "udp") && strcasecmp(a, "icmp") &&
+		    strcasecmp(a, "icmp6"))
+			return fail("--proto", a, "not a protocol (tcp, udp, icmp, icmp6)");
+		memset(o->proto, 0, sizeof(o->proto));
+		for (size_t i = 0; i < sizeof(o->proto) - 1 && a[i]; i++)
+			o->proto[i] = (char)tolower((unsigned char)a[i]); /* as stored */
+		f->proto = o->proto;
+		return 0;
+	case OPT_APP:
+		if (!*a)
+			return fail("--app", a, "empty protocol name");
+		f->app = a;
+		return 0;
+	case OPT_LIMIT:
+	default:
+		if (parse_int(a, 1, INT64_MAX, &v) < 0)
+			return fail("--limit", a, "not a row count (a positive integer)");
+		f->limit = v;
+		return 0;
+	}
+}
+
+/* Read the options into o. Returns -1 to go on, or an exit code (0 after --help). */
+static int parse_args(int argc, char **argv, struct query_opts *o)
+{
+	int c, rc;
+
 	optind = 0; /* glibc: full re-initialisation, argv[0] is "query" */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		const char *a = optarg;
 		if (c >= OPT_DB && c <= OPT_EXPLAIN)
-			seen_opt[c] = 1;
+			o->seen_opt[c] = 1;
 		switch (c) {
 		case 'h':
 			fputs(usage_text, stdout);
@@ -169,160 +324,138 @@ int cli_query(int argc, char **argv)
 		case OPT_DB:
 			if (!*a)
 				return fail("--db", a, "empty file name");
-			db_path = a;
-			break;
-		case OPT_SINCE:
-		case OPT_UNTIL: {
-			double t;
-			if (query_parse_time(a, time(NULL), &t, err, sizeof(err)) < 0) {
-				errmsg("%s: %s", c == OPT_SINCE ? "--since" : "--until", err);
+			if (o->ndb == QUERY_MAX_DBS) {
+				errmsg("at most %d --db", QUERY_MAX_DBS);
 				return 2;
 			}
-			if (c == OPT_SINCE) {
-				f.has_since = 1;
-				f.since = t;
-			} else {
-				f.has_until = 1;
-				f.until = t;
-			}
-			break;
-		}
-		case OPT_RUN:
-			if (parse_int(a, 1, INT64_MAX, &v) < 0)
-				return fail("--run", a, "not a run id (a positive integer)");
-			f.run_id = v;
-			break;
-		case OPT_VERDICT:
-			if (!query_verdict_valid(a))
-				return fail(
-				    "--verdict", a,
-				    "not a verdict (expected, unexpected-port, "
-				    "unexpected-direction, unexpected-peer, protocol-mismatch)");
-			f.verdict = a;
-			break;
-		case OPT_RULE:
-			if (!*a)
-				return fail("--rule", a, "empty rule id");
-			f.rule_id = a;
-			break;
-		case OPT_PEER:
-			if (cidr_parse(a, &f.peer) < 0)
-				return fail("--peer", a, "not an IPv4/IPv6 address or ADDR/PREFIX");
-			f.has_peer = 1;
-			break;
-		case OPT_PORT:
-			if (parse_int(a, 1, 65535, &v) < 0)
-				return fail("--port", a, "not a port (1..65535)");
-			f.port = (int)v;
-			break;
-		case OPT_PROTO:
-			if (strcmp(a, "tcp") && strcmp(a, "udp") && strcmp(a, "icmp") &&
-			    strcmp(a, "icmp6"))
-				return fail("--proto", a, "not a protocol (tcp, udp, icmp, icmp6)");
-			f.proto = a;
-			break;
-		case OPT_APP:
-			if (!*a)
-				return fail("--app", a, "empty protocol name");
-			f.app = a;
-			break;
-		case OPT_LIMIT:
-			if (parse_int(a, 1, INT64_MAX, &v) < 0)
-				return fail("--limit", a, "not a row count (a positive integer)");
-			f.limit = v;
+			o->db_paths[o->ndb++] = a;
 			break;
 		case OPT_FORMAT:
-			if (!strcmp(a, "table"))
-				fmt = QUERY_FMT_TABLE;
-			else if (!strcmp(a, "csv"))
-				fmt = QUERY_FMT_CSV;
-			else if (!strcmp(a, "json"))
-				fmt = QUERY_FMT_JSON;
-			else if (!strcmp(a, "zeek"))
-				fmt = QUERY_FMT_ZEEK;
-			else
-				return fail("--format", a, "not a format (table, csv, json, zeek)");
+			if (parse_format(a, &o->fmt) < 0)
+				return fail(
+				    "--format", a,
+				    "not a format (table, csv, json, zeek, zeek-json, eve)");
 			break;
 		case OPT_FLOWS:
-			flows = 1;
+			o->flows = 1;
 			break;
 		case OPT_FAIL:
-			fail_on = 1;
+			o->fail_on = 1;
 			break;
 		case OPT_EXPLAIN:
-			explain = 1;
+			o->explain = 1;
 			break;
 		case ':':
 			errmsg("%s needs a value", argv[optind - 1]);
 			return 2;
-		default:
+		case '?':
 			errmsg("unknown option '%s' (see --help)", argv[optind - 1]);
 			return 2;
+		default:
+			if ((rc = parse_filter(o, c, a)) != 0)
+				return rc;
 		}
 	}
 	if (optind >= argc) {
 		errmsg("which question? anomalies, coverage, flows or runs");
 		return 2;
 	}
-	cmd = argv[optind++];
+	o->cmd = argv[optind++];
 	if (optind < argc) {
 		errmsg("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (!strcmp(cmd, "anomalies"))
-		kind = flows ? QUERY_ANOMALY_FLOWS : QUERY_ANOMALIES;
-	else if (!strcmp(cmd, "coverage"))
-		kind = QUERY_COVERAGE;
-	else if (!strcmp(cmd, "flows"))
-		kind = QUERY_FLOWS;
-	else if (!strcmp(cmd, "runs"))
-		kind = QUERY_RUNS;
+	return -1;
+}
+
+/* Decide the question and refuse combinations that make no sense.
+ * Returns -1 to go on, or an exit code. */
+static int check_args(struct query_opts *o)
+{
+	if (!strcmp(o->cmd, "anomalies"))
+		o->kind = o->flows ? QUERY_ANOMALY_FLOWS : QUERY_ANOMALIES;
+	else if (!strcmp(o->cmd, "coverage"))
+		o->kind = QUERY_COVERAGE;
+	else if (!strcmp(o->cmd, "flows"))
+		o->kind = QUERY_FLOWS;
+	else if (!strcmp(o->cmd, "runs"))
+		o->kind = QUERY_RUNS;
 	else {
-		errmsg("unknown question '%.60s' (anomalies, coverage, flows, runs)", cmd);
+		errmsg("unknown question '%.60s' (anomalies, coverage, flows, runs)", o->cmd);
 		return 2;
 	}
-	if ((flows || fail_on) && strcmp(cmd, "anomalies") != 0) {
+	if ((o->flows || o->fail_on) && strcmp(o->cmd, "anomalies") != 0) {
 		errmsg("%s applies to 'query anomalies' only",
-		       flows ? "--flows" : "--fail-on-anomaly");
+		       o->flows ? "--flows" : "--fail-on-anomaly");
 		return 2;
 	}
-	if (fmt == QUERY_FMT_ZEEK && kind != QUERY_FLOWS && kind != QUERY_ANOMALY_FLOWS &&
-	    !(kind == QUERY_ANOMALIES && flows)) {
-		errmsg("--format zeek writes flows: use it with 'query flows' or 'query anomalies "
-		       "--flows'");
+	if ((o->fmt == QUERY_FMT_ZEEK || o->fmt == QUERY_FMT_ZEEK_JSON ||
+	     o->fmt == QUERY_FMT_EVE) &&
+	    o->kind != QUERY_FLOWS && o->kind != QUERY_ANOMALY_FLOWS) {
+		errmsg("--format %s writes flows: use it with 'query flows' or 'query anomalies "
+		       "--flows'",
+		       o->fmt == QUERY_FMT_EVE    ? "eve"
+		       : o->fmt == QUERY_FMT_ZEEK ? "zeek"
+		                                  : "zeek-json");
 		return 2;
 	}
-	for (int o = OPT_SINCE; o <= OPT_LIMIT; o++) {
-		if (seen_opt[o] && !filter_applies(kind, o)) {
+	for (int opt = OPT_SINCE; opt <= OPT_LIMIT; opt++) {
+		if (o->seen_opt[opt] && !filter_applies(o->kind, opt)) {
 			for (const struct option *lo = long_opts; lo->name; lo++)
-				if (lo->val == o)
-					errmsg("--%s does not apply to 'query %s'", lo->name, cmd);
+				if (lo->val == opt)
+					errmsg("--%s does not apply to 'query %s'", lo->name,
+					       o->cmd);
 			return 2;
 		}
 	}
-	if (f.has_since && f.has_until && f.since >= f.until) {
+	if (o->f.has_since && o->f.has_until && o->f.since >= o->f.until) {
 		errmsg("--since must be before --until");
 		return 2;
 	}
+	return -1;
+}
 
-	if (query_open(db_path, &db, err, sizeof(err)) < 0) {
+/* Print the query plan of the question on db. Returns an exit code. */
+static int print_plan(struct sqlite3 *db, const struct query_opts *o)
+{
+	char err[512];
+	struct sqlite3_stmt *st = query_prepare(db, o->kind, &o->f, 1, err, sizeof(err));
+
+	if (!st) {
+		errmsg("%s", err);
+		return 3;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW)
+		printf("%s\n", (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Open the database, answer, and turn the outcome into an exit code. */
+static int run_query(struct query_opts *o)
+{
+	char err[512];
+	struct sqlite3 *db;
+	int64_t rows;
+	int rc;
+
+	if (query_open_many(o->db_paths, o->ndb, &db, err, sizeof(err)) < 0) {
 		errmsg("%s", err);
 		return 2;
 	}
-	if (explain) {
-		struct sqlite3_stmt *st = query_prepare(db, kind, &f, 1, err, sizeof(err));
-		if (!st) {
-			errmsg("%s", err);
-			query_close(db);
-			return 3;
-		}
-		while (sqlite3_step(st) == SQLITE_ROW)
-			printf("%s\n", (const char *)sqlite3_column_text(st, 3));
-		sqlite3_finalize(st);
+	if (o->run_last && last_run(db, &o->f.run_id) < 0) {
+		errmsg("--run last: %s has no runs", o->db_paths[0]);
 		query_close(db);
-		return 0;
+		return 2;
 	}
-	rows = query_run(db, kind, &f, fmt, stdout, err, sizeof(err));
+	if (o->fmt == QUERY_FMT_TABLE)
+		o->f.table_width = terminal_width();
+	if (o->explain) {
+		rc = print_plan(db, o);
+		query_close(db);
+		return rc;
+	}
+	rows = query_run(db, o->kind, &o->f, o->fmt, stdout, err, sizeof(err));
 	query_close(db);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		errmsg("writing output: %s", strerror(errno));
@@ -332,5 +465,23 @@ int cli_query(int argc, char **argv)
 		errmsg("%s", err);
 		return 3;
 	}
-	return fail_on && rows > 0 ? 1 : 0;
+	return o->fail_on && rows > 0 ? 1 : 0;
+}
+
+int cli_query(int argc, char **argv)
+{
+	struct query_opts o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.fmt = isatty(STDOUT_FILENO) ? QUERY_FMT_TABLE : QUERY_FMT_CSV;
+	if ((rc = parse_args(argc, argv, &o)) >= 0 || (rc = check_args(&o)) >= 0)
+		return rc;
+	if (!o.ndb) {
+		o.db_paths[0] = getenv("SMAUDIT_DB");
+		if (!o.db_paths[0] || !*o.db_paths[0])
+			o.db_paths[0] = "smaudit.db";
+		o.ndb = 1;
+	}
+	return run_query(&o);
 }

@@ -76,6 +76,10 @@ static void usage(FILE *out)
 	        "  --udp-timeout SEC     idle timeout for UDP flows (default 60)\n"
 	        "  --icmp-timeout SEC    idle timeout for ICMP and other flows (default 60)\n"
 	        "  --no-dpi              do not run application detection (nDPI)\n"
+	        "  --vxlan-port PORT     UDP port carrying VXLAN besides 4789 (mirror sessions)\n"
+	        "  --eve FILE            also append Suricata EVE JSON to FILE: an alert event\n"
+	        "                        as each non-expected flow is seen, a flow event as each\n"
+	        "                        flow ends (as query --format eve writes them)\n"
 	        "  -q, --quiet           no progress and no findings, only errors\n"
 	        "  -h, --help            this help\n"
 	        "\n"
@@ -102,7 +106,7 @@ static void suggest_hosts(const char *path)
 	memset(tab, 0, sizeof(tab));
 	for (int k = 0; k < 200000 && capture_next(c, &h, &d, err, sizeof(err)) == 1; k++) {
 		struct pkt p = {.caplen = h->caplen, .wirelen = h->len};
-		if (decode_packet(capture_datalink(c), d, &p) != DECODE_OK)
+		if (decode_packet(NULL, capture_datalink(c), d, &p) != DECODE_OK)
 			continue;
 		for (int side = 0; side < 2; side++) {
 			const struct sm_addr *a = side ? &p.dst : &p.src;
@@ -157,7 +161,7 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
-		int r = cli_audit_option(o, opt, optarg, argv[optind - 1]);
+		int r = cli_audit_option(o, opt, optarg);
 		if (r < 0)
 			return 2;
 		if (r > 0)
@@ -302,6 +306,8 @@ int cli_read(int argc, char **argv)
 	if (!source)
 		return 2;
 	cfg.source = source;
+	/* before the run row exists: from then on a signal is an interrupted run */
+	catch_signals();
 	run = cli_run_open("read", &o, &cfg, &rc, &no_host);
 	if (!run) {
 		if (no_host && !is_stream(files[0]))
@@ -310,7 +316,6 @@ int cli_read(int argc, char **argv)
 		return rc;
 	}
 
-	catch_signals();
 	tty = !o.quiet && isatty(2);
 	t0 = cli_now();
 	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++)

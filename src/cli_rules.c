@@ -2,7 +2,9 @@
  * and print the effective matrix next to Cisco's table.
  *
  * Both subcommands take the site options every subcommand shares (--rules,
- * --site, --host, --role) and build the matrix with rules_build(). Errors go
+ * --site, --host, --role) and build the matrix the way read and live do
+ * (cli_matrix). `check FILE...` sorts its files first: a rules file stands
+ * in for the shipped matrix, a site file is checked on top of it. Errors go
  * to stderr as "file:line: what is wrong" and give exit code 2. */
 #include <getopt.h>
 #include <netinet/in.h>
@@ -10,14 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_common.h"
 #include "smaudit/cli.h"
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
 
-/* Options shared by check and show; the arrays point into argv. */
+/* Options shared by check and show; the strings point into argv. */
 struct rules_opts {
-	const char *rules;
-	const char **sites, **hosts, **roles, **files;
-	size_t nsites, nhosts, nroles, nfiles;
+	struct cli_site site;
+	const char *files[CLI_MAX_LIST]; /* check FILE... */
+	size_t nfiles;
 	int help;
 };
 
@@ -29,7 +33,9 @@ static void usage_check(FILE *f)
 	        "[FILE...]\n"
 	        "\n"
 	        "Load rules and site files and report the first mistake as file:line.\n"
-	        "FILE...        files loaded in order (default: the shipped %s)\n"
+	        "FILE...        files loaded in order: a rules file replaces the shipped\n"
+	        "               %s;\n"
+	        "               a site file (host, role or port lines) is checked on top of it\n"
 	        "--rules FILE   same as giving FILE first\n"
 	        "--site FILE    a site file, loaded after the rules files\n"
 	        "--host ADDR    a monitored SocialMiner address (ADDR[/PFX]); repeatable\n"
@@ -70,99 +76,76 @@ static int parse_opts(int argc, char **argv, struct rules_opts *o, int allow_fil
 	    {"rules", required_argument, NULL, 'r'}, {"site", required_argument, NULL, 's'},
 	    {"host", required_argument, NULL, 'H'},  {"role", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-	int c;
+	struct cli_site *s = &o->site;
+	int c, rc = 0;
 
 	memset(o, 0, sizeof(*o));
-	o->sites = calloc((size_t)argc + 1, sizeof(char *));
-	o->hosts = calloc((size_t)argc + 1, sizeof(char *));
-	o->roles = calloc((size_t)argc + 1, sizeof(char *));
-	o->files = calloc((size_t)argc + 1, sizeof(char *));
-	if (!o->sites || !o->hosts || !o->roles || !o->files) {
-		fprintf(stderr, "smaudit rules: out of memory\n");
-		return 2;
-	}
 	optind = 0; /* glibc: full re-initialisation */
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			o->rules = optarg;
-			break;
-		case 's':
-			o->sites[o->nsites++] = optarg;
-			break;
-		case 'H':
-			o->hosts[o->nhosts++] = optarg;
-			break;
-		case 'R':
-			o->roles[o->nroles++] = optarg;
-			break;
-		case 'h':
+	while (rc == 0 && (c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (c == 'r')
+			s->rules = optarg;
+		else if (c == 's')
+			rc = cli_push(s->sites, &s->nsites, optarg, "--site");
+		else if (c == 'H')
+			rc = cli_push(s->hosts, &s->nhosts, optarg, "--host");
+		else if (c == 'R')
+			rc = cli_push(s->roles, &s->nroles, optarg, "--role");
+		else if (c == 'h')
 			o->help = 1;
-			break;
-		default:
-			return 2;
-		}
+		else
+			rc = -1;
 	}
-	for (int i = optind; i < argc; i++) {
+	for (int i = optind; rc == 0 && i < argc; i++) {
 		if (!allow_files) {
 			fprintf(stderr, "smaudit rules %s: unexpected argument '%s'\n", argv[0],
 			        argv[i]);
 			return 2;
 		}
-		o->files[o->nfiles++] = argv[i];
+		rc = cli_push(o->files, &o->nfiles, argv[i], "FILE");
 	}
+	return rc < 0 ? 2 : 0;
+}
+
+/* The site the options describe, FILEs sorted in: the first rules file (when
+ * --rules is not given) stands in for the shipped matrix; every other FILE
+ * is loaded after it, in order, before the --site files. -1 (printed) when
+ * there are too many. */
+static int site_of(const struct rules_opts *o, struct cli_site *s)
+{
+	size_t first = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->rules = o->site.rules;
+	if (!s->rules && o->nfiles && !rules_is_site_file(o->files[0])) {
+		s->rules = o->files[0];
+		first = 1;
+	}
+	for (size_t i = first; i < o->nfiles; i++) {
+		if (rules_is_site_file(o->files[i]))
+			printf("%s: a site file, checked on top of %s\n", o->files[i],
+			       s->rules ? s->rules : "the shipped matrix");
+		if (cli_push(s->sites, &s->nsites, o->files[i], "FILE") < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < o->site.nsites; i++)
+		if (cli_push(s->sites, &s->nsites, o->site.sites[i], "--site") < 0)
+			return -1;
+	memcpy(s->hosts, o->site.hosts, sizeof(s->hosts));
+	s->nhosts = o->site.nhosts;
+	memcpy(s->roles, o->site.roles, sizeof(s->roles));
+	s->nroles = o->site.nroles;
 	return 0;
 }
 
-static void free_opts(struct rules_opts *o)
-{
-	free(o->sites);
-	free(o->hosts);
-	free(o->roles);
-	free(o->files);
-}
-
-/* Build the matrix the options describe; FILEs are loaded first, in order,
- * and stand in for --rules. NULL with the error printed. */
+/* Build the matrix the options describe, as read and live do; NULL with
+ * the error printed. */
 static struct rules_matrix *build(const struct rules_opts *o)
 {
-	struct rules_matrix *m;
-	char err[1024];
+	struct cli_site s;
 
-	if (o->nfiles == 0) {
-		if (rules_build(&m, o->rules, o->sites, o->nsites, o->hosts, o->nhosts, o->roles,
-		                o->nroles, err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s\n", err);
-			return NULL;
-		}
-		return m;
-	}
-	m = rules_new();
-	if (!m) {
-		fprintf(stderr, "smaudit rules: out of memory\n");
+	if (site_of(o, &s) < 0)
 		return NULL;
-	}
-	if (o->rules && rules_load(m, o->rules, err, sizeof(err)) < 0)
-		goto fail;
-	for (size_t i = 0; i < o->nfiles; i++)
-		if (rules_load(m, o->files[i], err, sizeof(err)) < 0)
-			goto fail;
-	for (size_t i = 0; i < o->nsites; i++)
-		if (rules_load(m, o->sites[i], err, sizeof(err)) < 0)
-			goto fail;
-	for (size_t i = 0; i < o->nhosts; i++)
-		if (rules_add_host(m, o->hosts[i], err, sizeof(err)) < 0)
-			goto fail;
-	for (size_t i = 0; i < o->nroles; i++)
-		if (rules_set_role(m, o->roles[i], err, sizeof(err)) < 0)
-			goto fail;
-	if (rules_finalize(m, err, sizeof(err)) < 0)
-		goto fail;
-	return m;
-fail:
-	fprintf(stderr, "%s\n", err);
-	rules_free(m);
-	return NULL;
+	return cli_matrix(&s);
 }
 
 /* Print "a, b/24, +N more" for up to max CIDRs into buf. */
@@ -250,7 +233,7 @@ static int cmd_show(const struct rules_opts *o)
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rules_get(m, i);
 		char(*row)[200] = cells[i + 1];
-		const char *tp = r->proto == IPPROTO_TCP ? "tcp" : "udp";
+		const char *tp = flow_proto_str(r->proto);
 		char port[64], apps[200];
 		const struct sm_cidr *c;
 		size_t na, off = 0;
@@ -347,6 +330,5 @@ int cli_rules(int argc, char **argv)
 		usage_rules(stderr);
 		return 2;
 	}
-	free_opts(&o);
 	return rc;
 }

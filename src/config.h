@@ -13,16 +13,20 @@
 #define CFG_ICMP_TIMEOUT_S 60      /* idle ICMP and other flows end */
 #define CFG_CLOSE_DELAY_S  5       /* after FIN both ways or RST (Zeek: tcp_close_delay) */
 #define CFG_FRAG_SLOTS     4096    /* first fragments remembered for later ones */
+/* Lowest ephemeral (client) port: Linux uses 32768-60999, Windows and IANA
+ * 49152-65535; a mid-stream TCP flow's side on such a port is the client. */
+#define CFG_EPHEMERAL_LO 32768
 
 /* ---- application detection -------------------------------------------- */
 #define CFG_DPI_MAX_TCP_PKTS 80 /* give up after this many (ndpiReader -T) */
 #define CFG_DPI_MAX_UDP_PKTS 24 /* ... for UDP and others (ndpiReader -U) */
 
 /* ---- database ---------------------------------------------------------- */
-#define CFG_STORE_BATCH     2000  /* rows per transaction */
-#define CFG_STORE_CACHE_KIB 16384 /* SQLite page cache: holds one batch's pages */
-#define CFG_WRITER_QUEUE    4096  /* ended flows waiting for the writer thread */
-#define CFG_WRITER_BATCH    256   /* taken off the queue at once */
+#define CFG_STORE_BATCH 2000 /* rows per transaction */
+#define CFG_STORE_CACHE_KIB                                                                        \
+	4096 /* SQLite page cache: holds one batch's pages (4 MiB: pwrites as with 16) */
+#define CFG_WRITER_QUEUE 4096 /* ended flows waiting for the writer thread */
+#define CFG_WRITER_BATCH 256  /* taken off the queue at once */
 
 /* ---- runs ----------------------------------------------------------------- */
 #define CFG_STALE_RUN_S                                                                            \
@@ -34,5 +38,9 @@
 /* ---- end-of-run findings ------------------------------------------------ */
 #define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */
 #define CFG_FINDINGS_SHOWN 10  /* groups printed per verdict */
+
+/* ---- EVE JSON (query --format eve) --------------------------------------- */
+#define CFG_EVE_GID      1       /* alert.gid, as Suricata's own rules */
+#define CFG_EVE_SID_BASE 1000000 /* alert.signature_id = base + verdict (local-use range) */
 
 #endif

@@ -33,6 +33,7 @@
  * Memory: one calloc of sizeof(struct dpi_flow) (nDPI 4.2's flow struct is
  * 688 bytes) per flow while detection runs, plus whatever the dissectors
  * allocate inside it (URL, user agent, TLS names), all freed together. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@
 
 #define DPI_MAX_TCP_PKTS CFG_DPI_MAX_TCP_PKTS
 #define DPI_MAX_UDP_PKTS CFG_DPI_MAX_UDP_PKTS
+#define DPI_MAX_NAMES    1024 /* protocol names kept by dpi_app_names */
 
 /* ---- Types ------------------------------------------------------------ */
 
@@ -240,9 +242,11 @@ int dpi_feed(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec,
 	enough = total > (p->proto == IPPROTO_TCP ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS);
 	if (!enough && (*st)->last.app_protocol == NDPI_PROTOCOL_UNKNOWN)
 		return 0;
-	if (!enough && ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf)) {
-		/* named, but more to learn (response, certificate): say the name
-		 * now (live alerts judge it), once; finish() has the last word */
+	if (!enough && !(*st)->nf.host_server_name[0] &&
+	    ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf)) {
+		/* named, and more to learn (response, certificate) that may
+		 * change what we keep (no server name yet): say the name now
+		 * (live alerts judge it), once; finish() has the last word */
 		if (rec->app.proto[0])
 			return 0;
 		set_name(ctx, &rec->app, (*st)->last);
@@ -268,4 +272,39 @@ void dpi_end(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec)
 uint64_t dpi_live_states(const struct dpi_ctx *ctx)
 {
 	return ctx ? ctx->live : 0;
+}
+
+/* ---- nDPI's protocol names --------------------------------------------- */
+
+static char app_names[DPI_MAX_NAMES][32];
+static const char *app_name_ptrs[DPI_MAX_NAMES];
+static size_t app_nnames;
+static pthread_once_t app_names_once = PTHREAD_ONCE_INIT;
+
+/* Copy every protocol name of a fresh detection module (its defaults are
+ * registered at init; no detection is set up). */
+static void app_names_load(void)
+{
+	struct ndpi_detection_module_struct *nd = ndpi_init_detection_module(ndpi_no_prefs);
+	u_int n;
+
+	if (!nd)
+		return;
+	n = ndpi_get_num_supported_protocols(nd);
+	for (u_int id = 0; id < n && app_nnames < DPI_MAX_NAMES; id++) {
+		const char *s = ndpi_get_proto_name(nd, (u_int16_t)id);
+		if (!s || !*s || strlen(s) >= sizeof(app_names[0]))
+			continue;
+		memcpy(app_names[app_nnames], s, strlen(s) + 1);
+		app_name_ptrs[app_nnames] = app_names[app_nnames];
+		app_nnames++;
+	}
+	ndpi_exit_detection_module(nd);
+}
+
+const char *const *dpi_app_names(size_t *n)
+{
+	pthread_once(&app_names_once, app_names_load);
+	*n = app_nnames;
+	return app_nnames ? app_name_ptrs : NULL;
 }

@@ -17,7 +17,7 @@ struct group { /* non-expected flows sharing verdict, direction, peer, port */
 	uint16_t port;  /* responder port; ICMP: paired type or code */
 	uint16_t oport; /* ICMP: type */
 	struct sm_addr peer;
-	uint64_t flows, bytes; /* bytes: IP bytes both ways */
+	uint64_t flows, bytes; /* bytes: application payload both ways (orig_bytes + resp_bytes) */
 	char rule_id[48];
 	char reason[256];
 };
@@ -52,7 +52,7 @@ void findings_add(struct findings *fd, const struct flow_record *r, const struct
 		if (g->verdict == v->kind && g->dir == r->direction && g->port == r->resp_port &&
 		    g->oport == oport && g->proto == r->proto && !addr_cmp(&g->peer, peer)) {
 			g->flows++;
-			g->bytes += r->orig_ip_bytes + r->resp_ip_bytes;
+			g->bytes += r->orig_bytes + r->resp_bytes;
 			return;
 		}
 	}
@@ -69,7 +69,7 @@ void findings_add(struct findings *fd, const struct flow_record *r, const struct
 	g->oport = oport;
 	g->peer = *peer;
 	g->flows = 1;
-	g->bytes = r->orig_ip_bytes + r->resp_ip_bytes;
+	g->bytes = r->orig_bytes + r->resp_bytes;
 	snprintf(g->rule_id, sizeof(g->rule_id), "%s", v->rule ? v->rule->id : "-");
 	snprintf(g->reason, sizeof(g->reason), "%s", v->reason);
 }
@@ -166,6 +166,9 @@ void findings_print(const struct findings *fd, const uint64_t *verdicts, uint64_
 		return;
 	memcpy(sorted, fd->groups, sizeof(*sorted) * fd->ngroups);
 	qsort(sorted, fd->ngroups, sizeof(*sorted), group_cmp);
+	/* "bytes" means what it means in the database and in query anomalies */
+	fprintf(out, "\nper group: direction, peer, port, flows, bytes = application payload both "
+	             "ways, rule\n");
 	for (size_t i = 0; i < fd->ngroups; i++) {
 		const struct group *g = &sorted[i];
 		char peer[ADDR_STRLEN];

@@ -9,10 +9,16 @@
  *
  * TCP follows Zeek's endpoint state machine (INACTIVE, SYN_SENT,
  * SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET), its history letters
- * (once per direction, T and W at 1, 10, 100 ...), its payload sizes from
- * sequence numbers and its conn_state() function, so records compare line
- * by line with Zeek's conn.log. Trade-off: we keep no reassembly, so gaps
- * (G) and bad checksums (C) are not reported. */
+ * (once per direction, T, W and G at 1, 10, 100 ...), its payload sizes
+ * from sequence numbers and its conn_state() function, so records compare
+ * line by line with Zeek's conn.log. Trade-off: we keep no reassembly, so
+ * content gaps (G) are found from acks alone (per side: what was seen
+ * contiguously plus one block above a hole) and bad checksums (C) are not
+ * reported.
+ *
+ * The originator of a flow whose start was missed is decided from ports
+ * (orient_flip): a service port is the server's, else an ephemeral port
+ * (>= CFG_EPHEMERAL_LO) is the client's; the record says how (orient). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -48,6 +54,10 @@ struct tcp_ep {
 	int64_t rel_ack;  /* highest ack the peer sent us, relative */
 	int64_t hist_last_syn, hist_last_fin, hist_last_rst;
 	uint32_t rxmt_cnt, rxmt_thresh, win0_cnt, win0_thresh;
+	/* content gaps without reassembly: data seen contiguously up to
+	 * seen_upper, one block seen above a hole, the first FIN's end */
+	int64_t seen_upper, blk_lo, blk_hi, fin_rel;
+	uint32_t gap_cnt, gap_thresh;
 };
 
 struct flow {
@@ -103,9 +113,11 @@ enum {
 
 /* ---- private prototypes ------------------------------------------------ */
 
-static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,
+static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint64_t zone,
                          const struct sm_addr *a, uint16_t ap, const struct sm_addr *b,
                          uint16_t bp);
+static uint64_t zone_of(const struct pkt *p);
+static int same_tunnel(const struct encap_info *a, const struct encap_info *b);
 static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport);
 static uint32_t frag_index(const struct pkt *p);
 static int is_service_port(const struct flow_table *t, uint8_t proto, uint16_t port);
@@ -114,6 +126,16 @@ static void lru_unlink(struct flow_table *t, uint32_t i);
 static void lru_push(struct flow_table *t, uint32_t i, uint8_t cls);
 static void tcp_packet(struct flow *f, const struct pkt *p, int from_orig, uint64_t close_delay);
 static void finish_record(struct flow *f);
+static struct flow *frag_attach(struct flow_table *t, const struct pkt *p);
+static void frag_remember(struct flow_table *t, const struct pkt *p, const struct flow *f);
+static struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, uint32_t h,
+                                uint16_t sport, uint16_t dport, int *orig);
+static int tcp_reuse_ends(struct flow_table *t, struct flow *f, const struct pkt *p);
+static struct flow *flow_create(struct flow_table *t, const struct pkt *p, uint32_t h,
+                                uint16_t sport, uint16_t dport, int *orig);
+static void lru_touch(struct flow_table *t, struct flow *f);
+static void account(struct flow *f, const struct pkt *p, int orig);
+static void transport_update(struct flow_table *t, struct flow *f, const struct pkt *p, int orig);
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -264,34 +286,19 @@ const struct flow_stats *flow_table_stats(const struct flow_table *t)
 struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, int *from_orig)
 {
 	uint16_t sport = p->sport, dport = p->dport;
-	uint32_t h, i;
-	struct flow *f = NULL;
+	uint32_t h;
+	struct flow *f;
 	int orig = 1;
 
 	*is_new = 0;
 	*from_orig = 1;
 
 	if (p->frag == PKT_FRAG_LATER) {
-		/* attach to the flow of the first fragment, by addresses, proto and id */
-		uint32_t s = frag_index(p);
-		struct frag_slot *fs = &t->frags[s];
-		if (fs->flow == NIL || fs->id != p->frag_id || fs->proto != p->proto ||
-		    addr_cmp(&fs->src, &p->src) || addr_cmp(&fs->dst, &p->dst) ||
-		    !t->pool[fs->flow].in_use || t->pool[fs->flow].rec.seq != fs->flow_seq) {
-			t->st.frags_orphan++;
+		f = frag_attach(t, p);
+		if (!f)
 			return NULL;
-		}
-		f = &t->pool[fs->flow];
 		orig = addr_cmp(&f->rec.orig, &p->src) == 0;
-		if (orig) {
-			f->rec.orig_pkts++;
-			f->rec.orig_ip_bytes += p->ip_len;
-		} else {
-			f->rec.resp_pkts++;
-			f->rec.resp_ip_bytes += p->ip_len;
-		}
-		if (p->ts_us > f->rec.ts_end_us)
-			f->rec.ts_end_us = p->ts_us;
+		account(f, p, orig);
 		*from_orig = orig;
 		return f;
 	}
@@ -299,177 +306,22 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
 		icmp_ports(p, &sport, &dport);
 
-	h = key_hash(t, p->proto, p->vlan, &p->src, sport, &p->dst, dport);
-	for (i = t->buckets[h & (t->nbuckets - 1)]; i != NIL; i = t->pool[i].hnext) {
-		struct flow *c = &t->pool[i];
-		if (c->hash != h || c->rec.proto != p->proto || c->rec.vlan != p->vlan)
-			continue;
-		if (c->rec.orig_port == sport && c->rec.resp_port == dport &&
-		    !addr_cmp(&c->rec.orig, &p->src) && !addr_cmp(&c->rec.resp, &p->dst)) {
-			f = c;
-			orig = 1;
-			break;
-		}
-		if (c->rec.orig_port == dport && c->rec.resp_port == sport &&
-		    !addr_cmp(&c->rec.orig, &p->dst) && !addr_cmp(&c->rec.resp, &p->src)) {
-			f = c;
-			orig = 0;
-			break;
-		}
-	}
-
-	/* a new SYN on a closing TCP flow is a new connection (port reuse) */
-	if (f && f->lru == LRU_CLOSING && p->proto == IPPROTO_TCP &&
-	    (p->tcp_flags & (TH_SYN | TH_ACK)) == TH_SYN) {
-		end_flow(t, (uint32_t)(f - t->pool), END_CLOSED);
+	h = key_hash(t, p->proto, zone_of(p), &p->src, sport, &p->dst, dport);
+	f = flow_lookup(t, p, h, sport, dport, &orig);
+	if (f && tcp_reuse_ends(t, f, p))
 		f = NULL;
-	}
 
 	if (!f) {
-		int flip = 0, inferred = 0;
-
-		if (t->free_head == NIL && t->fresh < t->cfg.max_flows) {
-			t->pool[t->fresh].hnext = NIL;
-			t->free_head = t->fresh++;
-		}
-		if (t->free_head == NIL) {
-			/* table full: end the least recently seen flow, never drop it */
-			uint32_t victim = NIL;
-			for (int c = 0; c < LRU_N; c++) {
-				uint32_t hd = t->head[c];
-				if (hd != NIL &&
-				    (victim == NIL ||
-				     t->pool[hd].rec.ts_end_us < t->pool[victim].rec.ts_end_us))
-					victim = hd;
-			}
-			end_flow(t, victim, END_EVICTED);
-			t->st.evicted++;
-		}
-		i = t->free_head;
-		f = &t->pool[i];
-		t->free_head = f->hnext;
-		memset(f, 0, sizeof(*f));
-
-		if (p->proto == IPPROTO_TCP) {
-			uint8_t fl = p->tcp_flags;
-			/* a connection not starting with a bare SYN is partial: the
-			 * receiver of a SYN-ACK is the originator; otherwise the true
-			 * responder is guessed from the ports, as Zeek does */
-			if ((fl & TH_SYN) && (fl & TH_ACK)) {
-				inferred = 1;
-				flip = 1;
-			} else if (!(fl & TH_SYN)) {
-				inferred = 1;
-				if (is_service_port(t, p->proto, sport)) {
-					if (is_service_port(t, p->proto, dport))
-						flip = sport < dport;
-					else
-						flip = 1;
-				}
-			}
-		} else if (p->proto == IPPROTO_UDP) {
-			flip = is_service_port(t, p->proto, sport) &&
-			       !is_service_port(t, p->proto, dport);
-			inferred = flip;
-		}
-		if (flip) {
-			f->rec.orig = p->dst;
-			f->rec.resp = p->src;
-			f->rec.orig_port = dport;
-			f->rec.resp_port = sport;
-			orig = 0;
-			hist_add(f, '^');
-		} else {
-			f->rec.orig = p->src;
-			f->rec.resp = p->dst;
-			f->rec.orig_port = sport;
-			f->rec.resp_port = dport;
-			orig = 1;
-		}
-		f->rec.direction_inferred = (uint8_t)inferred;
-		f->rec.proto = p->proto;
-		f->rec.ip_version = p->ip_version;
-		f->rec.vlan = p->vlan;
-		f->rec.seq = ++t->seq;
-		f->rec.ts_start_us = f->rec.ts_end_us = p->ts_us;
-		{
-			/* 'C' + 17 base62 digits from two keyed hashes of the creation
-			 * number: unique within a run, not guessable across runs */
-			static const char b62[] =
-			    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-			uint64_t u[2];
-			int k = 0;
-			u[0] = mix64(t->seed[0] ^ mix64(f->rec.seq ^ t->seed[1]));
-			u[1] = mix64(u[0] ^ t->seed[1]);
-			f->rec.uid[k++] = 'C';
-			for (int part = 0; part < 2; part++)
-				for (int d = 0; d < (part ? 7 : 10); d++) {
-					f->rec.uid[k++] = b62[u[part] % 62];
-					u[part] /= 62;
-				}
-			f->rec.uid[k] = '\0';
-		}
-		f->hash = h;
-		f->in_use = 1;
-		f->hnext = t->buckets[h & (t->nbuckets - 1)];
-		t->buckets[h & (t->nbuckets - 1)] = i;
-		lru_push(t, i,
-		         p->proto == IPPROTO_TCP   ? LRU_TCP
-		         : p->proto == IPPROTO_UDP ? LRU_UDP
-		                                   : LRU_OTHER);
-		t->st.created++;
-		if (++t->st.active > t->st.peak)
-			t->st.peak = t->st.active;
+		f = flow_create(t, p, h, sport, dport, &orig);
 		*is_new = 1;
 	} else if (f->lru != LRU_CLOSING) {
-		i = (uint32_t)(f - t->pool);
-		lru_unlink(t, i);
-		lru_push(t, i, f->lru);
+		lru_touch(t, f);
 	}
 
-	if (p->frag == PKT_FRAG_FIRST) {
-		uint32_t s = frag_index(p);
-		struct frag_slot *fs = &t->frags[s];
-		fs->src = p->src;
-		fs->dst = p->dst;
-		fs->id = p->frag_id;
-		fs->proto = p->proto;
-		fs->flow = (uint32_t)(f - t->pool);
-		fs->flow_seq = f->rec.seq;
-	}
-
-	/* counters */
-	{
-		struct flow_record *r = &f->rec;
-		uint64_t pay = p->payload_len;
-		if (p->proto == IPPROTO_UDP && p->udp_len >= 8)
-			pay = (uint64_t)p->udp_len - 8;
-		if (p->ts_us > r->ts_end_us)
-			r->ts_end_us = p->ts_us;
-		if (orig) {
-			r->orig_pkts++;
-			r->orig_ip_bytes += p->ip_len;
-			if (p->proto != IPPROTO_TCP)
-				r->orig_bytes += pay;
-		} else {
-			r->resp_pkts++;
-			r->resp_ip_bytes += p->ip_len;
-			if (p->proto != IPPROTO_TCP)
-				r->resp_bytes += pay;
-		}
-	}
-	if (p->proto == IPPROTO_TCP) {
-		tcp_packet(f, p, orig, t->cfg.close_delay_us);
-		if (f->close_at_us && f->lru != LRU_CLOSING) {
-			i = (uint32_t)(f - t->pool);
-			lru_unlink(t, i);
-			lru_push(t, i, LRU_CLOSING);
-		}
-	} else {
-		f->ep[orig ? 0 : 1].active = 1;
-		if (p->proto == IPPROTO_UDP)
-			hist_check(f, orig, HIST_DATA, 'D');
-	}
+	if (p->frag == PKT_FRAG_FIRST)
+		frag_remember(t, p, f);
+	account(f, p, orig);
+	transport_update(t, f, p, orig);
 	*from_orig = orig;
 	return f;
 }
@@ -519,13 +371,311 @@ void flow_snapshot(const struct flow *f, struct flow_record *out)
 
 /* ---- private functions ------------------------------------------------- */
 
-static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint16_t vlan,
+/* ---- flow_track's steps ------------------------------------------------ */
+
+/* The flow of the first fragment of p's datagram (addresses, protocol, id),
+ * or NULL (counted as an orphan) when it is unknown or has ended. */
+static struct flow *frag_attach(struct flow_table *t, const struct pkt *p)
+{
+	const struct frag_slot *fs = &t->frags[frag_index(p)];
+
+	if (fs->flow == NIL || fs->id != p->frag_id || fs->proto != p->proto ||
+	    addr_cmp(&fs->src, &p->src) || addr_cmp(&fs->dst, &p->dst) ||
+	    !t->pool[fs->flow].in_use || t->pool[fs->flow].rec.seq != fs->flow_seq) {
+		t->st.frags_orphan++;
+		return NULL;
+	}
+	return &t->pool[fs->flow];
+}
+
+/* Remember f as the flow of p's datagram (p is a first fragment). */
+static void frag_remember(struct flow_table *t, const struct pkt *p, const struct flow *f)
+{
+	struct frag_slot *fs = &t->frags[frag_index(p)];
+
+	fs->src = p->src;
+	fs->dst = p->dst;
+	fs->id = p->frag_id;
+	fs->proto = p->proto;
+	fs->flow = (uint32_t)(f - t->pool);
+	fs->flow_seq = f->rec.seq;
+}
+
+/* The open flow with key (proto, vlan, src:sport, dst:dport) in either
+ * direction, *orig = 1 when p comes from its originator; NULL if none. */
+static struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, uint32_t h,
+                                uint16_t sport, uint16_t dport, int *orig)
+{
+	for (uint32_t i = t->buckets[h & (t->nbuckets - 1)]; i != NIL; i = t->pool[i].hnext) {
+		struct flow *c = &t->pool[i];
+		if (c->hash != h || c->rec.proto != p->proto || c->rec.vlan != p->vlan ||
+		    !same_tunnel(&c->rec.tunnel, &p->tun))
+			continue;
+		if (c->rec.orig_port == sport && c->rec.resp_port == dport &&
+		    !addr_cmp(&c->rec.orig, &p->src) && !addr_cmp(&c->rec.resp, &p->dst)) {
+			*orig = 1;
+			return c;
+		}
+		if (c->rec.orig_port == dport && c->rec.resp_port == sport &&
+		    !addr_cmp(&c->rec.orig, &p->dst) && !addr_cmp(&c->rec.resp, &p->src)) {
+			*orig = 0;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* A bare SYN on a closing TCP flow is a new connection (port reuse): end
+ * the old flow and return 1; otherwise 0. */
+static int tcp_reuse_ends(struct flow_table *t, struct flow *f, const struct pkt *p)
+{
+	if (f->lru != LRU_CLOSING || p->proto != IPPROTO_TCP ||
+	    (p->tcp_flags & (TH_SYN | TH_ACK)) != TH_SYN)
+		return 0;
+	end_flow(t, (uint32_t)(f - t->pool), END_CLOSED);
+	return 1;
+}
+
+/* A free slot of the pool, zeroed; when the table is full the least
+ * recently seen flow is ended (evicted) first, never dropped. */
+static uint32_t slot_get(struct flow_table *t)
+{
+	uint32_t i;
+
+	if (t->free_head == NIL && t->fresh < t->cfg.max_flows) {
+		t->pool[t->fresh].hnext = NIL;
+		t->free_head = t->fresh++;
+	}
+	if (t->free_head == NIL) {
+		uint32_t victim = NIL;
+		for (int c = 0; c < LRU_N; c++) {
+			uint32_t hd = t->head[c];
+			if (hd != NIL && (victim == NIL || t->pool[hd].rec.ts_end_us <
+			                                       t->pool[victim].rec.ts_end_us))
+				victim = hd;
+		}
+		end_flow(t, victim, END_EVICTED);
+		t->st.evicted++;
+	}
+	i = t->free_head;
+	t->free_head = t->pool[i].hnext;
+	memset(&t->pool[i], 0, sizeof(t->pool[i]));
+	return i;
+}
+
+/* Orientation of a TCP flow picked up mid-stream (no SYN): whether its first
+ * packet (sport -> dport) comes from the responder, and how that was decided
+ * (*how). A service port is the server's (both: the lower one, as Zeek
+ * does); with neither, the side on an ephemeral port is the client; with no
+ * clue at all, the first sender is. */
+static int orient_midstream(const struct flow_table *t, uint16_t sport, uint16_t dport,
+                            uint8_t *how)
+{
+	int ss = is_service_port(t, IPPROTO_TCP, sport),
+	    ds = is_service_port(t, IPPROTO_TCP, dport);
+	int se = sport >= CFG_EPHEMERAL_LO, de = dport >= CFG_EPHEMERAL_LO;
+
+	if (ss && ds) {
+		*how = ORIENT_LOWER_PORT;
+		return sport < dport;
+	}
+	if (ss || ds) {
+		*how = ORIENT_SERVER_PORT;
+		return ss;
+	}
+	if (se != de) {
+		*how = ORIENT_EPHEMERAL_PORT;
+		return de;
+	}
+	*how = ORIENT_GUESS;
+	return 0;
+}
+
+/* Whether the first packet of a flow comes from its responder (1: flip), and
+ * how the originator was chosen (*how, enum flow_orient). TCP: the sender
+ * of a bare SYN is the client, the receiver of a SYN-ACK is; otherwise see
+ * orient_midstream. UDP (Zeek's UDPAnalyzer::WantConnection): flipped when
+ * the first datagram comes from a service port to a port that is not one. */
+static int orient_flip(const struct flow_table *t, const struct pkt *p, uint16_t sport,
+                       uint16_t dport, uint8_t *how)
+{
+	*how = ORIENT_FIRST;
+	if (p->proto == IPPROTO_TCP) {
+		uint8_t fl = p->tcp_flags;
+		if ((fl & TH_SYN) && !(fl & TH_ACK))
+			return 0;
+		if (fl & TH_SYN) {
+			*how = ORIENT_SYNACK;
+			return 1;
+		}
+		return orient_midstream(t, sport, dport, how);
+	}
+	if (p->proto == IPPROTO_UDP && is_service_port(t, p->proto, sport) &&
+	    !is_service_port(t, p->proto, dport)) {
+		*how = ORIENT_SERVER_PORT;
+		return 1;
+	}
+	return 0;
+}
+
+/* Fill f's uid: 'C' + 17 base62 digits from two keyed hashes of the
+ * creation number: unique within a run, not guessable across runs. */
+static void make_uid(const struct flow_table *t, struct flow *f)
+{
+	static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	uint64_t u[2];
+	int k = 0;
+
+	u[0] = mix64(t->seed[0] ^ mix64(f->rec.seq ^ t->seed[1]));
+	u[1] = mix64(u[0] ^ t->seed[1]);
+	f->rec.uid[k++] = 'C';
+	for (int part = 0; part < 2; part++)
+		for (int d = 0; d < (part ? 7 : 10); d++) {
+			f->rec.uid[k++] = b62[u[part] % 62];
+			u[part] /= 62;
+		}
+	f->rec.uid[k] = '\0';
+}
+
+/* A new flow for p (hash h, ports as keyed): oriented, numbered, hashed in
+ * and pushed on its LRU list; *orig = 1 when p comes from the originator. */
+static struct flow *flow_create(struct flow_table *t, const struct pkt *p, uint32_t h,
+                                uint16_t sport, uint16_t dport, int *orig)
+{
+	uint32_t i = slot_get(t);
+	struct flow *f = &t->pool[i];
+	uint8_t how;
+
+	if (orient_flip(t, p, sport, dport, &how)) {
+		f->rec.orig = p->dst;
+		f->rec.resp = p->src;
+		f->rec.orig_port = dport;
+		f->rec.resp_port = sport;
+		*orig = 0;
+		hist_add(f, '^');
+	} else {
+		f->rec.orig = p->src;
+		f->rec.resp = p->dst;
+		f->rec.orig_port = sport;
+		f->rec.resp_port = dport;
+		*orig = 1;
+	}
+	f->rec.orient = how;
+	f->rec.direction_inferred = how != ORIENT_FIRST;
+	f->rec.proto = p->proto;
+	f->rec.ip_version = p->ip_version;
+	f->rec.vlan = p->vlan;
+	f->rec.tunnel = p->tun;
+	f->rec.seq = ++t->seq;
+	f->rec.ts_start_us = f->rec.ts_end_us = p->ts_us;
+	make_uid(t, f);
+	f->hash = h;
+	f->in_use = 1;
+	f->hnext = t->buckets[h & (t->nbuckets - 1)];
+	t->buckets[h & (t->nbuckets - 1)] = i;
+	lru_push(t, i,
+	         p->proto == IPPROTO_TCP   ? LRU_TCP
+	         : p->proto == IPPROTO_UDP ? LRU_UDP
+	                                   : LRU_OTHER);
+	t->st.created++;
+	if (++t->st.active > t->st.peak)
+		t->st.peak = t->st.active;
+	return f;
+}
+
+/* Move f to the tail of its LRU list (it was just seen). */
+static void lru_touch(struct flow_table *t, struct flow *f)
+{
+	uint32_t i = (uint32_t)(f - t->pool);
+
+	lru_unlink(t, i);
+	lru_push(t, i, f->lru);
+}
+
+/* Count p in f's direction: packets, IP bytes, last time; for UDP/ICMP
+ * also payload bytes (TCP's come from sequence numbers at the end). A later
+ * fragment has no transport header: only packets and IP bytes. */
+static void account(struct flow *f, const struct pkt *p, int orig)
+{
+	struct flow_record *r = &f->rec;
+	uint64_t pay = 0;
+
+	if (p->frag != PKT_FRAG_LATER && p->proto != IPPROTO_TCP) {
+		pay = p->payload_len;
+		if (p->proto == IPPROTO_UDP && p->udp_len >= 8)
+			pay = (uint64_t)p->udp_len - 8;
+	}
+	if (p->ts_us > r->ts_end_us)
+		r->ts_end_us = p->ts_us;
+	if (orig) {
+		r->orig_pkts++;
+		r->orig_ip_bytes += p->ip_len;
+		r->orig_bytes += pay;
+	} else {
+		r->resp_pkts++;
+		r->resp_ip_bytes += p->ip_len;
+		r->resp_bytes += pay;
+	}
+}
+
+/* Transport state for p: TCP's state machine (a closing flow moves to the
+ * closing list), UDP/ICMP's endpoint activity and history. */
+static void transport_update(struct flow_table *t, struct flow *f, const struct pkt *p, int orig)
+{
+	if (p->proto == IPPROTO_TCP) {
+		tcp_packet(f, p, orig, t->cfg.close_delay_us);
+		if (f->close_at_us && f->lru != LRU_CLOSING) {
+			uint32_t i = (uint32_t)(f - t->pool);
+			lru_unlink(t, i);
+			lru_push(t, i, LRU_CLOSING);
+		}
+	} else {
+		f->ep[orig ? 0 : 1].active = 1;
+		if (p->proto == IPPROTO_UDP)
+			hist_check(f, orig, HIST_DATA, 'D');
+	}
+}
+
+static uint32_t key_hash(const struct flow_table *t, uint8_t proto, uint64_t zone,
                          const struct sm_addr *a, uint16_t ap, const struct sm_addr *b, uint16_t bp)
 {
 	/* symmetric: combine both endpoints with a commutative operation */
 	uint64_t ea = mix64(addr_fold(a) ^ ((uint64_t)ap << 48) ^ t->seed[0]);
 	uint64_t eb = mix64(addr_fold(b) ^ ((uint64_t)bp << 48) ^ t->seed[0]);
-	return (uint32_t)mix64((ea + eb) ^ ((uint64_t)proto << 32 | vlan) ^ t->seed[1]);
+	return (uint32_t)mix64((ea + eb) ^ ((uint64_t)proto << 32) ^ zone ^ t->seed[1]);
+}
+
+/* The tunnel id that names a tenant: VNI, key, session; 0 for GTP-U, whose
+ * TEID differs per direction. */
+static uint32_t tenant_id(const struct encap_info *e)
+{
+	return e->has_id && e->kind != ENCAP_GTPU ? e->id + 1 : 0;
+}
+
+/* What besides the 5-tuple keeps flows apart: the VLAN and the tunnel's
+ * identity (kind, tenant id, outer address pair in either order), so two
+ * tenants' identical private addresses stay two flows. Symmetric, like the key. */
+static uint64_t zone_of(const struct pkt *p)
+{
+	const struct encap_info *e = &p->tun;
+
+	if (e->kind == ENCAP_NONE)
+		return p->vlan;
+	return mix64((uint64_t)p->vlan ^ (uint64_t)e->kind << 16 ^ (uint64_t)tenant_id(e) << 24 ^
+	             (mix64(addr_fold(&e->src)) + mix64(addr_fold(&e->dst))));
+}
+
+/* 1 if a and b are the same tunnel (the identity zone_of hashes). */
+static int same_tunnel(const struct encap_info *a, const struct encap_info *b)
+{
+	if (a->kind != b->kind)
+		return 0;
+	if (a->kind == ENCAP_NONE)
+		return 1;
+	if (tenant_id(a) != tenant_id(b))
+		return 0;
+	return (!addr_cmp(&a->src, &b->src) && !addr_cmp(&a->dst, &b->dst)) ||
+	       (!addr_cmp(&a->src, &b->dst) && !addr_cmp(&a->dst, &b->src));
 }
 
 /* Slot of the fragment table for p's datagram: addresses, protocol, IP id. */
@@ -557,12 +707,18 @@ static void icmp_ports(const struct pkt *p, uint16_t *sport, uint16_t *dport)
 		}
 }
 
+/* Whether port is a likely server port (Zeek's likely_server_ports): a port
+ * of the matrix, or a well-known port (< 1024) except 68/udp, the DHCP
+ * client's (Zeek's dhcp/main.zeek lists only 67/udp, so a server's 67 -> 68
+ * datagram is flipped). */
 static int is_service_port(const struct flow_table *t, uint8_t proto, uint16_t port)
 {
 	const uint8_t *bm = proto == IPPROTO_TCP ? t->cfg.svc_tcp : t->cfg.svc_udp;
 
 	if (bm && (bm[port >> 3] & (1u << (port & 7))))
 		return 1;
+	if (proto == IPPROTO_UDP && port == 68)
+		return 0;
 	return port > 0 && port < 1024;
 }
 
@@ -754,28 +910,72 @@ static void tcp_state(struct flow *f, struct tcp_ep *e, struct tcp_ep *peer, int
 	}
 }
 
-/* One TCP packet: sequence bookkeeping, history, state (Zeek's Process()). */
-static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t close_delay)
+/* Endpoint e is established, or closed after being established (Zeek's
+ * is_clean): only then is a gap in its data believed. */
+static int ep_clean(const struct tcp_ep *e)
 {
-	struct tcp_ep *e = &f->ep[orig ? 0 : 1], *peer = &f->ep[orig ? 1 : 0];
-	uint8_t fl = p->tcp_flags;
-	uint32_t len = p->payload_len;
+	return e->state == TCP_ESTABLISHED ||
+	       (e->state == TCP_CLOSED && e->prev_state == TCP_ESTABLISHED);
+}
+
+/* The peer acknowledged e's data up to ack (relative): whatever of it was
+ * never seen is a content gap (history G/g, scaled as Zeek's Gap()), when
+ * both ends are cleanly established. The hole is then taken as filled. */
+static void gap_on_ack(struct flow *f, struct tcp_ep *e, int e_orig, int64_t ack)
+{
+	struct tcp_ep *peer = &f->ep[e_orig ? 1 : 0];
+	int gaps = 0;
+
+	if (e->fin_cnt && ack >= e->fin_rel)
+		ack = e->fin_rel - 1; /* the FIN is not data */
+	if (ack <= e->seen_upper || (ack <= 2 && f->rec.direction_inferred))
+		return;
+	if (e->blk_hi && e->blk_lo < ack) {
+		gaps++; /* the hole below the block, then the block is delivered */
+		if (e->blk_hi > e->seen_upper)
+			e->seen_upper = e->blk_hi;
+		e->blk_lo = e->blk_hi = 0;
+	}
+	if (ack > e->seen_upper) {
+		gaps++;
+		e->seen_upper = ack;
+	}
+	if (!ep_clean(e) || !ep_clean(peer))
+		return;
+	while (gaps--)
+		hist_scaled(f, e_orig, 'G', &e->gap_cnt, &e->gap_thresh);
+}
+
+/* e sent data [lo, hi) (relative, fully captured): extend what was seen
+ * contiguously, or remember it as the one block above a hole. */
+static void gap_on_data(struct tcp_ep *e, int64_t lo, int64_t hi)
+{
+	if (lo <= e->seen_upper) {
+		if (hi > e->seen_upper)
+			e->seen_upper = hi;
+		if (e->blk_hi && e->blk_lo <= e->seen_upper) {
+			if (e->blk_hi > e->seen_upper)
+				e->seen_upper = e->blk_hi;
+			e->blk_lo = e->blk_hi = 0;
+		}
+	} else if (!e->blk_hi || lo < e->blk_lo) {
+		if (e->blk_hi && hi >= e->blk_lo)
+			hi = hi > e->blk_hi ? hi : e->blk_hi; /* overlaps the block */
+		e->blk_lo = lo;
+		e->blk_hi = hi;
+	} else if (lo <= e->blk_hi && hi > e->blk_hi) {
+		e->blk_hi = hi;
+	}
+}
+
+/* History letters for one packet's flags and payload (Zeek's
+ * UpdateHistory): S H F R repeat only with a new sequence number. */
+static void tcp_flag_history(struct flow *f, struct tcp_ep *e, int orig, uint8_t fl,
+                             int64_t rel_seq, uint32_t len)
+{
 	int syn = !!(fl & TH_SYN), fin = !!(fl & TH_FIN), rst = !!(fl & TH_RST);
-	int64_t seg_len = (int64_t)len + syn + fin, rel_seq, delta_last;
 	int bits = syn + fin + rst;
 
-	if (rst)
-		seg_len -= len;
-
-	/* init_endpoint: start numbering as if a SYN had been seen */
-	if (e->state == TCP_INACTIVE) {
-		e->start = syn ? p->tcp_seq : p->tcp_seq - 1;
-		e->rel_ack = 0;
-		e->rel_last = syn ? seg_len : 1;
-	}
-	rel_seq = ep_rel(e, p->tcp_seq);
-
-	/* history */
 	if (bits > 1) {
 		if (fin && rst)
 			hist_check(f, orig, HIST_FIN_RST, 'I');
@@ -804,20 +1004,51 @@ static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t c
 	} else if (fl & TH_ACK) {
 		hist_check(f, orig, HIST_ACK, 'A');
 	}
+}
+
+/* One TCP packet: sequence bookkeeping, history, state (Zeek's Process()). */
+static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t close_delay)
+{
+	struct tcp_ep *e = &f->ep[orig ? 0 : 1], *peer = &f->ep[orig ? 1 : 0];
+	uint8_t fl = p->tcp_flags;
+	uint32_t len = p->payload_len;
+	int syn = !!(fl & TH_SYN), fin = !!(fl & TH_FIN), rst = !!(fl & TH_RST);
+	int64_t seg_len = (int64_t)len + syn + fin, rel_seq, delta_last;
+	int ack_ok;
+
+	if (rst)
+		seg_len -= len;
+
+	/* init_endpoint: start numbering as if a SYN had been seen */
+	if (e->state == TCP_INACTIVE) {
+		e->start = syn ? p->tcp_seq : p->tcp_seq - 1;
+		e->rel_ack = 0;
+		e->rel_last = syn ? seg_len : 1;
+		e->seen_upper = 1;
+		e->blk_lo = e->blk_hi = 0;
+	}
+	rel_seq = ep_rel(e, p->tcp_seq);
+
+	tcp_flag_history(f, e, orig, fl, rel_seq, len);
 
 	/* zero window (not on RST, not after the peer closed or we reset) */
 	if (p->tcp_win == 0 && !rst && peer->state != TCP_CLOSED && e->state != TCP_RESET)
 		hist_scaled(f, orig, 'W', &e->win0_cnt, &e->win0_thresh);
 
-	if (fin)
+	if (fin) {
+		if (!e->fin_cnt)
+			e->fin_rel = rel_seq + seg_len;
 		e->fin_cnt = e->fin_cnt < 255 ? e->fin_cnt + 1 : 255;
+	}
 
 	/* acks: the peer's data as acknowledged by us */
+	ack_ok = peer->state != TCP_INACTIVE;
 	if (fl & TH_ACK) {
 		if (peer->state == TCP_INACTIVE) {
 			peer->start = p->tcp_ack - 1;
 			peer->rel_ack = 0;
 			peer->rel_last = 0;
+			peer->seen_upper = 1;
 		} else if (!rst) {
 			int64_t ra = ep_rel(peer, p->tcp_ack);
 			if (ra > peer->rel_ack && ra >= 0)
@@ -839,6 +1070,13 @@ static void tcp_packet(struct flow *f, const struct pkt *p, int orig, uint64_t c
 		hist_scaled(f, orig, 'T', &e->rxmt_cnt, &e->rxmt_thresh);
 
 	tcp_state(f, e, peer, orig, fl, len);
+
+	/* after the state machine, as Zeek does: an ack past data never seen
+	 * is a content gap of the peer's; then this packet's own data */
+	if ((fl & TH_ACK) && !rst && ack_ok)
+		gap_on_ack(f, peer, !orig, ep_rel(peer, p->tcp_ack));
+	if (len && !rst && p->payload_caplen >= len)
+		gap_on_data(e, rel_seq + syn, rel_seq + syn + len);
 
 	/* closed both ways or reset: the flow ends after the close delay */
 	if (!f->close_at_us && ((f->ep[0].state == TCP_CLOSED && f->ep[1].state == TCP_CLOSED) ||

@@ -1,26 +1,31 @@
 /* query.c: the read-only question engine (see query.h).
  *
- * Owns: opening and checking a database for reading, the four fixed
- * questions as SQL assembled from constant fragments with bound values, the
- * sm_cidr_match() SQL function, and the three output formats.
+ * Owns: the four fixed questions as SQL assembled from constant fragments
+ * with bound values, and the table, CSV and JSON outputs. Opening is
+ * query_db.c's; Zeek and EVE exports are query_export.c's.
  *
  * Trade-off: the table format needs column widths before printing, so it
  * buffers at most TABLE_BUF_ROWS rows; after that it prints with the widths
- * it has (a later, longer value just pushes its line out). CSV and JSON
+ * it has (a later, longer value just pushes its line out, unless a width
+ * limit cuts it). Given a terminal width, the least useful columns are
+ * hidden and long text cut (marked '~') until a line fits. CSV and JSON
  * stream row by row, so memory stays bounded whatever the result size. */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "smaudit/jsonl.h"
 #include "smaudit/query.h"
+#include "query_int.h"
+#include "smaudit/record.h"
 
 /* ---- things you may reasonably want to change ---- */
 #define TABLE_BUF_ROWS  2000  /* rows buffered to size table columns */
-#define BUSY_TIMEOUT_MS 5000  /* wait this long on a locked database */
+#define TABLE_MIN_CUT   24    /* a cut text column keeps this many columns (table width) */
+#define TABLE_MIN_TEXT  8     /* ... or this many when nothing else can go */
 #define REL_MAX_SECONDS 6.4e9 /* relative times reach back at most ~200 years */
 
 /* ---- types ---- */
@@ -57,12 +62,6 @@ struct qsql {
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
 };
 
-static const char *const verdict_names[] = {"expected", "unexpected-port", "unexpected-direction",
-                                            "unexpected-peer", "protocol-mismatch"};
-
-#define ANOMALY_COND                                                                               \
-	" f.verdict IN ('unexpected-port', 'unexpected-direction', 'unexpected-peer',"             \
-	" 'protocol-mismatch')"
 /* epoch seconds of an ISO 8601 text column (runs.started/finished) */
 #define EPOCH(x) "((julianday(" x ") - 2440587.5) * 86400.0)"
 
@@ -75,13 +74,17 @@ static const struct col anomaly_cols[] = {
 };
 
 static const struct col flow_cols[] = {
-    {"id", COL_INT},          {"run", COL_INT},        {"uid", COL_TEXT},
-    {"start", COL_TIME},      {"duration", COL_REAL},  {"proto", COL_TEXT},
-    {"orig_addr", COL_TEXT},  {"orig_port", COL_INT},  {"resp_addr", COL_TEXT},
-    {"resp_port", COL_INT},   {"direction", COL_TEXT}, {"peer", COL_TEXT},
-    {"pkts", COL_INT},        {"bytes", COL_BYTES},    {"state", COL_TEXT},
-    {"end_reason", COL_TEXT}, {"app", COL_TEXT},       {"server_name", COL_TEXT},
-    {"rule", COL_TEXT},       {"verdict", COL_TEXT},   {"reason", COL_TEXT},
+    {"id", COL_INT},           {"run", COL_INT},
+    {"uid", COL_TEXT},         {"community_id", COL_TEXT},
+    {"start", COL_TIME},       {"duration", COL_REAL},
+    {"proto", COL_TEXT},       {"orig_addr", COL_TEXT},
+    {"orig_port", COL_INT},    {"resp_addr", COL_TEXT},
+    {"resp_port", COL_INT},    {"direction", COL_TEXT},
+    {"peer", COL_TEXT},        {"pkts", COL_INT},
+    {"bytes", COL_BYTES},      {"state", COL_TEXT},
+    {"end_reason", COL_TEXT},  {"app", COL_TEXT},
+    {"server_name", COL_TEXT}, {"rule", COL_TEXT},
+    {"verdict", COL_TEXT},     {"reason", COL_TEXT},
 };
 
 static const struct col coverage_cols[] = {
@@ -149,6 +152,16 @@ static void sql_add_s(struct qsql *q, const char *frag, const char *v)
 	q->b[q->nb++].s = v;
 }
 
+/* " f.verdict IN (...)": every verdict but expected (record.h's names, bound). */
+static void add_anomaly_cond(struct qsql *q)
+{
+	sql_add(q, " f.verdict IN (");
+	for (int k = VERDICT_EXPECTED + 1; k <= VERDICT_MAX; k++)
+		sql_add_s(q, k == VERDICT_EXPECTED + 1 ? "?" : ", ?",
+		          verdict_str((enum verdict_kind)k));
+	sql_add(q, ")");
+}
+
 /* Conditions on flows aliased f, each starting with " AND". */
 static void add_flow_filters(struct qsql *q, const struct query_filter *f, int with_rule)
 {
@@ -187,6 +200,22 @@ static void add_limit(struct qsql *q, const struct query_filter *f)
 		sql_add_i(q, " LIMIT ?", f->limit);
 }
 
+/* "SELECT cols FROM flows f" with the question's conditions, in start order. */
+static void add_flow_select(struct qsql *q, const char *cols, enum query_kind kind,
+                            const struct query_filter *f)
+{
+	sql_add(q, "SELECT ");
+	sql_add(q, cols);
+	sql_add(q, " FROM flows f WHERE");
+	if (kind == QUERY_ANOMALY_FLOWS)
+		add_anomaly_cond(q);
+	else
+		sql_add(q, " 1");
+	add_flow_filters(q, f, 1);
+	sql_add(q, " ORDER BY f.ts_start, f.id");
+	add_limit(q, f);
+}
+
 /* Runs aliased r in the window: ran during it (wall clock) or hold flows
  * that started in it (a capture file read later than it was taken). */
 static void add_run_window(struct qsql *q, const struct query_filter *f)
@@ -217,7 +246,8 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		sql_add(q, "SELECT f.verdict, f.direction, f.peer_addr, f.resp_port, f.proto,"
 		           " f.app_proto, count(*), sum(f.orig_bytes + f.resp_bytes),"
 		           " min(f.ts_start), max(f.ts_end), min(f.reason)"
-		           " FROM flows f WHERE" ANOMALY_COND);
+		           " FROM flows f WHERE");
+		add_anomaly_cond(q);
 		add_flow_filters(q, f, 1);
 		sql_add(q, " GROUP BY f.verdict, f.direction, f.peer_addr, f.resp_port, f.proto,"
 		           " f.app_proto ORDER BY f.verdict, f.direction, f.peer_addr,"
@@ -227,15 +257,15 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		return anomaly_cols;
 	case QUERY_ANOMALY_FLOWS:
 	case QUERY_FLOWS:
-		sql_add(q, "SELECT f.id, f.run_id, f.uid, f.ts_start, f.ts_end - f.ts_start,"
-		           " f.proto, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
-		           " f.direction, f.peer_addr, f.orig_pkts + f.resp_pkts,"
-		           " f.orig_bytes + f.resp_bytes, f.conn_state, f.end_reason, f.app_proto,"
-		           " f.server_name, f.rule_id, f.verdict, f.reason FROM flows f WHERE");
-		sql_add(q, kind == QUERY_ANOMALY_FLOWS ? ANOMALY_COND : " 1");
-		add_flow_filters(q, f, 1);
-		sql_add(q, " ORDER BY f.ts_start, f.id");
-		add_limit(q, f);
+		add_flow_select(
+		    q,
+		    "f.id, f.run_id, f.uid, f.community_id, f.ts_start,"
+		    " f.ts_end - f.ts_start, f.proto, f.orig_addr, f.orig_port,"
+		    " f.resp_addr, f.resp_port, f.direction, f.peer_addr,"
+		    " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes, f.conn_state,"
+		    " f.end_reason, f.app_proto, f.server_name, f.rule_id, f.verdict,"
+		    " f.reason",
+		    kind, f);
 		*ncols = NCOLS(flow_cols);
 		return flow_cols;
 	case QUERY_COVERAGE:
@@ -284,140 +314,11 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 	}
 }
 
-/* ---- the sm_cidr_match(addr, cidr) SQL function ---- */
-
-/* sm_cidr_match(ADDR_TEXT, CIDR_TEXT): 1 if inside, 0 if not, NULL if either
- * is NULL; the parsed prefix is cached per statement (auxdata). */
-static void sql_cidr_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	struct sm_cidr *c;
-	struct sm_addr a;
-	const unsigned char *s;
-
-	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
-	    sqlite3_value_type(argv[1]) == SQLITE_NULL)
-		return;
-	c = sqlite3_get_auxdata(ctx, 1);
-	if (!c) {
-		c = sqlite3_malloc(sizeof(*c));
-		if (!c) {
-			sqlite3_result_error_nomem(ctx);
-			return;
-		}
-		if (cidr_parse((const char *)sqlite3_value_text(argv[1]), c) < 0) {
-			sqlite3_free(c);
-			sqlite3_result_error(ctx, "sm_cidr_match: not an ADDR/PREFIX", -1);
-			return;
-		}
-		sqlite3_set_auxdata(ctx, 1, c, sqlite3_free);
-		/* set_auxdata may free c at once; fetch it back */
-		c = sqlite3_get_auxdata(ctx, 1);
-		if (!c) {
-			struct sm_cidr tmp;
-			if (cidr_parse((const char *)sqlite3_value_text(argv[1]), &tmp) < 0)
-				return;
-			s = sqlite3_value_text(argv[0]);
-			sqlite3_result_int(ctx, s && addr_parse((const char *)s, &a) == 0 &&
-			                            cidr_match(&tmp, &a));
-			return;
-		}
-	}
-	s = sqlite3_value_text(argv[0]);
-	sqlite3_result_int(ctx, s && addr_parse((const char *)s, &a) == 0 && cidr_match(c, &a));
-}
-
-/* ---- opening ---- */
+/* ---- verdicts ---- */
 
 int query_verdict_valid(const char *name)
 {
-	for (size_t i = 0; i < sizeof(verdict_names) / sizeof(verdict_names[0]); i++)
-		if (name && strcmp(name, verdict_names[i]) == 0)
-			return 1;
-	return 0;
-}
-
-void query_close(struct sqlite3 *db)
-{
-	if (db)
-		sqlite3_close_v2(db);
-}
-
-int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	struct stat sb;
-	int rc, version, ntables = 0;
-
-	*out = NULL;
-	if (stat(path, &sb) < 0) {
-		snprintf(err, errlen, "%s: %s", path,
-		         errno == ENOENT ? "no such database (run 'smaudit read' first)"
-		                         : strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a database file", path);
-		return -1;
-	}
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
-
-	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		if (rc == SQLITE_NOTADB || sqlite3_errcode(db) == SQLITE_NOTADB)
-			snprintf(err, errlen, "%s: not an smaudit database (not SQLite)", path);
-		else
-			snprintf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (version > QUERY_SCHEMA_VERSION) {
-		snprintf(err, errlen,
-		         "%s: database schema version %d is newer than this smaudit supports (%d);"
-		         " upgrade smaudit",
-		         path, version, QUERY_SCHEMA_VERSION);
-		goto fail;
-	}
-	rc = sqlite3_prepare_v2(db,
-	                        "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-	                        " AND name IN ('runs', 'run_rules', 'flows')",
-	                        -1, &st, NULL);
-	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		ntables = sqlite3_column_int(st, 0);
-	else {
-		snprintf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (version < 1 || ntables != 3) {
-		snprintf(err, errlen, "%s: not an smaudit database (no smaudit schema)", path);
-		goto fail;
-	}
-	rc = sqlite3_create_function(db, "sm_cidr_match", 2,
-	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-	                             sql_cidr_match, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	*out = db;
-	return 0;
-fail:
-	sqlite3_finalize(st);
-	sqlite3_close_v2(db);
-	return -1;
+	return verdict_from_str(name) != VERDICT_NONE;
 }
 
 /* ---- time parsing ---- */
@@ -567,42 +468,6 @@ bad:
 
 /* ---- text helpers ---- */
 
-/* Decode one UTF-8 sequence at s (n bytes left): code point, or -1 if invalid
- * (overlong, surrogate, beyond U+10FFFF, truncated); *len = bytes used. */
-static long utf8_next(const unsigned char *s, size_t n, int *len)
-{
-	long cp;
-	int need;
-
-	*len = 1;
-	if (s[0] < 0x80)
-		return s[0];
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		cp = s[0] & 0x07;
-	} else {
-		return -1;
-	}
-	if ((size_t)need >= n)
-		return -1;
-	for (int i = 1; i <= need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*len = need + 1;
-	return cp;
-}
-
 /* Format epoch t as UTC: readable ("2024-05-01 12:00:00") or ISO 8601
  * with microseconds ("2024-05-01T12:00:00.000000Z"). */
 static void fmt_time(double t, int iso, char *buf, size_t len)
@@ -653,50 +518,35 @@ static void fmt_bytes(int64_t v, char *buf, size_t len)
 
 /* ---- writers ---- */
 
-/* JSON string with escapes; invalid UTF-8 becomes U+FFFD, valid passes through. */
-static void json_str(FILE *out, const unsigned char *s, size_t n)
+/* 1 if byte c is a control character CSV output replaces (all but TAB, CR, LF). */
+static int csv_control(unsigned char c)
 {
-	putc('"', out);
-	for (size_t i = 0; i < n;) {
-		int len;
-		long cp = utf8_next(s + i, n - i, &len);
-		if (cp < 0) {
-			fputs("\\ufffd", out);
-		} else if (cp == '"') {
-			fputs("\\\"", out);
-		} else if (cp == '\\') {
-			fputs("\\\\", out);
-		} else if (cp == '\n') {
-			fputs("\\n", out);
-		} else if (cp == '\r') {
-			fputs("\\r", out);
-		} else if (cp == '\t') {
-			fputs("\\t", out);
-		} else if (cp < 0x20 || cp == 0x7f) {
-			fprintf(out, "\\u%04lx", cp);
-		} else {
-			fwrite(s + i, 1, (size_t)len, out);
-		}
-		i += (size_t)len;
-	}
-	putc('"', out);
+	return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
 }
 
-/* CSV field per RFC 4180: quoted when it holds a comma, quote, CR or LF. */
+/* CSV field per RFC 4180 (quoted when it holds a comma, quote, CR or LF),
+ * made safe to open in a spreadsheet as OWASP's CSV-injection advice says:
+ * a value starting with = + - @ TAB or CR (a formula to Excel, LibreOffice
+ * and Sheets) is quoted and prefixed with a single quote, and other control
+ * characters (terminal escapes among them) become '?'. Host and SNI values
+ * come from the network, so this is about attackers, not typos. */
 static void csv_str(FILE *out, const unsigned char *s, size_t n)
 {
-	if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) &&
-	    !memchr(s, '\n', n)) {
-		fwrite(s, 1, n, out);
-		return;
-	}
-	putc('"', out);
+	int formula = n > 0 && s[0] && strchr("=+-@\t\r", s[0]) != NULL;
+	int quote = formula || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\r', n) ||
+	            memchr(s, '\n', n);
+
+	if (quote)
+		putc('"', out);
+	if (formula)
+		putc('\'', out);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"')
 			putc('"', out);
-		putc(s[i], out);
+		putc(csv_control(s[i]) ? '?' : s[i], out);
 	}
-	putc('"', out);
+	if (quote)
+		putc('"', out);
 }
 
 /* Table cell text: control characters, bidi overrides and invalid UTF-8
@@ -711,7 +561,7 @@ static char *table_clean(const unsigned char *s, size_t n, size_t *width)
 		return NULL;
 	for (size_t i = 0; i < n;) {
 		int len;
-		long cp = utf8_next(s + i, n - i, &len);
+		long cp = jsonl_utf8_next(s + i, n - i, &len);
 		if (cp == '\t' || cp == '\n' || cp == '\r')
 			*q++ = ' ';
 		else if (cp < 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
@@ -736,44 +586,203 @@ struct table {
 	size_t *cellw; /* display width of each cell */
 	size_t nrows, cap;
 	int printed_header;
+	size_t limit;       /* line width to fit in (query_filter.table_width); 0 = none */
+	uint8_t hidden[32]; /* columns hidden to fit limit */
+	int first, last;    /* first and last visible column */
 };
+
+/* What a narrow terminal gives up first: these columns, in this order (each
+ * repeats another or matters less); text in table_cut columns is cut
+ * instead, down to TABLE_MIN_CUT. Every other column is always shown. */
+static const char *const table_hide_order[] = {
+    "uid",      "community_id", "run",         "end_reason", "duration",   "state",
+    "pkts",     "orig_port",    "peer",        "mode",       "dropped",    "malformed",
+    "expected", "peers",        "server_name", "last_seen",  "first_seen", "row",
+    "apps",     "app",          "bytes",       "direction",  "rule"};
+static const char *const table_cut[] = {"reason", "description", "source", "server_name", "hosts"};
 
 static int is_numeric(enum col_kind k)
 {
 	return k == COL_INT || k == COL_BYTES || k == COL_REAL;
 }
 
-/* Print one padded cell; last column unpadded. */
+/* Header of column c: its name in capitals, time columns marked UTC. */
+static size_t table_head(const struct col *col, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; col->name[i] && i + 1 < len; i++)
+		buf[i] = (char)(col->name[i] >= 'a' && col->name[i] <= 'z' ? col->name[i] - 32
+		                                                           : col->name[i]);
+	buf[i] = '\0';
+	if (col->kind == COL_TIME)
+		i += (size_t)snprintf(buf + i, len - i, " (UTC)");
+	return i < len ? i : len - 1;
+}
+
+/* Print s cut to w display columns, its last one '~' when cut. */
+static void put_cut(FILE *out, const char *s, size_t w)
+{
+	size_t n = 0;
+	const char *p = s;
+
+	for (; *p && n < w; n++) /* cells are clean UTF-8: skip continuation bytes */
+		for (p++; (*p & 0xc0) == 0x80; p++)
+			;
+	if (!*p) {
+		fputs(s, out);
+		return;
+	}
+	/* cut one code point earlier and mark it */
+	p = s;
+	for (size_t k = 0; k + 1 < w; k++)
+		for (p++; (*p & 0xc0) == 0x80; p++)
+			;
+	fwrite(s, 1, (size_t)(p - s), out);
+	if (w)
+		putc('~', out);
+}
+
+/* Print one padded cell; last column unpadded; hidden columns not at all.
+ * Text cells wider than their column are cut when the table has a width
+ * limit. */
 static void table_cell(FILE *out, const struct table *t, int c, const char *s, size_t w)
 {
 	size_t pad = t->width[c] > w ? t->width[c] - w : 0;
-	int last = c == t->ncols - 1;
+	int last = c == t->last;
 
-	if (c)
+	if (t->hidden[c])
+		return;
+	if (c != t->first)
 		fputs("  ", out);
 	if (is_numeric(t->cols[c].kind))
 		for (size_t i = 0; i < pad; i++)
 			putc(' ', out);
-	fputs(s, out);
+	if (t->limit && w > t->width[c] && t->cols[c].kind == COL_TEXT)
+		put_cut(out, s, t->width[c]);
+	else
+		fputs(s, out);
 	if (!is_numeric(t->cols[c].kind) && !last)
 		for (size_t i = 0; i < pad; i++)
 			putc(' ', out);
+}
+
+/* Index of the column called name, or -1. */
+static int table_col(const struct table *t, const char *name)
+{
+	for (int c = 0; c < t->ncols; c++)
+		if (strcmp(t->cols[c].name, name) == 0)
+			return c;
+	return -1;
+}
+
+/* 1 if column c is long text a narrow terminal cuts (table_cut). */
+static int table_cuttable(const struct table *t, int c)
+{
+	for (size_t i = 0; i < sizeof(table_cut) / sizeof(table_cut[0]); i++)
+		if (strcmp(t->cols[c].name, table_cut[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Width of a line with the visible columns, cut columns at most cap wide. */
+static size_t table_line(const struct table *t, size_t cap)
+{
+	size_t total = 0;
+	int n = 0;
+
+	for (int c = 0; c < t->ncols; c++) {
+		if (t->hidden[c])
+			continue;
+		total += table_cuttable(t, c) && t->width[c] > cap ? cap : t->width[c];
+		n++;
+	}
+	return total + 2 * (size_t)(n ? n - 1 : 0);
+}
+
+/* Narrow the widest cut columns, none below floor, by up to over columns;
+ * returns what is still over. */
+static size_t table_narrow(struct table *t, size_t over, size_t floor)
+{
+	while (over > 0) {
+		int wide = -1;
+		for (int c = 0; c < t->ncols; c++)
+			if (!t->hidden[c] && table_cuttable(t, c) && t->width[c] > floor &&
+			    (wide < 0 || t->width[c] > t->width[wide]))
+				wide = c;
+		if (wide < 0)
+			break;
+		t->width[wide]--;
+		over--;
+	}
+	return over;
+}
+
+/* Fit a line into t->limit: hide columns in table_hide_order while cutting
+ * text to TABLE_MIN_CUT would not be enough, then narrow the widest cut
+ * columns by what is still over (below TABLE_MIN_CUT only when nothing is
+ * left to hide). A table that cannot fit stays wider. */
+static void table_fit(struct table *t)
+{
+	size_t over, n = sizeof(table_hide_order) / sizeof(table_hide_order[0]);
+
+	for (size_t i = 0; t->limit && i < n && table_line(t, TABLE_MIN_CUT) > t->limit; i++) {
+		int c = table_col(t, table_hide_order[i]);
+		/* a flow's peer repeats one of its addresses; elsewhere it is the key */
+		if (c >= 0 &&
+		    (strcmp(t->cols[c].name, "peer") != 0 || table_col(t, "orig_addr") >= 0))
+			t->hidden[c] = 1;
+	}
+	over =
+	    t->limit && table_line(t, SIZE_MAX) > t->limit ? table_line(t, SIZE_MAX) - t->limit : 0;
+	table_narrow(t, table_narrow(t, over, TABLE_MIN_CUT), TABLE_MIN_TEXT);
+	for (t->first = 0; t->first < t->ncols - 1 && t->hidden[t->first]; t->first++)
+		;
+	for (t->last = t->ncols - 1; t->last > 0 && t->hidden[t->last]; t->last--)
+		;
+}
+
+/* "(3 columns hidden to fit 80 columns: uid, run, state; ...)" after a
+ * table, wrapped at spaces to fit as well. */
+static void table_note(FILE *out, const struct table *t)
+{
+	char note[1024], *word, *save = NULL;
+	size_t off, col = 0;
+	int n = 0;
+
+	for (int c = 0; c < t->ncols; c++)
+		n += t->hidden[c];
+	if (!n)
+		return;
+	off = (size_t)snprintf(note, sizeof(note), "(%d column%s hidden to fit %zu columns:", n,
+	                       n == 1 ? "" : "s", t->limit);
+	for (int c = 0, k = 0; c < t->ncols && off < sizeof(note); c++)
+		if (t->hidden[c])
+			off += (size_t)snprintf(note + off, sizeof(note) - off, "%s %s",
+			                        k++ ? "," : "", t->cols[c].name);
+	if (off < sizeof(note))
+		snprintf(note + off, sizeof(note) - off, "; --format csv or json shows them all)");
+	for (word = strtok_r(note, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
+		size_t len = strlen(word);
+		if (col && col + 1 + len > t->limit) {
+			putc('\n', out);
+			col = 0;
+		}
+		fprintf(out, "%s%s", col ? " " : "", word);
+		col += len + (col ? 1 : 0);
+	}
+	putc('\n', out);
 }
 
 /* Print the header and every buffered row, then free the buffer. */
 static void table_flush(FILE *out, struct table *t)
 {
 	if (!t->printed_header) {
+		table_fit(t);
 		for (int c = 0; c < t->ncols; c++) {
 			char up[64];
-			size_t i;
-			for (i = 0; t->cols[c].name[i] && i + 1 < sizeof(up); i++)
-				up[i] =
-				    (char)(t->cols[c].name[i] >= 'a' && t->cols[c].name[i] <= 'z'
-				               ? t->cols[c].name[i] - 32
-				               : t->cols[c].name[i]);
-			up[i] = '\0';
-			table_cell(out, t, c, up, i);
+			size_t w = table_head(&t->cols[c], up, sizeof(up));
+			table_cell(out, t, c, up, w);
 		}
 		putc('\n', out);
 		t->printed_header = 1;
@@ -886,31 +895,40 @@ static void csv_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
 	csv_str(out, sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
 }
 
-/* One value as JSON: numbers stay numbers, times are ISO 8601 strings. */
-static void json_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
+/* One value as JSON (jansson): numbers stay numbers, times are ISO 8601
+ * strings, text is cleaned of invalid UTF-8. NULL when out of memory. */
+static json_t *json_value(sqlite3_stmt *st, int c, enum col_kind kind)
 {
 	char buf[64];
 	int type = sqlite3_column_type(st, c);
 
-	if (type == SQLITE_NULL) {
-		fputs("null", out);
-		return;
-	}
+	if (type == SQLITE_NULL)
+		return json_null();
 	if ((type == SQLITE_INTEGER || type == SQLITE_FLOAT) && kind != COL_TEXT) {
 		double d = sqlite3_column_double(st, c);
 		if (kind == COL_TIME) {
 			fmt_time(d, 1, buf, sizeof(buf));
-			json_str(out, (const unsigned char *)buf, strlen(buf));
-		} else if (type == SQLITE_INTEGER && kind != COL_REAL) {
-			fprintf(out, "%lld", (long long)sqlite3_column_int64(st, c));
-		} else if (isfinite(d)) {
-			fprintf(out, "%.6f", d);
-		} else {
-			fputs("null", out);
+			return json_string(buf);
 		}
-		return;
+		if (type == SQLITE_INTEGER && kind != COL_REAL)
+			return json_integer(sqlite3_column_int64(st, c));
+		return isfinite(d) ? json_real(round(d * 1e6) / 1e6) : json_null();
 	}
-	json_str(out, sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
+	return jsonl_string((const char *)sqlite3_column_text(st, c),
+	                    (size_t)sqlite3_column_bytes(st, c));
+}
+
+/* The current row as one JSON object line. Returns 0 or -1. */
+static int json_row(FILE *out, sqlite3_stmt *st, const struct col *cols, int ncols)
+{
+	json_t *o = json_object();
+
+	for (int c = 0; o && c < ncols; c++)
+		if (json_object_set_new(o, cols[c].name, json_value(st, c, cols[c].kind)) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	return jsonl_write(out, o);
 }
 
 /* ---- running ---- */
@@ -960,112 +978,14 @@ sqlite3_stmt *query_prepare(sqlite3 *db, enum query_kind kind, const struct quer
 	return prepare_built(db, &q, explain, err, errlen);
 }
 
-/* Zeek's service name for an nDPI protocol name that DPI detected. */
-static void zeek_service(const char *app, const char *conf, char *buf, size_t len)
-{
-	static const char *const map[][2] = {
-	    {"tls", "ssl"},   {"smtps", "smtp,ssl"}, {"imaps", "imap,ssl"}, {"jabber", "xmpp"},
-	    {"http", "http"}, {"smtp", "smtp"},      {"dns", "dns"},        {"ssh", "ssh"},
-	    {"ntp", "ntp"},   {"imap", "imap"}};
-	size_t n = 0;
-
-	snprintf(buf, len, "-");
-	if (!app || !*app || !conf || strcmp(conf, "dpi"))
-		return; /* a port guess is not a detection */
-	while (app[n] && app[n] != '.' && n + 1 < len)
-		n++;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strlen(map[i][0]) == n && !strncasecmp(app, map[i][0], n)) {
-			snprintf(buf, len, "%s", map[i][1]);
-			return;
-		}
-}
-
-/* Flows as Zeek's conn.log: the same columns, types and conventions ('-'
- * for unset; durations and sizes unset for zero-length flows, as Zeek does),
- * so a capture's records can be diffed with Zeek's line by line. */
-static int64_t zeek_connlog(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
-                            FILE *out, char *err, size_t errlen)
+sqlite3_stmt *query_flow_stmt(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
+                              const char *cols, char *err, size_t errlen)
 {
 	struct qsql q;
-	sqlite3_stmt *st;
-	int64_t rows = 0;
-	int rc;
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
 
 	memset(&q, 0, sizeof(q));
-	sql_add(&q, "SELECT f.ts_start, f.uid, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,"
-	            " f.proto, f.app_proto, f.app_confidence, f.ts_end - f.ts_start, f.orig_bytes,"
-	            " f.resp_bytes, f.conn_state, f.direction, f.history, f.orig_pkts,"
-	            " f.orig_ip_bytes, f.resp_pkts, f.resp_ip_bytes FROM flows f WHERE");
-	sql_add(&q, kind == QUERY_ANOMALY_FLOWS ? ANOMALY_COND : " 1");
-	add_flow_filters(&q, f, 1);
-	sql_add(&q, " ORDER BY f.ts_start, f.id");
-	add_limit(&q, f);
-	st = prepare_built(db, &q, 0, err, errlen);
-	if (!st)
-		return -1;
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d-%H-%M-%S", &tm);
-	fprintf(out,
-	        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
-	        "#unset_field\t-\n#path\tconn\n#open\t%s\n",
-	        stamp);
-	fputs("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\t"
-	      "duration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\t"
-	      "missed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\t"
-	      "tunnel_parents\n",
-	      out);
-	fputs("#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\t"
-	      "count\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\t"
-	      "set[string]\n",
-	      out);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *proto = (const char *)sqlite3_column_text(st, 6);
-		const char *dir = (const char *)sqlite3_column_text(st, 13);
-		const char *state = (const char *)sqlite3_column_text(st, 12);
-		const char *hist = (const char *)sqlite3_column_text(st, 14);
-		double dur = sqlite3_column_double(st, 9);
-		char svc[32];
-		int lo = dir && (!strcmp(dir, "out") || !strcmp(dir, "local"));
-		int lr = dir && (!strcmp(dir, "in") || !strcmp(dir, "local"));
-
-		rows++;
-		zeek_service((const char *)sqlite3_column_text(st, 7),
-		             (const char *)sqlite3_column_text(st, 8), svc, sizeof(svc));
-		fprintf(out, "%.6f\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t", sqlite3_column_double(st, 0),
-		        (const char *)sqlite3_column_text(st, 1),
-		        (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
-		        (const char *)sqlite3_column_text(st, 4), sqlite3_column_int(st, 5),
-		        proto && !strncmp(proto, "icmp", 4) ? "icmp"
-		        : proto                             ? proto
-		                                            : "-",
-		        svc);
-		if (dur > 0)
-			fprintf(out, "%.6f\t%lld\t%lld\t", dur,
-			        (long long)sqlite3_column_int64(st, 10),
-			        (long long)sqlite3_column_int64(st, 11));
-		else
-			fputs("-\t-\t-\t", out);
-		fprintf(out, "%s\t%s\t%s\t0\t%s\t%lld\t%lld\t%lld\t%lld\t-\n",
-		        state && *state ? state : "-", lo ? "T" : "F", lr ? "T" : "F",
-		        hist && *hist ? hist : "-", (long long)sqlite3_column_int64(st, 15),
-		        (long long)sqlite3_column_int64(st, 16),
-		        (long long)sqlite3_column_int64(st, 17),
-		        (long long)sqlite3_column_int64(st, 18));
-	}
-	if (rc != SQLITE_DONE)
-		snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
-	else {
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%d-%H-%M-%S", &tm);
-		fprintf(out, "#close\t%s\n", stamp);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? rows : -1;
+	add_flow_select(&q, cols, kind, f);
+	return prepare_built(db, &q, 0, err, errlen);
 }
 
 int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
@@ -1078,14 +998,16 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 	int ncols, rc;
 	int64_t rows = 0;
 
-	if (fmt == QUERY_FMT_ZEEK) {
+	if (fmt == QUERY_FMT_ZEEK || fmt == QUERY_FMT_ZEEK_JSON || fmt == QUERY_FMT_EVE) {
 		if (kind != QUERY_FLOWS && kind != QUERY_ANOMALY_FLOWS) {
-			snprintf(err, errlen,
-			         "--format zeek is for flows (query flows, or query "
-			         "anomalies --flows)");
+			snprintf(
+			    err, errlen,
+			    "this format is for flows (query flows, or query anomalies --flows)");
 			return -1;
 		}
-		return zeek_connlog(db, kind, f, out, err, errlen);
+		return fmt == QUERY_FMT_EVE
+		           ? query_eve(db, kind, f, out, err, errlen)
+		           : query_zeek(db, kind, f, fmt == QUERY_FMT_ZEEK_JSON, out, err, errlen);
 	}
 	memset(&q, 0, sizeof(q));
 	memset(&t, 0, sizeof(t));
@@ -1095,8 +1017,11 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 		return -1;
 	t.cols = cols;
 	t.ncols = ncols;
-	for (int c = 0; c < ncols; c++)
-		t.width[c] = strlen(cols[c].name);
+	t.limit = f->table_width;
+	for (int c = 0; c < ncols; c++) {
+		char head[64];
+		t.width[c] = table_head(&cols[c], head, sizeof(head));
+	}
 	if (fmt == QUERY_FMT_CSV) {
 		for (int c = 0; c < ncols; c++) {
 			if (c)
@@ -1120,15 +1045,10 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 				csv_value(out, st, c, cols[c].kind);
 			}
 			fputs("\r\n", out);
-		} else {
-			putc('{', out);
-			for (int c = 0; c < ncols; c++) {
-				if (c)
-					putc(',', out);
-				fprintf(out, "\"%s\":", cols[c].name);
-				json_value(out, st, c, cols[c].kind);
-			}
-			fputs("}\n", out);
+		} else if (json_row(out, st, cols, ncols) < 0) {
+			snprintf(err, errlen, "out of memory or output failed");
+			rc = SQLITE_NOMEM;
+			break;
 		}
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_NOMEM)
@@ -1136,6 +1056,7 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 	if (fmt == QUERY_FMT_TABLE) {
 		if (rows > 0 || rc == SQLITE_DONE)
 			table_flush(out, &t);
+		table_note(out, &t);
 		if (rows == 0 && rc == SQLITE_DONE)
 			fputs("(no rows)\n", out);
 		for (size_t k = 0; k < t.nrows * (size_t)t.ncols; k++)

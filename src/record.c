@@ -1,6 +1,7 @@
 /* record.c: the names of a flow record's values as the database stores
  * them (see record.h). One table per enum, indexed by value: the only
  * place these words are spelled in C. */
+#include <stdio.h>
 #include <string.h>
 
 #include <netinet/in.h>
@@ -76,4 +77,67 @@ const char *flow_proto_str(uint8_t proto)
 	default:
 		return NULL; /* caller stores the number */
 	}
+}
+
+static const char *const encap_names[ENCAP_COUNT] = {
+    [ENCAP_NONE] = "none",       [ENCAP_ERSPAN1] = "erspan1",
+    [ENCAP_ERSPAN2] = "erspan2", [ENCAP_ERSPAN3] = "erspan3",
+    [ENCAP_GRE] = "gre",         [ENCAP_VXLAN] = "vxlan",
+    [ENCAP_GENEVE] = "geneve",   [ENCAP_IPIP] = "ip-in-ip",
+    [ENCAP_GTPU] = "gtp-u",      [ENCAP_TEREDO] = "teredo",
+    [ENCAP_AYIYA] = "ayiya",     [ENCAP_MPLS] = "mpls",
+    [ENCAP_PPPOE] = "pppoe",     [ENCAP_PBB] = "pbb",
+    [ENCAP_VNTAG] = "vn-tag",    [ENCAP_FABRICPATH] = "fabricpath"};
+
+const char *encap_str(enum encap_kind k)
+{
+	return (unsigned)k < ENCAP_COUNT ? encap_names[k] : "?";
+}
+
+/* What the id of a tunnel kind is called in flows.tunnel. */
+static const char *encap_id_name(uint8_t kind)
+{
+	switch (kind) {
+	case ENCAP_VXLAN:
+	case ENCAP_GENEVE:
+		return "vni";
+	case ENCAP_ERSPAN2:
+	case ENCAP_ERSPAN3:
+		return "session";
+	case ENCAP_GTPU:
+		return "teid";
+	default:
+		return "key";
+	}
+}
+
+const char *encap_info_str(const struct encap_info *t, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int k = 1; k < ENCAP_COUNT && n < len; k++)
+		if (t->kinds & (1u << k))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "",
+			                      encap_names[k]);
+	if (t->kind != ENCAP_NONE && n < len) {
+		char a[ADDR_STRLEN], b[ADDR_STRLEN];
+		n += (size_t)snprintf(buf + n, len - n, " %s>%s", addr_str(&t->src, a, sizeof(a)),
+		                      addr_str(&t->dst, b, sizeof(b)));
+		if (t->has_id && n < len)
+			snprintf(buf + n, len - n, " %s %u", encap_id_name(t->kind), t->id);
+	}
+	return buf;
+}
+
+const char *encap_counts_str(const uint64_t counts[ENCAP_COUNT], char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int k = 1; k < ENCAP_COUNT && n < len; k++)
+		if (counts[k])
+			n += (size_t)snprintf(buf + n, len - n, "%s%s %llu", n ? ", " : "",
+			                      encap_names[k], (unsigned long long)counts[k]);
+	return buf;
 }

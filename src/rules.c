@@ -4,6 +4,8 @@
  *
  *   rule ID in|out tcp|udp/PORT from|to ROLE [app LIST] [not-app LIST]
  *        [configurable] row N "the table's own description"
+ *   (icmp/TYPE and icmp6/TYPE in place of tcp/PORT: the message type the
+ *   peer sends, 'in', or the host sends, 'out'; 8 and 128 are pings)
  *   role-name NAME...          declare extra peer roles
  *   host ADDR[/PFX]...         monitored SocialMiner addresses
  *   role NAME ADDR[,ADDR...]   who holds a role (CIDR allowed)
@@ -18,6 +20,7 @@
  * rules point into. A load records a mark (counts, ports, role sizes) and
  * rolls back to it on any error, so a failed load leaves nothing behind.
  * Ownership: the matrix owns everything it points to; rules_free frees it. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -29,8 +32,10 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 
+#include <openssl/sha.h>
+
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
-#include "sha256.h"
 
 #ifndef SMAUDIT_DATADIR
 #define SMAUDIT_DATADIR "/usr/local/share/smaudit"
@@ -41,6 +46,8 @@
 #define RULES_MAX_DEPTH  16            /* include nesting */
 #define RULES_MAX_FILE   (1024 * 1024) /* bytes per rules or site file */
 #define RULES_MAX_TOKENS 48
+
+#define UTF8_BOM "\xef\xbb\xbf"
 
 /* ---- types ---- */
 
@@ -90,6 +97,15 @@ struct token {
 
 static const char *const builtin_roles[] = {"uccx", "cuic", "mail", "exchange", "xmpp"};
 
+/* Names DPI can report, set by rules_use_app_names (borrowed; NULL = not checked). */
+static const char *const *app_vocab;
+static size_t app_nvocab;
+
+/* Service names people write where nDPI says something else. */
+static const char *const app_aliases[][2] = {
+    {"HTTPS", "TLS"},  {"SSL", "TLS"},        {"XMPP", "Jabber"}, {"BOSH", "HTTP"},
+    {"IMAP4", "IMAP"}, {"SMTP-TLS", "SMTPS"}, {"Informix", "any"}};
+
 /* ---- small helpers ---- */
 
 /* Grow *arr (elements of size sz) so it holds at least need; 0 or -1. */
@@ -109,6 +125,20 @@ static int grow(void **arr, size_t *cap, size_t need, size_t sz)
 	*arr = p;
 	*cap = ncap;
 	return 0;
+}
+
+/* SHA-256 of len bytes (libcrypto) as 64 lowercase hex digits and a NUL. */
+static void sha256_hex(const void *data, size_t len, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char d[SHA256_DIGEST_LENGTH];
+
+	SHA256(data, len, d);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		hex[2 * i] = digits[d[i] >> 4];
+		hex[2 * i + 1] = digits[d[i] & 15];
+	}
+	hex[64] = '\0';
 }
 
 /* Copy s into the matrix's string pool; NULL on allocation failure. */
@@ -154,13 +184,15 @@ static const struct role_entry *role_find_c(const struct rules_matrix *m, const 
 	return role_find((struct rules_matrix *)m, name);
 }
 
-/* "any, uccx, cuic, ..." into buf. */
-static const char *role_list(const struct rules_matrix *m, char *buf, size_t len)
+/* "any, uccx, cuic, ..." into buf; without "any" when with_any is 0 (where
+ * a role takes addresses, 'any' is not one). */
+static const char *role_list(const struct rules_matrix *m, int with_any, char *buf, size_t len)
 {
-	size_t off = (size_t)snprintf(buf, len, "any");
+	size_t off = (size_t)snprintf(buf, len, "%s", with_any ? "any" : "");
 
 	for (size_t i = 0; i < m->nroles && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, ", %s", m->roles[i].name);
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+		                        m->roles[i].name);
 	return buf;
 }
 
@@ -202,6 +234,37 @@ static int parse_port(const char *s, uint16_t *out)
 		return -1;
 	*out = (uint16_t)v;
 	return 0;
+}
+
+/* Parse an ICMP type 0..255; 0 or -1. */
+static int parse_icmp_type(const char *s, uint16_t *out)
+{
+	uint16_t v;
+
+	if (strcmp(s, "0") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (parse_port(s, &v) < 0 || v > 255)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The transport named by the len bytes at s ("tcp", "udp", "icmp",
+ * "icmp6") into *proto; 0 or -1. */
+static int parse_transport(const char *s, size_t len, uint8_t *proto)
+{
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6};
+
+	for (size_t i = 0; i < sizeof(protos); i++) {
+		const char *name = flow_proto_str(protos[i]);
+		if (strlen(name) == len && strncmp(s, name, len) == 0) {
+			*proto = protos[i];
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /* Add one address to a role unless already there; 0 or -1 (no memory). */
@@ -336,12 +399,83 @@ static int tokenize(char *line, struct token *tok, int max, const char **bad)
 
 static int load_file(struct loader *ld, const char *path, const char *from_file, int from_line);
 
+/* Edit distance of a and b, case-insensitive, capped at 9. */
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int prev[32], cur[32];
+
+	if (la >= 32 || lb >= 32)
+		return 9;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
+			                         tolower((unsigned char)b[j - 1]));
+			int del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(int) * (lb + 1));
+	}
+	return prev[lb] > 9 ? 9 : prev[lb];
+}
+
+/* The name nDPI most likely means by an unknown name: an alias, else the
+ * closest known name within a few edits; NULL if none is close. */
+static const char *app_suggest(const char *name)
+{
+	const char *best = NULL;
+	int bestd = (int)strlen(name) / 3 + 1;
+
+	for (size_t i = 0; i < sizeof(app_aliases) / sizeof(app_aliases[0]); i++)
+		if (strcasecmp(name, app_aliases[i][0]) == 0)
+			return app_aliases[i][1];
+	for (size_t i = 0; i < app_nvocab; i++) {
+		int d = edit_distance(name, app_vocab[i]);
+		if (d < bestd || (d == bestd && best && strlen(app_vocab[i]) < strlen(best))) {
+			best = app_vocab[i];
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+/* 0 if every dot-separated part of name is a name DPI can report (or no
+ * list was given), else -1 with *part set to the first unknown part
+ * (written into buf). */
+static int app_check(const char *name, char *buf, size_t len, const char **part)
+{
+	const char *p = name;
+
+	if (!app_vocab)
+		return 0;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p), i;
+		for (i = 0; i < app_nvocab; i++)
+			if (strlen(app_vocab[i]) == n && strncasecmp(app_vocab[i], p, n) == 0)
+				break;
+		if (i == app_nvocab) {
+			snprintf(buf, len, "%.*s", (int)n, p);
+			*part = buf;
+			return -1;
+		}
+		if (!dot)
+			break;
+		p = dot + 1;
+	}
+	return 0;
+}
+
 /* Parse a comma-separated app list into names[]; 0 or -1 with err. */
 static int parse_apps(struct loader *ld, const char *file, int line, const char *what,
                       const char *list, char names[RULE_MAX_APPS][24], int *n)
 {
-	char buf[512];
+	char buf[512], part[32];
 	char *save = NULL;
+	const char *unknown;
 
 	if (strlen(list) >= sizeof(buf))
 		return lerr(ld, file, line, "%s list too long", what);
@@ -353,6 +487,27 @@ static int parse_apps(struct loader *ld, const char *file, int line, const char 
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		if (!valid_name(t, 24))
 			return lerr(ld, file, line, "bad protocol name '%s' in %s list", t, what);
+		if (app_check(t, part, sizeof(part), &unknown) < 0) {
+			const char *hint = app_suggest(unknown);
+			if (hint && strcmp(hint, "any") == 0)
+				return lerr(
+				    ld, file, line,
+				    "unknown application protocol '%s' in %s list: nDPI has "
+				    "no detector for it (write 'app any' and not-app for what "
+				    "must not appear)",
+				    unknown, what);
+			if (hint)
+				return lerr(
+				    ld, file, line,
+				    "unknown application protocol '%s' in %s list: nDPI has "
+				    "no such name (did you mean %s?)",
+				    unknown, what, hint);
+			return lerr(
+			    ld, file, line,
+			    "unknown application protocol '%s' in %s list: nDPI has no such "
+			    "name ('ndpiReader -h' lists them)",
+			    unknown, what);
+		}
 		if (*n == RULE_MAX_APPS)
 			return lerr(ld, file, line, "more than %d protocols in %s list",
 			            RULE_MAX_APPS, what);
@@ -363,112 +518,138 @@ static int parse_apps(struct loader *ld, const char *file, int line, const char 
 	return 0;
 }
 
-/* rule ID in|out tcp/PORT from|to ROLE clauses... "description" */
-static int st_rule(struct loader *ld, const char *file, int line, struct token *t, int n)
+#define RULE_SYNTAX "rule needs: rule ID in|out tcp/PORT from|to ROLE ... \"description\""
+
+/* The fixed head of a rule: ID in|out tcp|udp/PORT from|to ROLE (t[1..5]). */
+static int rule_head(struct loader *ld, const char *file, int line, struct token *t, int n,
+                     struct rule *r)
 {
 	struct rules_matrix *m = ld->m;
-	struct rule r;
+	const struct rule *dup;
 	const char *slash;
-	int have_row = 0, have_desc = 0;
 	char known[256];
 
-	memset(&r, 0, sizeof(r));
 	for (int i = 1; i < n && i < 6; i++)
 		if (t[i].quoted)
-			return lerr(ld, file, line,
-			            "rule needs: rule ID in|out tcp/PORT from|to ROLE ... "
-			            "\"description\"");
+			return lerr(ld, file, line, RULE_SYNTAX);
 	if (n < 6)
-		return lerr(ld, file, line,
-		            "rule needs: rule ID in|out tcp/PORT from|to ROLE ... \"description\"");
-	if (!valid_name(t[1].s, sizeof(r.id)))
+		return lerr(ld, file, line, RULE_SYNTAX);
+	if (!valid_name(t[1].s, sizeof(r->id)))
 		return lerr(ld, file, line, "bad rule id '%s' (letters, digits, '-', '_', '.')",
 		            t[1].s);
-	{
-		struct rule *dup = rule_find(m, t[1].s);
-		if (dup)
-			return lerr(ld, file, line,
-			            "duplicate rule id '%s' (first defined at %s:%d)", t[1].s,
-			            dup->file, dup->line);
-	}
-	snprintf(r.id, sizeof(r.id), "%s", t[1].s);
+	dup = rule_find(m, t[1].s);
+	if (dup)
+		return lerr(ld, file, line, "duplicate rule id '%s' (first defined at %s:%d)",
+		            t[1].s, dup->file, dup->line);
+	snprintf(r->id, sizeof(r->id), "%s", t[1].s);
 
 	if (strcmp(t[2].s, "in") == 0)
-		r.dir = RULE_IN;
+		r->dir = RULE_IN;
 	else if (strcmp(t[2].s, "out") == 0)
-		r.dir = RULE_OUT;
+		r->dir = RULE_OUT;
 	else
 		return lerr(ld, file, line, "bad direction '%s' (expected in or out)", t[2].s);
 
 	slash = strchr(t[3].s, '/');
 	if (!slash)
-		return lerr(ld, file, line, "bad port '%s' (expected tcp/PORT or udp/PORT)",
+		return lerr(ld, file, line,
+		            "bad port '%s' (expected tcp/PORT, udp/PORT, icmp/TYPE or icmp6/TYPE)",
 		            t[3].s);
-	if ((size_t)(slash - t[3].s) == 3 && strncmp(t[3].s, "tcp", 3) == 0)
-		r.proto = IPPROTO_TCP;
-	else if ((size_t)(slash - t[3].s) == 3 && strncmp(t[3].s, "udp", 3) == 0)
-		r.proto = IPPROTO_UDP;
-	else
-		return lerr(ld, file, line, "bad transport in '%s' (expected tcp or udp)", t[3].s);
-	if (parse_port(slash + 1, &r.port) < 0)
+	if (parse_transport(t[3].s, (size_t)(slash - t[3].s), &r->proto) < 0)
+		return lerr(ld, file, line,
+		            "bad transport in '%s' (expected tcp, udp, icmp or icmp6)", t[3].s);
+	if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) {
+		if (parse_icmp_type(slash + 1, &r->port) < 0)
+			return lerr(ld, file, line,
+			            "bad ICMP type '%s' (expected 0-255: 8 is an echo request, "
+			            "128 in ICMPv6)",
+			            slash + 1);
+	} else if (parse_port(slash + 1, &r->port) < 0) {
 		return lerr(ld, file, line, "bad port '%s' (expected 1-65535)", slash + 1);
-	r.default_port = r.port;
+	}
+	r->default_port = r->port;
 
-	if (r.dir == RULE_IN && strcmp(t[4].s, "from") != 0)
+	if (r->dir == RULE_IN && strcmp(t[4].s, "from") != 0)
 		return lerr(ld, file, line, "'in' rules name their peer with 'from ROLE', not '%s'",
 		            t[4].s);
-	if (r.dir == RULE_OUT && strcmp(t[4].s, "to") != 0)
+	if (r->dir == RULE_OUT && strcmp(t[4].s, "to") != 0)
 		return lerr(ld, file, line, "'out' rules name their peer with 'to ROLE', not '%s'",
 		            t[4].s);
 	if (strcmp(t[5].s, "any") != 0 && !role_find(m, t[5].s))
 		return lerr(ld, file, line, "unknown role '%s' (known: %s)", t[5].s,
-		            role_list(m, known, sizeof(known)));
-	snprintf(r.role, sizeof(r.role), "%s", t[5].s);
+		            role_list(m, 1, known, sizeof(known)));
+	snprintf(r->role, sizeof(r->role), "%s", t[5].s);
+	return 0;
+}
 
-	for (int i = 6; i < n; i++) {
-		if (t[i].quoted) {
-			if (i != n - 1)
-				return lerr(ld, file, line,
-				            "the quoted description must end the rule");
-			if (strlen(t[i].s) >= sizeof(r.description))
-				return lerr(ld, file, line,
-				            "description longer than %zu characters",
-				            sizeof(r.description) - 1);
-			snprintf(r.description, sizeof(r.description), "%s", t[i].s);
-			have_desc = 1;
-		} else if (strcmp(t[i].s, "app") == 0 || strcmp(t[i].s, "not-app") == 0) {
-			int is_app = t[i].s[0] == 'a';
-			if (i + 1 >= n || t[i + 1].quoted)
-				return lerr(ld, file, line, "'%s' needs a list of protocols",
-				            t[i].s);
-			if (is_app &&
-			    parse_apps(ld, file, line, "app", t[i + 1].s, r.apps, &r.napps) < 0)
-				return -1;
-			if (!is_app && parse_apps(ld, file, line, "not-app", t[i + 1].s, r.not_apps,
-			                          &r.nnot_apps) < 0)
-				return -1;
-			i++;
-		} else if (strcmp(t[i].s, "configurable") == 0) {
-			r.configurable = 1;
-		} else if (strcmp(t[i].s, "row") == 0) {
-			char *end;
-			long v;
-			if (i + 1 >= n || t[i + 1].quoted)
-				return lerr(ld, file, line, "'row' needs a number");
-			v = strtol(t[i + 1].s, &end, 10);
-			if (*end || end == t[i + 1].s || v < 0 || v > 999)
-				return lerr(ld, file, line, "bad row '%s' (0-999; 0 = site rule)",
-				            t[i + 1].s);
-			r.row = (int)v;
-			have_row = 1;
-			i++;
-		} else {
-			return lerr(ld, file, line,
-			            "unknown keyword '%s' in rule %s (expected app, not-app, "
-			            "configurable, row or a quoted description)",
-			            t[i].s, r.id);
-		}
+/* One clause of a rule after its head, at t[*i]: app LIST, not-app LIST,
+ * configurable, row N or the quoted description (which ends the rule).
+ * Advances *i past a clause's value; 0 or -1 with err. */
+static int rule_clause(struct loader *ld, const char *file, int line, struct token *t, int n,
+                       int *i, struct rule *r, int *have_row, int *have_desc)
+{
+	const struct token *k = &t[*i], *val = *i + 1 < n ? &t[*i + 1] : NULL;
+
+	if (k->quoted) {
+		if (*i != n - 1)
+			return lerr(ld, file, line, "the quoted description must end the rule");
+		if (strlen(k->s) >= sizeof(r->description))
+			return lerr(ld, file, line, "description longer than %zu characters",
+			            sizeof(r->description) - 1);
+		snprintf(r->description, sizeof(r->description), "%s", k->s);
+		*have_desc = 1;
+		return 0;
 	}
+	if (strcmp(k->s, "configurable") == 0) {
+		if (r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP)
+			return lerr(
+			    ld, file, line,
+			    "rule %s: an ICMP type is not a port; it cannot be configurable",
+			    r->id);
+		r->configurable = 1;
+		return 0;
+	}
+	if (strcmp(k->s, "app") == 0 || strcmp(k->s, "not-app") == 0) {
+		int is_app = k->s[0] == 'a';
+		if (!val || val->quoted)
+			return lerr(ld, file, line, "'%s' needs a list of protocols", k->s);
+		(*i)++;
+		if (is_app)
+			return parse_apps(ld, file, line, "app", val->s, r->apps, &r->napps);
+		return parse_apps(ld, file, line, "not-app", val->s, r->not_apps, &r->nnot_apps);
+	}
+	if (strcmp(k->s, "row") == 0) {
+		char *end;
+		long v;
+		if (!val || val->quoted)
+			return lerr(ld, file, line, "'row' needs a number");
+		v = strtol(val->s, &end, 10);
+		if (*end || end == val->s || v < 0 || v > 999)
+			return lerr(ld, file, line, "bad row '%s' (0-999; 0 = site rule)", val->s);
+		r->row = (int)v;
+		*have_row = 1;
+		(*i)++;
+		return 0;
+	}
+	return lerr(ld, file, line,
+	            "unknown keyword '%s' in rule %s (expected app, not-app, "
+	            "configurable, row or a quoted description)",
+	            k->s, r->id);
+}
+
+/* rule ID in|out tcp/PORT from|to ROLE clauses... "description" */
+static int st_rule(struct loader *ld, const char *file, int line, struct token *t, int n)
+{
+	struct rules_matrix *m = ld->m;
+	struct rule r;
+	int have_row = 0, have_desc = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (rule_head(ld, file, line, t, n, &r) < 0)
+		return -1;
+	for (int i = 6; i < n; i++)
+		if (rule_clause(ld, file, line, t, n, &i, &r, &have_row, &have_desc) < 0)
+			return -1;
 	if (!have_row)
 		return lerr(ld, file, line, "rule %s: missing 'row N' (row 0 = not in the table)",
 		            r.id);
@@ -547,7 +728,7 @@ static int st_role(struct loader *ld, const char *file, int line, struct token *
 	r = role_find(ld->m, t[1].s);
 	if (!r)
 		return lerr(ld, file, line, "unknown role '%s' (known: %s)", t[1].s,
-		            role_list(ld->m, known, sizeof(known)));
+		            role_list(ld->m, 0, known, sizeof(known)));
 	return add_cidrs(ld, file, line, t + 2, n - 2, r);
 }
 
@@ -712,6 +893,8 @@ static int load_file(struct loader *ld, const char *path, const char *from_file,
 	ld->real[ld->depth] = realp;
 	ld->depth++;
 	p = buf;
+	if (len >= 3 && memcmp(buf, UTF8_BOM, 3) == 0)
+		p += 3; /* a UTF-8 byte-order mark (Windows editors) is not text */
 	while (p < buf + len) {
 		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
 		struct token tok[RULES_MAX_TOKENS];
@@ -744,6 +927,38 @@ static int load_file(struct loader *ld, const char *path, const char *from_file,
 }
 
 /* ---- API ---- */
+
+void rules_use_app_names(const char *const *names, size_t n)
+{
+	app_vocab = n ? names : NULL;
+	app_nvocab = n;
+}
+
+int rules_is_site_file(const char *path)
+{
+	size_t len;
+	char *buf = slurp(path, &len), *p;
+	int site = 0;
+
+	if (!buf)
+		return 0;
+	p = buf + (len >= 3 && memcmp(buf, UTF8_BOM, 3) == 0 ? 3 : 0);
+	while (!site && p < buf + len) {
+		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		struct token tok[RULES_MAX_TOKENS];
+		const char *bad;
+		if (nl)
+			*nl = '\0';
+		if (tokenize(p, tok, RULES_MAX_TOKENS, &bad) > 0 && !tok[0].quoted)
+			site = strcmp(tok[0].s, "host") == 0 || strcmp(tok[0].s, "role") == 0 ||
+			       strcmp(tok[0].s, "port") == 0;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	free(buf);
+	return site;
+}
 
 struct rules_matrix *rules_new(void)
 {
@@ -834,9 +1049,15 @@ int rules_set_role(struct rules_matrix *m, const char *spec, char *err, size_t e
 	snprintf(name, sizeof(name), "%.*s", (int)(eq - spec), spec);
 	snprintf(list, sizeof(list), "%s", eq + 1);
 	r = role_find(m, name);
+	if (!r && strcmp(name, "any") == 0) {
+		snprintf(err, errlen,
+		         "--role %s: 'any' matches every peer and takes no addresses (roles: %s)",
+		         spec, role_list(m, 0, known, sizeof(known)));
+		return -1;
+	}
 	if (!r) {
-		snprintf(err, errlen, "--role: unknown role '%s' (known: %s)", name,
-		         role_list(m, known, sizeof(known)));
+		snprintf(err, errlen, "--role %s: unknown role '%s' (known: %s)", spec, name,
+		         role_list(m, 0, known, sizeof(known)));
 		return -1;
 	}
 	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
@@ -885,9 +1106,8 @@ int rules_finalize(struct rules_matrix *m, char *err, size_t errlen)
 				         "%s:%d: rule %s accepts the same connections as rule %s "
 				         "(%s:%d): %s %s/%u %s %s%s",
 				         a->file, a->line, a->id, b->id, b->file, b->line,
-				         a->dir == RULE_IN ? "in" : "out",
-				         a->proto == IPPROTO_TCP ? "tcp" : "udp", a->port,
-				         a->dir == RULE_IN ? "from" : "to", a->role,
+				         a->dir == RULE_IN ? "in" : "out", flow_proto_str(a->proto),
+				         a->port, a->dir == RULE_IN ? "from" : "to", a->role,
 				         a->port != a->default_port || b->port != b->default_port
 				             ? " (a site file moved a port onto the other)"
 				             : "");
@@ -950,7 +1170,7 @@ void rules_service_ports(const struct rules_matrix *m, uint8_t *tcp, uint8_t *ud
 {
 	for (size_t i = 0; i < m->nrules; i++) {
 		const struct rule *r = &m->rules[i];
-		uint8_t *bm = r->proto == IPPROTO_TCP ? tcp : udp;
+		uint8_t *bm = r->proto == IPPROTO_TCP ? tcp : r->proto == IPPROTO_UDP ? udp : NULL;
 		if (bm)
 			bm[r->port >> 3] |= (uint8_t)(1u << (r->port & 7));
 	}

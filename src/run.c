@@ -20,6 +20,7 @@
 
 #include "config.h"
 
+#include "smaudit/eve.h"
 #include "smaudit/findings.h"
 #include "smaudit/run.h"
 #include "smaudit/store.h"
@@ -32,8 +33,11 @@ struct run {
 	struct store *store;
 	struct audit *audit;
 	struct findings *findings;
-	uint8_t *svc; /* TCP then UDP service-port bitmaps */
-	char *hosts;  /* monitored hosts as stored: "a/32,b/128" */
+	struct eve_sink *eve; /* --eve FILE, or NULL */
+	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
+	void *alert_ctx; /* the caller's alert hook (live's alert lines) */
+	uint8_t *svc;    /* TCP then UDP service-port bitmaps */
+	char *hosts;     /* monitored hosts as stored: "a/32,b/128" */
 	char hostname[256];
 	const char *db;
 	int64_t id;
@@ -104,10 +108,26 @@ static int owner_gone(void *ctx, const struct store_owner *o)
 	return iso_age(o->heartbeat) > CFG_STALE_RUN_S;
 }
 
-/* audit's judged hook (writer thread): tally the findings. */
+/* audit's judged hook (writer thread): tally the findings, append the
+ * flow's EVE event. */
 static void on_judged(void *ctx, const struct flow_record *r, const struct verdict_result *v)
 {
-	findings_add(ctx, r, v);
+	struct run *run = ctx;
+
+	findings_add(run->findings, r, v);
+	if (run->eve)
+		eve_sink_flow(run->eve, r, v);
+}
+
+/* audit's alert hook: the caller's (alert lines), and the EVE alert event. */
+static void on_alert(void *ctx, const struct flow_record *r, const struct verdict_result *v)
+{
+	struct run *run = ctx;
+
+	if (run->alert)
+		run->alert(run->alert_ctx, r, v);
+	if (run->eve)
+		eve_sink_alert(run->eve, r, v);
 }
 
 /* Copy the pipeline's counters into the run row. */
@@ -151,6 +171,13 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 		return NULL;
 	}
 	rules_service_ports(m, r->svc, r->svc + SVC_BITMAP);
+	r->alert = cfg->alert;
+	r->alert_ctx = cfg->alert_ctx;
+	*why = RUN_ERR_OUTPUT;
+	if (cfg->eve && !(r->eve = eve_sink_open(cfg->eve, err, errlen))) {
+		run_free(r);
+		return NULL;
+	}
 
 	*why = RUN_ERR_DB;
 	r->store = store_open(cfg->db, err, errlen);
@@ -176,16 +203,19 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	acfg.flow = cfg->flow;
 	acfg.flow.svc_tcp = r->svc;
 	acfg.flow.svc_udp = r->svc + SVC_BITMAP;
+	acfg.decode = cfg->decode;
 	acfg.no_dpi = cfg->no_dpi;
 	acfg.retry_store = !strcmp(cfg->mode, "live");
 	acfg.retain_s = cfg->retain_s;
 	acfg.matrix = m;
 	acfg.store = r->store;
 	acfg.run_id = r->id;
-	acfg.alert = cfg->alert;
-	acfg.alert_ctx = cfg->alert_ctx;
+	if (cfg->alert || r->eve) {
+		acfg.alert = on_alert;
+		acfg.alert_ctx = r;
+	}
 	acfg.judged = on_judged;
-	acfg.judged_ctx = r->findings;
+	acfg.judged_ctx = r;
 	r->audit = audit_new(&acfg, err, errlen);
 	if (!r->audit) {
 		*why = RUN_ERR_MEMORY;
@@ -265,6 +295,13 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		r->row.error = err;
 		rc = -1;
 	}
+	if (rc == 0 && r->eve && eve_sink_errors(r->eve)) {
+		snprintf(err, errlen, "%llu EVE events could not be written",
+		         (unsigned long long)eve_sink_errors(r->eve));
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
 	fill_row(r);
 	if (rc < 0) {
 		char e2[512];
@@ -284,6 +321,7 @@ void run_free(struct run *r)
 		return;
 	audit_free(r->audit);
 	store_close(r->store);
+	eve_sink_close(r->eve);
 	findings_free(r->findings);
 	rules_free(r->matrix);
 	rules_free(r->retired);
@@ -295,6 +333,11 @@ void run_free(struct run *r)
 long run_reaped(const struct run *r)
 {
 	return r->reaped;
+}
+
+int run_reopen_outputs(struct run *r, char *err, size_t errlen)
+{
+	return r->eve ? eve_sink_reopen(r->eve, err, errlen) : 0;
 }
 
 int64_t run_id(const struct run *r)
@@ -326,6 +369,7 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 {
 	const struct audit_counts *n = audit_counts(r->audit);
 	const struct flow_stats *fs = audit_flow_stats(r->audit);
+	char encap[512];
 
 	fprintf(err_out,
 	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
@@ -342,6 +386,8 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 		        (unsigned long long)n->bad_header, (unsigned long long)n->unknown_link,
 		        (unsigned long long)n->non_ip, (unsigned long long)n->frags_orphan,
 		        (unsigned long long)fs->evicted, fs->peak);
+	if (*encap_counts_str(n->encap, encap, sizeof(encap)))
+		fprintf(err_out, "  decapsulated (packets): %s\n", encap);
 	if (r->dropped)
 		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
 		        (unsigned long long)r->dropped);

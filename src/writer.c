@@ -38,15 +38,15 @@ struct writer {
 
 	/* shared, guarded by mu */
 	pthread_mutex_t mu;
-	pthread_cond_t not_empty, not_full;
+	pthread_cond_t not_empty, not_full, synced;
 	struct flow_record *q;
 	uint32_t qcap, qhead, qcount;
 	uint64_t enq, deq;
 	int closing;
 	const struct rules_matrix *matrix, *in_use;
 	struct store_run progress;
-	int progress_pending;
-	uint64_t progress_after;
+	int progress_pending, sync_pending;
+	uint64_t progress_after, sync_after;
 	struct audit_counts c;
 	char news[640], first_err[512];
 
@@ -370,6 +370,15 @@ static void *writer_main(void *arg)
 			write_progress(w);
 			continue;
 		}
+		if (w->sync_pending && w->deq >= w->sync_after) {
+			pthread_mutex_unlock(&w->mu);
+			if (w->ntx)
+				commit_tx(w);
+			pthread_mutex_lock(&w->mu);
+			w->sync_pending = 0;
+			pthread_cond_broadcast(&w->synced);
+			continue;
+		}
 		n = take(w);
 		if (!n) {
 			if (w->closing)
@@ -387,6 +396,8 @@ static void *writer_main(void *arg)
 		merge_counts(&w->c, &c);
 		w->deq += n;
 	}
+	w->sync_pending = 0;
+	pthread_cond_broadcast(&w->synced);
 	pthread_mutex_unlock(&w->mu);
 	if (w->ntx)
 		commit_tx(w);
@@ -433,6 +444,7 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->not_empty, NULL);
 	pthread_cond_init(&w->not_full, NULL);
+	pthread_cond_init(&w->synced, NULL);
 	if (!w->q || !w->tx || pthread_create(&w->th, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the database writer thread");
 		writer_free(w);
@@ -467,6 +479,17 @@ void writer_progress(struct writer *w, const struct store_run *row)
 	w->progress_pending = 1;
 	w->progress_after = w->enq;
 	pthread_cond_signal(&w->not_empty);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void writer_sync(struct writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->sync_pending = 1;
+	w->sync_after = w->enq;
+	pthread_cond_signal(&w->not_empty);
+	while (w->sync_pending && w->started)
+		pthread_cond_wait(&w->synced, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -545,6 +568,7 @@ void writer_free(struct writer *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->not_empty);
 	pthread_cond_destroy(&w->not_full);
+	pthread_cond_destroy(&w->synced);
 	free(w->ids.seq);
 	free(w->ids.id);
 	free(w->q);

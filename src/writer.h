@@ -43,6 +43,10 @@ int writer_put(struct writer *w, const struct flow_record *r, int may_wait);
  * committed (flows = rows really stored). */
 void writer_progress(struct writer *w, const struct store_run *row);
 
+/* Wait until everything queued so far is committed (tests; never on the
+ * live packet path). */
+void writer_sync(struct writer *w);
+
 /* Put m in force from the next batch; 1 while a batch is judged with m. */
 void writer_set_matrix(struct writer *w, const struct rules_matrix *m);
 int writer_matrix_busy(struct writer *w, const struct rules_matrix *m);

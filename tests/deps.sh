@@ -3,9 +3,12 @@
 # Uses apt-get (Debian 12); sudo when not root. Does nothing when all is present.
 #   sh tests/deps.sh         build + test (make deps)
 #   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
+#   sh tests/deps.sh ci      also what CI checks with (clang-format: make format-check)
 set -e
 need=""
-for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev; do
+# libcrypto: SHA-1/base64 (Community ID) and SHA-256 (rules files); jansson: JSON output
+for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev \
+	libcrypto:libssl-dev jansson:libjansson-dev; do
 	mod=${pc%%:*}; pkg=${pc#*:}
 	pkg-config --exists "$mod" 2>/dev/null || need="$need $pkg"
 done
@@ -22,9 +25,17 @@ command -v tshark >/dev/null 2>&1 || need="$need tshark"
 # the sensor tests make a network namespace with a veth pair and replay captures into it
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v tcpreplay >/dev/null 2>&1 || need="$need tcpreplay"
+# EVE exports are validated against a JSON schema (tests/eve_check.py)
+python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"
+	# peers.sh measures smaudit beside these flow meters on the same capture
+	command -v softflowd >/dev/null 2>&1 || need="$need softflowd"
+	command -v argus >/dev/null 2>&1 || need="$need argus-server"
+fi
+if [ "${1:-}" = ci ]; then
+	command -v clang-format >/dev/null 2>&1 || need="$need clang-format"
 fi
 [ -z "$need" ] && exit 0
 echo "deps: installing$need"

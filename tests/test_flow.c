@@ -48,6 +48,7 @@ static struct pkt tcpp(uint8_t a, uint16_t ap, uint8_t b, uint16_t bp, uint8_t f
 	p.tcp_ack = ack;
 	p.tcp_win = 512;
 	p.payload_len = len;
+	p.payload_caplen = len; /* captured in full */
 	p.ip_len = 40 + len;
 	p.ts_us = (now_us += 1000);
 	return p;
@@ -352,5 +353,183 @@ Test(flow, full_table_evicts_least_recent_and_loses_nothing)
 	cr_assert_eq(nended, 10, "every flow ended with a record");
 	cr_assert_eq(flow_table_stats(t)->evicted, 6);
 	cr_assert_eq(flow_table_stats(t)->peak, 4);
+	flow_table_free(t);
+}
+
+/* Issue 12 #12: mid-stream, neither port a service port: the side on an
+ * ephemeral port (Linux 32768-60999, IANA 49152-65535) is the client, even
+ * when the server's packet comes first; with no clue the first sender is. */
+Test(flow, midstream_client_is_the_ephemeral_side)
+{
+	struct flow_table *t = table(16);
+	int fo;
+
+	/* host:8445 -> 127.0.0.53:37789 first (the ClientHello was missed) */
+	feed(t, tcpp(10, 8445, 53, 37789, TH_ACK | TH_PUSH, 9000, 400, 700), &fo);
+	cr_assert_eq(fo, 0, "the server's packet is from the responder");
+	feed(t, tcpp(53, 37789, 10, 8445, TH_ACK | TH_PUSH, 400, 9700, 80), &fo);
+	cr_assert_eq(fo, 1);
+	/* Windows range, and both ends ephemeral (first sender kept) */
+	feed(t, tcpp(10, 5000, 54, 61000, TH_ACK, 1, 1, 0), NULL);
+	feed(t, tcpp(10, 40000, 55, 50000, TH_ACK, 1, 1, 0), NULL);
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 3);
+	for (int i = 0; i < nended; i++) {
+		struct flow_record *r = &ended[i];
+		cr_assert_eq(r->direction_inferred, 1);
+		switch (r->resp_port) {
+		case 8445:
+			cr_assert_eq(r->orig_port, 37789);
+			cr_assert_eq(r->orient, ORIENT_EPHEMERAL_PORT);
+			cr_assert_str_eq(r->history, "^dD");
+			break;
+		case 5000:
+			cr_assert_eq(r->orig_port, 61000);
+			cr_assert_eq(r->orient, ORIENT_EPHEMERAL_PORT);
+			break;
+		case 50000:
+			cr_assert_eq(r->orig_port, 40000);
+			cr_assert_eq(r->orient, ORIENT_GUESS);
+			cr_assert_str_eq(r->history, "A");
+			break;
+		default:
+			cr_assert_fail("unexpected flow %u -> %u", r->orig_port, r->resp_port);
+		}
+	}
+	flow_table_free(t);
+}
+
+/* Issue 12 #13: Zeek's likely_server_ports has 67/udp but not 68/udp, so a
+ * DHCP server's datagram seen first is flipped (as UDPAnalyzer::WantConnection
+ * does); a client's 68 -> 67 is not. */
+Test(flow, udp_dhcp_server_first_is_flipped_as_zeek_does)
+{
+	struct flow_table *t = table(16);
+	int fo;
+
+	feed(t, udpp(66, 67, 10, 68, 300), &fo); /* DHCPACK first */
+	cr_assert_eq(fo, 0);
+	feed(t, udpp(10, 68, 66, 67, 300), &fo);
+	cr_assert_eq(fo, 1);
+	feed(t, udpp(10, 68, 67, 67, 300), &fo); /* DHCPDISCOVER first */
+	cr_assert_eq(fo, 1);
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(ended[i].orig_port, 68);
+		cr_assert_eq(ended[i].resp_port, 67);
+	}
+	cr_assert_str_eq(ended[0].history, "^dD");
+	cr_assert_str_eq(ended[0].conn_state, "SF");
+	cr_assert_eq(ended[0].orient, ORIENT_SERVER_PORT);
+	cr_assert_eq(ended[0].direction_inferred, 1);
+	cr_assert_str_eq(ended[1].history, "D");
+	cr_assert_str_eq(ended[1].conn_state, "S0");
+	cr_assert_eq(ended[1].direction_inferred, 0);
+	flow_table_free(t);
+}
+
+/* Issue 12 #14: data acknowledged but never seen is a content gap (G for the
+ * originator's data, g for the responder's), found from seq/ack alone;
+ * data merely out of order, or cut by the snap length, is told apart. */
+Test(flow, acked_data_never_seen_is_a_content_gap)
+{
+	struct flow_table *t = table(16);
+	struct pkt cut;
+
+	handshake(t); /* 127.0.0.50:40000 -> :443, ISNs 100 / 5000 */
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, 101, 5001, 100), NULL);
+	/* 201..300 missed */
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, 301, 5001, 100), NULL);
+	feed(t, tcpp(10, 443, 50, 40000, TH_ACK, 5001, 401, 0), NULL); /* acks all: G */
+	/* responder: 5001..5100 arrives after 5101..5200 (reordered): no gap */
+	feed(t, tcpp(10, 443, 50, 40000, TH_ACK | TH_PUSH, 5101, 401, 100), NULL);
+	feed(t, tcpp(10, 443, 50, 40000, TH_ACK | TH_PUSH, 5001, 401, 100), NULL);
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK, 401, 5201, 0), NULL);
+	/* responder data cut by the snap length, then acked: g */
+	cut = tcpp(10, 443, 50, 40000, TH_ACK | TH_PUSH, 5201, 401, 100);
+	cut.payload_caplen = 10;
+	feed(t, cut, NULL);
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK, 401, 5301, 0), NULL);
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 1);
+	cr_assert_str_eq(ended[0].history, "ShADaGdtg"); /* t: out of order, as Zeek */
+	cr_assert_eq(ended[0].orig_bytes, 300, "sizes still from sequence numbers: %llu",
+	             (unsigned long long)ended[0].orig_bytes);
+	cr_assert_eq(ended[0].resp_bytes, 300);
+	flow_table_free(t);
+}
+
+/* A mid-stream connection never becomes established, so, as in Zeek, a
+ * missing segment there is not called a gap (it may be before the start). */
+Test(flow, no_gap_on_a_partial_connection)
+{
+	struct flow_table *t = table(16);
+
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, 101, 5001, 100), NULL);
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, 301, 5001, 100), NULL);
+	feed(t, tcpp(10, 443, 50, 40000, TH_ACK, 5001, 401, 0), NULL);
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 1);
+	cr_assert_str_eq(ended[0].history, "Da");
+	flow_table_free(t);
+}
+
+/* Gaps are scaled as Zeek's Gap(): a letter at the 1st and the 10th. */
+Test(flow, content_gap_letters_at_the_first_and_tenth_gap)
+{
+	struct flow_table *t = table(16);
+	uint32_t seq = 101;
+
+	handshake(t);
+	for (int i = 0; i < 10; i++) { /* 10 bytes seen, 10 missed, acked */
+		feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, seq, 5001, 10), NULL);
+		seq += 20;
+		feed(t, tcpp(10, 443, 50, 40000, TH_ACK, 5001, seq, 0), NULL);
+	}
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 1);
+	cr_assert_str_eq(ended[0].history, "ShADaGG");
+	flow_table_free(t);
+}
+
+/* p as carried by tunnel kind/id between outer 198.51.100.a and .b. */
+static struct pkt tunnelled(struct pkt p, uint8_t kind, uint32_t id, uint8_t a, uint8_t b)
+{
+	uint8_t sa[4] = {198, 51, 100, a}, da[4] = {198, 51, 100, b};
+	p.tun.kinds = 1u << kind;
+	p.tun.depth = 1;
+	p.tun.kind = kind;
+	p.tun.has_id = 1;
+	p.tun.id = id;
+	addr_set4(&p.tun.src, sa);
+	addr_set4(&p.tun.dst, da);
+	return p;
+}
+
+Test(flow, the_tunnel_is_part_of_the_key_in_either_direction)
+{
+	struct flow_table *t = table(16);
+	struct flow *a, *b, *c, *d, *plain;
+	int fo;
+
+	/* VNI 100: the reply comes back between the same VTEPs, swapped */
+	a = feed(t, tunnelled(udpp(5, 40000, 10, 53, 20), ENCAP_VXLAN, 100, 1, 2), &fo);
+	b = feed(t, tunnelled(udpp(10, 53, 5, 40000, 40), ENCAP_VXLAN, 100, 2, 1), &fo);
+	cr_assert_eq(a, b, "one conversation, both ways through one tunnel");
+	cr_assert_not(fo);
+	/* the same inner packet in VNI 200, and outside any tunnel: other flows */
+	c = feed(t, tunnelled(udpp(5, 40000, 10, 53, 20), ENCAP_VXLAN, 200, 1, 2), NULL);
+	d = feed(t, tunnelled(udpp(5, 40000, 10, 53, 20), ENCAP_VXLAN, 100, 3, 2), NULL);
+	plain = feed(t, udpp(5, 40000, 10, 53, 20), NULL);
+	cr_assert(c != a && d != a && plain != a && plain != c && d != c);
+	cr_assert_eq(flow_rec(a)->orig_pkts, 1);
+	cr_assert_eq(flow_rec(a)->resp_pkts, 1);
+	cr_assert_eq(flow_rec(a)->tunnel.id, 100, "the record keeps the tunnel");
+	cr_assert_eq(flow_rec(plain)->tunnel.kind, ENCAP_NONE);
+	/* GTP-U's TEID differs per direction: not part of the key */
+	a = feed(t, tunnelled(udpp(6, 40000, 10, 53, 20), ENCAP_GTPU, 0x111, 1, 2), NULL);
+	b = feed(t, tunnelled(udpp(10, 53, 6, 40000, 20), ENCAP_GTPU, 0x222, 2, 1), NULL);
+	cr_assert_eq(a, b);
 	flow_table_free(t);
 }

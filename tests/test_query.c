@@ -240,18 +240,20 @@ Test(query, anomalies_csv_groups)
 	          "%s", out);
 	cr_assert(strstr(out, "unexpected-peer,out,127.0.0.68,25,tcp,SMTP,1,2100,"), "%s", out);
 	cr_assert(strstr(out, "unexpected-port,in,127.0.0.69,23,tcp,,1,10,"), "%s", out);
-	/* the nasty reason: quoted, quotes doubled, newline kept inside quotes */
+	/* the nasty reason: quoted, quotes doubled, newline kept inside quotes,
+	 * the control byte shown as '?' */
 	cr_assert(strstr(out, "protocol-mismatch,in,127.0.0.52,80,tcp,SSH,1,1500,"), "%s", out);
-	cr_assert(
-	    strstr(out, ",\"app \"\"SSH\"\", not HTTP\nsecond line\ttab \001 caf\xc3\xa9\"\r\n"),
-	    "%s", out);
+	cr_assert(strstr(out, ",\"app \"\"SSH\"\", not HTTP\nsecond line\ttab ? caf\xc3\xa9\"\r\n"),
+	          "%s", out);
 	/* expected flows are never anomalies */
 	cr_assert_null(strstr(out, "expected,"));
 }
 
 Test(query, csv_parses_back)
 {
-	/* python's csv module reads back exactly the stored values */
+	/* python's csv module reads back the stored values, made safe for a
+	 * spreadsheet (OWASP): the formula-leading SNI prefixed with a quote, the
+	 * control byte of the reason shown as '?', CR/LF/TAB and bytes kept */
 	int rc = tu_run(out, sizeof(out),
 	                SMAUDIT_BIN
 	                " query flows --format csv --db %s | python3 -c '"
@@ -261,11 +263,11 @@ Test(query, csv_parses_back)
 	                "assert len(r)==9, len(r)\n"
 	                "c2=[x for x in r if x[\"uid\"]==\"C2\"][0]\n"
 	                "assert c2[\"server_name\"].encode(\"utf-8\",\"surrogateescape\")=="
-	                "b\"=cmd|\\x27; DROP TABLE flows;--\\r\\nx\\xe2\\x80\\xae\\xff\", "
+	                "b\"\\x27=cmd|\\x27; DROP TABLE flows;--\\r\\nx\\xe2\\x80\\xae\\xff\", "
 	                "repr(c2[\"server_name\"])\n"
 	                "c6=[x for x in r if x[\"uid\"]==\"C6\"][0]\n"
 	                "assert c6[\"reason\"]==\"app \\\"SSH\\\", not HTTP\\nsecond line\\ttab "
-	                "\\x01 caf\\u00e9\", repr(c6[\"reason\"])\n"
+	                "? caf\\u00e9\", repr(c6[\"reason\"])\n"
 	                "print(\"ok\")'",
 	                sq(dbpath));
 	cr_assert_eq(rc, 0, "%s", out);
@@ -289,25 +291,31 @@ Test(query, anomalies_json)
 	          "%s", out);
 }
 
-Test(query, json_parses_back)
+/* Run `query ARGS --format json` on the fixture and feed the lines, parsed
+ * strictly (UTF-8, no raw control characters), to python asserts over r,
+ * the list of records; the test fails unless they all hold. */
+static void json_check(const char *args, const char *asserts)
 {
 	int rc = tu_run(out, sizeof(out),
-	                SMAUDIT_BIN
-	                " query flows --format json --db %s | python3 -c '"
-	                "import json,sys\n"
-	                "r=[json.loads(l) for l in sys.stdin.buffer.read().decode(\"utf-8\")"
-	                ".splitlines()]\n"
-	                "assert len(r)==9\n"
-	                "c2=[x for x in r if x[\"uid\"]==\"C2\"][0]\n"
-	                "assert c2[\"server_name\"]==\"=cmd|\\x27; DROP TABLE flows;--\\r\\nx"
-	                "\\u202e\\ufffd\", repr(c2[\"server_name\"])\n"
-	                "assert c2[\"bytes\"]==500 and c2[\"resp_port\"]==443\n"
-	                "assert c2[\"duration\"]==2.5 and c2[\"rule\"]==\"https-in\"\n"
-	                "assert r[0][\"state\"] is None\n"
-	                "print(\"ok\")'",
-	                sq(dbpath));
+	                SMAUDIT_BIN " query %s --format json --db %s | python3 -c '"
+	                            "import json,sys\n"
+	                            "r=[json.loads(l) for l in sys.stdin.buffer.read()"
+	                            ".decode(\"utf-8\").splitlines()]\n"
+	                            "%s\nprint(\"ok\")'",
+	                args, sq(dbpath), asserts);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "ok"), "%s", out);
+}
+
+Test(query, json_parses_back)
+{
+	json_check("flows", "assert len(r)==9\n"
+	                    "c2=[x for x in r if x[\"uid\"]==\"C2\"][0]\n"
+	                    "assert c2[\"server_name\"]==\"=cmd|\\x27; DROP TABLE flows;--\\r\\nx"
+	                    "\\u202e\\ufffd\", repr(c2[\"server_name\"])\n"
+	                    "assert c2[\"bytes\"]==500 and c2[\"resp_port\"]==443\n"
+	                    "assert c2[\"duration\"]==2.5 and c2[\"rule\"]==\"https-in\"\n"
+	                    "assert r[0][\"state\"] is None");
 }
 
 Test(query, table_format)
@@ -488,7 +496,7 @@ Test(query, flow_filters)
 	cr_assert_eq(nflows("--until 2024-05-01T10:00:00.500001"), 1);
 	/* flows are listed by start time */
 	cr_assert_eq(q("flows --run 1 --limit 1"), 0);
-	cr_assert(strstr(out, "\n1,1,C1,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
+	cr_assert(strstr(out, "\n1,1,C1,,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
 	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,,closed,TLS,"
 	                      "sm.example.com,https-in,expected,\r\n"),
 	          "%s", out);
@@ -555,7 +563,7 @@ Test(query, hostile_values)
 	    {"flows --run 1e3", 2, 0, "--run"},
 	    {"flows --limit 0", 2, 0, "--limit"},
 	    {"flows --limit -5", 2, 0, "--limit"},
-	    {"flows --proto TCP", 2, 0, "--proto"},
+	    {"flows --proto TCPX", 2, 0, "--proto"},
 	    {"flows --proto \"tcp' OR 1=1\"", 2, 0, "--proto"},
 	    {"flows --since 2024-02-30", 2, 0, "--since"},
 	    {"flows --since 2024-13-01", 2, 0, "--since"},
@@ -850,4 +858,279 @@ Test(query, e2e_never_seen_rules_and_windows)
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
 	cr_assert_null(strstr(out, ",never,"), "%s", out);
 	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,yes,4,3,3,"), "%s", out);
+}
+
+/* ---- issue 12 item 19: options and table output ---- */
+
+/* --proto ignores case as --app does; --run last is the newest run. */
+Test(query, proto_any_case_and_run_last)
+{
+	static char lower[1 << 16];
+
+	cr_assert_eq(q("flows --proto tcp --format csv"), 0, "%s", out);
+	snprintf(lower, sizeof(lower), "%s", out);
+	cr_assert_eq(q("flows --proto TCP --format csv"), 0, "%s", out);
+	cr_expect_str_eq(out, lower);
+	cr_assert_eq(q("flows --proto Udp --format csv"), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 1, "header only: %s", out);
+
+	cr_assert_eq(q("flows --run last --format csv"), 0, "%s", out);
+	snprintf(lower, sizeof(lower), "%s", out);
+	cr_assert_eq(q("flows --run 2 --format csv"), 0, "%s", out);
+	cr_expect_str_eq(out, lower, "--run last is run 2");
+	cr_expect_eq(csv_records(out), 1 + 3, "%s", out);
+	cr_assert_eq(q("runs --run last --format csv"), 0, "%s", out);
+	cr_expect(strstr(out, "\n2,live,"), "%s", out);
+	cr_assert_eq(q_err("flows --run latest"), 2, "%s", out);
+	cr_expect(strstr(out, "--run 'latest'"), "%s", out);
+}
+
+/* Display columns of the widest line of s (code points, not bytes). */
+static size_t widest_line(const char *s)
+{
+	size_t best = 0, w = 0;
+
+	for (; *s; s++) {
+		if (*s == '\n') {
+			best = w > best ? w : best;
+			w = 0;
+		} else if ((*s & 0xc0) != 0x80 && *s != '\r') {
+			w++;
+		}
+	}
+	return w > best ? w : best;
+}
+
+/* On a terminal the table fits $COLUMNS, or the terminal's own width
+ * (script(1) gives the command a pseudo-terminal; stty sets its size), and
+ * time columns say they are UTC. Through a pipe nothing is cut. */
+Test(query, table_fits_the_terminal_and_says_utc)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "COLUMNS=100 " SMAUDIT_BIN " query flows --db %s", sq(dbpath));
+	cr_assert_eq(tu_run(out, sizeof(out), "script -qec %s /dev/null", sq(cmd)), 0, "%s", out);
+	cr_expect(strncmp(out, "ID  START (UTC)", 15) == 0, "%s", out);
+	cr_expect_leq(widest_line(out), 100, "%s", out);
+	cr_expect(strstr(out, "columns hidden to fit 100 columns: run, uid,"), "%s", out);
+	cr_expect(strstr(out, "2001:db8::50"), "addresses are never cut: %s", out);
+
+	snprintf(cmd, sizeof(cmd),
+	         "stty cols 150 rows 40; unset COLUMNS; %s query anomalies --db %s", SMAUDIT_BIN,
+	         sq(dbpath));
+	cr_assert_eq(tu_run(out, sizeof(out), "script -qec %s /dev/null", sq(cmd)), 0, "%s", out);
+	cr_expect(strncmp(out, "VERDICT", 7) == 0, "%s", out);
+	cr_expect_leq(widest_line(out), 150, "%s", out);
+	cr_expect(strstr(out, "FIRST_SEEN (UTC)"), "%s", out);
+	cr_expect(strstr(out, "~"), "the long reason is cut and marked: %s", out);
+
+	/* a pipe keeps every value whole, even with COLUMNS set */
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "COLUMNS=80 " SMAUDIT_BIN " query flows --format table --db %s",
+	                    sq(dbpath)),
+	             0);
+	cr_expect_gt(widest_line(out), 200, "%s", out);
+	cr_expect(strstr(out, "=cmd|'; DROP TABLE flows;--  x??"), "%s", out);
+}
+
+/* Turn the flows table of db into version 1's, before community_id (SQLite's
+ * DROP COLUMN trips on the schema's comments): copied, the views over it
+ * dropped. */
+static void to_v1_flows(sqlite3 *db)
+{
+	exec_sql(db, "CREATE TABLE f1 AS SELECT id, run_id, uid, ts_start, ts_end, proto,"
+	             " orig_addr, orig_port, resp_addr, resp_port, vlan, direction,"
+	             " direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,"
+	             " resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,"
+	             " app_proto, app_confidence, server_name, rule_id, verdict, reason FROM flows;"
+	             "DROP VIEW flows_v; DROP VIEW anomalies; DROP VIEW coverage; DROP TABLE flows;"
+	             "ALTER TABLE f1 RENAME TO flows");
+}
+
+/* A database from before the community_id column is read as it is (never
+ * written) and every flow still shows its Community ID, computed on the
+ * way out: here the spec's TCP example. */
+Test(query, older_database_gets_community_id_computed)
+{
+	sqlite3 *db;
+	unsigned long long before;
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	to_v1_flows(db);
+	exec_sql(db,
+	         "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port,"
+	         " resp_addr, resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes,"
+	         " orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason) VALUES (1,"
+	         " 'Cspec', 1714557601, 1714557602, 'tcp', '5.6.7.8', 3344, '1.2.3.4', 1122,"
+	         " 'in', '5.6.7.8', 1, 40, 0, 1, 40, 0, 'closed')");
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	before = file_hash(dbpath);
+	cr_assert_eq(q("flows --format csv --peer 5.6.7.8"), 0, "%s", out);
+	cr_expect(strstr(out, ",Cspec,1:wCb3OG7yAFWelaUydu0D+125CLM=,"), "%s", out);
+	cr_assert_eq(q("flows --format zeek --peer 5.6.7.8"), 0, "%s", out);
+	cr_expect(strstr(out, "\t1:wCb3OG7yAFWelaUydu0D+125CLM=\n"), "%s", out);
+	cr_expect_eq(file_hash(dbpath), before, "the database changed");
+}
+
+/* Host/SNI values are the attacker's: every control character, DEL, an
+ * overlong form, a surrogate, bytes that never occur in UTF-8 and a
+ * truncated sequence still make strictly valid JSON (python's json.loads
+ * refuses raw control characters; strict UTF-8 decoding refuses bad bytes),
+ * with each byte that is not UTF-8 shown as U+FFFD and the rest intact. */
+Test(query, json_survives_hostile_server_names)
+{
+	sqlite3 *db;
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	exec_sql(db,
+	         "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port,"
+	         " resp_addr, resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes,"
+	         " orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason, server_name)"
+	         " VALUES (1, 'Chostile', 1714557601, 1714557602, 'tcp', '127.0.0.77', 1,"
+	         " '127.0.0.10', 443, 'in', '127.0.0.77', 1, 40, 0, 1, 40, 0, 'closed',"
+	         " CAST(X'61011F627F0AC0AF63EDA08064FF65E282' AS TEXT))");
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	json_check("flows --peer 127.0.0.77",
+	           "assert len(r)==1\n"
+	           "want=\"a\\x01\\x1fb\\x7f\\n\\ufffd\\ufffdc\\ufffd\\ufffd\\ufffdd"
+	           "\\ufffde\\ufffd\\ufffd\"\n"
+	           "assert r[0][\"server_name\"]==want, repr(r[0][\"server_name\"])");
+}
+
+/* Every value a spreadsheet would run as a formula (OWASP: = + - @ and a
+ * leading TAB or CR) is quoted with a ' in front, whichever column it is in;
+ * other control characters (an ANSI escape here) become '?'. Values that
+ * only contain those characters later are left alone. */
+Test(query, csv_defuses_formulas_and_control_characters)
+{
+	static const char *const names[][2] = {
+	    {"=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""},
+	    {"+1+cmd", "\"'+1+cmd\""},
+	    {"-2+3", "\"'-2+3\""},
+	    {"@SUM(A1)", "\"'@SUM(A1)\""},
+	    {"\t=1", "\"'\t=1\""},
+	    {"\r=1", "\"'\r=1\""},
+	    {"a=b-c@d", "a=b-c@d"},
+	    {"esc\033[31mred", "esc?[31mred"},
+	};
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char want[128];
+
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	cr_assert_eq(
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto,"
+	                       " orig_addr, orig_port, resp_addr, resp_port, direction,"
+	                       " peer_addr, orig_pkts, orig_ip_bytes, orig_bytes, resp_pkts,"
+	                       " resp_ip_bytes, resp_bytes, end_reason, server_name, reason)"
+	                       " VALUES (1, 'Cx', 1714557601, 1714557602, 'tcp',"
+	                       " '127.0.0.88', 1, '127.0.0.10', 443, 'in', '127.0.0.88', 1,"
+	                       " 40, 0, 1, 40, 0, 'closed', ?1, ?1)",
+	                       -1, &st, NULL),
+	    SQLITE_OK);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, names[i][0], -1, SQLITE_STATIC);
+		cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+	}
+	sqlite3_finalize(st);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	cr_assert_eq(q("flows --format csv --peer 127.0.0.88"), 0, "%s", out);
+	cr_assert_eq(csv_records(out), 9, "%s", out);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		/* server_name, rule (empty), verdict (empty), reason */
+		snprintf(want, sizeof(want), ",%s,,,%s\r\n", names[i][1], names[i][1]);
+		cr_expect(strstr(out, want), "%s not in\n%s", want, out);
+	}
+}
+
+/* ---- several databases (--db a --db b) ---- */
+
+/* A second database in the temp dir: a copy of the fixture. */
+static void copy_fixture(const char *name, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", dir, name);
+	cr_assert_eq(tu_run(out, sizeof(out), "cp %s %s", sq(dbpath), sq(path)), 0, "%s", out);
+}
+
+/* Run `smaudit query ARGS --db <fixture> --db second`; stdout into out. */
+static int q2(const char *args, const char *second)
+{
+	return tu_run(out, sizeof(out), SMAUDIT_BIN " query %s --db %s --db %s 2>/dev/null", args,
+	              sq(dbpath), sq(second));
+}
+
+/* Two copies of one database answer as one with everything twice: runs
+ * and flows of the second under shifted ids, groups counting both, and
+ * neither file changed (both are opened read-only). */
+Test(query, several_databases_answer_as_one)
+{
+	char b[192];
+	unsigned long long ha, hb;
+
+	copy_fixture("b.db", b, sizeof(b));
+	ha = file_hash(dbpath);
+	hb = file_hash(b);
+	cr_assert_eq(q2("runs --format csv", b), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 5, "%s", out);
+	cr_expect(strstr(out, "\r\n1,read,") && strstr(out, "\r\n1000001,read,") &&
+	              strstr(out, "\r\n1000002,live,"),
+	          "%s", out);
+	cr_assert_eq(q2("flows --format csv", b), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 19, "%s", out);
+	cr_expect(strstr(out, "\r\n1000000000001,1000001,C1,"), "%s", out);
+	cr_assert_eq(q2("flows --run 1000001 --format csv", b), 0, "%s", out);
+	cr_expect_eq(csv_records(out), 7, "%s", out);
+	cr_assert_eq(q2("anomalies --format csv", b), 0, "%s", out);
+	cr_expect(strstr(out, "unexpected-port,in,127.0.0.66,4444,tcp,,4,200,"), "%s", out);
+	cr_assert_eq(q2("coverage --format csv", b), 0, "%s", out);
+	cr_expect(strstr(out, "\r\nhttps-in,1,in,tcp,443,any,\"TLS,HTTP\",yes,6,6,3,"), "%s", out);
+	cr_assert_eq(q2("flows --explain", b), 0, "%s", out);
+	cr_expect_eq(file_hash(dbpath), ha, "the first database changed");
+	cr_expect_eq(file_hash(b), hb, "the second database changed");
+}
+
+/* A second database from before community_id joins one that has it: its
+ * flows get the ID computed, and the other columns line up. */
+Test(query, several_databases_of_two_schema_ages)
+{
+	char b[192];
+	sqlite3 *db;
+
+	copy_fixture("old.db", b, sizeof(b));
+	cr_assert_eq(sqlite3_open(b, &db), SQLITE_OK);
+	to_v1_flows(db);
+	exec_sql(db, "UPDATE flows SET orig_addr = '5.6.7.8', orig_port = 3344, resp_addr ="
+	             " '1.2.3.4', resp_port = 1122 WHERE uid = 'C1'");
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	cr_assert_eq(q2("flows --format csv --run 1000001", b), 0, "%s", out);
+	cr_expect(strstr(out, ",C1,1:wCb3OG7yAFWelaUydu0D+125CLM=,"), "%s", out);
+	cr_expect(strstr(out, ",C2,1:"), "%s", out);
+	cr_assert_eq(q2("flows --format csv --run 1", b), 0, "%s", out);
+	cr_expect(strstr(out, "\r\n1,1,C1,,2024-05-01T10:00:00.500000Z,"), "%s", out);
+}
+
+/* Each database is checked like the first, and errors name the file. */
+Test(query, several_databases_bad_ones_are_named)
+{
+	char b[192], cmd[2048];
+	int rc;
+
+	cr_assert_eq(q_err("flows --db /nonexistent/x.db"), 2);
+	cr_expect(strstr(out, "/nonexistent/x.db: no such database"), "%s", out);
+	snprintf(b, sizeof(b), "%s/not.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out), "sqlite3 %s 'CREATE TABLE t (x)'", sq(b)), 0);
+	cr_assert_eq(q_err("flows --db /dev/null"), 2);
+	snprintf(cmd, sizeof(cmd), "flows --db %s", sq(b));
+	cr_assert_eq(q_err(cmd), 2);
+	cr_expect(strstr(out, "not.db: not an smaudit database"), "%s", out);
+	snprintf(cmd, sizeof(cmd), "flows --db %s/./t.db", dir);
+	cr_assert_eq(q_err(cmd), 2);
+	cr_expect(strstr(out, "named twice"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " query flows --db a --db b --db c --db d --db e --db f --db g"
+	                        " --db h --db i --db j --db k");
+	cr_expect_eq(rc, 2);
+	cr_expect(strstr(out, "at most 10 --db"), "%s", out);
 }

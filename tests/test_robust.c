@@ -138,3 +138,15 @@ Test(robust, corrupted_crafted_edge_cases)
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		survive(caps[i], 8);
 }
+
+Test(robust, corrupted_tunnels)
+{
+	static const char *caps[] = {"pcaps/encap-gre.pcap",  "pcaps/encap-udp.pcap",
+	                             "pcaps/encap-ipip.pcap", "pcaps/encap-l2.pcap",
+	                             "pcaps/encap-ppp.pcap",  "pcaps/encap-radiotap.pcap",
+	                             "pcaps/encap-bomb.pcap", "pcaps/encap-tenants.pcap"};
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		survive(caps[i], 8);
+	survive("pcaps/demo-erspan.pcap", 6);
+	survive("pcaps/demo-vxlan.pcap", 6);
+}

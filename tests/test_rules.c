@@ -5,8 +5,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "smaudit/dpi.h"
+#include "smaudit/record.h"
 #include "smaudit/rules.h"
-#include "sha256.h"
 #include "testutil.h"
 
 #define SHIPPED "rules/socialminer.rules"
@@ -122,6 +123,41 @@ Test(shipped, app_names_match_ndpi_master_names)
 	rules_free(m);
 }
 
+/* Issue 12 item 21: the shipped rules cite Cisco's document by title and
+ * row, not a path outside the repository, and the rendering of the table
+ * they cite lives beside them: a row for every row a rule cites, naming
+ * the service in the rule's own words, and the reading of "bidirectional". */
+Test(shipped, rules_cite_cisco_and_the_table_rendering_ships_beside_them)
+{
+	struct rules_matrix *m = load(NULL);
+	static char rules_txt[65536], md[65536];
+	FILE *f = fopen(SHIPPED, "r");
+	size_t n;
+
+	cr_assert_not_null(f);
+	n = fread(rules_txt, 1, sizeof(rules_txt) - 1, f);
+	rules_txt[n] = '\0';
+	fclose(f);
+	cr_expect_null(strstr(rules_txt, "../"), "the rules cite a path outside the repository");
+	cr_expect_not_null(strstr(rules_txt, "\"SocialMiner Port Usage\""), "no document title");
+	cr_expect_not_null(strstr(rules_txt, "Table 1"), "no table number");
+	cr_expect_not_null(strstr(rules_txt, "rules/socialminer-ports.md"));
+
+	f = fopen("rules/socialminer-ports.md", "r");
+	cr_assert_not_null(f, "rules/socialminer-ports.md is missing");
+	n = fread(md, 1, sizeof(md) - 1, f);
+	md[n] = '\0';
+	fclose(f);
+	cr_expect_not_null(strstr(md, "How \"bidirectional\" is read"));
+	for (size_t i = 0; i < rules_count(m); i++) {
+		const struct rule *r = rules_get(m, i);
+		char row[256];
+		snprintf(row, sizeof(row), "\n| %d | %s |", r->row, r->description);
+		cr_expect_not_null(strstr(md, row), "rule %s: no table row \"%s\"", r->id, row + 1);
+	}
+	rules_free(m);
+}
+
 Test(shipped, files_are_recorded_with_their_sha256)
 {
 	struct rules_matrix *m = load("rules/demo.site");
@@ -132,23 +168,13 @@ Test(shipped, files_are_recorded_with_their_sha256)
 	cr_assert_eq(n, 2);
 	cr_expect_str_eq(f[0].path, SHIPPED);
 	cr_expect_str_eq(f[1].path, "rules/demo.site");
-	snprintf(cmd, sizeof(cmd), "sha256sum %s | cut -c1-64", SHIPPED);
-	cr_assert_eq(tu_run(out, sizeof(out), "%s", cmd), 0);
-	out[64] = '\0';
-	cr_expect_str_eq(f[0].sha256, out);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(cmd, sizeof(cmd), "sha256sum %s | cut -c1-64", f[i].path);
+		cr_assert_eq(tu_run(out, sizeof(out), "%s", cmd), 0);
+		out[64] = '\0';
+		cr_expect_str_eq(f[i].sha256, out, "%s", f[i].path);
+	}
 	rules_free(m);
-}
-
-Test(sha256, known_vectors)
-{
-	char hex[65];
-
-	sha256_hex("", 0, hex);
-	cr_expect_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	sha256_hex("abc", 3, hex);
-	cr_expect_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
-	cr_expect_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 /* ---- site settings ---- */
@@ -511,4 +537,157 @@ Test(errors, two_rules_for_the_same_connections)
 	              strstr(err, ": rule smtps-notify-out accepts the same connections as rule "
 	                          "smtp-notify-out"),
 	          "%s", err);
+}
+
+/* ---- ICMP rules (issue 12 item 15) ---- */
+
+Test(icmp, icmp_types_parse_and_are_no_service_ports)
+{
+	struct rules_matrix *m = load("tests/rules/ping.site");
+	const struct rule *r = find(m, "ping-from-monitor"), *r6 = find(m, "ping6-out");
+	static uint8_t tcp[8192], udp[8192];
+
+	cr_assert_not_null(r);
+	cr_expect_eq(r->proto, IPPROTO_ICMP);
+	cr_expect_eq(r->port, 8);
+	cr_expect_eq(r->dir, RULE_IN);
+	cr_assert_not_null(r6);
+	cr_expect_eq(r6->proto, IPPROTO_ICMPV6);
+	cr_expect_eq(r6->port, 128);
+	cr_expect_str_eq(flow_proto_str(r6->proto), "icmp6");
+	cr_assert_eq(rules_finalize(m, err, sizeof(err)), 0, "%s", err);
+	rules_service_ports(m, tcp, udp);
+	cr_expect_eq(udp[1] & 1, 0, "icmp/8 is not udp/8");
+	cr_expect_eq(udp[16] & 1, 0, "icmp6/128 is not udp/128");
+	rules_free(m);
+}
+
+Test(icmp, bad_icmp_rules_name_file_and_line)
+{
+	struct rules_matrix *m = rules_new();
+
+	cr_expect_neq(rules_load(m, "tests/rules/bad-icmp-type.rules", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "tests/rules/bad-icmp-type.rules:1: bad ICMP type '256'"), "%s", err);
+	cr_expect_neq(rules_load(m, "tests/rules/bad-icmp-configurable.rules", err, sizeof(err)),
+	              0);
+	cr_expect(strstr(err, "bad-icmp-configurable.rules:1: rule ping-conf: an ICMP type is not "
+	                      "a port"),
+	          "%s", err);
+	cr_expect_eq(rules_count(m), 0);
+	rules_free(m);
+}
+
+/* ---- site files (issue 12 item 18) ---- */
+
+/* A UTF-8 byte-order mark at the start of a file is not a keyword. */
+Test(site18, a_utf8_byte_order_mark_is_accepted)
+{
+	struct rules_matrix *m = load("tests/rules/bom.site");
+	struct sm_addr h = A("127.0.0.10"), u = A("127.0.0.21");
+
+	cr_expect(rules_is_host(m, &h));
+	cr_expect_eq(rules_role_match(m, "uccx", &u), 1);
+	cr_expect(rules_is_site_file("tests/rules/bom.site"));
+	cr_expect(rules_is_site_file("rules/demo.site"));
+	cr_expect_not(rules_is_site_file(SHIPPED));
+	cr_expect_not(rules_is_site_file("rules/platform.rules"));
+	rules_free(m);
+}
+
+/* `rules check SITE` checks the site on top of the shipped matrix instead
+ * of loading it alone ("ok: 0 rules"), and names its mistakes by line. */
+Test(site18, rules_check_recognises_a_site_file)
+{
+	char out[4096];
+	int rc = tu_run(out, sizeof(out), "%s rules check rules/demo.site", SMAUDIT_BIN);
+
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "rules/demo.site: a site file"), "%s", out);
+	cr_expect(strstr(out, "ok: 12 rules from 2 files"), "%s", out);
+	cr_expect(strstr(out, "hosts: 127.0.0.10"), "%s", out);
+	rc = tu_run(out, sizeof(out), "%s rules check tests/rules/bom.site", SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "ok: 12 rules from 2 files"), "%s", out);
+	rc = tu_run(out, sizeof(out), "%s rules check tests/rules/site-moves.site", SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "a site moving shipped ports needs the shipped rules: %s", out);
+	rc = tu_run(out, sizeof(out), "%s rules check tests/rules/bad-address.site", SMAUDIT_BIN);
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "tests/rules/bad-address.site:4: bad address '127.0.0.300'"), "%s",
+	          out);
+	/* a rules file still stands in for the shipped matrix */
+	rc = tu_run(out, sizeof(out), "%s rules check rules/platform.rules", SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "ok: 7 rules from 1 file"), "%s", out);
+}
+
+/* ---- option errors (issue 12 item 19) ---- */
+
+/* 'any' is no role one can give addresses to, so it is not listed as one. */
+Test(options19, role_any_is_refused_without_listing_any_as_known)
+{
+	struct rules_matrix *m = load(NULL);
+
+	cr_expect_neq(rules_set_role(m, "any=1.2.3.4", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "--role any=1.2.3.4: 'any' matches every peer"), "%s", err);
+	cr_expect_null(strstr(err, "any,"), "%s", err);
+	cr_expect_neq(rules_set_role(m, "boss=1.2.3.4", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "unknown role 'boss' (known: uccx, cuic, mail, exchange, xmpp)"),
+	          "%s", err);
+	cr_expect_neq(rules_load(m, "tests/rules/unknown-role.site", err, sizeof(err)), 0);
+	cr_expect_null(strstr(err, "known: any"), "a site's role line cannot name 'any': %s", err);
+	rules_free(m);
+}
+
+/* ---- application names (issue 12 item 17) ---- */
+
+/* With nDPI's own list of names, a name it never reports is a load error
+ * naming file:line and the name it most likely means; the shipped rules
+ * and platform.rules use nDPI's names only. */
+Test(apps17, app_names_are_checked_against_ndpi_names)
+{
+	size_t n;
+	const char *const *names = dpi_app_names(&n);
+	struct rules_matrix *m;
+
+	cr_assert_not_null(names);
+	cr_assert_gt(n, 100, "nDPI 4.2 knows a few hundred protocols, got %zu", n);
+	rules_use_app_names(names, n);
+	m = load("rules/demo.site");
+	cr_expect_eq(rules_load(m, "rules/platform.rules", err, sizeof(err)), 0, "%s", err);
+	cr_expect_neq(rules_load(m, "tests/rules/bad-app.rules", err, sizeof(err)), 0);
+	cr_expect_str_eq(err, "tests/rules/bad-app.rules:3: unknown application protocol 'HTTPS' "
+	                      "in app list: nDPI has no such name (did you mean TLS?)");
+	cr_expect_neq(rules_load(m, "tests/rules/bad-not-app.site", err, sizeof(err)), 0);
+	cr_expect(strstr(err, "bad-not-app.site:3: unknown application protocol 'Telnett' in "
+	                      "not-app list: nDPI has no such name (did you mean Telnet?)"),
+	          "%s", err);
+	cr_expect_eq(rules_count(m), 12 + 7, "the failed loads left nothing behind");
+	rules_use_app_names(NULL, 0);
+	cr_expect_eq(rules_load(m, "tests/rules/bad-app.rules", err, sizeof(err)), 0,
+	             "without a list nothing is checked: %s", err);
+	rules_free(m);
+}
+
+/* The commands check the names: rules check, and read before it writes. */
+Test(apps17, commands_refuse_unknown_app_names)
+{
+	char out[4096], dir[64], cmd[512];
+	int rc = tu_run(out, sizeof(out), "%s rules check tests/rules/bad-app.rules", SMAUDIT_BIN);
+
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "tests/rules/bad-app.rules:3: unknown application protocol 'HTTPS'"),
+	          "%s", out);
+	cr_expect(strstr(out, "did you mean TLS?"), "%s", out);
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	snprintf(cmd, sizeof(cmd),
+	         "%s read --host 127.0.0.10 --site tests/rules/bad-not-app.site --db %s/t.db "
+	         "pcaps/demo.pcap",
+	         SMAUDIT_BIN, dir);
+	rc = tu_run(out, sizeof(out), "%s", cmd);
+	cr_expect_eq(rc, 2, "%s", out);
+	cr_expect(strstr(out, "bad-not-app.site:3: unknown application protocol 'Telnett'"), "%s",
+	          out);
+	snprintf(cmd, sizeof(cmd), "%s/t.db", dir);
+	cr_expect_neq(access(cmd, F_OK), 0, "nothing was written");
+	cr_assert_eq(tu_rmrf(dir), 0);
 }

@@ -224,9 +224,187 @@ Test(store, migrates_an_older_database)
 	cr_assert_eq(q1("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name='flows'"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='old.pcap'"), 1, "old runs kept");
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name='encap'"), 1,
+	             "a column added since is added to the old table");
+}
+
+Test(store, adds_the_tunnel_column_to_a_flows_table_that_lacks_it)
+{
+	char err[256];
+	struct store *s;
+
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	/* a flows table as written before flows.tunnel existed, with a row */
+	exec_raw("DROP TABLE flows; CREATE TABLE flows (id INTEGER PRIMARY KEY, run_id INTEGER NOT "
+	         "NULL, uid TEXT "
+	         "NOT NULL, ts_start REAL NOT NULL, ts_end REAL NOT NULL, proto TEXT NOT NULL, "
+	         "orig_addr TEXT NOT NULL, orig_port INTEGER NOT NULL, resp_addr TEXT NOT NULL, "
+	         "resp_port INTEGER NOT NULL, vlan INTEGER, direction TEXT NOT NULL, "
+	         "direction_inferred INTEGER NOT NULL DEFAULT 0, peer_addr TEXT NOT NULL, "
+	         "orig_pkts INTEGER NOT NULL, orig_ip_bytes INTEGER NOT NULL, orig_bytes INTEGER "
+	         "NOT NULL, resp_pkts INTEGER NOT NULL, resp_ip_bytes INTEGER NOT NULL, "
+	         "resp_bytes INTEGER NOT NULL, conn_state TEXT, history TEXT, end_reason TEXT NOT "
+	         "NULL, app_proto TEXT, app_confidence TEXT, server_name TEXT, rule_id TEXT, "
+	         "verdict TEXT, reason TEXT);"
+	         "INSERT INTO flows VALUES (1, 1, 'Cold', 1, 2, 'tcp', '127.0.0.50', 40000, "
+	         "'127.0.0.10', 80, NULL, 'in', 0, '127.0.0.50', 1, 40, 0, 1, 40, 0, 'S1', 'Sh', "
+	         "'closed', NULL, 'none', NULL, NULL, NULL, NULL)");
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('flows') WHERE name='tunnel'"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE uid='Cold' AND tunnel IS NULL"), 1,
+	             "old flows kept");
+	s = store_open(path, err, sizeof(err)); /* a second open leaves it alone */
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+}
+
+Test(store, a_tunnelled_flow_and_the_runs_encapsulations_are_written_as_text)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
+	struct flow_record r = sample(40000), plain = sample(40001);
+	uint8_t a[4] = {198, 51, 100, 1}, b[4] = {198, 51, 100, 2};
+	char text[128];
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	r.tunnel.kinds = 1u << ENCAP_VXLAN | 1u << ENCAP_MPLS;
+	r.tunnel.kind = ENCAP_VXLAN;
+	r.tunnel.has_id = 1;
+	r.tunnel.id = 4242;
+	addr_set4(&r.tunnel.src, a);
+	addr_set4(&r.tunnel.dst, b);
+	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flow(s, id, &plain, NULL, err, sizeof(err)), 0, "%s", err);
+	run.encap[ENCAP_VXLAN] = 488;
+	run.encap[ENCAP_MPLS] = 3;
+	cr_assert_eq(store_run_end(s, id, &run, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_str_eq(encap_info_str(&r.tunnel, text, sizeof(text)),
+	                 "vxlan,mpls 198.51.100.1>198.51.100.2 vni 4242");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_port=40000 AND tunnel = "
+	                "'vxlan,mpls 198.51.100.1>198.51.100.2 vni 4242'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_port=40001 AND tunnel IS NULL"), 1,
+	             "a plain flow has no tunnel");
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE encap = 'vxlan 488, mpls 3'"), 1);
+}
+
+/* The flows table as version 1 shipped it, before community_id. */
+#define FLOWS_V1                                                                                   \
+	"CREATE TABLE flows (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, uid TEXT NOT NULL, " \
+	"ts_start REAL NOT NULL, ts_end REAL NOT NULL, proto TEXT NOT NULL, orig_addr TEXT NOT "   \
+	"NULL, orig_port INTEGER NOT NULL, resp_addr TEXT NOT NULL, resp_port INTEGER NOT NULL, "  \
+	"vlan INTEGER, direction TEXT NOT NULL, direction_inferred INTEGER NOT NULL DEFAULT 0, "   \
+	"peer_addr TEXT NOT NULL, orig_pkts INTEGER NOT NULL, orig_ip_bytes INTEGER NOT NULL, "    \
+	"orig_bytes INTEGER NOT NULL, resp_pkts INTEGER NOT NULL, resp_ip_bytes INTEGER NOT "      \
+	"NULL, "                                                                                   \
+	"resp_bytes INTEGER NOT NULL, conn_state TEXT, history TEXT, end_reason TEXT NOT NULL, "   \
+	"app_proto TEXT, app_confidence TEXT, server_name TEXT, rule_id TEXT, verdict TEXT, "      \
+	"reason TEXT);"
+
+/* Rows of a database made before the column existed get their Community ID
+ * when the store opens it: the spec's own examples (TCP, ICMP echo reply,
+ * one-way ICMPv6, a port-less protocol stored by number). */
+Test(store, adds_community_id_to_older_flows)
+{
+	static const struct {
+		const char *proto, *oa;
+		int op;
+		const char *ra;
+		int rp;
+		const char *id;
+	} rows[] = {
+	    {"tcp", "1.2.3.4", 1122, "5.6.7.8", 3344, "1:wCb3OG7yAFWelaUydu0D+125CLM="},
+	    {"icmp", "5.6.7.8", 0, "1.2.3.4", 8, "1:crodRHL2FEsHjbv3UkRrfbs4bZ0="},
+	    {"icmp6", "fe80:1:203:405:607:809:a0b:c0d", 146,
+	     "fe80:1011:1213:1415:1617:1819:1a1b:1c1d", 0, "1:fYC8+pz24E+EhANP1EZhpX0Dw10="},
+	    {"46", "5.6.7.8", 0, "1.2.3.4", 0, "1:ikv3kmf89luf73WPz1jOs49S768="},
+	};
+	char err[256], sql[1024];
+	struct store *s;
+
+	exec_raw("CREATE TABLE runs (id INTEGER PRIMARY KEY, mode TEXT NOT NULL, source TEXT NOT "
+	         "NULL, filter TEXT, hosts TEXT NOT NULL, rules_files TEXT, rules_sha256 TEXT, "
+	         "started TEXT NOT NULL, finished TEXT, packets INTEGER NOT NULL DEFAULT 0, bytes "
+	         "INTEGER NOT NULL DEFAULT 0, malformed INTEGER NOT NULL DEFAULT 0, unknown_link "
+	         "INTEGER NOT NULL DEFAULT 0, non_ip INTEGER NOT NULL DEFAULT 0, dropped INTEGER "
+	         "NOT NULL DEFAULT 0, flows INTEGER NOT NULL DEFAULT 0, flows_other INTEGER NOT "
+	         "NULL DEFAULT 0, evicted INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT "
+	         "'running', error TEXT, version TEXT); PRAGMA user_version = 1;" FLOWS_V1);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(sql, sizeof(sql),
+		         "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, "
+		         "orig_port, "
+		         "resp_addr, resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes, "
+		         "orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason) VALUES (1, "
+		         "'C%zu', 1, 2, '%s', '%s', %d, '%s', %d, 'in', '%s', 1, 1, 0, 1, 1, 0, "
+		         "'closed')",
+		         i, rows[i].proto, rows[i].oa, rows[i].op, rows[i].ra, rows[i].rp,
+		         rows[i].oa);
+		exec_raw(sql);
+	}
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM flows WHERE uid = 'C%zu' AND community_id = '%s'", i,
+		         rows[i].id);
+		cr_expect_eq(q1(sql), 1, "%s %s -> %s: want %s", rows[i].proto, rows[i].oa,
+		             rows[i].ra, rows[i].id);
+	}
+	/* opening again changes nothing (the column is there) */
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	cr_expect_eq(q1("SELECT count(*) FROM flows WHERE community_id IS NOT NULL"), 4);
+}
+
+/* A stored flow carries the Community ID of its tuple. */
+Test(store, writes_community_id)
+{
+	char err[256];
+	int64_t run;
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run rr = {.mode = "read", .source = "x", .hosts = "h"};
+	struct flow_record r = sample(1122);
+	uint8_t a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &rr, NULL, &run, err, sizeof(err)), 0, "%s", err);
+	addr_set4(&r.orig, b);
+	addr_set4(&r.resp, a);
+	r.orig_port = 3344;
+	r.resp_port = 1122;
+	cr_assert_eq(store_flow(s, run, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_expect_eq(
+	    q1("SELECT count(*) FROM flows WHERE community_id = '1:wCb3OG7yAFWelaUydu0D+125CLM='"),
+	    1);
+}
+
+Test(store, adds_the_liveness_and_retention_columns_to_an_older_runs_table)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	exec_raw("ALTER TABLE runs DROP COLUMN pid; ALTER TABLE runs DROP COLUMN hostname; "
+	         "ALTER TABLE runs DROP COLUMN heartbeat; ALTER TABLE runs DROP COLUMN pruned");
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
 	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('pid', "
-	                "'hostname', 'heartbeat')"),
-	             3, "the liveness columns are added to an older runs table");
+	                "'hostname', 'heartbeat', 'pruned')"),
+	             4);
 }
 
 /* store_runs_reap's test for the next one: pid 111 is gone. */

@@ -118,9 +118,66 @@ Test(tshark, recorded_captures)
 
 Test(tshark, crafted_captures)
 {
-	static const char *caps[] = {"states.pcap", "midstream.pcap", "vlan.pcap",
-	                             "qinq.pcap",   "ipv6.pcap",      "sll.pcap",
-	                             "sll2.pcap",   "null.pcap",      "raw.pcap"};
+	static const char *caps[] = {"states.pcap", "midstream.pcap", "vlan.pcap", "qinq.pcap",
+	                             "ipv6.pcap",   "sll.pcap",       "sll2.pcap", "null.pcap",
+	                             "raw.pcap",    "roles.pcap",     "gaps.pcap"};
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		compare(caps[i]);
+}
+
+/* Every flow of a capture carries a Community ID, and it is one tshark's
+ * own communityid dissector computes for that flow's packets (tshark is
+ * the independent implementation: Wireshark's, not ours). */
+static void community_ids(const char *capture)
+{
+	static char ids[1 << 18];
+	char cmd[512];
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int rc, flows = 0;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 0.0.0.0/0 --host ::/0 --db %s/%s.db pcaps/%s", dir,
+	            capture, capture);
+	cr_assert_eq(rc, 0, "%s: %s", capture, out);
+	ids[0] = '\n';
+	rc = tu_run(ids + 1, sizeof(ids) - 1,
+	            "tshark -r pcaps/%s --enable-protocol communityid -T fields -e communityid "
+	            "2>/dev/null",
+	            capture);
+	cr_assert_eq(rc, 0, "tshark failed on %s", capture);
+	cr_assert_lt(strlen(ids), sizeof(ids) - 2, "tshark output too long");
+	snprintf(cmd, sizeof(cmd), "%s/%s.db", dir, capture);
+	cr_assert_eq(sqlite3_open_v2(cmd, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h,
+	                                "SELECT coalesce(community_id, ''), proto, orig_addr, "
+	                                "orig_port, resp_addr, resp_port FROM flows",
+	                                -1, &st, NULL),
+	             SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char want[64];
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+
+		snprintf(want, sizeof(want), "\n%s\n", id);
+		cr_expect(*id && strstr(ids, want), "%s: %s %s:%d -> %s:%d: '%s' is not tshark's",
+		          capture, sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+		          sqlite3_column_int(st, 3), sqlite3_column_text(st, 4),
+		          sqlite3_column_int(st, 5), id);
+		flows++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	cr_assert_gt(flows, 0, "%s: no flow stored", capture);
+}
+
+Test(tshark, community_id_on_every_flow_of_every_capture)
+{
+	static const char *caps[] = {"demo.pcap",        "demo.pcapng",       "mismatch.pcap",
+	                             "dpi-apps.pcap",    "dpi-mismatch.pcap", "dpi-midstream.pcap",
+	                             "dpi-unknown.pcap", "states.pcap",       "midstream.pcap",
+	                             "vlan.pcap",        "qinq.pcap",         "ipv6.pcap",
+	                             "sll.pcap",         "sll2.pcap",         "null.pcap",
+	                             "raw.pcap",         "frag.pcap",         "caplen.pcap"};
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		community_ids(caps[i]);
 }

@@ -211,7 +211,7 @@ Test(off, icmp_and_other_protocols)
 
 	v = judge(with_roles, mk(IPPROTO_ICMP, HOST, 8, ROGUE, 0, DIR_OUT), VERDICT_UNEXPECTED_PORT,
 	          NULL);
-	HAS(v, "icmp type 8 code 0");
+	HAS(v, "icmp type 8 (echo request)");
 	HAS(v, "no rule lists icmp");
 	v = judge(with_roles, mk(47, ROGUE, 0, HOST, 0, DIR_IN), VERDICT_UNEXPECTED_PORT, NULL);
 	HAS(v, "IP protocol 47");
@@ -268,6 +268,30 @@ Test(reason, inferred_direction_is_said)
 	HAS(v, "127.0.0.66:443");
 	v = judge(with_roles, out(ROGUE, 443), VERDICT_UNEXPECTED_PEER, "https-to-uccx");
 	LACKS(v, "inferred");
+}
+
+/* Issue 12 #12: the note names what decided who the client is. */
+Test(reason, inferred_note_says_how_the_client_was_chosen)
+{
+	struct flow_record r = out(ROGUE, 443), u;
+	struct verdict_result v;
+
+	r.direction_inferred = 1;
+	r.orient = ORIENT_SERVER_PORT;
+	v = judge(with_roles, r, VERDICT_UNEXPECTED_PEER, "https-to-uccx");
+	HAS(v, "; direction inferred (start missed; 443 is a service port)");
+	r.orient = ORIENT_EPHEMERAL_PORT;
+	v = judge(with_roles, r, VERDICT_UNEXPECTED_PEER, "https-to-uccx");
+	HAS(v, "(start missed; 40000 is an ephemeral port, the client's)");
+	r.orient = ORIENT_SYNACK;
+	v = judge(with_roles, r, VERDICT_UNEXPECTED_PEER, "https-to-uccx");
+	HAS(v, "began with the SYN-ACK");
+	u = mk(IPPROTO_UDP, HOST, 68, ROGUE, 67, DIR_OUT);
+	u.direction_inferred = 1;
+	u.orient = ORIENT_SERVER_PORT;
+	v = judge(with_roles, u, VERDICT_UNEXPECTED_PORT, NULL);
+	HAS(v, "direction inferred (first packet from service port 67)");
+	LACKS(v, "start missed");
 }
 
 Test(reason, local_flows_are_judged_inbound_to_the_responder)
@@ -399,4 +423,76 @@ Test(names, verdict_strings)
 	cr_expect_str_eq(verdict_str(VERDICT_UNEXPECTED_PEER), "unexpected-peer");
 	cr_expect_str_eq(verdict_str(VERDICT_PROTOCOL_MISMATCH), "protocol-mismatch");
 	cr_expect_str_eq(verdict_str(VERDICT_NONE), "");
+}
+
+/* ---- ICMP (issue 12 item 15) ---- */
+
+TestSuite(icmp);
+
+/* ICMPv6 echo is an echo request, and 129 (the reply type Zeek puts in
+ * resp_port) is not its code; one-way messages keep their code. */
+Test(icmp, messages_are_described_by_type_with_the_code_only_when_known)
+{
+	struct rules_matrix *m = build(NULL, HOST);
+	struct verdict_result v;
+
+	v = judge(m, mk(IPPROTO_ICMPV6, "2001:db8::10", 128, "2001:db8::66", 129, DIR_OUT),
+	          VERDICT_UNEXPECTED_PORT, NULL);
+	HAS(v, "2001:db8::10 sent icmp6 type 128 (echo request) to 2001:db8::66");
+	LACKS(v, "code 129");
+	v = judge(m, mk(IPPROTO_ICMP, ROGUE, 3, HOST, 1, DIR_IN), VERDICT_UNEXPECTED_PORT, NULL);
+	HAS(v, "icmp type 3 code 1 (destination unreachable)");
+	v = judge(m, mk(IPPROTO_ICMP, ROGUE, 42, HOST, 7, DIR_IN), VERDICT_UNEXPECTED_PORT, NULL);
+	HAS(v, "icmp type 42 code 7 to");
+	cr_expect_str_eq(verdict_icmp_name(IPPROTO_ICMPV6, 129), "echo reply");
+	cr_expect_null(verdict_icmp_name(IPPROTO_ICMP, 200));
+	rules_free(m);
+}
+
+/* A site rule icmp/8 lets the monitoring station ping the host: only that
+ * station, only that way, only that message type. */
+Test(icmp, a_rule_can_allow_ping)
+{
+	struct rules_matrix *m = build("tests/rules/ping.site", HOST);
+	struct verdict_result v;
+
+	v = judge(m, mk(IPPROTO_ICMP, ROGUE, 8, HOST, 0, DIR_IN), VERDICT_EXPECTED,
+	          "ping-from-monitor");
+	HAS(v, "allowed by rule ping-from-monitor");
+	judge(m, mk(IPPROTO_ICMP, HOST, 8, ROGUE, 0, DIR_OUT), VERDICT_EXPECTED, "ping-monitor");
+	judge(m, mk(IPPROTO_ICMP, WEB, 8, HOST, 0, DIR_IN), VERDICT_UNEXPECTED_PEER,
+	      "ping-from-monitor");
+	v = judge(m, mk(IPPROTO_ICMP, HOST, 8, WEB, 0, DIR_OUT), VERDICT_UNEXPECTED_PEER,
+	          "ping-monitor");
+	HAS(v, "the peer holds no role");
+	v = judge(m, mk(IPPROTO_ICMP, ROGUE, 13, HOST, 14, DIR_IN), VERDICT_UNEXPECTED_PORT, NULL);
+	HAS(v, "no rule lists icmp type 13 (timestamp request) in either direction");
+	judge(m, mk(IPPROTO_ICMPV6, "2001:db8::10", 128, "2001:db8::66", 129, DIR_OUT),
+	      VERDICT_EXPECTED, "ping6-out");
+	v = judge(m, mk(IPPROTO_ICMPV6, "2001:db8::66", 128, "2001:db8::10", 129, DIR_IN),
+	          VERDICT_UNEXPECTED_DIRECTION, "ping6-out");
+	HAS(v, "allows icmp6 type 128 (echo request) only outbound");
+	/* an ICMP rule is not a UDP or TCP rule for the same number */
+	judge(m, mk(IPPROTO_UDP, ROGUE, 40000, HOST, 8, DIR_IN), VERDICT_UNEXPECTED_PORT, NULL);
+	rules_free(m);
+}
+
+/* The one-line rendering live alerts use: ports for TCP/UDP, none for ICMP. */
+Test(icmp, flow_lines_have_no_fake_icmp_ports)
+{
+	char buf[256];
+	struct flow_record r = mk(IPPROTO_ICMP, "10.99.0.1", 3, "10.99.0.2", 3, DIR_OUT);
+
+	verdict_flow_str(&r, buf, sizeof(buf));
+	cr_expect_str_eq(buf,
+	                 "10.99.0.1 -> 10.99.0.2 icmp type 3 code 3 (destination unreachable)");
+	r = mk(IPPROTO_ICMP, "10.99.0.1", 8, "10.99.0.2", 0, DIR_OUT);
+	cr_expect_str_eq(verdict_flow_str(&r, buf, sizeof(buf)),
+	                 "10.99.0.1 -> 10.99.0.2 icmp type 8 (echo request)");
+	r = mk(IPPROTO_TCP, "2001:db8::50", 40000, "2001:db8::10", 443, DIR_IN);
+	cr_expect_str_eq(verdict_flow_str(&r, buf, sizeof(buf)),
+	                 "[2001:db8::50]:40000 -> [2001:db8::10]:443/tcp");
+	r = mk(IPPROTO_UDP, "10.99.0.1", 5353, "10.99.0.2", 53, DIR_OUT);
+	cr_expect_str_eq(verdict_flow_str(&r, buf, sizeof(buf)),
+	                 "10.99.0.1:5353 -> 10.99.0.2:53/udp");
 }

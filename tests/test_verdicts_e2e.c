@@ -3,7 +3,7 @@
  * shipped matrix, with the demo site's roles and without roles; the real
  * database it writes is compared with pcaps/demo.verdicts and
  * pcaps/demo.verdicts-noroles. Those tables were written by hand from
- * ../shared/socialminer-ports.md (the table and "How bidirectional is
+ * rules/socialminer-ports.md (the table and "How bidirectional is
  * read"), never from smaudit's output. Then: one test per row of Cisco's
  * table naming the flow it accepts and the variant it rejects, reasons a
  * person can act on, the run row's rules files and SHA-256, DPI mismatches,
@@ -425,6 +425,35 @@ Test(reason, inferred_direction_is_said)
 	cr_expect_eq(inferred, 2);
 }
 
+/* Issue 12 #12: in dpi-midstream.pcap the connection into the host's 8445
+ * from 37789 lost its handshake and ClientHello, so the host's packet comes
+ * first; 37789 is an ephemeral port, so the remote side is the client: an
+ * inbound connection, and the reason says how that was inferred. */
+Test(reason, midstream_unknown_ports_ephemeral_side_is_the_client)
+{
+	static struct vflow got[MAXFLOWS];
+	int n, found = 0;
+
+	run_read("pcaps/dpi-midstream.pcap", 1, 1);
+	n = load_db(got, MAXFLOWS);
+	for (int i = 0; i < n; i++) {
+		if (got[i].oport != 37789 && got[i].rport != 37789)
+			continue;
+		found++;
+		cr_expect_str_eq(got[i].orig, "127.0.0.53");
+		cr_expect_eq(got[i].oport, 37789);
+		cr_expect_eq(got[i].rport, 8445);
+		cr_expect_str_eq(got[i].dir, "in");
+		cr_expect_eq(got[i].inferred, 1);
+		cr_expect(strstr(got[i].reason, "127.0.0.53 connected in to 127.0.0.10:8445/tcp"),
+		          "%s", got[i].reason);
+		cr_expect(strstr(got[i].reason, "direction inferred") &&
+		              strstr(got[i].reason, "37789 is an ephemeral port"),
+		          "reason does not say how the direction was inferred: %s", got[i].reason);
+	}
+	cr_expect_eq(found, 1);
+}
+
 /* The run row names the shipped rules file with the SHA-256 sha256sum computes. */
 Test(reason, run_records_rules_files_and_sha256)
 {
@@ -613,4 +642,46 @@ Test(summary, counts_and_groups_with_roles)
 Test(summary, counts_and_groups_without_roles)
 {
 	check_summary("pcaps/demo.verdicts-noroles", 0);
+}
+
+/* ---- ICMP (issue 12 item 15) ---- */
+
+TestSuite(icmp, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A site that accepts ping: the demo's ping from the host to 127.0.0.66
+ * (the monitoring station in tests/rules/ping.site) becomes expected under
+ * the site's rule, and the IPv6 capture's echo request is described as
+ * one (the engineer's reading: pcaps/demo.expected and ipv6.expected list
+ * these flows as icmp 8 -> 0 and icmp6 128 -> 129). */
+Test(icmp, a_site_rule_allows_ping_end_to_end)
+{
+	static struct vflow got[MAXFLOWS];
+	int n, seen = 0;
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host " HOST " --host 2001:db8::10 --site " SITE
+	                            " --site tests/rules/ping.site --db %s pcaps/demo.pcap "
+	                            "pcaps/ipv6.pcap",
+	                db);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	n = load_db(got, MAXFLOWS);
+	for (int i = 0; i < n; i++) {
+		if (strncmp(got[i].proto, "icmp", 4) != 0)
+			continue;
+		seen++;
+		if (strcmp(got[i].proto, "icmp") == 0) {
+			cr_expect_str_eq(got[i].verdict, "expected", "%s", got[i].reason);
+			cr_expect_str_eq(got[i].rule, "ping-monitor");
+			cr_expect(
+			    strstr(got[i].reason, "sent icmp type 8 (echo request) to 127.0.0.66"),
+			    "%s", got[i].reason);
+		} else {
+			cr_expect_str_eq(got[i].verdict, "expected", "%s", got[i].reason);
+			cr_expect_str_eq(got[i].rule, "ping6-out");
+			cr_expect(strstr(got[i].reason, "icmp6 type 128 (echo request)"), "%s",
+			          got[i].reason);
+			cr_expect_null(strstr(got[i].reason, "code 129"), "%s", got[i].reason);
+		}
+	}
+	cr_expect_eq(seen, 2, "one ICMP flow in each capture");
 }

@@ -63,21 +63,56 @@ static inline int tu_rmrf(const char *dir)
 }
 
 #ifdef SQLITE_VERSION
-/* First column of the first row of sql on database path, opened read-only
- * (-1 when no row). The suite fails on a bad statement. */
-static inline long long tu_q1(const char *path, const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	long long v = -1;
+/* How long a read waits for a writer's lock (a live run commits while the
+ * tests read): a lock held longer than this is a failure, not a wait. */
+#define TU_BUSY_MS 5000
 
-	cr_assert_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK, "%s", path);
-	cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
-	             sqlite3_errmsg(h));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
+/* First column of the first row of sql on database path, opened read-only,
+ * into *v (-1 when no row). Returns SQLITE_OK, or the failing step's code
+ * with its message in err (a file not there yet, no such table, locked). */
+static inline int tu_q1_rc(const char *path, const char *sql, long long *v, char *err,
+                           size_t errlen)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL);
+
+	*v = -1;
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(h, TU_BUSY_MS);
+		rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+	}
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*v = sqlite3_column_int64(st, 0);
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	if (rc != SQLITE_OK)
+		snprintf(err, errlen, "%s: %s: %s", path, sql, h ? sqlite3_errmsg(h) : "no memory");
 	sqlite3_finalize(st);
 	sqlite3_close(h);
+	return rc;
+}
+
+/* Like tu_q1_rc, for polling a database another process is still
+ * creating: -1 when the answer is not there yet (no file, no such table,
+ * locked, no row). */
+static inline long long tu_q1_try(const char *path, const char *sql)
+{
+	char err[512];
+	long long v;
+
+	return tu_q1_rc(path, sql, &v, err, sizeof(err)) == SQLITE_OK ? v : -1;
+}
+
+/* Like tu_q1_rc; the test fails on any error. */
+static inline long long tu_q1(const char *path, const char *sql)
+{
+	char err[512];
+	long long v;
+
+	cr_assert_eq(tu_q1_rc(path, sql, &v, err, sizeof(err)), SQLITE_OK, "%s", err);
 	return v;
 }
 #endif

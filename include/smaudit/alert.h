@@ -1,7 +1,8 @@
 /* alert.h: live alert lines a person and a SIEM can live with.
  *
  * One line per non-expected flow as soon as it is known (with the flow's
- * uid, so it can be found in the database), on a stream (stdout) and
+ * uid, to find it in the database, and its Community ID, to find it in Zeek
+ * or Suricata logs), on a stream (stdout) and
  * optionally syslog(3). The same (verdict, rule, peer, service port) is
  * announced once per interval; the rest are counted and summarised in one
  * line when the interval is over ("... N more like it in the last 1h").

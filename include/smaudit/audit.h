@@ -21,6 +21,7 @@
 
 struct audit_cfg {
 	struct flow_cfg flow;
+	struct decode_cfg decode;          /* tunnel ports */
 	int no_dpi;                        /* skip application detection */
 	int retry_store;                   /* live: keep and retry flows the store refused */
 	uint64_t retain_s;                 /* live: prune flows older than this; 0 = keep */
@@ -43,6 +44,7 @@ struct audit_cfg {
 struct audit_counts {
 	uint64_t packets, bytes, malformed, truncated, bad_header, unknown_link, non_ip;
 	uint64_t frags_orphan;
+	uint64_t encap[ENCAP_COUNT]; /* packets that crossed each encapsulation kind */
 	uint64_t flows_stored, flows_other, flows_in, flows_out, flows_local;
 	uint64_t verdicts[VERDICT_PROTOCOL_MISMATCH + 1];
 	uint64_t peer_unchecked; /* expected flows whose peer role had no addresses */
@@ -72,6 +74,10 @@ void audit_tick(struct audit *a, uint64_t now_us);
  * Returns the flows queued. */
 long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us,
                       const struct store_run *run);
+
+/* Wait until every flow and snapshot queued so far is committed: the
+ * checkpoint as a reader will see it (tests; live never waits). */
+void audit_sync(struct audit *a);
 
 /* 1 with msg when the store started failing or recovered since last asked. */
 int audit_store_news(struct audit *a, char *msg, size_t len);

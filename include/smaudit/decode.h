@@ -4,13 +4,19 @@
  * once and fills a struct pkt of offsets and lengths that every later stage
  * reads. It never reads a byte past the captured length; a packet it cannot
  * decode is classified (truncated, bad header, unknown link) and counted by
- * the caller, never a crash. */
+ * the caller, never a crash.
+ *
+ * Tunnels (ERSPAN, GRE, VXLAN, GENEVE, IP in IP, GTP-U, Teredo, AYIYA) and
+ * layer-2 shims (MPLS, PPPoE, PBB, VN-tag, FabricPath) are crossed to a
+ * bounded depth: the view is the INNER packet (the addresses and ports the
+ * flow uses) and pkt.tun says what it came through. */
 #ifndef SMAUDIT_DECODE_H
 #define SMAUDIT_DECODE_H
 
 #include <stdint.h>
 
 #include "smaudit/addr.h"
+#include "smaudit/record.h" /* enum encap_kind, struct encap_info */
 
 enum decode_status {
 	DECODE_OK = 0,
@@ -25,6 +31,15 @@ enum {
 	PKT_FRAG_NONE = 0,
 	PKT_FRAG_FIRST = 1, /* offset 0, more fragments follow: has ports */
 	PKT_FRAG_LATER = 2  /* offset > 0: no transport header */
+};
+
+/* Encapsulation layers crossed before a packet is called malformed (a loop
+ * or a depth bomb). */
+#define DECODE_MAX_DEPTH 8
+
+/* Decoder settings (NULL = defaults). */
+struct decode_cfg {
+	uint16_t vxlan_port; /* a second UDP port carrying VXLAN; 0 = only 4789 */
 };
 
 struct pkt {
@@ -56,6 +71,8 @@ struct pkt {
 	uint32_t payload_off; /* offset of the transport payload in data */
 	uint32_t payload_len; /* payload length as the IP header says (not captured) */
 	uint32_t payload_caplen; /* payload bytes actually captured */
+
+	struct encap_info tun; /* encapsulations crossed; kinds == 0 for a plain packet */
 };
 
 #define TH_FIN  0x01
@@ -66,10 +83,11 @@ struct pkt {
 #define TH_URG  0x20
 
 /* Decode one frame of pcap link type dlt into *p (ts, caplen, wirelen
- * already set by the caller). Returns a decode_status; on DECODE_OK the
- * IP fields are valid and l4 fields are valid unless frag == PKT_FRAG_LATER
- * or proto is not TCP/UDP/ICMP/ICMPv6. */
-enum decode_status decode_packet(int dlt, const uint8_t *data, struct pkt *p);
+ * already set by the caller; cfg may be NULL). Returns a decode_status; on
+ * DECODE_OK the IP fields are valid and l4 fields are valid unless
+ * frag == PKT_FRAG_LATER or proto is not TCP/UDP/ICMP/ICMPv6. */
+enum decode_status decode_packet(const struct decode_cfg *cfg, int dlt, const uint8_t *data,
+                                 struct pkt *p);
 
 /* 1 if dlt is a link type decode_packet() understands. */
 int decode_link_supported(int dlt);

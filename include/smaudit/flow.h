@@ -1,8 +1,11 @@
 /* flow.h: the flow table: bidirectional flows keyed on the 5-tuple.
  *
  * A flow is created by its first packet from a fixed pool (no malloc per
- * packet), gets an originator as Zeek decides one, counts packets and bytes
- * per direction, follows TCP state into Zeek's conn_state and history, and
+ * packet), gets an originator as Zeek decides one (a mid-stream TCP flow
+ * with no service port: the side on an ephemeral port; record.h's orient
+ * says how), counts packets, IP bytes and payload bytes per direction,
+ * follows TCP state into Zeek's conn_state and history (content gaps
+ * included), and
  * ends on close, idle timeout, eviction (table full: least recently seen
  * first) or flush. An ended flow is handed to the end callback, which must
  * copy what it needs: the slot is reused when the callback returns.

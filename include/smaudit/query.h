@@ -34,8 +34,17 @@ enum query_kind {
 	QUERY_RUNS           /* one line per run */
 };
 
-/* QUERY_FMT_ZEEK: Zeek's conn.log (TSV with #fields/#types), flows only. */
-enum query_format { QUERY_FMT_TABLE, QUERY_FMT_CSV, QUERY_FMT_JSON, QUERY_FMT_ZEEK };
+/* Flows only: QUERY_FMT_ZEEK Zeek's conn.log (TSV with #fields/#types),
+ * QUERY_FMT_ZEEK_JSON the same records as Zeek's JSON writer writes them,
+ * QUERY_FMT_EVE Suricata's EVE JSON (flow events, alert events; eve.h). */
+enum query_format {
+	QUERY_FMT_TABLE,
+	QUERY_FMT_CSV,
+	QUERY_FMT_JSON,
+	QUERY_FMT_ZEEK,
+	QUERY_FMT_ZEEK_JSON,
+	QUERY_FMT_EVE
+};
 
 /* Filters; a zero-initialised struct means "no filter". Strings are borrowed
  * (the caller keeps them alive during query_run). */
@@ -51,6 +60,8 @@ struct query_filter {
 	const char *proto;   /* "tcp", "udp", "icmp", "icmp6", or NULL */
 	const char *app;     /* app protocol name (case-insensitive), or NULL */
 	int64_t limit;       /* 0 = no limit */
+	size_t table_width;  /* table format: fit lines in this many columns by cutting
+	                        text cells (marked with '~'); 0 = no limit */
 };
 
 /* Parse a time for --since/--until: ISO 8601 date or date-time (UTC unless a
@@ -65,6 +76,19 @@ int query_verdict_valid(const char *name);
  * read. Returns 0 with *out (caller frees with query_close), or -1 with a
  * one-line err and *out NULL. Never creates the file. */
 int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen);
+
+/* Databases one query may read at once (SQLite attaches at most 10 more). */
+#define QUERY_MAX_DBS 10
+/* With several databases, ids of the k-th (from 0) are shifted by k times these. */
+#define QUERY_RUN_STRIDE  1000000LL
+#define QUERY_FLOW_STRIDE 1000000000000LL
+
+/* Open n databases (1..QUERY_MAX_DBS, each checked as query_open does, none
+ * named twice) as one: every question then covers all of them, run and
+ * flow ids of paths[k] shifted by k * QUERY_*_STRIDE. Returns 0 with *out,
+ * or -1 with a one-line err naming the file at fault. */
+int query_open_many(const char *const *paths, int n, struct sqlite3 **out, char *err,
+                    size_t errlen);
 
 /* Close a handle from query_open (NULL is fine). */
 void query_close(struct sqlite3 *db);

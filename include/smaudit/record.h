@@ -11,6 +11,7 @@
 #ifndef SMAUDIT_RECORD_H
 #define SMAUDIT_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "smaudit/addr.h"
@@ -57,6 +58,54 @@ enum verdict_kind {
 	VERDICT_MAX = VERDICT_PROTOCOL_MISMATCH
 };
 
+/* How the originator of a flow was chosen (written by flow, said in the
+ * verdict's reason; not stored as such). Anything but ORIENT_FIRST means
+ * direction_inferred = 1. */
+enum flow_orient {
+	ORIENT_FIRST = 0,      /* sender of the bare SYN, or of the first UDP/ICMP packet */
+	ORIENT_SYNACK,         /* TCP began with the SYN-ACK: its receiver is the client */
+	ORIENT_SERVER_PORT,    /* one port is a service port: its side is the server */
+	ORIENT_LOWER_PORT,     /* TCP mid-stream, both service ports: the lower is the server's */
+	ORIENT_EPHEMERAL_PORT, /* TCP mid-stream, one port ephemeral: its side is the client */
+	ORIENT_GUESS           /* TCP mid-stream, ports tell nothing: first sender is the client */
+};
+
+/* Encapsulations the decoder crosses (tunnels and layer-2 shims);
+ * struct encap_info.kinds has bit 1u << kind set for each one seen. Their
+ * names (encap_str) appear in flows.tunnel and runs.encap. */
+enum encap_kind {
+	ENCAP_NONE = 0,
+	ENCAP_ERSPAN1,    /* GRE 0x88BE without sequence number */
+	ENCAP_ERSPAN2,    /* GRE 0x88BE with sequence number, 8-byte header */
+	ENCAP_ERSPAN3,    /* GRE 0x22EB, 12-byte header (+8 platform sub-header) */
+	ENCAP_GRE,        /* GRE (RFC 2784/2890, PPTP enhanced GRE, GRE over UDP 4754) */
+	ENCAP_VXLAN,      /* UDP 4789 or the configured port */
+	ENCAP_GENEVE,     /* UDP 6081 */
+	ENCAP_IPIP,       /* IPv4/IPv6 directly in IPv4/IPv6 (protocol 4 or 41) */
+	ENCAP_GTPU,       /* UDP 2152, G-PDU */
+	ENCAP_TEREDO,     /* UDP 3544, IPv6 in UDP */
+	ENCAP_AYIYA,      /* UDP 5072 */
+	ENCAP_MPLS,       /* label stack (ethertype 0x8847/0x8848, or in GRE) */
+	ENCAP_PPPOE,      /* PPPoE session (0x8864) */
+	ENCAP_PBB,        /* 802.1ah I-TAG (0x88E7) */
+	ENCAP_VNTAG,      /* VN-tag (0x8926) */
+	ENCAP_FABRICPATH, /* Cisco FabricPath (0x8903) */
+	ENCAP_COUNT
+};
+
+/* What a packet came through (decode fills it in the packet view; flow
+ * copies the first packet's into the record). The tunnel fields describe the
+ * innermost IP tunnel (the one the flow was carried by): its kind, the
+ * addresses of the IP header around it and its id. Stored as flows.tunnel. */
+struct encap_info {
+	uint32_t kinds;          /* 1u << ENCAP_* of every layer crossed; 0 = plain */
+	uint8_t depth;           /* encapsulation layers crossed */
+	uint8_t kind;            /* ENCAP_* of the innermost IP tunnel; ENCAP_NONE if none */
+	uint8_t has_id;          /* id is meaningful */
+	uint32_t id;             /* VXLAN/GENEVE VNI, GRE key, ERSPAN session, GTP TEID */
+	struct sm_addr src, dst; /* outer IP addresses of that tunnel */
+};
+
 /* What application detection left on the flow (written by dpi). */
 struct flow_app {
 	char proto[32];       /* "TLS", "HTTP", "SMTP", "Jabber", "TLS.Google"; "" = unknown */
@@ -77,14 +126,16 @@ struct flow_record {
 	uint16_t vlan;                   /* flow: innermost 802.1Q id, 0 = untagged */
 	uint8_t direction;               /* audit: enum flow_dir, at the first packet */
 	uint8_t direction_inferred;      /* flow: originator inferred, no SYN/first packet */
+	uint8_t orient;                  /* flow: enum flow_orient, how the originator was chosen */
 	uint64_t orig_pkts, orig_ip_bytes, orig_bytes; /* flow: per direction; bytes = payload */
 	uint64_t resp_pkts, resp_ip_bytes, resp_bytes; /* flow */
-	char conn_state[8];    /* flow: Zeek's S0 S1 SF REJ ...; UDP SF S0 SHR OTH; ICMP OTH */
-	char history[24];      /* flow: Zeek's history letters */
-	uint8_t end_reason;    /* flow (audit for checkpoints): enum flow_end */
-	uint8_t first_verdict; /* audit: enum verdict_kind last announced (live), 0 = none */
-	int64_t store_id;      /* store: database row once written (checkpoints), 0 = none */
-	struct flow_app app;   /* dpi */
+	char conn_state[8];       /* flow: Zeek's S0 S1 SF REJ ...; UDP SF S0 SHR OTH; ICMP OTH */
+	char history[24];         /* flow: Zeek's history letters */
+	uint8_t end_reason;       /* flow (audit for checkpoints): enum flow_end */
+	uint8_t first_verdict;    /* audit: enum verdict_kind last announced (live), 0 = none */
+	int64_t store_id;         /* store: database row once written (checkpoints), 0 = none */
+	struct flow_app app;      /* dpi */
+	struct encap_info tunnel; /* flow: what the first packet came through (decode's view) */
 };
 
 /* Stored name of an end reason ("closed", "timeout", ...); "" for END_NONE. */
@@ -102,6 +153,19 @@ const char *app_conf_str(enum app_conf c);
 
 /* Stored name of a verdict ("expected", "unexpected-port", ...); "" for VERDICT_NONE. */
 const char *verdict_str(enum verdict_kind k);
+
+/* Stored name of an encapsulation ("erspan2", "vxlan", ...). */
+const char *encap_str(enum encap_kind k);
+
+/* flows.tunnel text of t into buf: the kinds crossed, then the innermost IP
+ * tunnel's outer addresses and id ("erspan2 192.0.2.1>192.0.2.2 session 1",
+ * "vxlan 198.51.100.1>198.51.100.2 vni 4242", "mpls"); "" for a plain flow.
+ * Returns buf. */
+const char *encap_info_str(const struct encap_info *t, char *buf, size_t len);
+
+/* runs.encap text of per-kind packet counts into buf ("erspan2 488, mpls 3");
+ * "" when every count is 0. Returns buf. */
+const char *encap_counts_str(const uint64_t counts[ENCAP_COUNT], char *buf, size_t len);
 
 /* The verdict named s (as stored), or VERDICT_NONE. */
 enum verdict_kind verdict_from_str(const char *s);

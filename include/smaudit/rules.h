@@ -22,8 +22,8 @@ struct rule {
 	char id[48];   /* stable id: "https-to-uccx" */
 	int row;       /* row of Cisco's table it encodes; 0 = none (site rule) */
 	uint8_t dir;   /* RULE_IN: remote -> host's listener; RULE_OUT: host -> remote listener */
-	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port; /* effective port after site settings */
+	uint8_t proto; /* IPPROTO_TCP, _UDP, _ICMP or _ICMPV6 */
+	uint16_t port; /* effective port after site settings; ICMP: the message type */
 	uint16_t default_port;            /* port as the rules file says */
 	uint8_t configurable;             /* the table says the port may be moved */
 	char role[16];                    /* peer role, or "any" */
@@ -52,6 +52,19 @@ void rules_free(struct rules_matrix *m);
 /* Load a rules or site file (follows include). Returns 0, or -1 with
  * err = "file:line: what is wrong" and m unchanged. */
 int rules_load(struct rules_matrix *m, const char *path, char *err, size_t errlen);
+
+/* Check the app and not-app names of every rule loaded from now on against
+ * names (what DPI can report: dpi_app_names()), case-insensitively, each
+ * dot-separated part; an unknown name is a load error "file:line: ... (did
+ * you mean TLS?)". names is borrowed and must outlive the loads; NULL or 0
+ * turns the check off (the default). Process-wide: call it before building
+ * matrices, not while another thread loads one. */
+void rules_use_app_names(const char *const *names, size_t n);
+
+/* 1 if path reads as a site file (it says who the hosts and roles are, or
+ * moves a port: a host, role or port statement), 0 if not or unreadable.
+ * A site file is loaded after the rules it refers to. */
+int rules_is_site_file(const char *path);
 
 /* Add a monitored host, ADDR[/PREFIX]. Returns 0, or -1 with err. */
 int rules_add_host(struct rules_matrix *m, const char *cidr, char *err, size_t errlen);

@@ -24,11 +24,14 @@ struct run_cfg {
 	const char *filter; /* BPF filter or NULL */
 	const char *db;     /* database path */
 	struct flow_cfg flow;
+	struct decode_cfg decode; /* tunnel ports */
 	int no_dpi;
 	uint64_t retain_s; /* live --retain: prune flows older than this at checkpoints */
 	/* live alerts (see audit_cfg); NULL = none */
 	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
 	void *alert_ctx;
+	const char
+	    *eve; /* append EVE events here (eve.h) as flows end and alerts fire; NULL = none */
 };
 
 /* Failure classes of run_open, as the CLI maps them to exit codes. */
@@ -36,6 +39,7 @@ enum run_err {
 	RUN_ERR_NONE = 0,
 	RUN_ERR_DB,     /* the database could not be opened or written */
 	RUN_ERR_MEMORY, /* the flow table, DPI or the writer could not be set up */
+	RUN_ERR_OUTPUT, /* an output file (--eve) could not be opened */
 };
 
 struct run;
@@ -81,6 +85,10 @@ void run_free(struct run *r);
 /* Runs that run_open() found 'running' with their process gone, and
  * marked 'interrupted'. */
 long run_reaped(const struct run *r);
+
+/* Reopen the output files (--eve) after log rotation; 0, or -1 with err
+ * (the old file stays in use). */
+int run_reopen_outputs(struct run *r, char *err, size_t errlen);
 
 /* The run's id in the database. */
 int64_t run_id(const struct run *r);

@@ -29,6 +29,7 @@ struct store_run {
 	const char *error;  /* first error or warning, or NULL */
 	uint64_t packets, bytes, malformed, unknown_link, non_ip, dropped;
 	uint64_t flows, flows_other, evicted;
+	uint64_t encap[ENCAP_COUNT]; /* packets per encapsulation kind crossed */
 };
 
 /* Open or create path for writing; NULL with err on failure. */

@@ -20,4 +20,12 @@ struct verdict_result {
 void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
                   struct verdict_result *out);
 
+/* Name of an ICMP (proto IPPROTO_ICMP) or ICMPv6 message type: "echo
+ * request"; NULL when the type is not one smaudit names. */
+const char *verdict_icmp_name(uint8_t proto, uint16_t type);
+
+/* Who talked to whom on one line, into buf (returned): "a:p -> b:q/tcp"
+ * ("[v6]:p" for IPv6); ICMP has no ports: "a -> b icmp type 8 (echo request)". */
+const char *verdict_flow_str(const struct flow_record *rec, char *buf, size_t len);
+
 #endif

@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 			for (int32_t j = 0; j < POOL; j++)
 				if (pool[j].used && p.ts_us - pool[j].last_us > IDLE_US)
 					end_flow(ctx, j);
-		if (decode_packet(dlt, data, &p) != DECODE_OK)
+		if (decode_packet(NULL, dlt, data, &p) != DECODE_OK)
 			continue;
 		i = get_flow(ctx, &p, &from_orig);
 		if (i < 0)

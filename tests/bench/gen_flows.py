@@ -160,7 +160,8 @@ def flow(i):
 
 
 class Writer:
-    def __init__(self, path, dt):
+    def __init__(self, path, dt, is_udp=lambda fid: fid % 10 >= 7):
+        self.is_udp = is_udp
         self.f = open(path, "wb")
         self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         self.t = 1700000000 * 1000000
@@ -192,7 +193,7 @@ class Writer:
         timeout), none past the end of the capture."""
         ev = []
         for fid, t0 in self.first.items():
-            linger = 60000000 if fid % 10 >= 7 else 5000000
+            linger = 60000000 if self.is_udp(fid) else 5000000
             ev.append((t0, 1))
             ev.append((min(self.last[fid] + linger, self.t) + 1, -1))
         ev.sort()
@@ -203,19 +204,13 @@ class Writer:
         return peak
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--flows", type=int, required=True)
-    ap.add_argument("--layout", choices=["mix", "open"], default="mix")
-    ap.add_argument("--window", type=int, default=1000)
-    ap.add_argument("--dt-us", type=int, default=20)
-    ap.add_argument("out")
-    a = ap.parse_args()
-    w = Writer(a.out, a.dt_us)
-    if a.layout == "open":
+def write_capture(flow_fn, is_udp, flows, layout, window, dt_us, out):
+    """Write flows flow_fn(0..flows-1) to out in layout; returns the Writer."""
+    w = Writer(out, dt_us, is_udp)
+    if layout == "open":
         closings = []
-        for i in range(a.flows):
-            op, cl = flow(i)
+        for i in range(flows):
+            op, cl = flow_fn(i)
             for p in op:
                 w.put(p, i)
             closings.append(cl)
@@ -225,8 +220,8 @@ def main():
     else:
         nxt = 0
         slots = []
-        while nxt < a.flows and len(slots) < a.window:
-            op, cl = flow(nxt)
+        while nxt < flows and len(slots) < window:
+            op, cl = flow_fn(nxt)
             slots.append([op + cl, 0, nxt])
             nxt += 1
         while slots:
@@ -236,12 +231,24 @@ def main():
                 s[1] += 1
                 if s[1] < len(s[0]):
                     keep.append(s)
-                elif nxt < a.flows:
-                    op, cl = flow(nxt)
+                elif nxt < flows:
+                    op, cl = flow_fn(nxt)
                     keep.append([op + cl, 0, nxt])
                     nxt += 1
             slots = keep
     w.close()
+    return w
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--flows", type=int, required=True)
+    ap.add_argument("--layout", choices=["mix", "open"], default="mix")
+    ap.add_argument("--window", type=int, default=1000)
+    ap.add_argument("--dt-us", type=int, default=20)
+    ap.add_argument("out")
+    a = ap.parse_args()
+    w = write_capture(flow, lambda fid: fid % 10 >= 7, a.flows, a.layout, a.window, a.dt_us, a.out)
     print(w.n, a.flows, w.peak_open())
 
 

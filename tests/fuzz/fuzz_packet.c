@@ -5,7 +5,8 @@
  * exact-size heap buffer so AddressSanitizer sees any read past it. The
  * flow table and the nDPI module persist across inputs (64 flows, so
  * eviction, expiry and DPI state teardown are exercised too). Run with
- * `make fuzz`; every crash found belongs in pcaps/ as a regression capture. */
+ * `make fuzz`; every crash found belongs in pcaps/ as a regression capture.
+ * VXLAN is decoded on 8472 too, so the configured-port path is fuzzed. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int dlts[] = {1, 113, 276, 101, 0, 12, 228, 229, 108};
+	static const struct decode_cfg dcfg = {.vxlan_port = 8472};
+	static const int dlts[] = {1,   113, 276, 101, 0,  12,  228, 229,
+	                           108, 9,   50,  104, 51, 105, 127};
 	struct pkt p;
 	uint8_t *frame;
 	char err[256];
@@ -49,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.caplen = (uint32_t)(size - 1);
 	p.wirelen = p.caplen + ((data[0] & 0x80) ? 1000 : 0);
 	p.ts_us = (now_us += 20000);
-	if (decode_packet(dlts[(data[0] & 0x7f) % (sizeof(dlts) / sizeof(dlts[0]))], frame, &p) ==
-	    DECODE_OK) {
+	if (decode_packet(&dcfg, dlts[(data[0] & 0x7f) % (sizeof(dlts) / sizeof(dlts[0]))], frame,
+	                  &p) == DECODE_OK) {
 		int is_new, from_orig;
 		struct flow *f = flow_track(table, &p, &is_new, &from_orig);
 		if (f) {

@@ -8,7 +8,7 @@ import os
 import struct
 import sys
 
-DLTS = [1, 113, 276, 101, 0, 12, 228, 229, 108]
+DLTS = [1, 113, 276, 101, 0, 12, 228, 229, 108, 9, 50, 104, 51, 105, 127]  # = fuzz_packet.c
 
 
 def packets(path):

@@ -401,12 +401,68 @@ def cap_unknown(base):
     return pcap_bytes(147, recs)
 
 
+def cap_roles(base):
+    """Who is the client when the start was missed (TCP) or the server spoke
+    first (UDP): ports decide, as listed in pcaps/README.md."""
+    pk = []
+    # (a) mid-stream, neither port a service port: host:8445 speaks first to
+    # 127.0.0.53:37789 (Linux ephemeral range): .53 is the client
+    a = Tcp("127.0.0.53", 37789, HOST, 8445, cisn=11000, sisn=21000)
+    pk += [a.data(False, b"\x16\x03\x03\x00\x20" + bytes(32)), a.ack(True),
+           a.data(True, b"\x17\x03\x03\x00\x10" + bytes(16)),
+           a.data(False, b"\x17\x03\x03\x00\x10" + bytes(16)), a.ack(True)]
+    # (b) mid-stream, both ports ephemeral: the first sender is the client
+    b = Tcp("127.0.0.55", 50000, HOST, 40000, cisn=12000, sisn=22000)
+    pk += [b.data(True, b"ping"), b.data(False, b"pong"), b.ack(True)]
+    # (c) DHCP (236-byte BOOTP header, magic cookie, message type option), the
+    # server's DHCPACK seen first: 67/udp is a likely server port
+    # and 68/udp is not (Zeek), so the flow is flipped: orig = host:68
+    boot = b"\x02\x01\x06\x00" + bytes(232) + b"\x63\x82\x53\x63\x35\x01\x05\xff"
+    req = b"\x01\x01\x06\x00" + bytes(232) + b"\x63\x82\x53\x63\x35\x01\x03\xff"
+    pk += [ipv4("127.0.0.66", HOST, 17, udp_dgram("127.0.0.66", HOST, 67, 68, boot)),
+           ipv4(HOST, "127.0.0.66", 17, udp_dgram(HOST, "127.0.0.66", 68, 67, req))]
+    # (d) DHCP, the client's request first: not flipped
+    pk += [ipv4(HOST, "127.0.0.67", 17, udp_dgram(HOST, "127.0.0.67", 68, 67, req)),
+           ipv4("127.0.0.67", HOST, 17, udp_dgram("127.0.0.67", HOST, 67, 68, boot))]
+    return pcap_bytes(1, stamp(base, [eth(p) for p in pk]))
+
+
+def cap_gaps(base):
+    """Content gaps: segments the capture missed, then acknowledged."""
+    pk = []
+    part1 = b"POST /api HTTP/1.1\r\nContent-Length: 20\r\n\r\n"
+    # (a) .56 -> host:80: the request's first segment and the response's
+    # second segment are missing from the capture; each is acknowledged
+    a = Tcp("127.0.0.56", 54000, HOST, 80, cisn=31000, sisn=41000)
+    pk += a.handshake()
+    a.data(True, part1)  # not captured
+    pk += [a.data(True, b"x" * 20), a.ack(False)]
+    pk += [a.data(False, b"HTTP/1.1 200 OK\r\n")]
+    a.data(False, b"Content-Length: 0\r\n\r\n")  # not captured
+    pk += [a.ack(True)] + a.close(True)
+    # (b) .57 -> host:80: the request's two segments arrive out of order: a
+    # retransmission-like T, no gap
+    b = Tcp("127.0.0.57", 54001, HOST, 80, cisn=32000, sisn=42000)
+    pk += b.handshake()
+    first = b.data(True, part1)
+    pk += [b.data(True, b"y" * 20), first, b.ack(False), b.data(False, RESP), b.ack(True)]
+    pk += b.close(True)
+    # (c) .58 -> host:80 picked up mid-stream with a segment missing: never
+    # established, so no gap is claimed
+    c = Tcp("127.0.0.58", 54002, HOST, 80, cisn=33000, sisn=43000)
+    pk += [c.data(True, b"GET /a HTTP/1.1\r\n\r\n")]
+    c.data(True, b"GET /b HTTP/1.1\r\n\r\n")  # not captured
+    pk += [c.data(True, b"GET /c HTTP/1.1\r\n\r\n"), c.ack(False)]
+    return pcap_bytes(1, stamp(base, [eth(p) for p in pk]))
+
+
 CAPTURES = [
     ("vlan.pcap", cap_vlan), ("qinq.pcap", cap_qinq), ("ipv6.pcap", cap_ipv6),
     ("sll.pcap", cap_sll), ("sll2.pcap", cap_sll2), ("null.pcap", cap_null),
     ("raw.pcap", cap_raw), ("frag.pcap", cap_frag), ("midstream.pcap", cap_midstream),
     ("states.pcap", cap_states), ("caplen.pcap", cap_caplen),
     ("truncated.pcap", cap_truncated), ("unknown-link.pcap", cap_unknown),
+    ("roles.pcap", cap_roles), ("gaps.pcap", cap_gaps),
 ]
 
 

@@ -21,7 +21,7 @@ HEADER = ("proto\torig_addr\torig_port\tresp_addr\tresp_port\torig_pkts\torig_ip
           "orig_bytes\tresp_pkts\tresp_ip_bytes\tresp_bytes\tconn_state\thistory\t"
           "direction_inferred")
 
-FIELDS = ["frame.number", "frame.time_epoch", "frame.protocols",
+FIELDS = ["frame.number", "frame.time_epoch", "frame.protocols", "frame.len", "frame.cap_len",
           "ip.src", "ip.dst", "ip.len", "ip.hdr_len", "ip.id", "ip.flags.mf", "ip.frag_offset",
           "ip.proto",
           "ipv6.src", "ipv6.dst", "ipv6.plen", "ipv6.hopopts.len_oct", "ipv6.dstopts.len_oct",
@@ -34,8 +34,15 @@ FIELDS = ["frame.number", "frame.time_epoch", "frame.protocols",
 MATRIX_PORTS = {80, 443, 1526, 5222, 7071, 7443, 25, 465, 587, 993}
 
 
-def is_service(port):
-    return port < 1024 or port in MATRIX_PORTS
+EPHEMERAL_LO = 32768  # Linux 32768-60999, Windows/IANA 49152-65535
+
+
+def is_service(port, proto="tcp"):
+    """Zeek's likely_server_ports as smaudit reads it: matrix ports and
+    well-known ports, except 68/udp (Zeek's dhcp/main.zeek adds only 67/udp)."""
+    if proto == "udp" and port == 68:
+        return False
+    return 0 < port < 1024 or port in MATRIX_PORTS
 
 
 def seq_delta(a, b):
@@ -52,19 +59,52 @@ INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 def read_packets(path):
     # no reassembly: smaudit counts every fragment on the wire and attributes
     # later fragments to the first fragment's flow by addresses, proto and IP id
+    # every occurrence of each field ("a"): a tunnelled frame has one IP
+    # layer per level, and select() keeps the innermost one's
     cmd = ["tshark", "-r", path, "-n", "-o", "ip.defragment:FALSE", "-T", "fields",
-           "-E", "separator=\t",
-           "-E", "occurrence=f"]
+           "-E", "separator=\t", "-E", "aggregator=,",
+           "-E", "occurrence=a"]
     for f in FIELDS:
         cmd += ["-e", f]
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
     pkts = []
     for line in out.splitlines():
-        v = dict(zip(FIELDS, line.split("\t")))
+        v = select(dict(zip(FIELDS, line.split("\t"))))
         p = parse(v)
         if p:
             pkts.append(p)
     return pkts
+
+
+L4 = ("tcp", "udp", "icmp", "icmpv6")
+
+
+def select(v):
+    """Keep one occurrence of each field: the innermost IP layer of a tunnelled
+    frame (the last ip/ipv6 that no ICMP message quotes) and the transport
+    right after it. A plain frame has one of each, so this is the first."""
+    protos = v["frame.protocols"].split(":")
+    pick, seen_icmp = None, False
+    for i, name in enumerate(protos):
+        if name in ("icmp", "icmpv6"):
+            seen_icmp = True
+        elif name in ("ip", "ipv6") and not seen_icmp:
+            pick = i
+    nth = {}
+    if pick is not None:
+        for i, name in enumerate(protos[:pick + 1]):
+            nth[name] = nth.get(name, 0) + 1
+        rest = [x for x in protos[pick + 1:] if x in L4]
+        if rest:
+            nth[rest[0]] = sum(1 for x in protos[:pick + 1] if x == rest[0]) + 1
+        v["frame.protocols"] = ":".join(protos[pick:])  # parse() starts at that layer
+    out = {}
+    for k, val in v.items():
+        vals = val.split(",") if k != "frame.protocols" else [val]
+        layer = k.split(".")[0]
+        n = nth.get(layer, 1)
+        out[k] = vals[n - 1] if n - 1 < len(vals) else (vals[-1] if layer not in nth else "")
+    return out
 
 
 def _int(s, base=10):
@@ -102,9 +142,12 @@ def parse(v):
     if l4 == "tcp":
         if (_int(v["tcp.hdr_len"]) or 0) < 20:
             return None  # bad data offset: Zeek's TCP analyzer rejects the header
+        # a payload cut by the snap length is never delivered (Zeek's
+        # DeliverPacket needs the whole segment captured)
         p.update(proto="tcp", sport=int(v["tcp.srcport"]), dport=int(v["tcp.dstport"]),
                  seq=int(v["tcp.seq_raw"]), ack=int(v["tcp.ack_raw"]),
-                 flags=int(v["tcp.flags"], 16), len=int(v["tcp.len"] or 0))
+                 flags=int(v["tcp.flags"], 16), len=int(v["tcp.len"] or 0),
+                 cut=int(v["frame.cap_len"]) < int(v["frame.len"]))
     elif l4 == "udp":
         p.update(proto="udp", sport=int(v["udp.srcport"]), dport=int(v["udp.dstport"]),
                  len=int(v["udp.length"]) - 8)
@@ -142,6 +185,12 @@ class Endpoint:
         self.fin_cnt = 0
         self.hist_last = {"S": None, "F": None, "R": None}
         self.rxmt_cnt, self.rxmt_thresh = 0, 1
+        self.gap_cnt, self.gap_thresh = 0, 1
+        self.fin_seq = None  # relative seq one past the first FIN
+        # Zeek's reassembler reduced to what gaps need: delivered up to
+        # last_reassem (relative), and the data blocks seen above it
+        self.last_reassem = 1
+        self.blocks = []
         self.peer = None
 
     def set_state(self, s):
@@ -158,9 +207,55 @@ class Endpoint:
             size -= 1
         return max(size, 0)
 
+    def clean(self):
+        """Zeek's is_clean(): established, or closed after being established."""
+        return self.state == ESTABLISHED or (self.state == CLOSED
+                                             and self.prev_state == ESTABLISHED)
+
+    def data_sent(self, lo, hi):
+        """Reassembler::NewBlock + BlockInserted: deliver what is contiguous."""
+        self.blocks.append((lo, hi))
+        self.deliver()
+
+    def deliver(self):
+        moved = True
+        while moved:
+            moved = False
+            for lo, hi in sorted(self.blocks):
+                if lo <= self.last_reassem < hi:
+                    self.last_reassem = hi
+                    moved = True
+        self.blocks = [(lo, hi) for lo, hi in self.blocks if hi > self.last_reassem]
+
+    def ack_received(self, conn, up_to, partial):
+        """TCP_Reassembler::AckReceived -> Undelivered -> Gap (history G/g)."""
+        if self.fin_seq is not None and up_to >= self.fin_seq:
+            up_to = self.fin_seq - 1
+        if up_to <= self.last_reassem or (up_to <= 2 and partial):
+            return
+        gaps = 0
+        for lo, hi in sorted(self.blocks):
+            if lo >= up_to:
+                break
+            if lo > self.last_reassem:
+                gaps += 1
+                self.last_reassem = lo
+                self.deliver()
+        if up_to > self.last_reassem:
+            gaps += 1
+            self.last_reassem = up_to
+            self.deliver()
+        if self.clean() and self.peer.clean():
+            for _ in range(gaps):
+                self.gap_cnt += 1
+                if self.gap_cnt == self.gap_thresh:
+                    conn.add_history(self, "G")
+                    self.gap_thresh *= 10
+
 
 class TcpConn:
-    def __init__(self):
+    def __init__(self, partial=False):
+        self.partial = partial  # first packet not a bare SYN (Zeek's IsPartial)
         self.orig, self.resp = Endpoint(True), Endpoint(False)
         self.orig.peer, self.resp.peer = self.resp, self.orig
         self.hist = []
@@ -195,6 +290,7 @@ class TcpConn:
             else:
                 ep.start = ep.ackseq = (seq - 1) & 0xFFFFFFFF
                 ep.last = seq
+            ep.last_reassem, ep.blocks = 1, []
         elif ep.state in (SYN_SENT, SYN_ACK_SENT):
             if SYN and seq != ep.start:
                 ep.start = ep.ackseq = seq
@@ -212,10 +308,14 @@ class TcpConn:
         self.update_history(ep, SYN, FIN, RST, ACK, rel_seq, length)
 
         if FIN:
+            if ep.fin_cnt == 0:
+                ep.fin_seq = rel_seq + seg_len
             ep.fin_cnt += 1
+        peer_was_active = peer.state != INACTIVE
         if ACK:
             if peer.state == INACTIVE:
                 peer.start = peer.ackseq = peer.last = (ack - 1) & 0xFFFFFFFF
+                peer.last_reassem, peer.blocks = 1, []
             elif seq_delta(ack, peer.start) >= 0 and not RST:
                 d = seq_delta(ack, peer.ackseq)
                 if not (ack == 0 and d > TOO_LARGE) and d > 0:
@@ -238,6 +338,14 @@ class TcpConn:
                 ep.rxmt_thresh *= 10
 
         self.state_machine(ep, peer, is_orig, SYN, FIN, RST, ACK, seq, length)
+
+        # after the state machine (TCPSessionAdapter): the ack may reveal a
+        # content gap in the peer's data; then this segment's data is delivered
+        if ACK and not RST and peer_was_active:
+            peer.ack_received(self, seq_delta(ack, peer.start), self.partial)
+        if length and not RST and not p["cut"]:
+            lo = rel_seq + (1 if SYN else 0)
+            ep.data_sent(lo, lo + length)
 
     def update_history(self, ep, SYN, FIN, RST, ACK, rel_seq, length):
         bits = (1 if SYN else 0) + (1 if FIN else 0) + (1 if RST else 0)
@@ -350,7 +458,7 @@ class Flow:
         self.ipb = [0, 0]
         self.bytes = [0, 0]
         self.udp_hist = []
-        self.tcp = TcpConn() if self.proto == "tcp" else None
+        self.tcp = TcpConn(partial=bool(inferred)) if self.proto == "tcp" else None
         if flip and self.tcp:
             self.tcp.hist.append("^")
         elif flip:
@@ -397,7 +505,7 @@ def flow_key(p):
 
 def roles(p):
     """(flip, direction_inferred) for the first packet of a new flow."""
-    s, d = is_service(p["sport"]), is_service(p["dport"])
+    s, d = is_service(p["sport"], p["proto"]), is_service(p["dport"], p["proto"])
     if p["proto"] == "tcp":
         syn, ack = p["flags"] & 2, p["flags"] & 16
         if syn and not ack:
@@ -408,6 +516,10 @@ def roles(p):
             return True, 1
         if s and d:
             return p["sport"] < p["dport"], 1
+        if not s and not d:
+            se, de = p["sport"] >= EPHEMERAL_LO, p["dport"] >= EPHEMERAL_LO
+            if se != de:
+                return de, 1  # the side on an ephemeral port is the client
         return False, 1
     if p["proto"] == "udp":
         if s and not d:
@@ -484,7 +596,11 @@ def check(path):
     return bad
 
 
-NO_EXPECTED = {"zero.pcap", "notpcap.pcap", "unknown-link.pcap"}
+# encap-bomb: its tunnels are malformed on purpose (test_read counts them);
+# encap-tenants: tshark's tables have no tunnel column to keep tenants apart;
+# encap-vxlan-port: VXLAN only when asked (--vxlan-port), checked by hand in test_read
+NO_EXPECTED = {"zero.pcap", "notpcap.pcap", "unknown-link.pcap", "encap-bomb.pcap",
+               "encap-tenants.pcap", "encap-vxlan-port.pcap"}
 
 
 def main(argv):

@@ -1,0 +1,365 @@
+/* query_db.c: databases opened for reading by the query engine (see query.h).
+ *
+ * Owns: checking that a file is an smaudit database this binary can read,
+ * opening it read-only (never created, never written: SQLITE_OPEN_READONLY,
+ * which ATTACHed databases inherit, and query_only), the SQL functions the
+ * questions use, and presenting what the questions expect when it is not
+ * simply there:
+ *   - several databases (query --db a.db --db b.db): the others are
+ *     ATTACHed and temporary views named runs, run_rules and flows (they
+ *     shadow the main tables) join them with UNION ALL. Run ids of the k-th
+ *     database (from 0) are shown as k * QUERY_RUN_STRIDE + id and flow ids
+ *     as k * QUERY_FLOW_STRIDE + id, so ids stay unique and --run works;
+ *   - a database from before a column existed (community_id): the view
+ *     computes it (sm_community_id) or shows NULL for others.
+ * Columns come from the first database's tables (PRAGMA table_info), so a
+ * column added later needs no change here. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "smaudit/community_id.h"
+#include "smaudit/query.h"
+
+#define BUSY_TIMEOUT_MS 5000 /* wait this long on a locked database */
+#define MAX_COLS        64   /* columns of one table we present */
+
+/* ---- the sm_cidr_match(addr, cidr) SQL function ---- */
+
+/* sm_cidr_match(ADDR_TEXT, CIDR_TEXT): 1 if inside, 0 if not, NULL if either
+ * is NULL; the parsed prefix is cached per statement (auxdata). */
+static void sql_cidr_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct sm_cidr *c;
+	struct sm_addr a;
+	const unsigned char *s;
+
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    sqlite3_value_type(argv[1]) == SQLITE_NULL)
+		return;
+	c = sqlite3_get_auxdata(ctx, 1);
+	if (!c) {
+		c = sqlite3_malloc(sizeof(*c));
+		if (!c) {
+			sqlite3_result_error_nomem(ctx);
+			return;
+		}
+		if (cidr_parse((const char *)sqlite3_value_text(argv[1]), c) < 0) {
+			sqlite3_free(c);
+			sqlite3_result_error(ctx, "sm_cidr_match: not an ADDR/PREFIX", -1);
+			return;
+		}
+		sqlite3_set_auxdata(ctx, 1, c, sqlite3_free);
+		/* set_auxdata may free c at once; fetch it back */
+		c = sqlite3_get_auxdata(ctx, 1);
+		if (!c) {
+			struct sm_cidr tmp;
+			if (cidr_parse((const char *)sqlite3_value_text(argv[1]), &tmp) < 0)
+				return;
+			s = sqlite3_value_text(argv[0]);
+			sqlite3_result_int(ctx, s && addr_parse((const char *)s, &a) == 0 &&
+			                            cidr_match(&tmp, &a));
+			return;
+		}
+	}
+	s = sqlite3_value_text(argv[0]);
+	sqlite3_result_int(ctx, s && addr_parse((const char *)s, &a) == 0 && cidr_match(c, &a));
+}
+
+/* ---- checks ---- */
+
+/* The schema name of the k-th database: main, db1, db2 ... (in buf). */
+static const char *schema_name(int k, char *buf, size_t len)
+{
+	if (!k)
+		return "main";
+	snprintf(buf, len, "db%d", k);
+	return buf;
+}
+
+/* A regular file that exists; 0, or -1 with err. */
+static int file_ok(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0) {
+		snprintf(err, errlen, "%s: %s", path,
+		         errno == ENOENT ? "no such database (run 'smaudit read' first)"
+		                         : strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a database file", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* One integer from sql; -1 with *ok = 0 when it fails. */
+static int int_of(sqlite3 *db, const char *sql, int *ok)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL), v = -1;
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	*ok = rc == SQLITE_ROW;
+	if (*ok)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Schema (main, db1, ...) holds an smaudit database of a version we read.
+ * Returns 0, or -1 with err naming path. */
+static int check_schema(sqlite3 *db, const char *schema, const char *path, char *err, size_t errlen)
+{
+	char sql[160];
+	int ok, version, ntables;
+
+	snprintf(sql, sizeof(sql), "PRAGMA %s.user_version", schema);
+	version = int_of(db, sql, &ok);
+	if (!ok) {
+		if (sqlite3_errcode(db) == SQLITE_NOTADB)
+			snprintf(err, errlen, "%s: not an smaudit database (not SQLite)", path);
+		else
+			snprintf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (version > QUERY_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+		         "%s: database schema version %d is newer than this smaudit supports (%d);"
+		         " upgrade smaudit",
+		         path, version, QUERY_SCHEMA_VERSION);
+		return -1;
+	}
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM %s.sqlite_master WHERE type = 'table'"
+	         " AND name IN ('runs', 'run_rules', 'flows')",
+	         schema);
+	ntables = int_of(db, sql, &ok);
+	if (!ok) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (version < 1 || ntables != 3) {
+		snprintf(err, errlen, "%s: not an smaudit database (no smaudit schema)", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Attach path read-only as schema; 0, or -1 with err. */
+static int attach(sqlite3 *db, const char *path, const char *schema, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char sql[64];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "ATTACH DATABASE ?1 AS %s", schema);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot open: %s", path, sqlite3_errmsg(db));
+	return -1;
+}
+
+/* ---- views ---- */
+
+/* Column names of schema.table, in order, into names (sqlite3_malloc'd
+ * strings the caller frees with free_names). Returns the count or -1. */
+static int table_columns(sqlite3 *db, const char *schema, const char *table, char **names)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, ?2)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, schema, -1, SQLITE_STATIC);
+	while (n < MAX_COLS && sqlite3_step(st) == SQLITE_ROW)
+		names[n++] = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void free_names(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		sqlite3_free(names[i]);
+}
+
+/* 1 if name is among names. */
+static int has_name(char **names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && !strcmp(names[i], name))
+			return 1;
+	return 0;
+}
+
+/* Append database k's expression for column col of table to s: the column,
+ * its id shifted into the k-th range, the computed Community ID, or NULL. */
+static void column_expr(sqlite3_str *s, const char *table, const char *col, int k, int present)
+{
+	int run_id = (!strcmp(table, "runs") && !strcmp(col, "id")) || !strcmp(col, "run_id");
+	int flow_id = !strcmp(table, "flows") && !strcmp(col, "id");
+
+	if (!present && !strcmp(table, "flows") && !strcmp(col, "community_id"))
+		sqlite3_str_appendall(s, "sm_community_id(proto, orig_addr, orig_port, resp_addr,"
+		                         " resp_port)");
+	else if (!present)
+		sqlite3_str_appendall(s, "NULL");
+	else if (k && (run_id || flow_id))
+		sqlite3_str_appendf(s, "\"%w\" + %lld", col,
+		                    (long long)k * (run_id ? QUERY_RUN_STRIDE : QUERY_FLOW_STRIDE));
+	else
+		sqlite3_str_appendf(s, "\"%w\"", col);
+	sqlite3_str_appendf(s, " AS \"%w\"", col);
+}
+
+/* CREATE TEMP VIEW table over the n databases (main, db1 ...), with the
+ * first one's columns plus need (a column the questions read, or NULL).
+ * Returns 0 or -1 (sqlite3_errmsg says why). */
+static int union_view(sqlite3 *db, const char *table, int n, const char *need)
+{
+	char *cols[MAX_COLS + 1], *have[MAX_COLS];
+	int ncols = table_columns(db, "main", table, cols), rc = -1;
+	sqlite3_str *s;
+	char *sql;
+
+	if (ncols < 0)
+		return -1;
+	if (need && !has_name(cols, ncols, need))
+		cols[ncols++] = sqlite3_mprintf("%s", need);
+	s = sqlite3_str_new(db);
+	sqlite3_str_appendf(s, "CREATE TEMP VIEW \"%w\" AS ", table);
+	for (int k = 0; k < n; k++) {
+		char buf[16];
+		const char *schema = schema_name(k, buf, sizeof(buf));
+		int nhave;
+
+		nhave = table_columns(db, schema, table, have);
+		sqlite3_str_appendall(s, k ? " UNION ALL SELECT " : "SELECT ");
+		for (int c = 0; c < ncols; c++) {
+			if (c)
+				sqlite3_str_appendall(s, ", ");
+			column_expr(s, table, cols[c], k,
+			            has_name(have, nhave < 0 ? 0 : nhave, cols[c]));
+		}
+		sqlite3_str_appendf(s, " FROM %s.\"%w\"", schema, table);
+		free_names(have, nhave < 0 ? 0 : nhave);
+	}
+	free_names(cols, ncols);
+	sql = sqlite3_str_finish(s);
+	if (sql)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	sqlite3_free(sql);
+	return rc;
+}
+
+/* 1 if every database among n has flows.community_id. */
+static int all_have_community_id(sqlite3 *db, int n)
+{
+	for (int k = 0; k < n; k++) {
+		char buf[16], sql[128];
+		int ok;
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM pragma_table_info('flows', '%s')"
+		         " WHERE name = 'community_id'",
+		         schema_name(k, buf, sizeof(buf)));
+		if (int_of(db, sql, &ok) != 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* Present runs, run_rules and flows as the questions expect them. */
+static int build_views(sqlite3 *db, int n)
+{
+	if (community_id_sql_register(db) < 0)
+		return -1;
+	if (n > 1 &&
+	    (union_view(db, "runs", n, NULL) < 0 || union_view(db, "run_rules", n, NULL) < 0))
+		return -1;
+	if (n > 1 || !all_have_community_id(db, n))
+		return union_view(db, "flows", n, "community_id");
+	return 0;
+}
+
+/* ---- API ---- */
+
+void query_close(struct sqlite3 *db)
+{
+	if (db)
+		sqlite3_close_v2(db);
+}
+
+int query_open_many(const char *const *paths, int n, struct sqlite3 **out, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	*out = NULL;
+	if (n < 1 || n > QUERY_MAX_DBS) {
+		snprintf(err, errlen, "between 1 and %d databases, not %d", QUERY_MAX_DBS, n);
+		return -1;
+	}
+	for (int k = 0; k < n; k++) {
+		if (file_ok(paths[k], err, errlen) < 0)
+			return -1;
+		for (int j = 0; j < k; j++) {
+			char a[PATH_MAX], b[PATH_MAX];
+			if (realpath(paths[j], a) && realpath(paths[k], b) && !strcmp(a, b)) {
+				snprintf(err, errlen, "%s: named twice (as %s)", paths[k],
+				         paths[j]);
+				return -1;
+			}
+		}
+	}
+	rc = sqlite3_open_v2(paths[0], &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open: %s", paths[0],
+		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	if (check_schema(db, "main", paths[0], err, errlen) < 0)
+		goto fail;
+	for (int k = 1; k < n; k++) {
+		char buf[16];
+		const char *schema = schema_name(k, buf, sizeof(buf));
+		if (attach(db, paths[k], schema, err, errlen) < 0 ||
+		    check_schema(db, schema, paths[k], err, errlen) < 0)
+			goto fail;
+	}
+	rc = sqlite3_create_function(db, "sm_cidr_match", 2,
+	                             SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+	                             sql_cidr_match, NULL, NULL);
+	if (rc != SQLITE_OK || build_views(db, n) < 0) {
+		snprintf(err, errlen, "%s: %s", paths[0], sqlite3_errmsg(db));
+		goto fail;
+	}
+	sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+	*out = db;
+	return 0;
+fail:
+	sqlite3_close_v2(db);
+	return -1;
+}
+
+int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
+{
+	return query_open_many(&path, 1, out, err, errlen);
+}

@@ -1,0 +1,265 @@
+/* test_audit.c: the audit pipeline (decode -> flow -> dpi -> verdict ->
+ * store) driven from a shipped capture, without root: pcaps/demo.pcap is
+ * fed packet by packet with the matrix of rules/demo.site into a real
+ * SQLite file, a checkpoint is taken mid-capture, and the rows it wrote
+ * must be replaced (same id) when their flows end, so the finished run is
+ * the same as a run without a checkpoint and no flow is counted twice.
+ * Expected flow counts come from pcaps/demo.expected (tshark's table). */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smaudit/audit.h"
+#include "smaudit/capture.h"
+#include "smaudit/rules.h"
+#include "smaudit/store.h"
+#include "testutil.h"
+
+#define DEMO   "pcaps/demo.pcap"
+#define MAX_CP 64 /* checkpoint rows remembered */
+
+static char dir[64], db[128];
+
+static void setup(void)
+{
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	snprintf(db, sizeof(db), "%s/audit.db", dir);
+}
+
+static void teardown(void)
+{
+	cr_assert_eq(tu_rmrf(dir), 0);
+}
+
+TestSuite(audit, .init = setup, .fini = teardown, .timeout = 60);
+
+/* One run being fed: what a test needs to drive the pipeline by hand. */
+struct drive {
+	struct rules_matrix *m;
+	struct store *st;
+	struct audit *a;
+	struct capture *cap;
+	uint8_t svc[2 * 8192];
+	struct audit_cfg cfg;
+	uint64_t last_ts_us; /* time of the last packet fed */
+};
+
+/* Flows in pcaps/demo.expected (its lines less the header). */
+static long expected_flows(void)
+{
+	FILE *f = fopen("pcaps/demo.expected", "r");
+	char line[1024];
+	long n = -1;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* Open the matrix (rules/demo.site, host 127.0.0.10 as the CLI gives it),
+ * the store, a run row, the pipeline and the demo capture. */
+static void drive_open(struct drive *d)
+{
+	const char *sites[] = {"rules/demo.site"}, *hosts[] = {"127.0.0.10"};
+	struct store_run run = {.mode = "read", .source = DEMO, .hosts = "127.0.0.10/32"};
+	char err[1024];
+
+	memset(d, 0, sizeof(*d));
+	cr_assert_eq(rules_build(&d->m, NULL, sites, 1, hosts, 1, NULL, 0, err, sizeof(err)), 0,
+	             "%s", err);
+	d->st = store_open(db, err, sizeof(err));
+	cr_assert_not_null(d->st, "%s", err);
+	cr_assert_eq(store_run_begin(d->st, &run, d->m, &d->cfg.run_id, err, sizeof(err)), 0, "%s",
+	             err);
+	rules_service_ports(d->m, d->svc, d->svc + 8192);
+	d->cfg.flow.svc_tcp = d->svc;
+	d->cfg.flow.svc_udp = d->svc + 8192;
+	d->cfg.matrix = d->m;
+	d->cfg.store = d->st;
+	d->a = audit_new(&d->cfg, err, sizeof(err));
+	cr_assert_not_null(d->a, "%s", err);
+	d->cap = capture_open_file(DEMO, NULL, err, sizeof(err));
+	cr_assert_not_null(d->cap, "%s", err);
+}
+
+/* Feed packets up to packet number upto (0 = to the end); returns the
+ * number of the last packet fed. */
+static uint64_t drive_feed(struct drive *d, uint64_t upto)
+{
+	const struct pcap_pkthdr *h;
+	const uint8_t *data;
+	char err[512];
+	int r = 1;
+
+	while ((!upto || capture_pkt_no(d->cap) < upto) &&
+	       (r = capture_next(d->cap, &h, &data, err, sizeof(err))) == 1) {
+		audit_packet(d->a, capture_datalink(d->cap), h, data);
+		d->last_ts_us = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
+	}
+	cr_assert_geq(r, 0, "%s", err);
+	return capture_pkt_no(d->cap);
+}
+
+/* End every flow, close the run row and free everything. */
+static void drive_close(struct drive *d)
+{
+	struct store_run run = {.status = "complete"};
+	char err[1024];
+
+	cr_assert_eq(audit_finish(d->a, END_CAPTURE_END, err, sizeof(err)), 0, "%s", err);
+	audit_fill_run(d->a, &run);
+	cr_assert_eq(store_run_end(d->st, d->cfg.run_id, &run, err, sizeof(err)), 0, "%s", err);
+	capture_close(d->cap);
+	audit_free(d->a);
+	store_close(d->st);
+	rules_free(d->m);
+}
+
+/* One integer from a query on database db, with a run id bound to ?1. */
+static long long q1_run(const char *sql, int64_t run_id)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(h));
+	sqlite3_bind_int64(st, 1, run_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* The checkpoint rows of a run: ids and packet counts, n of them. */
+static size_t checkpoint_rows(int64_t run_id, int64_t *ids, long long *pkts)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h,
+	                                "SELECT id, orig_pkts + resp_pkts FROM flows WHERE "
+	                                "run_id = ?1 AND end_reason = 'checkpoint' ORDER BY id",
+	                                -1, &st, NULL),
+	             SQLITE_OK);
+	sqlite3_bind_int64(st, 1, run_id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		cr_assert_lt(n, MAX_CP);
+		ids[n] = sqlite3_column_int64(st, 0);
+		pkts[n++] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return n;
+}
+
+/* A checkpoint as a reader sees it: queued, then committed by the writer. */
+static long checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us)
+{
+	long n = audit_checkpoint(a, now_us, min_age_us, NULL);
+	audit_sync(a);
+	return n;
+}
+
+Test(audit, checkpoint_rows_are_replaced_when_their_flows_end)
+{
+	struct drive d;
+	char err[1024], sql[256];
+	int64_t ids[MAX_CP];
+	long long pkts[MAX_CP];
+	long written, grew = 0;
+	uint64_t fed, total;
+	size_t n;
+
+	drive_open(&d);
+	fed = drive_feed(&d, 244); /* mid-capture, inside a connection (tshark: stream 13) */
+	cr_assert_eq(fed, 244);
+
+	/* a minimum age longer than the capture so far selects no flow */
+	written = checkpoint(d.a, d.last_ts_us, d.last_ts_us);
+	cr_assert_eq(written, 0, "%s", err);
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1 AND "
+	                    "end_reason='checkpoint'",
+	                    d.cfg.run_id),
+	             0);
+
+	/* age 0 selects every open flow touching the host */
+	written = checkpoint(d.a, d.last_ts_us, 0);
+	cr_assert_gt(written, 0, "%s", err);
+	n = checkpoint_rows(d.cfg.run_id, ids, pkts);
+	cr_assert_eq((long)n, written, "one row per flow written, committed at once");
+
+	total = drive_feed(&d, 0);
+	cr_assert_gt(total, fed);
+	drive_close(&d);
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql),
+		         "SELECT orig_pkts + resp_pkts FROM flows WHERE run_id=?1 AND id=%lld AND "
+		         "end_reason != 'checkpoint'",
+		         (long long)ids[i]);
+		long long now = q1_run(sql, d.cfg.run_id);
+		cr_assert_geq(now, pkts[i], "row %lld was replaced by its flow's end",
+		              (long long)ids[i]);
+		grew += now > pkts[i];
+	}
+	cr_assert_gt(grew, 0, "a flow open at the checkpoint was stored with its later packets");
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1 AND "
+	                    "end_reason='checkpoint'",
+	                    d.cfg.run_id),
+	             0);
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1", d.cfg.run_id),
+	             expected_flows());
+	cr_assert_eq(q1_run("SELECT count(DISTINCT uid) FROM flows WHERE run_id=?1", d.cfg.run_id),
+	             expected_flows(), "no flow stored twice");
+	cr_assert_eq(q1_run("SELECT flows FROM runs WHERE id=?1", d.cfg.run_id), expected_flows(),
+	             "the run counts each flow once");
+}
+
+Test(audit, a_checkpoint_changes_nothing_in_the_finished_run)
+{
+	struct drive d;
+	char err[1024];
+	int64_t with_cp, without_cp;
+
+	drive_open(&d);
+	drive_feed(&d, 244);
+	cr_assert_gt(checkpoint(d.a, d.last_ts_us, 0), 0, "%s", err);
+	drive_feed(&d, 0);
+	drive_close(&d);
+	with_cp = d.cfg.run_id;
+
+	drive_open(&d);
+	drive_feed(&d, 0);
+	drive_close(&d);
+	without_cp = d.cfg.run_id;
+
+	cr_assert_eq(without_cp, with_cp + 1);
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1", with_cp),
+	             expected_flows(), "no checkpoint row left beside its flow's final row");
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1", without_cp),
+	             expected_flows());
+	/* every row of the checkpointed run has its twin in the plain run
+	 * (all the columns but id, run_id and the per-run random uid) */
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows a WHERE a.run_id=?1 AND EXISTS ("
+	                    "SELECT 1 FROM flows b WHERE b.run_id=?1 + 1 AND "
+	                    "b.ts_start=a.ts_start AND b.ts_end=a.ts_end AND b.proto=a.proto AND "
+	                    "b.orig_addr=a.orig_addr AND b.orig_port=a.orig_port AND "
+	                    "b.resp_addr=a.resp_addr AND b.resp_port=a.resp_port AND "
+	                    "b.orig_pkts=a.orig_pkts AND b.resp_pkts=a.resp_pkts AND "
+	                    "b.orig_bytes=a.orig_bytes AND b.resp_bytes=a.resp_bytes AND "
+	                    "b.conn_state IS a.conn_state AND b.history IS a.history AND "
+	                    "b.end_reason=a.end_reason AND b.app_proto IS a.app_proto AND "
+	                    "b.rule_id IS a.rule_id AND b.verdict IS a.verdict AND "
+	                    "b.reason IS a.reason)",
+	                    with_cp),
+	             expected_flows());
+}
