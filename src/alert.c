@@ -171,13 +171,13 @@ void alert_flow(struct alerts *a, const struct flow_record *r, const struct verd
 		snprintf(cid, sizeof(cid), "-");
 	if (r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6)
 		snprintf(line, sizeof(line),
-		         "%s %s %s -> %s %s type %u code %u rule %s uid %s %s: %s",
+		         "%s %s %s -> %s %s type %u code %u %s rule %s uid %s: %s",
 		         verdict_str(v->kind), flow_dir_str((enum flow_dir)r->direction), o, s, ps,
-		         r->orig_port, r->resp_port, rule, r->uid, cid, v->reason);
+		         r->orig_port, r->resp_port, cid, rule, r->uid, v->reason);
 	else
-		snprintf(line, sizeof(line), "%s %s %s:%u -> %s:%u/%s rule %s uid %s %s: %s",
+		snprintf(line, sizeof(line), "%s %s %s:%u -> %s:%u/%s %s rule %s uid %s: %s",
 		         verdict_str(v->kind), flow_dir_str((enum flow_dir)r->direction), o,
-		         r->orig_port, s, r->resp_port, ps ? ps : "ip", rule, r->uid, cid,
+		         r->orig_port, s, r->resp_port, ps ? ps : "ip", cid, rule, r->uid,
 		         v->reason);
 	emit(a, now_us, line);
 	if (!k)

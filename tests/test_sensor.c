@@ -479,7 +479,7 @@ Test(sensor, a_protocol_mismatch_is_announced_when_dpi_concludes_not_at_the_end)
 		char uid[32] = "", sql[256], *u = strstr(p, " uid ");
 		if (!strstr(p, " protocol-mismatch ") || !u)
 			continue; /* the findings after the stop */
-		sscanf(u, " uid %31s", uid);
+		sscanf(u, " uid %31[^:]", uid);
 		snprintf(
 		    sql, sizeof(sql),
 		    "SELECT count(*) FROM flows WHERE uid='%s' AND verdict='protocol-mismatch' "
