@@ -481,6 +481,21 @@ int store_flush(struct store *s, char *err, size_t errlen)
 	return exec(s, "COMMIT", err, errlen);
 }
 
+/* Bind a run's counters as ?3 packets .. ?11 evicted (the order of the
+ * runs UPDATEs). */
+static void bind_run_counters(sqlite3_stmt *st, const struct store_run *run)
+{
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)run->unknown_link);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)run->non_ip);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)run->dropped);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)run->flows);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)run->flows_other);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
+}
+
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
                   size_t errlen)
 {
@@ -498,15 +513,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)run->unknown_link);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)run->non_ip);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)run->dropped);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)run->flows);
-	sqlite3_bind_int64(st, 10, (sqlite3_int64)run->flows_other);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
+	bind_run_counters(st, run);
 	sqlite3_bind_text(st, 12, run->status ? run->status : "complete", -1, SQLITE_TRANSIENT);
 	bind_text(st, 13, run->error);
 	bind_text(st, 14, encap_counts_str(run->encap, encap, sizeof(encap)));
@@ -574,15 +581,7 @@ int store_run_progress(struct store *s, int64_t id, const struct store_run *run,
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)run->unknown_link);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)run->non_ip);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)run->dropped);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)run->flows);
-	sqlite3_bind_int64(st, 10, (sqlite3_int64)run->flows_other);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
+	bind_run_counters(st, run);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

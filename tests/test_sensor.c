@@ -491,17 +491,26 @@ Test(sensor, a_protocol_mismatch_is_announced_when_dpi_concludes_not_at_the_end)
 	cr_assert_eq(n, 3);
 }
 
+/* A sensor with alerts and options extra sees pcaps/demo.pcap 3 times, then stops. */
+static void demo_3_times(const char *extra)
+{
+	char opt[256];
+
+	snprintf(opt, sizeof(opt), "--duration 60 --checkpoint 1 %s", extra);
+	start_live(opt, -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 3), 0);
+	wait_packets(3 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+}
+
 Test(sensor, the_same_alert_is_announced_once_per_interval_then_summarised)
 {
 	long long keys, flows, more = 0;
 	char out[65536], *p;
 
 	need_ns();
-	start_live("--duration 60 --checkpoint 1", -1);
-	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 3), 0);
-	wait_packets(3 * DEMO_PKTS);
-	kill(live_pid, SIGTERM);
-	cr_assert_eq(wait_live(), 0);
+	demo_3_times("");
 	keys = q1("SELECT count(*) FROM (SELECT DISTINCT verdict, ifnull(rule_id, '-'), "
 	          "peer_addr, CASE WHEN proto='icmp' THEN orig_port ELSE resp_port END FROM flows "
 	          "WHERE verdict != 'expected')");
@@ -519,11 +528,7 @@ Test(sensor, the_same_alert_is_announced_once_per_interval_then_summarised)
 Test(sensor, alert_interval_0_announces_every_flow)
 {
 	need_ns();
-	start_live("--duration 60 --checkpoint 1 --alert-interval 0", -1);
-	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 3), 0);
-	wait_packets(3 * DEMO_PKTS);
-	kill(live_pid, SIGTERM);
-	cr_assert_eq(wait_live(), 0);
+	demo_3_times("--alert-interval 0");
 	cr_assert_eq(out_lines(" uid "),
 	             q1("SELECT count(*) FROM flows WHERE verdict != 'expected'"));
 	cr_assert_eq(out_lines("more like it"), 0);
