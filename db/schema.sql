@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
   heartbeat     TEXT,                     -- ISO 8601 UTC of the last checkpoint (or start)
   pruned        INTEGER NOT NULL DEFAULT 0, -- flows of this run deleted since by retention
                                           -- (live --retain, smaudit prune); flows counts them
+  gaps          TEXT,                     -- live: times the interface was down or gone, one
+                                          -- 'START END why' per line (ISO 8601 UTC); NULL: none
   encap         TEXT                      -- encapsulations seen and the packets each carried
                                           -- ('erspan2 488, mpls 3'); NULL when none
 );

@@ -8,6 +8,9 @@
  * 'checkpoint'); their row is replaced when they end, so queries never
  * count a flow twice. A non-expected flow is announced (alert.c) at its
  * first packet, and again when DPI turns it into a protocol mismatch.
+ * An interface that goes down or disappears is a gap, not the end: it is
+ * reported, reopened by name with backoff when gone, and the gap is kept
+ * in the run row (runs.gaps).
  * Signals, as a service expects them: SIGPIPE is ignored (a closed stdout
  * ends the alert lines, the audit goes on); SIGHUP reloads the rules and
  * site files (a bad file keeps the old matrix); SIGINT/SIGTERM or
@@ -16,6 +19,7 @@
  * committed (the next smaudit to write marks the run interrupted). */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -241,7 +245,78 @@ struct live_state {
 	struct alerts *alerts;
 	uint64_t dropped; /* drops already warned about */
 	double t0, next_cp;
+	/* capture gaps: the interface down (the handle waits) or gone (the
+	 * handle is reopened with backoff) */
+	time_t gap_start; /* 0 = capturing */
+	int gone;
+	double next_retry, backoff;
+	char gaps[2048];
 };
+
+/* ISO 8601 UTC of t into buf (>= 32 bytes). */
+static const char *iso(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* The interface went down (gone = 0) or disappeared (gone = 1): a gap starts. */
+static void gap_begin(struct live_state *st, int gone)
+{
+	char t[32];
+
+	st->gap_start = time(NULL);
+	st->gone = gone;
+	st->backoff = 1;
+	st->next_retry = cli_now() + 1;
+	alert_warn(st->alerts, "%s %s at %s: no packets until it is back%s", st->l->iface,
+	           gone ? "disappeared" : "went down", iso(st->gap_start, t, sizeof(t)),
+	           gone ? " (retrying with backoff)" : "");
+}
+
+/* The interface is back: the gap ends and is recorded in the run row. */
+static void gap_end(struct run *run, struct live_state *st)
+{
+	char a[32], b[32];
+	time_t now = time(NULL);
+	size_t len = strlen(st->gaps);
+
+	snprintf(st->gaps + len, sizeof(st->gaps) - len, "%s%s %s %s", len ? "\n" : "",
+	         iso(st->gap_start, a, sizeof(a)), iso(now, b, sizeof(b)),
+	         st->gone ? "gone" : "down");
+	run_set_gaps(run, st->gaps);
+	alert_warn(st->alerts, "%s is back after %lld s: capture resumed (gap %s %s recorded)",
+	           st->l->iface, (long long)(now - st->gap_start), a, b);
+	st->gap_start = 0;
+	st->gone = 0;
+}
+
+/* Once a second: a down interface starts a gap, one up again ends it; a
+ * gone one is reopened when its backoff (1, 2, 4 .. 30 s) is over. */
+static void watch_link(struct run *run, struct live_state *st)
+{
+	int state = capture_link_state(live_cap);
+	char err[512];
+
+	if (!st->gap_start && state <= 0) {
+		gap_begin(st, state < 0);
+		return;
+	}
+	if (st->gap_start && !st->gone && state > 0) {
+		gap_end(run, st);
+		return;
+	}
+	if (!st->gone || state <= 0 || cli_now() < st->next_retry)
+		return;
+	if (capture_reopen(live_cap, err, sizeof(err)) == 0) {
+		gap_end(run, st);
+		return;
+	}
+	st->backoff = st->backoff * 2 > 30 ? 30 : st->backoff * 2;
+	st->next_retry = cli_now() + st->backoff;
+}
 
 /* SIGHUP: build the matrix again from the same rules and site files and put
  * it in force; a bad file is named (file:line) and the old matrix stays. */
@@ -275,6 +350,7 @@ static int on_second(struct run *run, struct live_state *st)
 	uint64_t dropped = capture_dropped(live_cap), wall = wall_us();
 	char msg[600];
 
+	watch_link(run, st);
 	run_tick(run, wall); /* a quiet link still ages flows */
 	if (st->alerts)
 		alert_tick(st->alerts, wall);
@@ -318,8 +394,22 @@ static int capture_loop(struct run *run, struct live_state *st, char *err, size_
 			run_packet(run, dlt, h, d);
 		else if (r == 0)
 			break;
-		else if (r == -1)
-			return -1;
+		else if (r == -1) {
+			/* an interface that disappeared is a gap, not the end */
+			if (capture_link_state(live_cap) > 0 && !st->gone)
+				return -1;
+			if (!st->gone) {
+				capture_reopen(live_cap, err, errlen); /* closes the dead handle */
+				if (st->gap_start) { /* it was down, now it is gone */
+					st->gone = 1;
+					st->backoff = 1;
+					st->next_retry = cli_now() + 1;
+				} else
+					gap_begin(st, 1);
+			}
+			poll(NULL, 0, 200);
+			r = -2;
+		}
 		if (live_reload) {
 			live_reload = 0;
 			reload(run, st);

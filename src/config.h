@@ -34,6 +34,7 @@
 	               pid) whose heartbeat is older: interrupted */
 
 #define CFG_PRUNE_BATCH 2000 /* flows deleted per transaction by retention */
+#define CFG_GAPS_TEXT   2048 /* runs.gaps text kept (about 40 gaps; later ones counted) */
 
 /* ---- end-of-run findings ------------------------------------------------ */
 #define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */

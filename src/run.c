@@ -39,6 +39,7 @@ struct run {
 	uint8_t *svc;    /* TCP then UDP service-port bitmaps */
 	char *hosts;     /* monitored hosts as stored: "a/32,b/128" */
 	char hostname[256];
+	char gaps[CFG_GAPS_TEXT]; /* capture gaps so far */
 	const char *db;
 	int64_t id;
 	uint64_t dropped;
@@ -303,6 +304,10 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		rc = -1;
 	}
 	fill_row(r);
+	if (r->row.gaps) {
+		char e3[512];
+		store_run_gaps(r->store, r->id, r->row.gaps, e3, sizeof(e3));
+	}
 	if (rc < 0) {
 		char e2[512];
 		store_run_end(r->store, r->id, &r->row, e2, sizeof(e2));
@@ -328,6 +333,12 @@ void run_free(struct run *r)
 	free(r->svc);
 	free(r->hosts);
 	free(r);
+}
+
+void run_set_gaps(struct run *r, const char *gaps)
+{
+	snprintf(r->gaps, sizeof(r->gaps), "%s", gaps);
+	r->row.gaps = r->gaps[0] ? r->gaps : NULL;
 }
 
 long run_reaped(const struct run *r)

@@ -134,6 +134,7 @@ static int add_columns(struct store *s, char *err, size_t errlen)
 	    add_column(s, "runs", "hostname", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "heartbeat", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "pruned", "INTEGER NOT NULL DEFAULT 0", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "gaps", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "community_id", "TEXT",
 	               "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
@@ -564,6 +565,12 @@ int store_run_owner(struct store *s, int64_t id, long pid, const char *host, cha
 	                  id, p, host, err, errlen);
 }
 
+int store_run_gaps(struct store *s, int64_t id, const char *gaps, char *err, size_t errlen)
+{
+	return update_run(s, "UPDATE runs SET gaps=?3 WHERE id=?1 AND ?2 IS NOT NULL", id, gaps,
+	                  NULL, err, errlen);
+}
+
 int store_run_progress(struct store *s, int64_t id, const struct store_run *run, char *err,
                        size_t errlen)
 {
@@ -576,12 +583,13 @@ int store_run_progress(struct store *s, int64_t id, const struct store_run *run,
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET heartbeat=?2, finished=NULL, packets=?3, bytes=?4, "
 	                       "malformed=?5, unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, "
-	                       "flows_other=?10, evicted=?11 WHERE id=?1",
+	                       "flows_other=?10, evicted=?11, gaps=?12 WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
 	bind_run_counters(st, run);
+	bind_text(st, 12, run->gaps);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

@@ -49,6 +49,7 @@ struct writer {
 	uint64_t progress_after, sync_after;
 	struct audit_counts c;
 	char news[640], first_err[512];
+	char gaps[CFG_GAPS_TEXT]; /* the progress row's gaps, copied */
 
 	/* writer thread only */
 	struct flow_record batch[WRITER_BATCH];
@@ -319,7 +320,12 @@ static void prune(struct writer *w)
 static void write_progress(struct writer *w)
 {
 	struct store_run row = w->progress;
-	char err[512];
+	char err[512], gaps[CFG_GAPS_TEXT];
+
+	if (row.gaps) { /* w->gaps may change once mu is let go */
+		snprintf(gaps, sizeof(gaps), "%s", row.gaps);
+		row.gaps = gaps;
+	}
 
 	w->progress_pending = 0;
 	pthread_mutex_unlock(&w->mu);
@@ -476,6 +482,10 @@ void writer_progress(struct writer *w, const struct store_run *row)
 {
 	pthread_mutex_lock(&w->mu);
 	w->progress = *row;
+	if (row->gaps) {
+		snprintf(w->gaps, sizeof(w->gaps), "%s", row->gaps);
+		w->progress.gaps = w->gaps;
+	}
 	w->progress_pending = 1;
 	w->progress_after = w->enq;
 	pthread_cond_signal(&w->not_empty);

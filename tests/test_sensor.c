@@ -50,7 +50,8 @@ static void setup(void)
 	snprintf(ns, sizeof(ns), "smsens%d", (int)getpid());
 	cr_assert_eq(sh("ip netns add %s && ip -n %s link add sa0 type veth peer name sb0 && "
 	                "ip -n %s link set sa0 mtu 65535 up && ip -n %s link set sb0 mtu 65535 up "
-	                "&& ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1",
+	                "&& ip netns exec %s sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+	                "net.ipv6.conf.default.disable_ipv6=1",
 	                ns, ns, ns, ns, ns),
 	             0, "cannot make namespace %s", ns);
 }
@@ -691,4 +692,36 @@ Test(sensor, retain_prunes_old_flows_at_checkpoints)
 	cr_assert_eq(wait_live(), 0);
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id=1"), 0);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=1 AND flows=30 AND pruned=30"), 1);
+}
+
+Test(sensor, an_interface_down_or_gone_is_a_recorded_gap_and_capture_resumes)
+{
+	char err[8192];
+
+	need_ns();
+	start_live("--duration 80 --checkpoint 1 --no-alerts", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(DEMO_PKTS);
+	cr_assert_eq(sh("ip -n %s link set sb0 down", ns), 0);
+	wait_err("sb0 went down at ");
+	cr_assert_eq(sh("ip -n %s link set sb0 up", ns), 0);
+	wait_err("recorded)");
+	cr_assert_eq(sh("ip -n %s link del sa0", ns), 0); /* sb0 goes with it */
+	wait_err("sb0 disappeared at ");
+	cr_assert_eq(sh("ip -n %s link add sa0 type veth peer name sb0 && ip -n %s link set sa0 "
+	                "mtu 65535 up && ip -n %s link set sb0 mtu 65535 up",
+	                ns, ns, ns),
+	             0);
+	for (int i = 0; i < 200 && count_str(slurp("err", err, sizeof(err)), "recorded)") < 2; i++)
+		usleep(50000);
+	cr_assert_eq(count_str(err, "capture resumed"), 2, "%s", err);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(2 * DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0, "the run did not end with the interface");
+	cr_assert_eq(
+	    q1("SELECT count(*) FROM runs WHERE status='complete' AND gaps LIKE '%Z down%' "
+	       "AND gaps LIKE '%Z gone'"),
+	    1);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 2 * DEMO_PKTS, "packets before and after");
 }

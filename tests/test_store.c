@@ -398,13 +398,14 @@ Test(store, adds_the_liveness_and_retention_columns_to_an_older_runs_table)
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
 	exec_raw("ALTER TABLE runs DROP COLUMN pid; ALTER TABLE runs DROP COLUMN hostname; "
-	         "ALTER TABLE runs DROP COLUMN heartbeat; ALTER TABLE runs DROP COLUMN pruned");
+	         "ALTER TABLE runs DROP COLUMN heartbeat; ALTER TABLE runs DROP COLUMN pruned; "
+	         "ALTER TABLE runs DROP COLUMN gaps");
 	s = store_open(path, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
 	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('pid', "
-	                "'hostname', 'heartbeat', 'pruned')"),
-	             4);
+	                "'hostname', 'heartbeat', 'pruned', 'gaps')"),
+	             5);
 }
 
 /* store_runs_reap's test for the next one: pid 111 is gone. */

@@ -27,6 +27,14 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
                                   int buffer_mib, char *err, size_t errlen);
 
+/* Close a live capture's handle and open it again by name (the interface
+ * came back after it disappeared); drops counted so far are kept. Returns
+ * 0, or -1 with err (no handle open: capture_next fails until it works). */
+int capture_reopen(struct capture *c, char *err, size_t errlen);
+
+/* State of a live capture's interface: 1 up and running, 0 down, -1 gone. */
+int capture_link_state(const struct capture *c);
+
 /* Next packet: 1 with *hdr and *data set (valid until the next call), 0 at the
  * end, -2 when a live read timed out with nothing, -1 on a read error (err
  * names the packet number: "FILE: packet 57: truncated dump file ..."). */

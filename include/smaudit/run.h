@@ -61,6 +61,10 @@ void run_tick(struct run *r, uint64_t now_us);
  * with err (the old matrix stays). Packet thread only. */
 int run_reload(struct run *r, struct rules_matrix *m, char *err, size_t errlen);
 
+/* The capture's gaps so far (interface down or gone), 'START END why'
+ * lines; saved with the row at checkpoints and at the end. */
+void run_set_gaps(struct run *r, const char *gaps);
+
 /* Note the capture's loss so far (pcap_stats drops), saved with the row. */
 void run_set_dropped(struct run *r, uint64_t dropped);
 

@@ -27,6 +27,7 @@ struct store_run {
 	const char *hosts;  /* comma separated CIDRs */
 	const char *status; /* running, complete, interrupted, failed */
 	const char *error;  /* first error or warning, or NULL */
+	const char *gaps;   /* live: capture gaps, 'START END why' lines, or NULL */
 	uint64_t packets, bytes, malformed, unknown_link, non_ip, dropped;
 	uint64_t flows, flows_other, evicted;
 	uint64_t encap[ENCAP_COUNT]; /* packets per encapsulation kind crossed */
@@ -70,6 +71,9 @@ struct store_owner {
 /* Record the process writing run id (pid on host) and its first heartbeat. */
 int store_run_owner(struct store *s, int64_t id, long pid, const char *host, char *err,
                     size_t errlen);
+
+/* Save the run's capture gaps text (NULL = none). Returns 0 or -1 with err. */
+int store_run_gaps(struct store *s, int64_t id, const char *gaps, char *err, size_t errlen);
 
 /* Commit pending flows and save a running run's counters with a heartbeat
  * (finished stays NULL). Returns 0 or -1 with err. */
