@@ -96,7 +96,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: smaudit live -i IFACE --host ADDR [options]\n"
 	        "\n"
-	        "Audit an interface until stopped (Ctrl-C, SIGTERM, or --duration).\n"
+	        "Audit an interface until stopped (Ctrl-C, SIGTERM, or --duration). SIGHUP\n"
+	        "reloads the rules and site files and reopens --eve FILE.\n"
 	        "\n"
 	        "  -i, --interface IFACE  interface to capture on (e.g. eth0, lo, any)\n"
 	        "  --host ADDR[/PFX]      monitored SocialMiner address (repeatable)\n"
