@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS runs (
                                           -- (live --retain, smaudit prune); flows counts them
   gaps          TEXT,                     -- live: times the interface was down or gone, one
                                           -- 'START END why' per line (ISO 8601 UTC); NULL: none
+  ndpi_version  TEXT,                     -- nDPI library version that named the apps
+  roles         TEXT,                     -- role addresses in force, one "role cidr,cidr" per
+                                          -- line; a role without addresses is absent (its rules
+                                          -- could not check the peer); NULL: not recorded
   encap         TEXT                      -- encapsulations seen and the packets each carried
                                           -- ('erspan2 488, mpls 3'); NULL when none
 );
@@ -104,6 +108,12 @@ CREATE TABLE IF NOT EXISTS flows (
                      CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
                             verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
                             verdict = 'protocol-mismatch'),
+  unchecked          TEXT                 -- expected flows only: what the verdict could not check,
+                                          -- 'peer' (the rule's role had no addresses), 'app' (the
+                                          -- rule restricts the application and DPI did not confirm
+                                          -- it: no payload, a port guess, DPI off) or 'peer,app';
+                                          -- NULL: everything checked
+                     CHECK (unchecked = 'peer' OR unchecked = 'app' OR unchecked = 'peer,app'),
   reason             TEXT,                -- why, in words a person can act on
   tunnel             TEXT,                -- what the flow came through, NULL if nothing:
                                           -- encapsulations crossed, then the innermost IP
@@ -130,7 +140,7 @@ CREATE VIEW IF NOT EXISTS flows_v AS
          proto, orig_addr, orig_port, resp_addr, resp_port, vlan, direction,
          direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,
          resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,
-         app_proto, app_confidence, server_name, rule_id, verdict, reason
+         app_proto, app_confidence, server_name, rule_id, verdict, reason, community_id
   FROM flows;
 
 -- ---------------------------------------------------------------------------

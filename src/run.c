@@ -20,6 +20,7 @@
 
 #include "config.h"
 
+#include "smaudit/dpi.h"
 #include "smaudit/eve.h"
 #include "smaudit/findings.h"
 #include "smaudit/run.h"
@@ -191,6 +192,7 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	r->row.filter = cfg->filter;
 	r->row.hosts = r->hosts;
 	r->row.status = "running";
+	r->row.ndpi_version = dpi_version();
 	if (gethostname(r->hostname, sizeof(r->hostname) - 1) < 0)
 		snprintf(r->hostname, sizeof(r->hostname), "?");
 	if (store_runs_reap(r->store, owner_gone, r, &r->reaped, err, errlen) < 0 ||
@@ -402,6 +404,6 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	if (r->dropped)
 		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
 		        (unsigned long long)r->dropped);
-	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->flows_stored, r->db, r->id,
-	               out);
+	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->app_unchecked,
+	               n->flows_stored, r->db, r->id, out);
 }

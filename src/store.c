@@ -88,45 +88,53 @@ static int table_count(struct store *s, int *has_runs)
 	return n;
 }
 
-/* 1 if table has column, 0 if not, -1 on error. */
-static int has_column(struct store *s, const char *table, const char *column)
+/* Whether table has column: 2 yes, 1 the table lacks it, 0 no such table
+ * (a new database), -1 on error. */
+static int column_state(struct store *s, const char *table, const char *column)
 {
 	sqlite3_stmt *st;
 	char sql[96];
-	int found = 0, rc;
+	int found = 0, cols = 0, rc;
 
 	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cols++;
 		if (!strcmp((const char *)sqlite3_column_text(st, 1), column))
 			found = 1;
+	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? found : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	return !cols ? 0 : found ? 2 : 1;
 }
 
 /* Add column col (declared decl) to table when an older database lacks it,
  * then run fill (NULL = none) to give the rows already there their values.
+ * A flows column also drops flows_v, which the schema text then recreates
+ * listing it. Nothing to do in a new database: the schema creates it whole.
  * Returns 0 or -1 with err. */
 static int add_column(struct store *s, const char *table, const char *col, const char *decl,
                       const char *fill, char *err, size_t errlen)
 {
 	char sql[256];
-	int has = has_column(s, table, col);
+	int st = column_state(s, table, col);
 
-	if (has < 0)
+	if (st < 0)
 		return db_err(s, err, errlen, "database: reading the schema");
-	if (has)
+	if (st != 1)
 		return 0;
 	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, col, decl);
-	if (exec(s, sql, err, errlen) < 0)
+	if (exec(s, sql, err, errlen) < 0 || (fill && exec(s, fill, err, errlen) < 0))
 		return -1;
-	return fill ? exec(s, fill, err, errlen) : 0;
+	return strcmp(table, "flows") ? 0 : exec(s, "DROP VIEW IF EXISTS flows_v", err, errlen);
 }
 
 /* Columns added since version 1, each only when missing (so branches that
  * add columns merge cleanly), with their values for the rows already there:
- * CREATE ... IF NOT EXISTS leaves an older table as it is. */
+ * CREATE ... IF NOT EXISTS leaves an older table as it is. Runs before the
+ * schema text. */
 static int add_columns(struct store *s, char *err, size_t errlen)
 {
 	if (add_column(s, "runs", "encap", "TEXT", NULL, err, errlen) < 0 ||
@@ -135,6 +143,9 @@ static int add_columns(struct store *s, char *err, size_t errlen)
 	    add_column(s, "runs", "heartbeat", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "pruned", "INTEGER NOT NULL DEFAULT 0", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "gaps", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "ndpi_version", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "roles", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "flows", "unchecked", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "community_id", "TEXT",
 	               "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
@@ -152,7 +163,7 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
 		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (exec(s, store_schema_sql, err, errlen) < 0 || add_columns(s, err, errlen) < 0) {
+	if (add_columns(s, err, errlen) < 0 || exec(s, store_schema_sql, err, errlen) < 0) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
 		return -1;
 	}
@@ -179,20 +190,45 @@ static int open_0640(struct store *s, const char *path)
 	return rc;
 }
 
+/* Role addresses of m as runs.roles text: one "role cidr,cidr" line per
+ * role that has addresses (cut short, never overflowing, past len). */
+static const char *roles_text(const struct rules_matrix *m, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rules_role_count(m); i++) {
+		const char *name = rules_role_name(m, i);
+		const struct sm_cidr *c;
+		size_t na = rules_role_addrs(m, name, &c);
+		for (size_t k = 0; k < na && n + ADDR_STRLEN + 24 < len; k++) {
+			char a[ADDR_STRLEN + 4];
+			if (k == 0)
+				n += (size_t)snprintf(buf + n, len - n, "%s%s ", n ? "\n" : "",
+				                      name);
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", k ? "," : "",
+			                      cidr_str(&c[k], a, sizeof(a)));
+		}
+	}
+	return buf;
+}
+
 /* Prepare the flow insert statement beginning with verb ("INSERT", "INSERT
  * OR REPLACE"); ?29 is the row id (NULL for a new row). Returns 0 or -1. */
 static int prepare_flow_insert(struct store *s, const char *verb, sqlite3_stmt **st)
 {
 	char sql[1024];
 
-	snprintf(sql, sizeof(sql),
-	         "%s INTO flows (id, run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
-	         "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
-	         "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
-	         "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	         "reason, tunnel, community_id) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
-	         "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31)",
-	         verb);
+	snprintf(
+	    sql, sizeof(sql),
+	    "%s INTO flows (id, run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
+	    "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
+	    "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
+	    "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
+	    "reason, tunnel, community_id, unchecked) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+	    "?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31,"
+	    "?32)",
+	    verb);
 	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
 }
 
@@ -328,8 +364,8 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 	}
 	if (sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO runs (mode, source, filter, hosts, rules_files, "
-	                       "rules_sha256, started, status, version) VALUES "
-	                       "(?1,?2,?3,?4,?5,?6,?7,'running',?8)",
+	                       "rules_sha256, started, status, version, ndpi_version, roles) "
+	                       "VALUES (?1,?2,?3,?4,?5,?6,?7,'running',?8,?9,?10)",
 	                       -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	bind_text(st, 1, run->mode);
@@ -340,6 +376,12 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 	bind_text(st, 6, nf ? rf[0].sha256 : NULL);
 	sqlite3_bind_text(st, 7, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 8, SMAUDIT_VERSION, -1, SQLITE_STATIC);
+	bind_text(st, 9, run->ndpi_version);
+	if (m) {
+		char roles[4096];
+		sqlite3_bind_text(st, 10, roles_text(m, roles, sizeof(roles)), -1,
+		                  SQLITE_TRANSIENT);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -453,6 +495,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	else
 		sqlite3_bind_null(st, 29);
 	bind_text_static(st, 31, community_id_flow(r, cid, sizeof(cid)) == 0 ? cid : NULL);
+	bind_text_static(st, 32, verdict_unchecked_str(v));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE && r->store_id <= 0)
 		r->store_id = sqlite3_last_insert_rowid(s->db);

@@ -257,6 +257,8 @@ static void add_row(struct writer *w, const struct rules_matrix *m, const struct
 		c->verdicts[v.kind]++;
 		if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
 			c->peer_unchecked++;
+		if (v.kind == VERDICT_EXPECTED && v.app_unchecked)
+			c->app_unchecked++;
 		if (r->direction == DIR_IN)
 			c->flows_in++;
 		else if (r->direction == DIR_OUT)
@@ -282,6 +284,7 @@ static void merge_counts(struct audit_counts *to, const struct audit_counts *fro
 	for (int k = 0; k <= VERDICT_PROTOCOL_MISMATCH; k++)
 		to->verdicts[k] += from->verdicts[k];
 	to->peer_unchecked += from->peer_unchecked;
+	to->app_unchecked += from->app_unchecked;
 	to->flows_in += from->flows_in;
 	to->flows_out += from->flows_out;
 	to->flows_local += from->flows_local;
@@ -538,6 +541,7 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 	pthread_mutex_lock(&w->mu);
 	memcpy(n->verdicts, w->c.verdicts, sizeof(n->verdicts));
 	n->peer_unchecked = w->c.peer_unchecked;
+	n->app_unchecked = w->c.app_unchecked;
 	n->flows_in = w->c.flows_in;
 	n->flows_out = w->c.flows_out;
 	n->flows_local = w->c.flows_local;
