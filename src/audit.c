@@ -95,8 +95,11 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 		                       .run_id = cfg->run_id,
 		                       .retry = cfg->retry_store,
 		                       .retain_s = cfg->retain_s,
-		                       .hold_max = cfg->flow.max_flows ? cfg->flow.max_flows
-		                                                       : CFG_MAX_FLOWS,
+		                       /* live never waits: hold up to the table's size;
+		                        * read may wait, so the queue stays small */
+		                       .hold_max = !cfg->retry_store     ? CFG_WRITER_QUEUE
+		                                   : cfg->flow.max_flows ? cfg->flow.max_flows
+		                                                         : CFG_MAX_FLOWS,
 		                       .judged = cfg->judged,
 		                       .judged_ctx = cfg->judged_ctx};
 		a->writer = writer_new(&w, cfg->matrix, err, errlen);

@@ -137,18 +137,23 @@ static void id_del(struct idmap *m, uint64_t seq)
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* Write one record of the transaction as it stands (matrix m). */
-static int store_row(struct writer *w, const struct rules_matrix *m, const struct flow_record *q)
+/* Write one record of the transaction as it stands, judged v (NULL: judge
+ * it now with matrix m). */
+static int store_row(struct writer *w, const struct rules_matrix *m, const struct flow_record *q,
+                     const struct verdict_result *v)
 {
 	struct flow_record r = *q;
-	struct verdict_result v;
+	struct verdict_result vv;
 	int is_new;
 
 	if (r.store_id < 0)
 		r.store_id = id_get(&w->ids, r.seq);
 	is_new = r.store_id <= 0;
-	verdict_eval(m, &r, &v);
-	if (store_flow(w->cfg.store, w->cfg.run_id, &r, &v, w->err, sizeof(w->err)) < 0)
+	if (!v) {
+		verdict_eval(m, &r, &vv);
+		v = &vv;
+	}
+	if (store_flow(w->cfg.store, w->cfg.run_id, &r, v, w->err, sizeof(w->err)) < 0)
 		return -1;
 	w->tx_new += (uint64_t)is_new;
 	if (r.end_reason == END_CHECKPOINT)
@@ -177,7 +182,7 @@ static void fail(struct writer *w)
 static int rewrite_tx(struct writer *w, const struct rules_matrix *m)
 {
 	for (uint32_t i = 0; i < w->ntx; i++)
-		if (store_row(w, m, &w->tx[i]) < 0)
+		if (store_row(w, m, &w->tx[i], NULL) < 0)
 			return -1;
 	return 0;
 }
@@ -251,9 +256,10 @@ static int commit_tx(struct writer *w)
 static void add_row(struct writer *w, const struct rules_matrix *m, const struct flow_record *r,
                     struct audit_counts *c)
 {
+	struct verdict_result v;
+
+	verdict_eval(m, r, &v);
 	if (r->end_reason != END_CHECKPOINT) {
-		struct verdict_result v;
-		verdict_eval(m, r, &v);
 		c->verdicts[v.kind]++;
 		if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
 			c->peer_unchecked++;
@@ -269,7 +275,7 @@ static void add_row(struct writer *w, const struct rules_matrix *m, const struct
 			w->cfg.judged(w->cfg.judged_ctx, r, &v);
 	}
 	w->tx[w->ntx++] = *r;
-	if (!w->failing && store_row(w, m, r) < 0) {
+	if (!w->failing && store_row(w, m, r, &v) < 0) {
 		fail(w);
 		if (!w->cfg.retry)
 			commit_tx(w); /* read: count the transaction as lost, go on */
@@ -417,12 +423,10 @@ static void *writer_main(void *arg)
 static int grow(struct writer *w)
 {
 	uint32_t cap = w->qcap * 2 > w->cfg.hold_max ? w->cfg.hold_max : w->qcap * 2;
-	struct flow_record *q = malloc(sizeof(*q) * cap);
+	struct flow_record *q;
 
-	if (!q || cap <= w->qcap) {
-		free(q);
+	if (cap <= w->qcap || !(q = malloc(sizeof(*q) * cap)))
 		return -1;
-	}
 	for (uint32_t i = 0; i < w->qcount; i++)
 		q[i] = w->q[(w->qhead + i) % w->qcap];
 	free(w->q);
