@@ -170,7 +170,11 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 	if (is_new) {
 		int o = rules_is_host(a->cfg.matrix, &r->orig);
 		int s = rules_is_host(a->cfg.matrix, &r->resp);
-		r->direction = o && s ? DIR_LOCAL : s ? DIR_IN : o ? DIR_OUT : DIR_NONE;
+		/* both ends monitored: the side the matrix explains is the host */
+		r->direction = o && s ? verdict_side(a->cfg.matrix, r)
+		               : s    ? DIR_IN
+		               : o    ? DIR_OUT
+		                      : DIR_NONE;
 		/* port, direction and peer are known now: live alerts at once */
 		if (a->cfg.alert && r->direction != DIR_NONE) {
 			struct verdict_result v;

@@ -130,10 +130,6 @@ static void usage(FILE *out)
 	        "  -h, --help             this help\n");
 }
 
-/* Ids of live's own long options: above every id CLI_AUDIT_OPTIONS uses
- * (a shared option added later must not take one of ours). */
-#define LIVE_OPT 256
-
 /* live's own options beside the shared ones. */
 struct live_opts {
 	const char *iface;
@@ -151,21 +147,33 @@ static void syslog_option(struct live_opts *l, int argc, char **argv)
 		l->syslog_facility = alert_facility(argv[optind++]);
 }
 
+/* Ids of live's own long options (after the shared ones). */
+enum {
+	OPT_CHECKPOINT = CLI_OPT_LOCAL,
+	OPT_DURATION,
+	OPT_NO_ALERTS,
+	OPT_ALERT_INTERVAL,
+	OPT_SYSLOG,
+	OPT_BUFFER_SIZE,
+	OPT_SNAPLEN,
+	OPT_RETAIN
+};
+
 /* Parse live's options; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct live_opts *l)
 {
 	static const struct option opts[] = {
 	    CLI_AUDIT_OPTIONS,
 	    {"interface", required_argument, NULL, 'i'},
-	    {"checkpoint", required_argument, NULL, LIVE_OPT + 0},
-	    {"duration", required_argument, NULL, LIVE_OPT + 1},
-	    {"no-alerts", no_argument, NULL, LIVE_OPT + 2},
-	    {"alert-interval", required_argument, NULL, LIVE_OPT + 3},
-	    {"syslog", no_argument, NULL, LIVE_OPT + 4},
-	    {"buffer-size", required_argument, NULL, LIVE_OPT + 5},
-	    {"snaplen", required_argument, NULL, LIVE_OPT + 6},
+	    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+	    {"duration", required_argument, NULL, OPT_DURATION},
+	    {"no-alerts", no_argument, NULL, OPT_NO_ALERTS},
+	    {"alert-interval", required_argument, NULL, OPT_ALERT_INTERVAL},
+	    {"syslog", no_argument, NULL, OPT_SYSLOG},
+	    {"buffer-size", required_argument, NULL, OPT_BUFFER_SIZE},
+	    {"snaplen", required_argument, NULL, OPT_SNAPLEN},
 	    {"user", required_argument, NULL, 'Z'},
-	    {"retain", required_argument, NULL, LIVE_OPT + 7},
+	    {"retain", required_argument, NULL, OPT_RETAIN},
 	    {NULL, 0, NULL, 0}};
 	int opt;
 
@@ -184,34 +192,34 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 		case 'Z':
 			l->user = optarg;
 			break;
-		case LIVE_OPT + 0:
+		case OPT_CHECKPOINT:
 			if (cli_uint("--checkpoint", optarg, 1, 86400, &l->checkpoint_s) < 0)
 				return 2;
 			break;
-		case LIVE_OPT + 1:
+		case OPT_DURATION:
 			if (cli_uint("--duration", optarg, 1, 86400 * 366, &l->duration_s) < 0)
 				return 2;
 			break;
-		case LIVE_OPT + 2:
+		case OPT_NO_ALERTS:
 			l->alerts = 0;
 			break;
-		case LIVE_OPT + 3:
+		case OPT_ALERT_INTERVAL:
 			if (cli_uint("--alert-interval", optarg, 0, 86400 * 7,
 			             &l->alert_interval_s) < 0)
 				return 2;
 			break;
-		case LIVE_OPT + 4:
+		case OPT_SYSLOG:
 			syslog_option(l, argc, argv);
 			break;
-		case LIVE_OPT + 5:
+		case OPT_BUFFER_SIZE:
 			if (cli_uint("--buffer-size", optarg, 1, 65536, &l->buffer_mib) < 0)
 				return 2;
 			break;
-		case LIVE_OPT + 6:
+		case OPT_SNAPLEN:
 			if (cli_uint("--snaplen", optarg, 96, 262144, &l->snaplen) < 0)
 				return 2;
 			break;
-		case LIVE_OPT + 7:
+		case OPT_RETAIN:
 			if (cli_uint("--retain", optarg, 1, 36500, &l->retain_days) < 0)
 				return 2;
 			break;

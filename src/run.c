@@ -44,8 +44,13 @@ struct run {
 	const char *db;
 	int64_t id;
 	uint64_t dropped;
-	long reaped;          /* runs found 'running' with their process gone */
-	struct store_run row; /* strings borrowed from cfg and this struct */
+	long reaped;                      /* runs found 'running' with their process gone */
+	struct store_run row;             /* strings borrowed from cfg and this struct */
+	const struct store_input *inputs; /* borrowed from the caller until run_close */
+	size_t ninputs;
+	int closed;          /* run_close has stopped the writer */
+	uint64_t committed;  /* then: ended flows whose rows were committed */
+	char lost_err[1024]; /* then: the store's error with the count of flows lost */
 };
 
 /* The monitored hosts of m as "a/32,b/128" (allocated: a site may list many). */
@@ -132,11 +137,29 @@ static void on_alert(void *ctx, const struct flow_record *r, const struct verdic
 		eve_sink_alert(run->eve, r, v);
 }
 
-/* Copy the pipeline's counters into the run row. */
+/* Copy the pipeline's counters into the run row; once closed, the flows
+ * are those the store really committed. */
 static void fill_row(struct run *r)
 {
 	audit_fill_run(r->audit, &r->row);
 	r->row.dropped = r->dropped;
+	if (r->closed)
+		r->row.flows = r->committed;
+}
+
+/* After the writer stopped: count what was committed; when flows were
+ * lost, name how many next to the store's error (into r->lost_err). */
+static void count_committed(struct run *r, const char *store_err)
+{
+	const struct audit_counts *n = audit_counts(r->audit);
+	uint64_t judged = n->flows_in + n->flows_out + n->flows_local;
+
+	r->closed = 1;
+	r->committed = store_flows_committed(r->store);
+	if (r->committed < judged)
+		snprintf(r->lost_err, sizeof(r->lost_err), "%s (%llu of %llu flows not stored)",
+		         store_err && *store_err ? store_err : "database",
+		         (unsigned long long)(judged - r->committed), (unsigned long long)judged);
 }
 
 /* Free the matrix a reload replaced once the writer no longer judges with it. */
@@ -286,6 +309,15 @@ int run_store_news(struct run *r, char *msg, size_t len)
 	return audit_store_news(r->audit, msg, len);
 }
 
+/* Record the inputs given by run_set_inputs (the writer has stopped). */
+static int write_inputs(struct run *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->ninputs; i++)
+		if (store_input_add(r->store, r->id, (int)i + 1, &r->inputs[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 int run_close(struct run *r, enum flow_end reason, const char *status, const char *error, char *err,
               size_t errlen)
 {
@@ -294,6 +326,13 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 	r->row.status = status;
 	r->row.error = error;
 	if (audit_finish(r->audit, reason, err, errlen) < 0) {
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
+	count_committed(r, rc < 0 ? err : NULL);
+	if (r->lost_err[0]) {
+		snprintf(err, errlen, "%s", r->lost_err);
 		r->row.status = "failed";
 		r->row.error = err;
 		rc = -1;
@@ -310,6 +349,11 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		char e3[512];
 		store_run_gaps(r->store, r->id, r->row.gaps, e3, sizeof(e3));
 	}
+	if (rc == 0 && write_inputs(r, err, errlen) < 0) {
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
 	if (rc < 0) {
 		char e2[512];
 		store_run_end(r->store, r->id, &r->row, e2, sizeof(e2));
@@ -320,6 +364,20 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		return -1;
 	}
 	return 0;
+}
+
+int run_input_seen(struct run *r, const char *sha256, int64_t *prev, char *err, size_t errlen)
+{
+	*prev = 0;
+	if (!sha256 || !*sha256)
+		return 0;
+	return store_input_seen(r->store, r->id, sha256, prev, err, errlen);
+}
+
+void run_set_inputs(struct run *r, const struct store_input *in, size_t n)
+{
+	r->inputs = in;
+	r->ninputs = n;
 }
 
 void run_free(struct run *r)
@@ -388,8 +446,9 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
 	        "(in %llu, out %llu, local %llu), %llu flows touching no monitored host\n",
 	        (long long)r->id, r->row.status, (unsigned long long)n->packets, secs,
-	        secs > 0 ? (double)n->packets / secs : 0.0, (unsigned long long)n->flows_stored,
-	        r->db, (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
+	        secs > 0 ? (double)n->packets / secs : 0.0,
+	        (unsigned long long)(r->closed ? r->committed : n->flows_stored), r->db,
+	        (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
 	        (unsigned long long)n->flows_local, (unsigned long long)n->flows_other);
 	if (n->malformed || n->unknown_link || n->non_ip || n->frags_orphan || fs->evicted)
 		fprintf(err_out,
