@@ -124,4 +124,19 @@ static inline char *tu_tmpdir(char *buf, size_t len)
 	return mkdtemp(buf);
 }
 
+/* Rows that differ between the flow roll-up and the same sums computed
+ * from flows by plain SQL (both ways): 0 when the roll-up is right. The
+ * hour is CAST(ts_start / 3600), right for positive times. */
+#define TU_ROLLUP_REF                                                                              \
+	"SELECT CAST(ts_start / 3600 AS INTEGER), ifnull(rule_id, ''), run_id, peer_addr,"         \
+	" ifnull(verdict, ''), count(*), sum(verdict IS 'expected'),"                              \
+	" sum(orig_bytes + resp_bytes), min(ts_start), max(ts_end) FROM flows"                     \
+	" GROUP BY 1, 2, 3, 4, 5"
+#define TU_ROLLUP_ROWS                                                                             \
+	"SELECT hour, rule_id, run_id, peer_addr, verdict, flows, expected, bytes, ts_first,"      \
+	" ts_last FROM flow_rollup"
+#define TU_ROLLUP_DIFF                                                                             \
+	"SELECT (SELECT count(*) FROM (" TU_ROLLUP_REF " EXCEPT " TU_ROLLUP_ROWS "))"              \
+	" + (SELECT count(*) FROM (" TU_ROLLUP_ROWS " EXCEPT " TU_ROLLUP_REF "))"
+
 #endif
