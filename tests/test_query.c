@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "smaudit/store.h"
 #include "testutil.h"
 
 extern const char store_schema_sql[];
@@ -1133,4 +1134,179 @@ Test(query, several_databases_bad_ones_are_named)
 	                        " --db h --db i --db j --db k");
 	cr_expect_eq(rc, 2);
 	cr_expect(strstr(out, "at most 10 --db"), "%s", out);
+}
+
+/* ---- the per-hour roll-up (flow_rollup) ---- */
+
+/* Append to db, as run 3 of `live`, flows over three days for rules the
+ * shipped matrix has: each written at a checkpoint first, then replaced by
+ * its final row (some in the same batch, some moving to another verdict or
+ * rule-less), so the roll-up must count each once. */
+static void add_checkpointed_flows(const char *db, double t0)
+{
+	static const char *const rules[] = {"https-in", "http-in", "xmpp-in", NULL};
+	struct store_run run = {.mode = "live", .source = "lo", .hosts = "127.0.0.10"};
+	struct store *s;
+	char err[256];
+	int64_t id;
+
+	s = store_open(db, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 120; i++) {
+		struct flow_record r;
+		struct rule ru;
+		struct verdict_result v;
+		uint8_t a[4] = {127, 0, 0, (uint8_t)(50 + i % 7)}, b[4] = {127, 0, 0, 10};
+
+		memset(&r, 0, sizeof(r));
+		memset(&ru, 0, sizeof(ru));
+		memset(&v, 0, sizeof(v));
+		addr_set4(&r.orig, a);
+		addr_set4(&r.resp, b);
+		r.proto = 6;
+		r.orig_port = (uint16_t)(30000 + i);
+		r.resp_port = 443;
+		r.direction = DIR_IN;
+		r.ts_start_us = (uint64_t)((t0 + i * 1799.75) * 1e6); /* 2.5 days */
+		r.ts_end_us = r.ts_start_us + 60000000;
+		r.orig_bytes = (uint64_t)(100 + i);
+		r.resp_bytes = 1000;
+		snprintf(r.uid, sizeof(r.uid), "Ck%d", i);
+		r.end_reason = END_CHECKPOINT;
+		snprintf(ru.id, sizeof(ru.id), "%s", rules[i % 3]);
+		v.rule = &ru;
+		v.kind = VERDICT_EXPECTED;
+		cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
+		if (i % 4 == 0)
+			cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+		r.end_reason = END_CLOSED;
+		r.ts_end_us += (uint64_t)(i % 5) * 600000000;
+		r.resp_bytes += 500;
+		if (i % 6 == 1)
+			v.kind = VERDICT_PROTOCOL_MISMATCH;
+		if (i % 10 == 9)
+			v.rule = NULL, v.kind = VERDICT_UNEXPECTED_PORT;
+		cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
+	}
+	store_close(s);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of epoch t (UTC). */
+static const char *iso(double t, char *buf, size_t len)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	return buf;
+}
+
+/* The same questions on db (its roll-up current) and on a copy whose
+ * roll-up is marked stale (so query reads flows, as before the roll-up)
+ * print the same bytes: coverage, runs and anomalies, windows cut inside
+ * hours and on them, each filter the roll-up serves and some it does not,
+ * in CSV and JSON. */
+static void same_with_and_without_rollup(const char *db, double t0)
+{
+	char stale[300], w[3][32], args[512], *a_out;
+	/* a question and its window: since and until are w[0..2], or -1 */
+	static const struct {
+		const char *q;
+		int since, until;
+	} questions[] = {
+	    {"coverage", -1, -1},
+	    {"coverage", 0, -1},
+	    {"coverage", 0, 1},
+	    {"coverage", -1, 1},
+	    {"coverage", 2, 1},
+	    {"coverage", 0, 2},
+	    {"coverage --run 2", -1, -1},
+	    {"coverage --run 3", 0, -1},
+	    {"coverage --verdict expected", -1, -1},
+	    {"coverage --verdict protocol-mismatch", 0, -1},
+	    {"coverage --peer 127.0.0.52", -1, -1},
+	    {"coverage --peer 127.0.0.48/29", 0, 1},
+	    {"coverage --rule http-in", 0, -1},
+	    {"coverage --port 443", 0, -1},
+	    {"coverage --app tls", -1, -1},
+	    {"runs", 0, 1},
+	    {"runs", 2, -1},
+	    {"anomalies", 0, 1},
+	};
+	int n = 0;
+
+	iso(t0 + 5000.5, w[0], sizeof(w[0]));                                  /* inside an hour */
+	iso(t0 + 90000.25, w[1], sizeof(w[1]));                                /* a day later */
+	iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
+	snprintf(stale, sizeof(stale), "%s.stale", db);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "cp %s %s && sqlite3 %s 'UPDATE rollup_state SET"
+	                    " flows_max_id = -1'",
+	                    sq(db), sq(stale), sq(stale)),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --explain --db %s", sq(db)), 0);
+	cr_assert(strstr(out, "flow_rollup"), "the roll-up is read: %s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --explain --db %s", sq(stale)),
+	    0);
+	cr_assert_null(strstr(out, "flow_rollup"), "a stale roll-up is not read: %s", out);
+	a_out = malloc(sizeof(out));
+	cr_assert_not_null(a_out);
+	for (size_t i = 0; i < sizeof(questions) / sizeof(questions[0]); i++)
+		for (int json = 0; json < 2; json++) {
+			snprintf(args, sizeof(args), "%s%s%s%s%s", questions[i].q,
+			         questions[i].since < 0 ? "" : " --since ",
+			         questions[i].since < 0 ? "" : w[questions[i].since],
+			         questions[i].until < 0 ? "" : " --until ",
+			         questions[i].until < 0 ? "" : w[questions[i].until]);
+			cr_assert_eq(tu_run(out, sizeof(out),
+			                    SMAUDIT_BIN " query %s --format %s --db %s", args,
+			                    json ? "json" : "csv", sq(db)),
+			             0, "%s: %s", args, out);
+			memcpy(a_out, out, sizeof(out));
+			cr_assert_eq(tu_run(out, sizeof(out),
+			                    SMAUDIT_BIN " query %s --format %s --db %s", args,
+			                    json ? "json" : "csv", sq(stale)),
+			             0, "%s: %s", args, out);
+			cr_expect_str_eq(a_out, out, "%s differs with the roll-up", args);
+			n += count_lines(out) > 1;
+		}
+	free(a_out);
+	cr_assert_gt(n, 20, "the questions have answers");
+}
+
+Test(query, coverage_from_the_rollup_equals_coverage_over_flows)
+{
+	char db[256];
+	double t0;
+
+	snprintf(db, sizeof(db), "%s/e2e.db", dir);
+	read_into(db, "pcaps/demo.pcap pcaps/mismatch.pcap");
+	read_into(db, "pcaps/vlan.pcap pcaps/ipv6.pcap pcaps/midstream.pcap");
+	t0 = (double)tu_q1(db, "SELECT CAST(min(ts_start) AS INTEGER) FROM flows");
+	add_checkpointed_flows(db, t0 - 3 * 86400);
+	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE run_id = 3"), 120,
+	             "one row per checkpointed flow");
+	cr_assert_eq(tu_q1(db, TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
+	same_with_and_without_rollup(db, t0 - 3 * 86400);
+}
+
+/* A flow deleted by hand: the roll-up is stale, so query reads flows and
+ * the deleted flow is gone from coverage at once. */
+Test(query, a_hand_edited_database_is_answered_from_flows)
+{
+	char db[256];
+
+	snprintf(db, sizeof(db), "%s/e2e.db", dir);
+	read_into(db, "pcaps/demo.pcap");
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
+	cr_assert(strstr(out, "\nhttps-in,3,in,tcp,443,any,TLS,yes,1,1,1,"), "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "sqlite3 %s \"DELETE FROM flows WHERE rule_id = 'https-in'\"", sq(db)),
+	             0, "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
+	cr_assert(strstr(out, "\nhttps-in,3,in,tcp,443,any,TLS,never,0,0,0,"), "%s", out);
 }
