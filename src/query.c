@@ -95,6 +95,7 @@ static const struct col flow_cols[] = {
     {"end_reason", COL_TEXT},  {"app", COL_TEXT},
     {"server_name", COL_TEXT}, {"rule", COL_TEXT},
     {"verdict", COL_TEXT},     {"reason", COL_TEXT},
+    {"tunnel", COL_TEXT},
 };
 
 static const struct col coverage_cols[] = {
@@ -388,7 +389,7 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		    " f.resp_addr, f.resp_port, f.direction, f.peer_addr,"
 		    " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes, f.conn_state,"
 		    " f.end_reason, f.app_proto, f.server_name, f.rule_id, f.verdict,"
-		    " f.reason",
+		    " f.reason, f.tunnel",
 		    kind, f);
 		*ncols = NCOLS(flow_cols);
 		return flow_cols;
@@ -712,11 +713,12 @@ struct table {
  * repeats another or matters less); text in table_cut columns is cut
  * instead, down to TABLE_MIN_CUT. Every other column is always shown. */
 static const char *const table_hide_order[] = {
-    "uid",      "community_id", "run",         "end_reason", "duration",   "state",
-    "pkts",     "orig_port",    "peer",        "mode",       "dropped",    "malformed",
-    "expected", "peers",        "server_name", "last_seen",  "first_seen", "row",
-    "apps",     "app",          "bytes",       "direction",  "rule"};
-static const char *const table_cut[] = {"reason", "description", "source", "server_name", "hosts"};
+    "uid",       "community_id", "tunnel",    "run",         "end_reason", "duration",
+    "state",     "pkts",         "orig_port", "peer",        "mode",       "dropped",
+    "malformed", "expected",     "peers",     "server_name", "last_seen",  "first_seen",
+    "row",       "apps",         "app",       "bytes",       "direction",  "rule"};
+static const char *const table_cut[] = {"reason",      "description", "source",
+                                        "server_name", "hosts",       "tunnel"};
 
 static int is_numeric(enum col_kind k)
 {

@@ -499,7 +499,7 @@ Test(query, flow_filters)
 	cr_assert_eq(q("flows --run 1 --limit 1"), 0);
 	cr_assert(strstr(out, "\n1,1,C1,,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
 	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,,closed,TLS,"
-	                      "sm.example.com,https-in,expected,\r\n"),
+	                      "sm.example.com,https-in,expected,,\r\n"),
 	          "%s", out);
 }
 
@@ -969,7 +969,11 @@ Test(query, older_database_gets_community_id_computed)
 	cr_assert_eq(q("flows --format csv --peer 5.6.7.8"), 0, "%s", out);
 	cr_expect(strstr(out, ",Cspec,1:wCb3OG7yAFWelaUydu0D+125CLM=,"), "%s", out);
 	cr_assert_eq(q("flows --format zeek --peer 5.6.7.8"), 0, "%s", out);
-	cr_expect(strstr(out, "\t1:wCb3OG7yAFWelaUydu0D+125CLM=\n"), "%s", out);
+	cr_expect(strstr(out, "\t-\t1:wCb3OG7yAFWelaUydu0D+125CLM=\n"), "%s", out);
+	cr_expect(strstr(out, "\ttunnel_parents\tcommunity_id\n"), "%s", out);
+	/* no tunnel column either: the flows came through none */
+	cr_assert_eq(q("flows --format csv --peer 5.6.7.8"), 0, "%s", out);
+	cr_expect(strstr(out, ",reason,tunnel\r\n") && strstr(out, ",,,,\r\n"), "%s", out);
 	cr_expect_eq(file_hash(dbpath), before, "the database changed");
 }
 
@@ -1040,8 +1044,8 @@ Test(query, csv_defuses_formulas_and_control_characters)
 	cr_assert_eq(q("flows --format csv --peer 127.0.0.88"), 0, "%s", out);
 	cr_assert_eq(csv_records(out), 9, "%s", out);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		/* server_name, rule (empty), verdict (empty), reason */
-		snprintf(want, sizeof(want), ",%s,,,%s\r\n", names[i][1], names[i][1]);
+		/* server_name, rule (empty), verdict (empty), reason, tunnel (none) */
+		snprintf(want, sizeof(want), ",%s,,,%s,\r\n", names[i][1], names[i][1]);
 		cr_expect(strstr(out, want), "%s not in\n%s", want, out);
 	}
 }
@@ -1309,4 +1313,50 @@ Test(query, a_hand_edited_database_is_answered_from_flows)
 	             0, "%s", out);
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
 	cr_assert(strstr(out, "\nhttps-in,3,in,tcp,443,any,TLS,never,0,0,0,"), "%s", out);
+}
+
+/* ---- tunnels ---- */
+
+/* `read` stores what a flow came through; query flows shows it as the last
+ * column, and the conn.log as Zeek's tunnel_parents (a set: a ',' inside
+ * is written \x2c; in JSON an array). The two tenants of encap-tenants.pcap
+ * (pcaps/README.md: VNI 100 from 198.51.100.1, VNI 200 from .3, same inner
+ * packets) are two flows told apart by it. */
+Test(query, flows_and_the_conn_log_show_the_tunnel)
+{
+	char db[256];
+	int rc, n = 0;
+
+	snprintf(db, sizeof(db), "%s/e2e.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN
+	                    " read -q --host 10.0.0.10 --db %s pcaps/encap-tenants.pcap",
+	                    sq(db)),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query flows --format csv --db %s", sq(db)), 0);
+	cr_expect_eq(csv_records(out), 3, "%s", out);
+	cr_expect(strstr(out, ",vxlan 198.51.100.1>198.51.100.2 vni 100\r\n"), "%s", out);
+	cr_expect(strstr(out, ",vxlan 198.51.100.3>198.51.100.2 vni 200\r\n"), "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "sqlite3 %s \"UPDATE flows SET tunnel = 'mpls,gre 192.0.2.1>192.0.2.2'"
+	                    " WHERE tunnel LIKE '%% vni 200'\"",
+	                    sq(db)),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query flows --format zeek --db %s", sq(db)), 0);
+	cr_expect(strstr(out, "\tvxlan 198.51.100.1>198.51.100.2 vni 100\t1:"), "%s", out);
+	cr_expect(strstr(out, "\tmpls\\x2cgre 192.0.2.1>192.0.2.2\t1:"), "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query flows --format zeek-json --db %s", sq(db)),
+	    0);
+	cr_expect(strstr(out, "\"tunnel_parents\":[\"mpls,gre 192.0.2.1>192.0.2.2\"]"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " query flows --format zeek --db %s > %s.log && " SMAUDIT_BIN
+	                        " query flows --format zeek-json --db %s > %s.json && python3 "
+	                        "tests/zeek_json_check.py %s.log %s.json",
+	            sq(db), sq(db), sq(db), sq(db), sq(db), sq(db));
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(sscanf(out, "ok %d", &n), 1, "%s", out);
+	cr_expect_eq(n, 2);
 }
