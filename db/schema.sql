@@ -154,7 +154,7 @@ CREATE VIEW IF NOT EXISTS flows_v AS
          proto, orig_addr, orig_port, resp_addr, resp_port, vlan, direction,
          direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,
          resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,
-         app_proto, app_confidence, server_name, rule_id, verdict, reason
+         app_proto, app_confidence, server_name, rule_id, verdict, reason, community_id
   FROM flows;
 
 -- ---------------------------------------------------------------------------

@@ -306,6 +306,8 @@ int cli_read(int argc, char **argv)
 	if (!source)
 		return 2;
 	cfg.source = source;
+	/* before the run row exists: from then on a signal is an interrupted run */
+	catch_signals();
 	run = cli_run_open("read", &o, &cfg, &rc, &no_host);
 	if (!run) {
 		if (no_host && !is_stream(files[0]))
@@ -314,7 +316,6 @@ int cli_read(int argc, char **argv)
 		return rc;
 	}
 
-	catch_signals();
 	tty = !o.quiet && isatty(2);
 	t0 = cli_now();
 	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++)

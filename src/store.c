@@ -89,45 +89,53 @@ static int table_count(struct store *s, int *has_runs)
 	return n;
 }
 
-/* 1 if table has column, 0 if not, -1 on error. */
-static int has_column(struct store *s, const char *table, const char *column)
+/* Whether table has column: 2 yes, 1 the table lacks it, 0 no such table
+ * (a new database), -1 on error. */
+static int column_state(struct store *s, const char *table, const char *column)
 {
 	sqlite3_stmt *st;
 	char sql[96];
-	int found = 0, rc;
+	int found = 0, cols = 0, rc;
 
 	snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cols++;
 		if (!strcmp((const char *)sqlite3_column_text(st, 1), column))
 			found = 1;
+	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? found : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	return !cols ? 0 : found ? 2 : 1;
 }
 
 /* Add column col (declared decl) to table when an older database lacks it,
  * then run fill (NULL = none) to give the rows already there their values.
+ * A flows column also drops flows_v, which the schema text then recreates
+ * listing it. Nothing to do in a new database: the schema creates it whole.
  * Returns 0 or -1 with err. */
 static int add_column(struct store *s, const char *table, const char *col, const char *decl,
                       const char *fill, char *err, size_t errlen)
 {
 	char sql[256];
-	int has = has_column(s, table, col);
+	int st = column_state(s, table, col);
 
-	if (has < 0)
+	if (st < 0)
 		return db_err(s, err, errlen, "database: reading the schema");
-	if (has)
+	if (st != 1)
 		return 0;
 	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, col, decl);
-	if (exec(s, sql, err, errlen) < 0)
+	if (exec(s, sql, err, errlen) < 0 || (fill && exec(s, fill, err, errlen) < 0))
 		return -1;
-	return fill ? exec(s, fill, err, errlen) : 0;
+	return strcmp(table, "flows") ? 0 : exec(s, "DROP VIEW IF EXISTS flows_v", err, errlen);
 }
 
 /* Columns added since version 1, each only when missing (so branches that
  * add columns merge cleanly), with their values for the rows already there:
- * CREATE ... IF NOT EXISTS leaves an older table as it is. */
+ * CREATE ... IF NOT EXISTS leaves an older table as it is. Runs before the
+ * schema text. */
 static int add_columns(struct store *s, char *err, size_t errlen)
 {
 	if (add_column(s, "runs", "encap", "TEXT", NULL, err, errlen) < 0 ||
@@ -148,7 +156,7 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
 		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (exec(s, store_schema_sql, err, errlen) < 0 || add_columns(s, err, errlen) < 0 ||
+	if (add_columns(s, err, errlen) < 0 || exec(s, store_schema_sql, err, errlen) < 0 ||
 	    (rollup_rebuild_if_stale(s->db) < 0 &&
 	     db_err(s, err, errlen, "database: building the flow roll-up") < 0)) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);

@@ -9,7 +9,9 @@ flow with 'anomalies'), and an alert event with the same flow_id exactly
 when the verdict is not expected, carrying the verdict as category, the
 reason as signature and the rule in its metadata. Prints 'ok N M' (flow and
 alert events) or fails with the first mismatch."""
+import datetime
 import json
+import math
 import sqlite3
 import sys
 
@@ -55,12 +57,21 @@ for e in flows:
     assert k not in seen, "two flow events for %r" % (k,)
     seen[k] = e
 
+def suricata_time(t):
+    """Suricata's timestamp form for epoch seconds t, to the microsecond."""
+    whole = math.floor(t)
+    usec = round((t - whole) * 1e6)
+    if usec >= 1000000:
+        whole, usec = whole + 1, usec - 1000000
+    d = datetime.datetime.fromtimestamp(whole, datetime.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S") + ".%06d+0000" % usec
+
+
 con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-rows = con.execute(
-    "SELECT proto, orig_addr, orig_port, resp_addr, resp_port, "
-    "strftime('%Y-%m-%dT%H:%M:%S', ts_start, 'unixepoch') || "
-    "printf('.%06d+0000', CAST(round((ts_start - CAST(ts_start AS INTEGER)) * 1e6) AS INTEGER)), "
-    "verdict, reason, rule_id, orig_pkts, resp_pkts, community_id FROM flows").fetchall()
+rows = [(p, oa, op, ra, rp, suricata_time(ts), *rest) for p, oa, op, ra, rp, ts, *rest in
+        con.execute("SELECT proto, orig_addr, orig_port, resp_addr, resp_port, ts_start, "
+                    "verdict, reason, rule_id, orig_pkts, resp_pkts, community_id "
+                    "FROM flows").fetchall()]
 matched = 0
 for proto, oa, op, ra, rp, start, verdict, reason, rule, opk, rpk, cid in rows:
     anomalous = verdict not in (None, "expected")

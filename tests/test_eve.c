@@ -82,14 +82,29 @@ Test(eve, anomalies_export_only_anomalies)
 	cr_expect_eq(alerts, tu_q1(db, "SELECT count(*) FROM flows WHERE verdict != 'expected'"));
 }
 
-/* IPv6, VLAN tags, cooked and raw links, mid-stream TCP: every shape of flow
- * the decoder knows still makes schema-valid events. */
+/* IPv6, VLAN tags, cooked, raw and null links, mid-stream TCP, DPI-only
+ * mismatches: every shape of flow the decoder knows makes schema-valid
+ * events, both exported by query and written by read --eve as it goes (its
+ * alert events, fired at the first packet or when DPI ends, agree with the
+ * verdicts finally stored). */
 Test(eve, every_capture_shape_validates)
 {
-	read_pcap("--host 0.0.0.0/0 --host ::/0 pcaps/ipv6.pcap pcaps/vlan.pcap pcaps/qinq.pcap "
-	          "pcaps/sll.pcap pcaps/raw.pcap pcaps/midstream.pcap pcaps/states.pcap "
-	          "pcaps/frag.pcap pcaps/dpi-apps.pcap");
+	char live_eve[160];
+	int rc;
+
+	snprintf(live_eve, sizeof(live_eve), "%s/read.json", dir);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host " HOST " --host 2001:db8::10 --site " SITE
+	                        " --db %s --eve %s pcaps/ipv6.pcap pcaps/vlan.pcap pcaps/qinq.pcap"
+	                        " pcaps/sll.pcap pcaps/sll2.pcap pcaps/null.pcap pcaps/raw.pcap"
+	                        " pcaps/midstream.pcap pcaps/states.pcap pcaps/frag.pcap"
+	                        " pcaps/caplen.pcap pcaps/dpi-apps.pcap pcaps/dpi-mismatch.pcap"
+	                        " pcaps/dpi-midstream.pcap pcaps/dpi-unknown.pcap",
+	            db, live_eve);
+	cr_assert_eq(rc, 0, "%s", out);
 	export_and_check("flows", "");
+	rc = tu_run(out, sizeof(out), "python3 tests/eve_check.py %s %s", db, live_eve);
+	cr_assert_eq(rc, 0, "read --eve: %s", out);
 }
 
 /* The checker is strict: one field Suricata does not define, or an alert for

@@ -301,7 +301,6 @@ Test(live, bad_interface_is_one_clear_line)
 Test(live, eve_file_is_written_and_reopened_on_sighup)
 {
 	char extra[256], path[160], rotated[176], out[4096];
-	pid_t pid;
 	int st;
 
 	if (geteuid() != 0)
@@ -309,17 +308,17 @@ Test(live, eve_file_is_written_and_reopened_on_sighup)
 	snprintf(path, sizeof(path), "%s/eve.json", dir);
 	snprintf(rotated, sizeof(rotated), "%s/eve.json.1", dir);
 	snprintf(extra, sizeof(extra), "--role cuic=127.0.0.22 --no-alerts --eve %s", path);
-	pid = start_live(extra);
+	start_live(extra);
 	connect_once(1526); /* unexpected-peer: an alert at once */
 	usleep(500000);
 	cr_assert_eq(rename(path, rotated), 0);
-	cr_assert_eq(kill(pid, SIGHUP), 0);
+	cr_assert_eq(kill(live_pid, SIGHUP), 0);
 	usleep(500000);
 	connect_once(7071); /* expected: a flow event only */
 	usleep(300000);
-	cr_assert_eq(kill(pid, SIGTERM), 0);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	cr_assert_eq(kill(live_pid, SIGTERM), 0);
+	st = live_wait();
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d: %s", st, live_stderr());
 	cr_assert_eq(tu_run(out, sizeof(out), "grep -c '\"event_type\":\"alert\"' %s", rotated), 0,
 	             "the alert went to the file open before SIGHUP: %s", out);
 	cr_assert_eq(tu_run(out, sizeof(out), "grep -c '\"dest_port\":7071' %s", path), 0,

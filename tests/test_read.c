@@ -6,6 +6,7 @@
  * appending runs, a full flow table, missing --host, usage errors. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -420,6 +421,24 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	          "services named as Zeek names them");
 }
 
+/* Start `smaudit read -q --host 127.0.0.10` on path into db, stdout (and
+ * stderr if quiet) to /dev/null; its pid. */
+static pid_t spawn_read(const char *path, int quiet)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) ||
+		    (quiet && !freopen("/dev/null", "w", stderr)))
+			_exit(127);
+		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
+		      path, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
 {
 	char fifo[160], buf[65536];
@@ -430,21 +449,21 @@ Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
 
 	snprintf(fifo, sizeof(fifo), "%s/cap.fifo", dir);
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		cr_assert_not_null(freopen("/dev/null", "w", stdout));
-		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
-		      fifo, (char *)NULL);
-		_exit(127);
-	}
+	pid = spawn_read(fifo, 0);
 	fd = open(fifo, O_WRONLY); /* a capture arriving through a pipe ... */
 	cr_assert_geq(fd, 0);
 	f = fopen("pcaps/demo.pcap", "rb");
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 		cr_assert_eq(write(fd, buf, n), (ssize_t)n);
 	fclose(f);
-	usleep(700000); /* ... that has stopped: smaudit waits for more */
+	/* ... that has stopped: once smaudit has taken every byte from the pipe
+	 * (at most 10 s under load) it reads them in no time, then waits for more */
+	for (int i = 0, left = 1; i < 200 && left; i++) {
+		cr_assert_eq(ioctl(fd, FIONREAD, &left), 0);
+		if (left)
+			usleep(50000);
+	}
+	usleep(700000);
 	cr_assert_eq(kill(pid, SIGINT), 0);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	close(fd);
@@ -452,6 +471,41 @@ Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted' AND packets=488"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM flows"), 30, "every flow read so far is stored");
 	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE end_reason='shutdown'"), 0);
+}
+
+/* Regression: the run row was written before the signal handlers were
+ * set, so a SIGINT right after start killed read with the run left
+ * 'running'. Here read waits on a pipe nobody writes to. */
+Test(read, sigint_right_after_start_is_an_interrupted_run)
+{
+	char fifo[160];
+	pid_t pid;
+	int st, i;
+
+	snprintf(fifo, sizeof(fifo), "%s/idle.fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	pid = spawn_read(fifo, 1);
+	for (i = 0; i < 200 && tu_q1_try(db, "SELECT count(*) FROM runs") != 1; i++)
+		usleep(50000);
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	/* a signal that lands just before read blocks opening the pipe is not
+	 * seen until the open returns: open and close the writing end (EOF) */
+	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++) {
+		int fd = open(fifo, O_WRONLY | O_NONBLOCK);
+		if (fd >= 0)
+			close(fd);
+		usleep(50000);
+	}
+	if (kill(pid, 0) == 0) { /* bounded: never left behind */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cr_assert_fail("read did not stop within 10 s of SIGINT");
+	}
+	cr_assert_lt(i, 200, "read wrote no run row within 10 s");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted' AND finished IS NOT "
+	                "NULL"),
+	             1);
 }
 
 Test(read, process_substitution_is_read_once)

@@ -442,7 +442,8 @@ Test(store, adds_community_id_to_older_flows)
 	         "INTEGER NOT NULL DEFAULT 0, non_ip INTEGER NOT NULL DEFAULT 0, dropped INTEGER "
 	         "NOT NULL DEFAULT 0, flows INTEGER NOT NULL DEFAULT 0, flows_other INTEGER NOT "
 	         "NULL DEFAULT 0, evicted INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT "
-	         "'running', error TEXT, version TEXT); PRAGMA user_version = 1;" FLOWS_V1);
+	         "'running', error TEXT, version TEXT); PRAGMA user_version = 1;" FLOWS_V1
+	         "CREATE VIEW flows_v AS SELECT id, uid FROM flows;");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		snprintf(sql, sizeof(sql),
 		         "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, "
@@ -470,6 +471,8 @@ Test(store, adds_community_id_to_older_flows)
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
 	cr_expect_eq(q1("SELECT count(*) FROM flows WHERE community_id IS NOT NULL"), 4);
+	/* the readable view shows the new column too */
+	cr_expect_eq(q1("SELECT count(*) FROM flows_v WHERE community_id IS NOT NULL"), 4);
 }
 
 /* A stored flow carries the Community ID of its tuple. */
