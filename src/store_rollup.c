@@ -203,6 +203,25 @@ static int same_group(const struct rollup_row *a, const struct rollup_row *b)
 	       !strcmp(nz(a->verdict), nz(b->verdict));
 }
 
+/* *cur = 1 if rollup_state says the roll-up accounts for every flow row,
+ * else 0. Returns 0, or -1 when it cannot be read. */
+static int is_current(sqlite3 *db, int *cur)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*cur = 0;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT count(*) FROM rollup_state WHERE id = 1"
+	                       " AND flows_max_id IS (SELECT max(id) FROM flows)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	*cur = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 /* sm_hour(TS): store_hour() for SQL (the rebuild groups by it). */
 static void sql_hour(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -267,19 +286,8 @@ void rollup_free(struct rollup *r)
 
 int rollup_begin(struct rollup *r)
 {
-	sqlite3_stmt *st;
-	int rc;
-
 	rollup_discard(r);
-	if (sqlite3_prepare_v2(r->db,
-	                       "SELECT count(*) FROM rollup_state WHERE id = 1"
-	                       " AND flows_max_id IS (SELECT max(id) FROM flows)",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(st);
-	r->ok = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return is_current(r->db, &r->ok);
 }
 
 int rollup_read_old(struct rollup *r, int64_t id, struct rollup_old *old)
@@ -351,20 +359,11 @@ void rollup_discard(struct rollup *r)
 
 int rollup_rebuild_if_stale(sqlite3 *db)
 {
-	sqlite3_stmt *st;
-	int rc, fresh;
+	int fresh;
 
 	if (sqlite3_create_function(db, "sm_hour", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 	                            sql_hour, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	                       "SELECT count(*) FROM rollup_state WHERE id = 1"
-	                       " AND flows_max_id IS (SELECT max(id) FROM flows)",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(st);
-	fresh = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
+	    is_current(db, &fresh) < 0)
 		return -1;
 	if (fresh)
 		return 0;

@@ -1298,6 +1298,45 @@ Test(query, coverage_from_the_rollup_equals_coverage_over_flows)
 	same_with_and_without_rollup(db, t0 - 3 * 86400);
 }
 
+/* Two databases with current roll-ups answer as their stale copies do
+ * (the roll-ups joined with run ids shifted, like runs and flows). */
+Test(query, several_databases_with_rollups_answer_as_flows_do)
+{
+	static const char *const questions[] = {"coverage", "coverage --run 1000002",
+	                                        "coverage --since 2026-11-24T13:48:20",
+	                                        "runs --since 2026-11-24T13:48:20"};
+	char a[256], b[256], *first = malloc(sizeof(out));
+
+	cr_assert_not_null(first);
+	snprintf(a, sizeof(a), "%s/a.db", dir);
+	snprintf(b, sizeof(b), "%s/b.db", dir);
+	read_into(a, "pcaps/demo.pcap");
+	read_into(b, "pcaps/vlan.pcap");
+	read_into(b, "pcaps/mismatch.pcap");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "cp %s %s.stale && cp %s %s.stale && sqlite3 %s.stale 'UPDATE"
+	                    " rollup_state SET flows_max_id = -1' && sqlite3 %s.stale 'UPDATE"
+	                    " rollup_state SET flows_max_id = -1'",
+	                    a, a, b, b, a, b),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --explain --db %s --db %s", a, b),
+	    0);
+	cr_assert(strstr(out, "db1.flow_rollup"), "%s", out);
+	for (size_t i = 0; i < sizeof(questions) / sizeof(questions[0]); i++) {
+		cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query %s --db %s --db %s",
+		                    questions[i], a, b),
+		             0, "%s", out);
+		memcpy(first, out, sizeof(out));
+		cr_assert_eq(tu_run(out, sizeof(out),
+		                    SMAUDIT_BIN " query %s --db %s.stale --db %s.stale",
+		                    questions[i], a, b),
+		             0, "%s", out);
+		cr_expect_str_eq(first, out, "%s", questions[i]);
+	}
+	free(first);
+}
+
 /* A flow deleted by hand: the roll-up is stale, so query reads flows and
  * the deleted flow is gone from coverage at once. */
 Test(query, a_hand_edited_database_is_answered_from_flows)
