@@ -13,13 +13,15 @@
 #
 #   sh tests/bench/query_bench.sh            # from the repository root
 #   N=1000000 RUNS=5 DB=/tmp/q.db sh tests/bench/query_bench.sh
+#   PEERS=5000 sh tests/bench/query_bench.sh   # expected flows from 5000 peers, not 10
 #   BIN=/path/to/older/smaudit sh tests/bench/query_bench.sh   # before/after
 set -eu
 
 BIN=${BIN:-build/smaudit}
 N=${N:-5000000}
 RUNS=${RUNS:-3}
-DB=${DB:-build/bench/query-$N.db}
+PEERS=${PEERS:-10}
+DB=${DB:-build/bench/query-$N-$PEERS.db}
 
 [ -x "$BIN" ] || { echo "query_bench: $BIN not built (make)" >&2; exit 2; }
 command -v sqlite3 >/dev/null || { echo "query_bench: needs the sqlite3 shell" >&2; exit 2; }
@@ -47,8 +49,9 @@ INSERT INTO run_rules (run_id, rule_id, row, direction, proto, port, peer, apps)
 WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < $N - 1),
 g AS (SELECT i, $now - 30 * 86400 + i * (30.0 * 86400 / $N) AS ts,
              CASE WHEN i % 100 = 0 THEN 1 WHEN i % 1000 = 550 THEN 2 ELSE 0 END AS bad,
-             '127.0.0.' || CASE WHEN i % 100 = 0 THEN 66 + (i / 100) % 4
-                                ELSE 50 + i % 10 END AS peer
+             CASE WHEN i % 100 = 0 THEN '127.0.0.' || (66 + (i / 100) % 4)
+                  ELSE '127.0.' || (i % $PEERS / 200) || '.' || (50 + i % $PEERS % 200)
+             END AS peer
       FROM c)
 INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, resp_addr,
                    resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,
