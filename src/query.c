@@ -61,7 +61,7 @@ struct qsql {
 	struct qbind b[MAX_BINDS];
 	int nb;
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
-	int rollup;                 /* the database's roll-up (sm_rollup) may be read */
+	int rollup;                 /* the roll-up (sm_rollup, sm_peers) may be read */
 };
 
 /* A window cut at whole roll-up hours: hours [lo, hi) come from the roll-up,
@@ -324,15 +324,66 @@ static void add_run_window(struct qsql *q, const struct query_filter *f)
 	sql_add(q, "))");
 }
 
+/* " AND ...": the flow_peers rows (aliased v) with a flow started in one of
+ * sp's whole hours: days inside, and the hour bits of the first and last. */
+static void add_peer_hours(struct qsql *q, const struct hour_split *sp)
+{
+	int blo = 0, bhi = 23;
+	int64_t dlo = sp->has_lo ? store_day(sp->lo, &blo) : 0;
+	int64_t dhi = sp->has_hi ? store_day(sp->hi - 1, &bhi) : 0;
+	int64_t mlo = ((1LL << 24) - 1) & ~((1LL << blo) - 1), mhi = (1LL << (bhi + 1)) - 1;
+
+	if (sp->has_lo && sp->has_hi && dlo == dhi) {
+		sql_add_i(q, " AND v.day = ?", dlo);
+		sql_add_i(q, " AND v.hours & ?", mlo & mhi);
+		return;
+	}
+	if (sp->has_lo)
+		sql_add_i(q, " AND v.day >= ?", dlo);
+	if (sp->has_hi)
+		sql_add_i(q, " AND v.day <= ?", dhi);
+	sql_add(q, " AND ((1");
+	if (sp->has_lo)
+		sql_add_i(q, " AND v.day > ?", dlo);
+	if (sp->has_hi)
+		sql_add_i(q, " AND v.day < ?", dhi);
+	sql_add(q, ")");
+	if (sp->has_lo) {
+		sql_add_i(q, " OR (v.day = ?", dlo);
+		sql_add_i(q, " AND v.hours & ?)", mlo);
+	}
+	if (sp->has_hi) {
+		sql_add_i(q, " OR (v.day = ?", dhi);
+		sql_add_i(q, " AND v.hours & ?)", mhi);
+	}
+	sql_add(q, ")");
+}
+
+/* " AND alias.run_id = ? AND alias.verdict = ?" as f asks (alias is a
+ * fixed name). */
+static void add_run_verdict(struct qsql *q, const struct query_filter *f, const char *alias)
+{
+	if (f->run_id) {
+		sql_add(q, " AND ");
+		sql_add(q, alias);
+		sql_add_i(q, ".run_id = ?", f->run_id);
+	}
+	if (f->verdict) {
+		sql_add(q, " AND ");
+		sql_add(q, alias);
+		sql_add_s(q, ".verdict = ?", f->verdict);
+	}
+}
+
 /* The coverage CTE st: per rule of rules, flows, expected (e), distinct
  * peers, bytes, first start, last end. From the roll-up when it holds what
- * the filters ask about (not port, protocol or app, which it does not
- * keep), else in one pass over flows_rule (index order, no sort). */
+ * the filters ask about (not peer, port, protocol or app), else in one pass
+ * over flows_rule (index order, no sort). */
 static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
 {
 	struct hour_split sp;
 
-	if (!q->rollup || f->port || f->proto || f->app || !hour_split(f, &sp)) {
+	if (!q->rollup || f->has_peer || f->port || f->proto || f->app || !hour_split(f, &sp)) {
 		sql_add(q, " st AS (SELECT f.rule_id, count(*) AS n,"
 		           " total(f.verdict = 'expected') AS e, count(DISTINCT f.peer_addr) AS p,"
 		           " total(f.orig_bytes + f.resp_bytes) AS b, min(f.ts_start) AS t0,"
@@ -342,24 +393,30 @@ static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
 		sql_add(q, " GROUP BY f.rule_id)");
 		return;
 	}
-	sql_add(q, " st AS (SELECT g.rule_id, sum(g.n) AS n, total(g.e) AS e,"
-	           " count(DISTINCT g.peer_addr) AS p, total(g.b) AS b, min(g.t0) AS t0,"
-	           " max(g.t1) AS t1 FROM (SELECT u.rule_id, u.flows AS n, u.expected AS e,"
-	           " u.peer_addr, u.bytes AS b, u.ts_first AS t0, u.ts_last AS t1"
+	/* counts, bytes and times: hours from flow_rollup, edges from flows */
+	sql_add(q, " st AS (SELECT c.rule_id, c.n, c.e, pp.p, c.b, c.t0, c.t1 FROM"
+	           " (SELECT g.rule_id, sum(g.n) AS n, total(g.e) AS e, total(g.b) AS b,"
+	           " min(g.t0) AS t0, max(g.t1) AS t1 FROM (SELECT u.rule_id, u.flows AS n,"
+	           " u.expected AS e, u.bytes AS b, u.ts_first AS t0, u.ts_last AS t1"
 	           " FROM sm_rollup u WHERE u.rule_id IN (SELECT rule_id FROM rules)");
 	add_hours(q, &sp);
-	if (f->run_id)
-		sql_add_i(q, " AND u.run_id = ?", f->run_id);
-	if (f->verdict)
-		sql_add_s(q, " AND u.verdict = ?", f->verdict);
-	if (f->has_peer)
-		add_peer_cond(q, f, "u");
+	add_run_verdict(q, f, "u");
+	add_edges(
+	    q, f, &sp,
+	    "SELECT f.rule_id, 1, f.verdict IS 'expected', f.orig_bytes + f.resp_bytes,"
+	    " f.ts_start, f.ts_end FROM flows f WHERE f.rule_id IN (SELECT rule_id FROM rules)",
+	    1);
+	/* distinct peers: days and hour bits from flow_peers, edges from flows */
+	sql_add(q, ") g GROUP BY g.rule_id) c JOIN (SELECT x.rule_id,"
+	           " count(DISTINCT x.peer_addr) AS p FROM (SELECT v.rule_id, v.peer_addr"
+	           " FROM sm_peers v WHERE v.rule_id IN (SELECT rule_id FROM rules)");
+	add_peer_hours(q, &sp);
+	add_run_verdict(q, f, "v");
 	add_edges(q, f, &sp,
-	          "SELECT f.rule_id, 1, f.verdict IS 'expected', f.peer_addr,"
-	          " f.orig_bytes + f.resp_bytes, f.ts_start, f.ts_end FROM flows f"
+	          "SELECT f.rule_id, f.peer_addr FROM flows f"
 	          " WHERE f.rule_id IN (SELECT rule_id FROM rules)",
 	          1);
-	sql_add(q, ") g GROUP BY g.rule_id)");
+	sql_add(q, ") x GROUP BY x.rule_id) pp ON pp.rule_id = c.rule_id)");
 }
 
 /* Fill q with the SQL of one question; returns its columns. */

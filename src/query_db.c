@@ -13,9 +13,10 @@
  *   - a database from before a column existed (tunnel, community_id): the
  *     view computes community_id (sm_community_id) and shows NULL for the
  *     others (a flow of such a database crossed no tunnel we know of);
- *   - the per-hour flow roll-up (store_rollup.c), as the temporary view
- *     sm_rollup (run ids shifted too), only when every database has one in
- *     step with its flows; else the questions read flows.
+ *   - the per-hour flow roll-up (store_rollup.c), as the temporary views
+ *     sm_rollup and sm_peers (run ids shifted too), only when every
+ *     database has one in step with its flows; else the questions read
+ *     flows.
  * Columns come from the first database's tables (PRAGMA table_info), so a
  * column added later needs no change here. */
 #define _GNU_SOURCE
@@ -315,7 +316,8 @@ static int all_rollups_current(sqlite3 *db, int n)
 }
 
 /* Present runs, run_rules and flows as the questions expect them, and the
- * roll-up as view sm_rollup only when it may be read (query_has_rollup). */
+ * roll-up as views sm_rollup and sm_peers only when it may be read
+ * (query_has_rollup). */
 static int build_views(sqlite3 *db, int n)
 {
 	if (community_id_sql_register(db) < 0)
@@ -323,7 +325,9 @@ static int build_views(sqlite3 *db, int n)
 	if (n > 1 && (union_view(db, "runs", NULL, n, NULL) < 0 ||
 	              union_view(db, "run_rules", NULL, n, NULL) < 0))
 		return -1;
-	if (all_rollups_current(db, n) && union_view(db, "flow_rollup", "sm_rollup", n, NULL) < 0)
+	if (all_rollups_current(db, n) &&
+	    (union_view(db, "flow_rollup", "sm_rollup", n, NULL) < 0 ||
+	     union_view(db, "flow_peers", "sm_peers", n, NULL) < 0))
 		return -1;
 	if (n > 1 || !all_have_later_cols(db, n))
 		return union_view(db, "flows", NULL, n, flow_later_cols);

@@ -236,6 +236,12 @@ int64_t store_hour(double ts)
 	return k;
 }
 
+int64_t store_day(int64_t hour, int *bit)
+{
+	*bit = (int)((hour % 24 + 24) % 24);
+	return (hour - *bit) / 24;
+}
+
 const char *store_now_iso(char *buf, size_t len)
 {
 	time_t now = time(NULL);

@@ -1,18 +1,23 @@
 /* store_rollup.c: the per-hour flow roll-up (see store_rollup.h).
  *
- * flow_rollup holds, per hour of ts_start, rule, run, peer and verdict, the
- * flows, expected flows, bytes, first start and last end: what `query
- * coverage` sums instead of walking every flow row. The store adds each row
- * it writes to a small in-memory table of deltas (open addressing, bounded:
- * written out early when full) and upserts them just before the batch
- * commits, so the roll-up costs one statement per group, not per flow.
+ * flow_rollup holds, per hour of ts_start, rule, run and verdict, the flows,
+ * expected flows, bytes, first start and last end; flow_peers, per day,
+ * rule, run, peer and verdict, the hours (bits) in which that peer started
+ * a flow: what `query coverage` reads instead of every flow row (distinct
+ * peers do not add up across hours, so they are kept by peer, but per day,
+ * so a busy host's thousands of peers make one row a day each, not one an
+ * hour). The store adds each row it writes to a small in-memory table of
+ * deltas (open addressing, bounded: written out early when full) and
+ * upserts them just before the batch commits: one statement per group, not
+ * per flow.
  *
  * A checkpoint row that is replaced must not count twice: its stored values
  * are read first and subtracted. Counts and bytes subtract exactly; first
- * start and last end cannot, so a group whose extremes may have come from
- * the removed row (the new row does not cover it: another group, or a later
- * start or earlier end) has them recomputed from flows (one hour of one
- * rule, through flows_rule), and a group left with no flows is deleted.
+ * start, last end and the peer's hour bits cannot, so when the new row does
+ * not cover the old one (another group, or a later start or earlier end)
+ * the old groups are recomputed from flows (one hour of one rule through
+ * flows_rule; one peer's flows of one day through flows_peer), and groups
+ * left with no flows are deleted.
  *
  * rollup_state.flows_max_id says which flows the roll-up accounts for: it
  * is stamped with max(flows.id) at each commit, and set to -1 by triggers
@@ -20,6 +25,7 @@
  * step (rows written by an older smaudit) leaves the roll-up alone; the next
  * store_open rebuilds it, and `query` meanwhile reads flows. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +39,13 @@
 
 /* ---- types ---- */
 
+/* One group's pending change: kind GROUP_FLOWS (flow_rollup: bucket is the
+ * hour, peer "") or GROUP_PEER (flow_peers: bucket is the day). */
+enum { GROUP_FLOWS, GROUP_PEER };
+
 struct delta {
-	int used, recompute;
-	int64_t hour, run_id, flows, expected, bytes;
+	int used, kind, recompute;
+	int64_t bucket, run_id, flows, expected, bytes, hours;
 	double t0, t1;
 	char rule_id[64], peer[ADDR_STRLEN], verdict[32];
 };
@@ -43,6 +53,7 @@ struct delta {
 struct rollup {
 	sqlite3 *db;
 	sqlite3_stmt *upsert, *old_row, *fix_times, *drop_empty;
+	sqlite3_stmt *peer_upsert, *peer_fix, *peer_drop;
 	int ok; /* the roll-up is in step with flows in this transaction */
 	int used;
 	struct delta slot[ROLLUP_SLOTS];
@@ -74,13 +85,17 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* The slot of the group of row (found or claimed); NULL when full. */
-static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int64_t hour)
+/* The slot of group (kind, bucket) of row, found or claimed; the peer is
+ * part of the key of GROUP_PEER only. NULL when the table is full. */
+static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int kind,
+                             int64_t bucket)
 {
-	const char *rule = nz(row->rule_id), *peer = nz(row->peer), *verdict = nz(row->verdict);
+	const char *rule = nz(row->rule_id), *verdict = nz(row->verdict);
+	const char *peer = kind == GROUP_PEER ? nz(row->peer) : "";
 	uint64_t h = 1469598103934665603ULL;
 
-	h = fnv(h, &hour, sizeof(hour));
+	h = fnv(h, &kind, sizeof(kind));
+	h = fnv(h, &bucket, sizeof(bucket));
 	h = fnv(h, &row->run_id, sizeof(row->run_id));
 	h = fnv(h, rule, strlen(rule));
 	h = fnv(h, peer, strlen(peer));
@@ -90,7 +105,8 @@ static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int
 		if (!d->used) {
 			memset(d, 0, sizeof(*d));
 			d->used = 1;
-			d->hour = hour;
+			d->kind = kind;
+			d->bucket = bucket;
 			d->run_id = row->run_id;
 			d->t0 = INFINITY;
 			d->t1 = -INFINITY;
@@ -100,21 +116,24 @@ static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int
 			r->used++;
 			return d;
 		}
-		if (d->hour == hour && d->run_id == row->run_id && !strcmp(d->rule_id, rule) &&
-		    !strcmp(d->peer, peer) && !strcmp(d->verdict, verdict))
+		if (d->kind == kind && d->bucket == bucket && d->run_id == row->run_id &&
+		    !strcmp(d->rule_id, rule) && !strcmp(d->peer, peer) &&
+		    !strcmp(d->verdict, verdict))
 			return d;
 	}
 	return NULL;
 }
 
-/* Bind a group's key to ?1..?5 (hour, rule_id, run_id, peer_addr, verdict). */
+/* Bind a group's key: ?1 bucket (hour or day), ?2 rule_id, ?3 run_id,
+ * ?4 verdict, and ?5 peer_addr for flow_peers. */
 static void bind_key(sqlite3_stmt *st, const struct delta *d)
 {
-	sqlite3_bind_int64(st, 1, d->hour);
+	sqlite3_bind_int64(st, 1, d->bucket);
 	sqlite3_bind_text(st, 2, d->rule_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, d->run_id);
-	sqlite3_bind_text(st, 4, d->peer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, d->verdict, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, d->verdict, -1, SQLITE_STATIC);
+	if (d->kind == GROUP_PEER)
+		sqlite3_bind_text(st, 5, d->peer, -1, SQLITE_STATIC);
 }
 
 /* Step a statement that returns no rows and reset it; 0 or -1. */
@@ -126,33 +145,56 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Write one group's delta: upsert, then the group dropped when no flow is
- * left, else its extremes recomputed when asked. Returns 0 or -1. */
+/* Run st (keyed by d) when cond holds; 0 or -1. */
+static int step_if(int cond, sqlite3_stmt *st, const struct delta *d)
+{
+	if (!cond)
+		return 0;
+	bind_key(st, d);
+	return step_done(st);
+}
+
+/* Bind the matching of d's flows (rule ?6, verdict ?7, start in [?8, ?9)
+ * for buckets of span seconds) for a recomputation. */
+static void bind_flows_of(sqlite3_stmt *st, const struct delta *d, double span)
+{
+	bind_key(st, d);
+	bind_key_text(st, 6, d->rule_id);
+	bind_key_text(st, 7, d->verdict);
+	sqlite3_bind_double(st, 8, (double)d->bucket * span);
+	sqlite3_bind_double(st, 9, (double)(d->bucket + 1) * span);
+}
+
+/* Write one group's delta: upsert; a flow_rollup group is dropped when no
+ * flow is left, else its extremes recomputed when asked; a flow_peers
+ * group has its hours recomputed when asked, dropped when none is left.
+ * Returns 0 or -1. */
 static int write_delta(struct rollup *r, const struct delta *d)
 {
+	if (d->kind == GROUP_PEER) {
+		bind_key(r->peer_upsert, d);
+		sqlite3_bind_int64(r->peer_upsert, 6, d->hours);
+		if (step_done(r->peer_upsert) < 0)
+			return -1;
+		if (d->recompute) {
+			bind_flows_of(r->peer_fix, d, 24.0 * STORE_ROLLUP_SECONDS);
+			if (step_done(r->peer_fix) < 0)
+				return -1;
+		}
+		return step_if(d->recompute, r->peer_drop, d);
+	}
 	bind_key(r->upsert, d);
-	sqlite3_bind_int64(r->upsert, 6, d->flows);
-	sqlite3_bind_int64(r->upsert, 7, d->expected);
-	sqlite3_bind_int64(r->upsert, 8, d->bytes);
-	sqlite3_bind_double(r->upsert, 9, d->t0);
-	sqlite3_bind_double(r->upsert, 10, d->t1);
-	if (step_done(r->upsert) < 0)
+	sqlite3_bind_int64(r->upsert, 5, d->flows);
+	sqlite3_bind_int64(r->upsert, 6, d->expected);
+	sqlite3_bind_int64(r->upsert, 7, d->bytes);
+	sqlite3_bind_double(r->upsert, 8, d->t0);
+	sqlite3_bind_double(r->upsert, 9, d->t1);
+	if (step_done(r->upsert) < 0 || step_if(d->flows < 0 || d->recompute, r->drop_empty, d) < 0)
 		return -1;
-	if (d->flows < 0 || d->recompute) {
-		bind_key(r->drop_empty, d);
-		if (step_done(r->drop_empty) < 0)
-			return -1;
-	}
-	if (d->recompute) {
-		bind_key(r->fix_times, d);
-		bind_key_text(r->fix_times, 6, d->rule_id);
-		bind_key_text(r->fix_times, 7, d->verdict);
-		sqlite3_bind_double(r->fix_times, 8, (double)d->hour * STORE_ROLLUP_SECONDS);
-		sqlite3_bind_double(r->fix_times, 9, (double)(d->hour + 1) * STORE_ROLLUP_SECONDS);
-		if (step_done(r->fix_times) < 0)
-			return -1;
-	}
-	return 0;
+	if (!d->recompute)
+		return 0;
+	bind_flows_of(r->fix_times, d, STORE_ROLLUP_SECONDS);
+	return step_done(r->fix_times);
 }
 
 /* Write every pending delta and empty the table. Returns 0 or -1. */
@@ -172,18 +214,29 @@ static int write_deltas(struct rollup *r)
 	return rc;
 }
 
-/* Add sign times row to its group; recompute marks the group's extremes
- * for recomputation. Returns 0 or -1. */
+/* The slot of a group, writing the table out first when it is full. */
+static struct delta *slot_or_write(struct rollup *r, const struct rollup_row *row, int kind,
+                                   int64_t bucket)
+{
+	struct delta *d = slot_of(r, row, kind, bucket);
+
+	if (d || write_deltas(r) < 0)
+		return d;
+	return slot_of(r, row, kind, bucket);
+}
+
+/* Add sign times row to its groups; recompute marks them for recomputation
+ * from flows (the removed row may have set what cannot be subtracted).
+ * Returns 0 or -1. */
 static int add_row(struct rollup *r, const struct rollup_row *row, int sign, int recompute)
 {
 	int64_t hour = store_hour(row->ts_start);
-	struct delta *d = slot_of(r, row, hour);
+	int bit;
+	int64_t day = store_day(hour, &bit);
+	struct delta *d = slot_or_write(r, row, GROUP_FLOWS, hour), *p;
 
-	if (!d) {
-		if (write_deltas(r) < 0)
-			return -1;
-		d = slot_of(r, row, hour);
-	}
+	if (!d)
+		return -1;
 	d->flows += sign;
 	d->expected += sign * (row->verdict && !strcmp(row->verdict, "expected"));
 	d->bytes += sign * row->bytes;
@@ -192,10 +245,18 @@ static int add_row(struct rollup *r, const struct rollup_row *row, int sign, int
 		d->t1 = fmax(d->t1, row->ts_end);
 	}
 	d->recompute |= recompute;
+	if (sign < 0 && !recompute)
+		return 0; /* the row that replaces it sets the same peer bit */
+	p = slot_or_write(r, row, GROUP_PEER, day);
+	if (!p)
+		return -1;
+	if (sign > 0)
+		p->hours |= 1LL << bit;
+	p->recompute |= recompute;
 	return 0;
 }
 
-/* 1 if two rows fall in the same group. */
+/* 1 if two rows fall in the same groups. */
 static int same_group(const struct rollup_row *a, const struct rollup_row *b)
 {
 	return a->run_id == b->run_id && store_hour(a->ts_start) == store_hour(b->ts_start) &&
@@ -222,7 +283,7 @@ static int is_current(sqlite3 *db, int *cur)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* sm_hour(TS): store_hour() for SQL (the rebuild groups by it). */
+/* sm_hour(TS): store_hour() for SQL (rebuilds and recomputations). */
 static void sql_hour(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	(void)argc;
@@ -231,46 +292,72 @@ static void sql_hour(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int64(ctx, store_hour(sqlite3_value_double(argv[0])));
 }
 
+/* Register sm_hour on db; 0 or -1. */
+static int register_hour(sqlite3 *db)
+{
+	return sqlite3_create_function(db, "sm_hour", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                               sql_hour, NULL, NULL) == SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
 /* ---- API ---- */
 
 struct rollup *rollup_new(sqlite3 *db)
 {
+	static const struct {
+		size_t off;
+		const char *sql;
+	} stmts[] = {
+	    {offsetof(struct rollup, upsert),
+	     "INSERT INTO flow_rollup (hour, rule_id, run_id, verdict, flows, expected, bytes,"
+	     " ts_first, ts_last) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+	     " ON CONFLICT (hour, rule_id, run_id, verdict) DO UPDATE SET"
+	     " flows = flows + excluded.flows, expected = expected + excluded.expected,"
+	     " bytes = bytes + excluded.bytes, ts_first = min(ts_first, excluded.ts_first),"
+	     " ts_last = max(ts_last, excluded.ts_last)"},
+	    {offsetof(struct rollup, old_row),
+	     "SELECT run_id, rule_id, peer_addr, verdict, ts_start, ts_end,"
+	     " orig_bytes + resp_bytes FROM flows WHERE id = ?1"},
+	    {offsetof(struct rollup, drop_empty),
+	     "DELETE FROM flow_rollup WHERE hour = ?1 AND rule_id = ?2 AND run_id = ?3"
+	     " AND verdict = ?4 AND flows <= 0"},
+	    {offsetof(struct rollup, fix_times),
+	     "UPDATE flow_rollup SET (ts_first, ts_last) = (SELECT min(ts_start), max(ts_end)"
+	     " FROM flows WHERE rule_id IS ?6 AND ts_start >= ?8 AND ts_start < ?9"
+	     " AND run_id = ?3 AND verdict IS ?7) WHERE hour = ?1 AND rule_id = ?2"
+	     " AND run_id = ?3 AND verdict = ?4"},
+	    {offsetof(struct rollup, peer_upsert),
+	     "INSERT INTO flow_peers (day, rule_id, run_id, verdict, peer_addr, hours)"
+	     " VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT (day, rule_id, run_id, peer_addr, verdict)"
+	     " DO UPDATE SET hours = hours | excluded.hours"},
+	    {offsetof(struct rollup, peer_fix),
+	     "UPDATE flow_peers SET hours = (SELECT ifnull(sum(DISTINCT 1 << (sm_hour(ts_start)"
+	     " - ?1 * 24)), 0) FROM flows WHERE peer_addr = ?5 AND rule_id IS ?6"
+	     " AND run_id = ?3 AND verdict IS ?7 AND ts_start >= ?8 AND ts_start < ?9)"
+	     " WHERE day = ?1 AND rule_id = ?2 AND run_id = ?3 AND verdict = ?4"
+	     " AND peer_addr = ?5"},
+	    {offsetof(struct rollup, peer_drop),
+	     "DELETE FROM flow_peers WHERE day = ?1 AND rule_id = ?2 AND run_id = ?3"
+	     " AND verdict = ?4 AND peer_addr = ?5 AND hours = 0"},
+	};
 	struct rollup *r = calloc(1, sizeof(*r));
-	static const char *key = "hour = ?1 AND rule_id = ?2 AND run_id = ?3 AND peer_addr = ?4"
-	                         " AND verdict = ?5";
-	char sql[640];
 
 	if (!r)
 		return NULL;
 	r->db = db;
-	if (sqlite3_prepare_v2(
-	        db,
-	        "INSERT INTO flow_rollup (hour, rule_id, run_id, peer_addr, verdict, flows,"
-	        " expected, bytes, ts_first, ts_last) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
-	        " ON CONFLICT (hour, rule_id, run_id, peer_addr, verdict) DO UPDATE SET"
-	        " flows = flows + excluded.flows, expected = expected + excluded.expected,"
-	        " bytes = bytes + excluded.bytes, ts_first = min(ts_first, excluded.ts_first),"
-	        " ts_last = max(ts_last, excluded.ts_last)",
-	        -1, &r->upsert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	                       "SELECT run_id, rule_id, peer_addr, verdict, ts_start, ts_end,"
-	                       " orig_bytes + resp_bytes FROM flows WHERE id = ?1",
-	                       -1, &r->old_row, NULL) != SQLITE_OK)
-		goto fail;
-	snprintf(sql, sizeof(sql),
-	         "UPDATE flow_rollup SET (ts_first, ts_last) = (SELECT min(ts_start), max(ts_end)"
-	         " FROM flows WHERE rule_id IS ?6 AND ts_start >= ?8 AND ts_start < ?9"
-	         " AND run_id = ?3 AND peer_addr = ?4 AND verdict IS ?7) WHERE %s",
-	         key);
-	if (sqlite3_prepare_v2(db, sql, -1, &r->fix_times, NULL) != SQLITE_OK)
-		goto fail;
-	snprintf(sql, sizeof(sql), "DELETE FROM flow_rollup WHERE %s AND flows <= 0", key);
-	if (sqlite3_prepare_v2(db, sql, -1, &r->drop_empty, NULL) != SQLITE_OK)
-		goto fail;
+	if (register_hour(db) < 0) {
+		free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		if (sqlite3_prepare_v2(db, stmts[i].sql, -1,
+		                       (sqlite3_stmt **)((char *)r + stmts[i].off),
+		                       NULL) != SQLITE_OK) {
+			rollup_free(r);
+			return NULL;
+		}
 	return r;
-fail:
-	rollup_free(r);
-	return NULL;
 }
 
 void rollup_free(struct rollup *r)
@@ -281,6 +368,9 @@ void rollup_free(struct rollup *r)
 	sqlite3_finalize(r->old_row);
 	sqlite3_finalize(r->fix_times);
 	sqlite3_finalize(r->drop_empty);
+	sqlite3_finalize(r->peer_upsert);
+	sqlite3_finalize(r->peer_fix);
+	sqlite3_finalize(r->peer_drop);
 	free(r);
 }
 
@@ -361,20 +451,24 @@ int rollup_rebuild_if_stale(sqlite3 *db)
 {
 	int fresh;
 
-	if (sqlite3_create_function(db, "sm_hour", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-	                            sql_hour, NULL, NULL) != SQLITE_OK ||
-	    is_current(db, &fresh) < 0)
+	if (register_hour(db) < 0 || is_current(db, &fresh) < 0)
 		return -1;
 	if (fresh)
 		return 0;
+	/* day and bit as store_day(): h = day * 24 + bit, 0 <= bit < 24 */
 	return sqlite3_exec(
 	           db,
-	           "DELETE FROM flow_rollup;"
-	           " INSERT INTO flow_rollup (hour, rule_id, run_id, peer_addr, verdict, flows,"
-	           " expected, bytes, ts_first, ts_last)"
-	           " SELECT sm_hour(ts_start), ifnull(rule_id, ''), run_id, peer_addr,"
-	           " ifnull(verdict, ''), count(*), sum(verdict IS 'expected'),"
-	           " sum(orig_bytes + resp_bytes), min(ts_start), max(ts_end) FROM flows"
+	           "DELETE FROM flow_rollup; DELETE FROM flow_peers;"
+	           " INSERT INTO flow_rollup (hour, rule_id, run_id, verdict, flows, expected,"
+	           " bytes, ts_first, ts_last)"
+	           " SELECT sm_hour(ts_start), ifnull(rule_id, ''), run_id, ifnull(verdict, ''),"
+	           " count(*), sum(verdict IS 'expected'), sum(orig_bytes + resp_bytes),"
+	           " min(ts_start), max(ts_end) FROM flows GROUP BY 1, 2, 3, 4;"
+	           " INSERT INTO flow_peers (day, rule_id, run_id, peer_addr, verdict, hours)"
+	           " SELECT (h - b) / 24, r, run_id, peer_addr, v, sum(DISTINCT 1 << b)"
+	           " FROM (SELECT h, (h % 24 + 24) % 24 AS b, r, run_id, peer_addr, v"
+	           " FROM (SELECT sm_hour(ts_start) AS h, ifnull(rule_id, '') AS r, run_id,"
+	           " peer_addr, ifnull(verdict, '') AS v FROM flows))"
 	           " GROUP BY 1, 2, 3, 4, 5;"
 	           " INSERT OR REPLACE INTO rollup_state (id, flows_max_id)"
 	           " VALUES (1, (SELECT max(id) FROM flows));",

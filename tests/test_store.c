@@ -217,6 +217,18 @@ Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
 	b.end_reason = END_CLOSED;
 	put(s, id, &b, "http-in", VERDICT_PROTOCOL_MISMATCH);
+	/* e: the only flow of its peer; its final row moves to another verdict,
+	 * so the peer's row under the old verdict goes */
+	{
+		struct flow_record e = sample(40004);
+		uint8_t o[4] = {127, 0, 0, 77};
+		addr_set4(&e.orig, o);
+		e.end_reason = END_CHECKPOINT;
+		put(s, id, &e, "http-in", VERDICT_EXPECTED);
+		cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+		e.end_reason = END_CLOSED;
+		put(s, id, &e, "http-in", VERDICT_UNEXPECTED_PEER);
+	}
 	/* d: checkpoint and final row in one batch; no verdict at all */
 	d = sample(40003);
 	d.ts_start_us = 1793491200000000ULL; /* exactly on an hour */
@@ -235,10 +247,11 @@ Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 		    i % 5 ? VERDICT_EXPECTED : VERDICT_UNEXPECTED_PEER);
 	}
 	store_close(s);
-	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1004, "one row per flow");
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1005, "one row per flow");
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
-	cr_assert_eq(q1("SELECT sum(flows) FROM flow_rollup"), 1004);
-	cr_assert_eq(q1("SELECT count(*) FROM flow_rollup WHERE rule_id = 'http-in'"), 2);
+	cr_assert_eq(q1("SELECT sum(flows) FROM flow_rollup"), 1005);
+	cr_assert_eq(q1("SELECT count(*) FROM flow_rollup WHERE rule_id = 'http-in'"), 3);
+	cr_assert_eq(q1("SELECT count(*) FROM flow_peers WHERE peer_addr = '127.0.0.77'"), 1);
 	cr_assert_eq(q1("SELECT flows_max_id = (SELECT max(id) FROM flows) FROM rollup_state"), 1);
 }
 

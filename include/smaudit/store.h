@@ -64,6 +64,9 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
  * k * STORE_ROLLUP_SECONDS <= ts < (k + 1) * STORE_ROLLUP_SECONDS, exactly. */
 int64_t store_hour(double ts);
 
+/* The day of roll-up hour h: h = day * 24 + *bit, 0 <= *bit < 24. */
+int64_t store_day(int64_t hour, int *bit);
+
 /* Current UTC time as ISO 8601 ("2026-11-24T13:38:15Z") into buf (>= 32 bytes). */
 const char *store_now_iso(char *buf, size_t len);
 

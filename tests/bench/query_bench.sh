@@ -91,8 +91,8 @@ fi
 
 rows=$(sqlite3 "$DB" "SELECT count(*) FROM flows")
 anom=$(sqlite3 "$DB" "SELECT count(*) FROM flows WHERE verdict <> 'expected'")
-groups=$(sqlite3 "$DB" "SELECT count(*) FROM flow_rollup" 2>/dev/null || echo 0)
-echo "database: $rows flows, $anom anomalies, $groups roll-up groups"
+groups=$(sqlite3 "$DB" "SELECT (SELECT count(*) FROM flow_rollup) || ' + ' || (SELECT count(*) FROM flow_peers)" 2>/dev/null || echo 0)
+echo "database: $rows flows, $anom anomalies, $groups roll-up rows (flow_rollup + flow_peers)"
 
 # time_q LABEL ARGS...: median, best and worst wall time of RUNS runs, and
 # the rows; the median is left in $med (ms).
