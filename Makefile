@@ -7,6 +7,8 @@
 #   make sanitize   the test suite under ASan + UBSan
 #   make fuzz       libFuzzer on the packet path (FUZZ_SECONDS=60)
 #   make bench      speed and memory benchmarks
+#   make report-check  the demo's audit report, checked by an HTML5 parser and
+#                   rendered by headless Chromium (light, dark, A4 PDF) to look at
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Things you may reasonably want to change: PREFIX, CC, CFLAGS (appended
@@ -39,7 +41,7 @@ TESTS   := $(wildcard tests/test_*.c)
 TESTBIN := $(TESTS:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run run-demo test test-suite sanitize fuzz bench install uninstall clean \
-        format format-check
+        format format-check report-check
 all: $(BUILD)/smaudit
 
 # V=1 shows the full commands
@@ -121,6 +123,30 @@ fuzz: deps
 	mkdir -p build-fuzz/corpus
 	cd build-fuzz && ./fuzz_packet -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  corpus seeds
+
+# The demo's report, held to pcaps/demo.verdicts by an HTML5 parser, then
+# rendered by headless Chromium: build/report/demo.png (light), demo-dark.png,
+# demo.pdf (A4). Look at them. tests/report/demo-report.png (the README's) is
+# the top of demo.png: convert build/report/demo.png -crop 1200x1560+0+0 +repage
+#   -resize 75% +dither -colors 64 PNG8:tests/report/demo-report.png
+CHROMIUM = chromium --headless --no-sandbox --disable-gpu --hide-scrollbars
+report-check: $(BUILD)/smaudit
+	@sh tests/deps.sh report
+	rm -rf $(BUILD)/report && mkdir -p $(BUILD)/report
+	$(BUILD)/smaudit read -q --host $(DEMO_HOST) --rules rules/socialminer.rules --site rules/demo.site \
+	  --db $(BUILD)/report/demo.db pcaps/demo.pcap > /dev/null
+	$(BUILD)/smaudit report --db $(BUILD)/report/demo.db -o $(BUILD)/report/demo.html
+	/usr/bin/python3 tests/report/check_report.py $(BUILD)/report/demo.html \
+	  pcaps/demo.verdicts $(BUILD)/report/demo.db --roles all
+	$(CHROMIUM) --window-size=1200,4200 --screenshot=$(BUILD)/report/demo.png \
+	  file://$(CURDIR)/$(BUILD)/report/demo.html 2>/dev/null
+	$(CHROMIUM) --window-size=1200,1400 --blink-settings=preferredColorScheme=0 \
+	  --screenshot=$(BUILD)/report/demo-dark.png \
+	  file://$(CURDIR)/$(BUILD)/report/demo.html 2>/dev/null
+	$(CHROMIUM) --no-pdf-header-footer --print-to-pdf=$(BUILD)/report/demo.pdf \
+	  file://$(CURDIR)/$(BUILD)/report/demo.html 2>/dev/null
+	pdfinfo $(BUILD)/report/demo.pdf | grep -q 'Page size:.*(A4)'
+	@echo "report-check: ok; look at $(BUILD)/report/demo.png, demo-dark.png, demo.pdf"
 
 bench: $(BUILD)/smaudit
 	@sh tests/deps.sh bench

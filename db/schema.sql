@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS runs (
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
   version       TEXT,                     -- smaudit version that wrote the run
+  ndpi_version  TEXT,                     -- nDPI library version that named the apps
+  roles         TEXT,                     -- role addresses in force, one "role cidr,cidr" per
+                                          -- line; a role without addresses is absent (its rules
+                                          -- could not check the peer); NULL: not recorded
   encap         TEXT                      -- encapsulations seen and the packets each carried
                                           -- ('erspan2 488, mpls 3'); NULL when none
 );
@@ -93,6 +97,12 @@ CREATE TABLE IF NOT EXISTS flows (
                      CHECK (verdict = 'expected' OR verdict = 'unexpected-port' OR
                             verdict = 'unexpected-direction' OR verdict = 'unexpected-peer' OR
                             verdict = 'protocol-mismatch'),
+  unchecked          TEXT                 -- expected flows only: what the verdict could not check,
+                                          -- 'peer' (the rule's role had no addresses), 'app' (the
+                                          -- rule restricts the application and DPI did not confirm
+                                          -- it: no payload, a port guess, DPI off) or 'peer,app';
+                                          -- NULL: everything checked
+                     CHECK (unchecked = 'peer' OR unchecked = 'app' OR unchecked = 'peer,app'),
   reason             TEXT,                -- why, in words a person can act on
   tunnel             TEXT,                -- what the flow came through, NULL if nothing:
                                           -- encapsulations crossed, then the innermost IP
@@ -126,6 +136,7 @@ CREATE TABLE IF NOT EXISTS flow_rollup (
   verdict    TEXT NOT NULL,             -- flows.verdict; '' when none
   flows      INTEGER NOT NULL,          -- count(*)
   expected   INTEGER NOT NULL,          -- flows with verdict 'expected'
+  unchecked  INTEGER NOT NULL,          -- flows with flows.unchecked set
   bytes      INTEGER NOT NULL,          -- sum(orig_bytes + resp_bytes)
   ts_first   REAL NOT NULL,             -- min(ts_start)
   ts_last    REAL NOT NULL,             -- max(ts_end)

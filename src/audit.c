@@ -64,6 +64,8 @@ static void judge_and_store(struct audit *a, struct flow_record *r, struct audit
 	n->verdicts[v.kind]++;
 	if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
 		n->peer_unchecked++;
+	if (v.kind == VERDICT_EXPECTED && v.app_unchecked)
+		n->app_unchecked++;
 	if (a->cfg.judged)
 		a->cfg.judged(a->cfg.judged_ctx, r, &v);
 	if (r->direction == DIR_IN)
@@ -87,6 +89,7 @@ static void merge_counts(struct audit_counts *to, const struct audit_counts *fro
 	for (int k = 0; k <= VERDICT_PROTOCOL_MISMATCH; k++)
 		to->verdicts[k] += from->verdicts[k];
 	to->peer_unchecked += from->peer_unchecked;
+	to->app_unchecked += from->app_unchecked;
 	to->flows_in += from->flows_in;
 	to->flows_out += from->flows_out;
 	to->flows_local += from->flows_local;
@@ -394,6 +397,7 @@ const struct audit_counts *audit_counts(const struct audit *ca)
 	pthread_mutex_lock(&a->mu);
 	memcpy(a->n.verdicts, a->w.verdicts, sizeof(a->n.verdicts));
 	a->n.peer_unchecked = a->w.peer_unchecked;
+	a->n.app_unchecked = a->w.app_unchecked;
 	a->n.flows_in = a->w.flows_in;
 	a->n.flows_out = a->w.flows_out;
 	a->n.flows_local = a->w.flows_local;

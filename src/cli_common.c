@@ -137,6 +137,40 @@ double cli_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Warn on stderr, before a run starts, about what the matrix cannot check:
+ * roles that rules name but that have no addresses (their peers), and with
+ * --no-dpi every rule that restricts the application. */
+static void warn_unchecked(const char *cmd, const struct rules_matrix *m, int no_dpi)
+{
+	char roles[256] = "", rules[512] = "";
+	size_t ro = 0, ru = 0, napps = 0;
+
+	for (size_t i = 0; i < rules_count(m); i++) {
+		const struct rule *r = rules_get(m, i);
+		const struct sm_cidr *c;
+		napps += r->napps > 0;
+		if (!strcmp(r->role, "any") || rules_role_addrs(m, r->role, &c) > 0)
+			continue;
+		if (!strstr(roles, r->role) && ro < sizeof(roles))
+			ro += (size_t)snprintf(roles + ro, sizeof(roles) - ro, "%s%s",
+			                       ro ? ", " : "", r->role);
+		if (ru < sizeof(rules))
+			ru += (size_t)snprintf(rules + ru, sizeof(rules) - ru, "%s%s",
+			                       ru ? ", " : "", r->id);
+	}
+	if (ro)
+		fprintf(stderr,
+		        "smaudit %s: warning: no addresses for role %s: flows of rules %s will be "
+		        "rated on port and direction only, their peers not checked (give --role "
+		        "NAME=ADDR or a site file; 'smaudit site suggest' proposes one)\n",
+		        cmd, roles, rules);
+	if (no_dpi && napps)
+		fprintf(stderr,
+		        "smaudit %s: warning: --no-dpi: the application of the %zu rules that "
+		        "restrict it will not be checked\n",
+		        cmd, napps);
+}
+
 struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct run_cfg *cfg,
                          int *rc, int *no_host)
 {
@@ -158,6 +192,8 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 		*no_host = 1;
 		return NULL;
 	}
+	if (!o->quiet)
+		warn_unchecked(cmd, m, o->no_dpi);
 	cfg->db = o->db;
 	cfg->filter = o->filter;
 	cfg->flow = o->flow;

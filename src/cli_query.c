@@ -8,21 +8,19 @@
  * Output format: table when stdout is a terminal, CSV otherwise (stable for
  * scripts); --format overrides. */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sys/ioctl.h>
 
 #include <sqlite3.h>
 
+#include "cli_filter.h"
 #include "smaudit/cli.h"
 #include "smaudit/query.h"
 #include "smaudit/record.h"
@@ -33,25 +31,15 @@ static const char usage_text[] =
     "usage: smaudit query anomalies|coverage|flows|runs [options]\n"
     "  anomalies   non-expected flows grouped by verdict, direction, peer, port,\n"
     "              proto and app (--flows: one line per flow instead)\n"
-    "  coverage    every rule in force in the window: flows, peers, bytes, and\n"
-    "              seen = yes | anomalous-only | never\n"
+    "  coverage    every rule in force in the window: flows, expected, peers, bytes,\n"
+    "              seen = yes | anomalous-only | never, and unchecked flows\n"
     "  flows       one line per flow\n"
     "  runs        one line per capture run\n"
     "options:\n"
     "  --db FILE           database (default $SMAUDIT_DB, else smaudit.db); repeat it\n"
     "                      (up to 10) to ask several databases at once, read-only: run\n"
     "                      ids of the k-th (from 0) show as k*1000000 + id, flow ids as\n"
-    "                      k*1000000000000 + id\n"
-    "  --since T --until T flows that started in [since, until): ISO 8601 date or\n"
-    "                      date-time (UTC unless Z/+HH:MM), or relative 30m, 24h, 7d\n"
-    "  --run ID|last       one run (last: the newest)\n"
-    "  --verdict V         expected, unexpected-port, unexpected-direction,\n"
-    "                      unexpected-peer, protocol-mismatch\n"
-    "  --rule ID           matched rule\n"
-    "  --peer ADDR|CIDR    remote end\n"
-    "  --port N            service (responder) port, 1..65535\n"
-    "  --proto P           tcp, udp, icmp or icmp6 (any case)\n"
-    "  --app NAME          application protocol (nDPI name, any case)\n"
+    "                      k*1000000000000 + id\n" CLI_FILTER_HELP
     "  --limit N           at most N rows\n"
     "  --format F          table (default on a terminal; fits $COLUMNS or the terminal's\n"
     "                      width, times in UTC), csv (default otherwise), json;\n"
@@ -60,81 +48,29 @@ static const char usage_text[] =
     "                      (Suricata EVE JSON: a flow event per flow, an alert event per\n"
     "                      flow that is not expected)\n"
     "  --flows             anomalies: list the flows instead of groups\n"
+    "  --unchecked         anomalies: the expected flows that were not fully checked\n"
+    "                      (unchecked = peer: the rule's role had no addresses; app: DPI\n"
+    "                      did not confirm the application the rule restricts)\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
     "  --explain           print the query plan instead of rows\n"
     "exit: 0 ok, 1 anomalies found (--fail-on-anomaly), 2 bad arguments or database,\n"
     "      3 failure while reading\n";
 
-enum {
-	OPT_DB = 256,
-	OPT_SINCE,
-	OPT_UNTIL,
-	OPT_RUN,
-	OPT_VERDICT,
-	OPT_RULE,
-	OPT_PEER,
-	OPT_PORT,
-	OPT_PROTO,
-	OPT_APP,
-	OPT_LIMIT,
-	OPT_FORMAT,
-	OPT_FLOWS,
-	OPT_FAIL,
-	OPT_EXPLAIN
-};
+enum { OPT_DB = 256, OPT_FORMAT, OPT_FLOWS, OPT_FAIL, OPT_EXPLAIN, OPT_UNCHECKED };
 
 static const struct option long_opts[] = {
+    CLI_FILTER_OPTIONS,
     {"db", required_argument, NULL, OPT_DB},
-    {"since", required_argument, NULL, OPT_SINCE},
-    {"until", required_argument, NULL, OPT_UNTIL},
-    {"run", required_argument, NULL, OPT_RUN},
-    {"verdict", required_argument, NULL, OPT_VERDICT},
-    {"rule", required_argument, NULL, OPT_RULE},
-    {"peer", required_argument, NULL, OPT_PEER},
-    {"port", required_argument, NULL, OPT_PORT},
-    {"proto", required_argument, NULL, OPT_PROTO},
-    {"app", required_argument, NULL, OPT_APP},
-    {"limit", required_argument, NULL, OPT_LIMIT},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"flows", no_argument, NULL, OPT_FLOWS},
     {"fail-on-anomaly", no_argument, NULL, OPT_FAIL},
+    {"unchecked", no_argument, NULL, OPT_UNCHECKED},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* Parse a decimal integer in [lo, hi] (no sign, no spaces, no suffix).
- * Returns 0, or -1 if s is not one. */
-static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Print "smaudit query: MESSAGE" as one line on stderr, with control
- * characters from user values shown as '?' (no terminal escapes). */
-__attribute__((format(printf, 1, 2))) static void errmsg(const char *fmt, ...)
-{
-	char buf[768];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	for (char *p = buf; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	fprintf(stderr, "%s: %s\n", PROG, buf);
-}
+#define errmsg(...) cli_errmsg(PROG, __VA_ARGS__)
 
 /* One-line error on stderr; returns 2 (usage or input error). */
 static int fail(const char *opt, const char *val, const char *what)
@@ -148,7 +84,8 @@ static int filter_applies(enum query_kind kind, int opt)
 {
 	if (kind != QUERY_RUNS)
 		return 1;
-	return opt == OPT_SINCE || opt == OPT_UNTIL || opt == OPT_RUN || opt == OPT_LIMIT;
+	return opt == CLI_OPT_SINCE || opt == CLI_OPT_UNTIL || opt == CLI_OPT_RUN ||
+	       opt == CLI_OPT_LIMIT;
 }
 
 /* Everything the command line asked for. */
@@ -160,26 +97,8 @@ struct query_opts {
 	int ndb;
 	const char *cmd;
 	int flows, fail_on, explain;
-	int run_last;  /* --run last: resolved once the database is open */
-	char proto[8]; /* --proto as stored (lower case) */
-	int seen_opt[OPT_EXPLAIN + 1];
+	int seen_opt[CLI_OPT_LIMIT + 1]; /* filter options given */
 };
-
-/* Id of the newest run into *id; -1 if there is none. */
-static int last_run(struct sqlite3 *db, int64_t *id)
-{
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		*id = sqlite3_column_int64(st, 0);
-		rc = 0;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
 
 /* Width a table must fit when stdout is a terminal: $COLUMNS if it is a
  * number, else the terminal's own (TIOCGWINSZ); 0 (no limit) otherwise, so
@@ -192,23 +111,11 @@ static size_t terminal_width(void)
 
 	if (!isatty(STDOUT_FILENO))
 		return 0;
-	if (env && parse_int(env, 20, 100000, &v) == 0)
+	if (env && cli_parse_int(env, 20, 100000, &v) == 0)
 		return (size_t)v;
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
 		return ws.ws_col;
 	return 0;
-}
-
-/* "expected, unexpected-port, ..." from record.h's names, into buf. */
-static const char *verdict_list(char *buf, size_t len)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int k = VERDICT_NONE + 1; k <= VERDICT_MAX && n < len; k++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", k > 1 ? ", " : "",
-		                      verdict_str((enum verdict_kind)k));
-	return buf;
 }
 
 /* The format named a; returns 0, or -1 if there is none. */
@@ -229,94 +136,22 @@ static int parse_format(const char *a, enum query_format *fmt)
 	return -1;
 }
 
-/* Apply a filter option c with value a to o's filter. Returns 0, or an exit code. */
-static int parse_filter(struct query_opts *o, int c, const char *a)
-{
-	struct query_filter *f = &o->f;
-	char err[512];
-	int64_t v;
-
-	switch (c) {
-	case OPT_SINCE:
-	case OPT_UNTIL: {
-		double t;
-		if (query_parse_time(a, time(NULL), &t, err, sizeof(err)) < 0) {
-			errmsg("%s: %s", c == OPT_SINCE ? "--since" : "--until", err);
-			return 2;
-		}
-		if (c == OPT_SINCE) {
-			f->has_since = 1;
-			f->since = t;
-		} else {
-			f->has_until = 1;
-			f->until = t;
-		}
-		return 0;
-	}
-	case OPT_RUN:
-		o->run_last = strcmp(a, "last") == 0;
-		if (!o->run_last && parse_int(a, 1, INT64_MAX, &v) < 0)
-			return fail("--run", a, "not a run id (a positive integer, or last)");
-		f->run_id = o->run_last ? 0 : v;
-		return 0;
-	case OPT_VERDICT:
-		if (!query_verdict_valid(a)) {
-			char names[160], what[192];
-			snprintf(what, sizeof(what), "not a verdict (%s)",
-			         verdict_list(names, sizeof(names)));
-			return fail("--verdict", a, what);
-		}
-		f->verdict = a;
-		return 0;
-	case OPT_RULE:
-		if (!*a)
-			return fail("--rule", a, "empty rule id");
-		f->rule_id = a;
-		return 0;
-	case OPT_PEER:
-		if (cidr_parse(a, &f->peer) < 0)
-			return fail("--peer", a, "not an IPv4/IPv6 address or ADDR/PREFIX");
-		f->has_peer = 1;
-		return 0;
-	case OPT_PORT:
-		if (parse_int(a, 1, 65535, &v) < 0)
-			return fail("--port", a, "not a port (1..65535)");
-		f->port = (int)v;
-		return 0;
-	case OPT_PROTO:
-		if (strcasecmp(a, "tcp") && strcasecmp(a, "udp") && strcasecmp(a, "icmp") &&
-		    strcasecmp(a, "icmp6"))
-			return fail("--proto", a, "not a protocol (tcp, udp, icmp, icmp6)");
-		memset(o->proto, 0, sizeof(o->proto));
-		for (size_t i = 0; i < sizeof(o->proto) - 1 && a[i]; i++)
-			o->proto[i] = (char)tolower((unsigned char)a[i]); /* as stored */
-		f->proto = o->proto;
-		return 0;
-	case OPT_APP:
-		if (!*a)
-			return fail("--app", a, "empty protocol name");
-		f->app = a;
-		return 0;
-	case OPT_LIMIT:
-	default:
-		if (parse_int(a, 1, INT64_MAX, &v) < 0)
-			return fail("--limit", a, "not a row count (a positive integer)");
-		f->limit = v;
-		return 0;
-	}
-}
-
 /* Read the options into o. Returns -1 to go on, or an exit code (0 after --help). */
 static int parse_args(int argc, char **argv, struct query_opts *o)
 {
-	int c, rc;
+	int c;
 
 	optind = 0; /* glibc: full re-initialisation, argv[0] is "query" */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
 		const char *a = optarg;
-		if (c >= OPT_DB && c <= OPT_EXPLAIN)
+		int r = cli_filter_option(&o->f, c, a, PROG);
+		if (r < 0)
+			return 2;
+		if (r > 0) {
 			o->seen_opt[c] = 1;
+			continue;
+		}
 		switch (c) {
 		case 'h':
 			fputs(usage_text, stdout);
@@ -345,15 +180,15 @@ static int parse_args(int argc, char **argv, struct query_opts *o)
 		case OPT_EXPLAIN:
 			o->explain = 1;
 			break;
+		case OPT_UNCHECKED:
+			o->f.unchecked = 1;
+			break;
 		case ':':
 			errmsg("%s needs a value", argv[optind - 1]);
 			return 2;
 		case '?':
 			errmsg("unknown option '%s' (see --help)", argv[optind - 1]);
 			return 2;
-		default:
-			if ((rc = parse_filter(o, c, a)) != 0)
-				return rc;
 		}
 	}
 	if (optind >= argc) {
@@ -384,9 +219,10 @@ static int check_args(struct query_opts *o)
 		errmsg("unknown question '%.60s' (anomalies, coverage, flows, runs)", o->cmd);
 		return 2;
 	}
-	if ((o->flows || o->fail_on) && strcmp(o->cmd, "anomalies") != 0) {
-		errmsg("%s applies to 'query anomalies' only",
-		       o->flows ? "--flows" : "--fail-on-anomaly");
+	if ((o->flows || o->fail_on || o->f.unchecked) && strcmp(o->cmd, "anomalies") != 0) {
+		errmsg("%s applies to 'query anomalies' only", o->flows     ? "--flows"
+		                                               : o->fail_on ? "--fail-on-anomaly"
+		                                                            : "--unchecked");
 		return 2;
 	}
 	if ((o->fmt == QUERY_FMT_ZEEK || o->fmt == QUERY_FMT_ZEEK_JSON ||
@@ -399,7 +235,7 @@ static int check_args(struct query_opts *o)
 		                                  : "zeek-json");
 		return 2;
 	}
-	for (int opt = OPT_SINCE; opt <= OPT_LIMIT; opt++) {
+	for (int opt = CLI_OPT_SINCE; opt <= CLI_OPT_LIMIT; opt++) {
 		if (o->seen_opt[opt] && !filter_applies(o->kind, opt)) {
 			for (const struct option *lo = long_opts; lo->name; lo++)
 				if (lo->val == opt)
@@ -408,10 +244,8 @@ static int check_args(struct query_opts *o)
 			return 2;
 		}
 	}
-	if (o->f.has_since && o->f.has_until && o->f.since >= o->f.until) {
-		errmsg("--since must be before --until");
+	if (cli_filter_check(&o->f, PROG) < 0)
 		return 2;
-	}
 	return -1;
 }
 
@@ -443,8 +277,7 @@ static int run_query(struct query_opts *o)
 		errmsg("%s", err);
 		return 2;
 	}
-	if (o->run_last && last_run(db, &o->f.run_id) < 0) {
-		errmsg("--run last: %s has no runs", o->db_paths[0]);
+	if (cli_filter_resolve(db, &o->f, o->db_paths[0], PROG) < 0) {
 		query_close(db);
 		return 2;
 	}

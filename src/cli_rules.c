@@ -23,6 +23,7 @@ struct rules_opts {
 	const char *files[CLI_MAX_LIST]; /* check FILE... */
 	size_t nfiles;
 	int help;
+	char format; /* rules show: 't'able (default), 'c'sv or 'm'arkdown */
 };
 
 static void usage_check(FILE *f)
@@ -58,6 +59,8 @@ static void usage_show(FILE *f)
 	           "--site FILE    a site file (hosts, roles, moved ports, includes); repeatable\n"
 	           "--host ADDR    a monitored SocialMiner address (ADDR[/PFX]); repeatable\n"
 	           "--role NAME=ADDR[,ADDR...]  who holds a role; wins over site files\n"
+	           "--format F     table (default), csv (RFC 4180, the table only) or md\n"
+	           "               (Markdown, for a firewall request or a ticket)\n"
 	           "Exit: 0 printed, 2 an error in a file or option.\n");
 }
 
@@ -69,13 +72,29 @@ static void usage_rules(FILE *f)
 	        "Run 'smaudit rules check --help' or 'smaudit rules show --help' for options.\n");
 }
 
+/* --format F of 'rules show' into o->format; 0, or -1 with a message. */
+static int format_opt(struct rules_opts *o, const char *cmd, const char *f, int allow_files)
+{
+	if (allow_files || (strcmp(f, "table") && strcmp(f, "csv") && strcmp(f, "md"))) {
+		fprintf(stderr, "smaudit rules %s: --format '%.20s': %s\n", cmd, f,
+		        allow_files ? "only 'rules show' takes a format"
+		                    : "not a format (table, csv, md)");
+		return -1;
+	}
+	o->format = f[0];
+	return 0;
+}
+
 /* Parse argv (argv[0] = "check" or "show"); 0, or 2 on a usage error. */
 static int parse_opts(int argc, char **argv, struct rules_opts *o, int allow_files)
 {
-	static const struct option longopts[] = {
-	    {"rules", required_argument, NULL, 'r'}, {"site", required_argument, NULL, 's'},
-	    {"host", required_argument, NULL, 'H'},  {"role", required_argument, NULL, 'R'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"rules", required_argument, NULL, 'r'},
+	                                         {"site", required_argument, NULL, 's'},
+	                                         {"host", required_argument, NULL, 'H'},
+	                                         {"role", required_argument, NULL, 'R'},
+	                                         {"format", required_argument, NULL, 'F'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
 	struct cli_site *s = &o->site;
 	int c, rc = 0;
 
@@ -92,6 +111,8 @@ static int parse_opts(int argc, char **argv, struct rules_opts *o, int allow_fil
 			rc = cli_push(s->roles, &s->nroles, optarg, "--role");
 		else if (c == 'h')
 			o->help = 1;
+		else if (c == 'F')
+			rc = format_opt(o, argv[0], optarg, allow_files);
 		else
 			rc = -1;
 	}
@@ -199,6 +220,83 @@ static int cmd_check(const struct rules_opts *o)
 
 #define SHOW_COLS 10
 
+typedef char show_row[SHOW_COLS][200];
+
+/* The matrix as aligned columns; cells[0] is the header. */
+static void print_table(show_row *cells, size_t n)
+{
+	size_t w[SHOW_COLS];
+
+	for (int c = 0; c < SHOW_COLS; c++) {
+		w[c] = 0;
+		for (size_t i = 0; i <= n; i++)
+			if (strlen(cells[i][c]) > w[c])
+				w[c] = strlen(cells[i][c]);
+	}
+	for (size_t i = 0; i <= n; i++) {
+		for (int c = 0; c < SHOW_COLS; c++) {
+			if (c == SHOW_COLS - 1)
+				printf("%s\n", cells[i][c]);
+			else
+				printf("%-*s  ", (int)w[c], cells[i][c]);
+		}
+		if (i == 0) {
+			for (int c = 0; c < SHOW_COLS; c++)
+				for (size_t k = 0; k < w[c] + (c < SHOW_COLS - 1 ? 2 : 0); k++)
+					putchar(k < w[c] ? '-' : ' ');
+			putchar('\n');
+		}
+	}
+}
+
+/* The matrix as CSV (RFC 4180: quoted when a field holds , " CR or LF). */
+static void print_csv(show_row *cells, size_t n)
+{
+	for (size_t i = 0; i <= n; i++) {
+		for (int c = 0; c < SHOW_COLS; c++) {
+			const char *v = cells[i][c];
+			if (c)
+				putchar(',');
+			if (!strpbrk(v, ",\"\r\n")) {
+				fputs(v, stdout);
+				continue;
+			}
+			putchar('"');
+			for (; *v; v++) {
+				if (*v == '"')
+					putchar('"');
+				putchar(*v);
+			}
+			putchar('"');
+		}
+		fputs("\r\n", stdout);
+	}
+}
+
+/* The matrix as a Markdown table ('|' and '\\' escaped, line breaks as spaces). */
+static void print_md(show_row *cells, size_t n)
+{
+	for (size_t i = 0; i <= n; i++) {
+		putchar('|');
+		for (int c = 0; c < SHOW_COLS; c++) {
+			putchar(' ');
+			for (const char *v = cells[i][c]; *v; v++) {
+				if (*v == '|' || *v == '\\')
+					putchar('\\');
+				putchar(*v == '\n' || *v == '\r' ? ' ' : *v);
+			}
+			fputs(" |", stdout);
+		}
+		putchar('\n');
+		if (i == 0) {
+			putchar('|');
+			for (int c = 0; c < SHOW_COLS; c++)
+				fputs("---|", stdout);
+			putchar('\n');
+		}
+	}
+}
+
 static int cmd_show(const struct rules_opts *o)
 {
 	static const char *const head[SHOW_COLS] = {"Listener/service",
@@ -212,8 +310,8 @@ static int cmd_show(const struct rules_opts *o)
 	                                            "Apps",
 	                                            "Configurable"};
 	struct rules_matrix *m = build(o);
-	size_t n, w[SHOW_COLS];
-	char(*cells)[SHOW_COLS][200];
+	size_t n;
+	show_row *cells;
 	const struct rules_file *files;
 	const struct sm_cidr *hosts;
 	size_t nfiles, nhosts;
@@ -268,32 +366,23 @@ static int cmd_show(const struct rules_opts *o)
 		snprintf(row[8], sizeof(row[8]), "%s", apps);
 		snprintf(row[9], sizeof(row[9]), "%s", r->configurable ? "yes" : "no");
 	}
-	for (int c = 0; c < SHOW_COLS; c++) {
-		w[c] = 0;
-		for (size_t i = 0; i <= n; i++)
-			if (strlen(cells[i][c]) > w[c])
-				w[c] = strlen(cells[i][c]);
-	}
-	for (size_t i = 0; i <= n; i++) {
-		for (int c = 0; c < SHOW_COLS; c++) {
-			if (c == SHOW_COLS - 1)
-				printf("%s\n", cells[i][c]);
-			else
-				printf("%-*s  ", (int)w[c], cells[i][c]);
-		}
-		if (i == 0) {
-			for (int c = 0; c < SHOW_COLS; c++)
-				for (size_t k = 0; k < w[c] + (c < SHOW_COLS - 1 ? 2 : 0); k++)
-					putchar(k < w[c] ? '-' : ' ');
-			putchar('\n');
-		}
-	}
+	if (o->format == 'c')
+		print_csv(cells, n);
+	else if (o->format == 'm')
+		print_md(cells, n);
+	else
+		print_table(cells, n);
+	if (o->format == 'c')
+		goto done;
 	nfiles = rules_files(m, &files);
 	nhosts = rules_hosts(m, &hosts);
 	cidr_list(hosts, nhosts, hl, sizeof(hl));
-	printf("\nmonitored hosts: %s\n", nhosts ? hl : "none (give --host or a site file)");
+	printf("\n%smonitored hosts: %s\n", o->format == 'm' ? "- " : "",
+	       nhosts ? hl : "none (give --host or a site file)");
 	for (size_t i = 0; i < nfiles; i++)
-		printf("file: %s sha256:%s\n", files[i].path, files[i].sha256);
+		printf("%sfile: %s sha256:%s\n", o->format == 'm' ? "- " : "", files[i].path,
+		       files[i].sha256);
+done:
 	free(cells);
 	rules_free(m);
 	return 0;

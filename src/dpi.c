@@ -268,6 +268,11 @@ uint64_t dpi_live_states(const struct dpi_ctx *ctx)
 	return ctx ? ctx->live : 0;
 }
 
+const char *dpi_version(void)
+{
+	return ndpi_revision();
+}
+
 /* ---- nDPI's protocol names --------------------------------------------- */
 
 static char app_names[DPI_MAX_NAMES][32];

@@ -135,7 +135,8 @@ static int group_cmp(const void *x, const void *y)
 }
 
 void findings_print(const struct findings *fd, const uint64_t *verdicts, uint64_t peer_unchecked,
-                    uint64_t stored, const char *db, int64_t run_id, FILE *out)
+                    uint64_t app_unchecked, uint64_t stored, const char *db, int64_t run_id,
+                    FILE *out)
 {
 	enum { SHOW = CFG_FINDINGS_SHOWN }; /* per verdict; the database has them all */
 	uint64_t more_groups = 0, more_flows = 0;
@@ -155,10 +156,22 @@ void findings_print(const struct findings *fd, const uint64_t *verdicts, uint64_
 			        " (%llu with the peer not checked: a role has no addresses, "
 			        "see --role)",
 			        (unsigned long long)peer_unchecked);
+		if (order[i] == VERDICT_EXPECTED && app_unchecked)
+			fprintf(out, " (%llu with the application not confirmed by DPI)",
+			        (unsigned long long)app_unchecked);
 	}
 	fprintf(out, "\n");
+	if (peer_unchecked || app_unchecked)
+		fprintf(out,
+		        "not checked: smaudit query anomalies --unchecked --db %s --run %lld lists "
+		        "them\n",
+		        db, (long long)run_id);
 	if (!fd->ngroups) {
-		fprintf(out, total ? "every stored flow fits the matrix\n" : "no flows stored\n");
+		fprintf(out, !total ? "no flows stored\n"
+		             : peer_unchecked || app_unchecked
+		                 ? "every stored flow fits the matrix, "
+		                   "but not every one was checked\n"
+		                 : "every stored flow fits the matrix\n");
 		return;
 	}
 	sorted = malloc(sizeof(*sorted) * fd->ngroups);

@@ -21,6 +21,8 @@ static void usage(FILE *out)
 	             "  rules check|show  validate rules files, print the effective matrix\n"
 	             "  query anomalies|coverage|flows|runs\n"
 	             "                    answer audit questions from the database\n"
+	             "  report [-o FILE]  the audit as one HTML (or Markdown) document\n"
+	             "  site suggest      propose a site file (roles) from the traffic\n"
 	             "\n"
 	             "  smaudit COMMAND --help   options of one command\n"
 	             "  smaudit --version        version and library versions\n");
@@ -51,6 +53,10 @@ int main(int argc, char **argv)
 		return cli_rules(argc - 1, argv + 1);
 	if (!strcmp(cmd, "query"))
 		return cli_query(argc - 1, argv + 1);
+	if (!strcmp(cmd, "report"))
+		return cli_report(argc - 1, argv + 1);
+	if (!strcmp(cmd, "site"))
+		return cli_site(argc - 1, argv + 1);
 	fprintf(stderr, "smaudit: unknown command '%s' (see smaudit --help)\n", cmd);
 	return 2;
 }

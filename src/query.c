@@ -61,6 +61,7 @@ struct qsql {
 	struct qbind b[MAX_BINDS];
 	int nb;
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
+	const char *uc;             /* "f.unchecked", or "NULL" for a database without it */
 	int rollup;                 /* the roll-up (sm_rollup, sm_peers) may be read */
 };
 
@@ -84,18 +85,28 @@ static const struct col anomaly_cols[] = {
 };
 
 static const struct col flow_cols[] = {
-    {"id", COL_INT},           {"run", COL_INT},
-    {"uid", COL_TEXT},         {"community_id", COL_TEXT},
-    {"start", COL_TIME},       {"duration", COL_REAL},
-    {"proto", COL_TEXT},       {"orig_addr", COL_TEXT},
-    {"orig_port", COL_INT},    {"resp_addr", COL_TEXT},
-    {"resp_port", COL_INT},    {"direction", COL_TEXT},
-    {"peer", COL_TEXT},        {"pkts", COL_INT},
-    {"bytes", COL_BYTES},      {"state", COL_TEXT},
-    {"end_reason", COL_TEXT},  {"app", COL_TEXT},
-    {"server_name", COL_TEXT}, {"rule", COL_TEXT},
-    {"verdict", COL_TEXT},     {"reason", COL_TEXT},
+    {"id", COL_INT},          {"run", COL_INT},
+    {"uid", COL_TEXT},        {"community_id", COL_TEXT},
+    {"start", COL_TIME},      {"duration", COL_REAL},
+    {"proto", COL_TEXT},      {"orig_addr", COL_TEXT},
+    {"orig_port", COL_INT},   {"resp_addr", COL_TEXT},
+    {"resp_port", COL_INT},   {"direction", COL_TEXT},
+    {"peer", COL_TEXT},       {"pkts", COL_INT},
+    {"bytes", COL_BYTES},     {"state", COL_TEXT},
+    {"end_reason", COL_TEXT}, {"app", COL_TEXT},
+    {"confidence", COL_TEXT}, {"server_name", COL_TEXT},
+    {"rule", COL_TEXT},       {"verdict", COL_TEXT},
+    {"unchecked", COL_TEXT},  {"reason", COL_TEXT},
     {"tunnel", COL_TEXT},
+};
+
+/* query anomalies --unchecked: expected flows not fully checked, grouped. */
+static const struct col unchecked_cols[] = {
+    {"unchecked", COL_TEXT},  {"direction", COL_TEXT},  {"peer", COL_TEXT},
+    {"port", COL_INT},        {"proto", COL_TEXT},      {"app", COL_TEXT},
+    {"confidence", COL_TEXT}, {"rule", COL_TEXT},       {"flows", COL_INT},
+    {"bytes", COL_BYTES},     {"first_seen", COL_TIME}, {"last_seen", COL_TIME},
+    {"reason", COL_TEXT},
 };
 
 static const struct col coverage_cols[] = {
@@ -104,6 +115,7 @@ static const struct col coverage_cols[] = {
     {"apps", COL_TEXT},       {"seen", COL_TEXT},      {"flows", COL_INT},
     {"expected", COL_INT},    {"peers", COL_INT},      {"bytes", COL_BYTES},
     {"first_seen", COL_TIME}, {"last_seen", COL_TIME}, {"description", COL_TEXT},
+    {"unchecked", COL_INT}, /* expected flows not fully checked */
 };
 
 static const struct col run_cols[] = {
@@ -229,10 +241,15 @@ static void add_flow_select(struct qsql *q, const char *cols, enum query_kind ki
 	sql_add(q, "SELECT ");
 	sql_add(q, cols);
 	sql_add(q, " FROM flows f WHERE");
-	if (kind == QUERY_ANOMALY_FLOWS)
+	if (kind == QUERY_ANOMALY_FLOWS && f->unchecked) {
+		sql_add(q, " ");
+		sql_add(q, q->uc);
+		sql_add(q, " IS NOT NULL");
+	} else if (kind == QUERY_ANOMALY_FLOWS) {
 		add_anomaly_cond(q);
-	else
+	} else {
 		sql_add(q, " 1");
+	}
 	add_flow_filters(q, f, 1);
 	sql_add(q, " ORDER BY f.ts_start, f.id");
 	add_limit(q, f);
@@ -382,10 +399,14 @@ static void add_run_verdict(struct qsql *q, const struct query_filter *f, const 
 static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
 {
 	struct hour_split sp;
+	char head[320];
 
 	if (!q->rollup || f->has_peer || f->port || f->proto || f->app || !hour_split(f, &sp)) {
 		sql_add(q, " st AS (SELECT f.rule_id, count(*) AS n,"
 		           " total(f.verdict = 'expected') AS e, count(DISTINCT f.peer_addr) AS p,"
+		           " total(");
+		sql_add(q, q->uc);
+		sql_add(q, " IS NOT NULL) AS u,"
 		           " total(f.orig_bytes + f.resp_bytes) AS b, min(f.ts_start) AS t0,"
 		           " max(f.ts_end) AS t1 FROM flows f"
 		           " WHERE f.rule_id IN (SELECT rule_id FROM rules)");
@@ -394,18 +415,21 @@ static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
 		return;
 	}
 	/* counts, bytes and times: hours from flow_rollup, edges from flows */
-	sql_add(q, " st AS (SELECT c.rule_id, c.n, c.e, pp.p, c.b, c.t0, c.t1 FROM"
-	           " (SELECT g.rule_id, sum(g.n) AS n, total(g.e) AS e, total(g.b) AS b,"
-	           " min(g.t0) AS t0, max(g.t1) AS t1 FROM (SELECT u.rule_id, u.flows AS n,"
-	           " u.expected AS e, u.bytes AS b, u.ts_first AS t0, u.ts_last AS t1"
+	sql_add(q, " st AS (SELECT c.rule_id, c.n, c.e, pp.p, c.u, c.b, c.t0, c.t1 FROM"
+	           " (SELECT g.rule_id, sum(g.n) AS n, total(g.e) AS e, total(g.u) AS u,"
+	           " total(g.b) AS b, min(g.t0) AS t0, max(g.t1) AS t1 FROM (SELECT u.rule_id,"
+	           " u.flows AS n, u.expected AS e, u.unchecked AS u, u.bytes AS b,"
+	           " u.ts_first AS t0, u.ts_last AS t1"
 	           " FROM sm_rollup u WHERE u.rule_id IN (SELECT rule_id FROM rules)");
 	add_hours(q, &sp);
 	add_run_verdict(q, f, "u");
-	add_edges(
-	    q, f, &sp,
-	    "SELECT f.rule_id, 1, f.verdict IS 'expected', f.orig_bytes + f.resp_bytes,"
-	    " f.ts_start, f.ts_end FROM flows f WHERE f.rule_id IN (SELECT rule_id FROM rules)",
-	    1);
+	/* q->uc is a fixed column name or NULL, never user text */
+	snprintf(head, sizeof(head),
+	         "SELECT f.rule_id, 1, f.verdict IS 'expected', %s IS NOT NULL,"
+	         " f.orig_bytes + f.resp_bytes, f.ts_start, f.ts_end FROM flows f"
+	         " WHERE f.rule_id IN (SELECT rule_id FROM rules)",
+	         q->uc);
+	add_edges(q, f, &sp, head, 1);
 	/* distinct peers: days and hour bits from flow_peers, edges from flows */
 	sql_add(q, ") g GROUP BY g.rule_id) c JOIN (SELECT x.rule_id,"
 	           " count(DISTINCT x.peer_addr) AS p FROM (SELECT v.rule_id, v.peer_addr"
@@ -423,6 +447,26 @@ static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
 static const struct col *build_sql(struct qsql *q, enum query_kind kind,
                                    const struct query_filter *f, int *ncols)
 {
+	char cols[640];
+
+	if (f->unchecked && kind == QUERY_ANOMALIES) {
+		sql_add(q, "SELECT ");
+		sql_add(q, q->uc);
+		sql_add(q,
+		        ", f.direction, f.peer_addr, f.resp_port, f.proto, f.app_proto,"
+		        " f.app_confidence, f.rule_id, count(*), sum(f.orig_bytes + f.resp_bytes),"
+		        " min(f.ts_start), max(f.ts_end), min(f.reason) FROM flows f WHERE ");
+		sql_add(q, q->uc);
+		sql_add(q, " IS NOT NULL");
+		add_flow_filters(q, f, 1);
+		sql_add(q,
+		        " GROUP BY 1, f.direction, f.peer_addr, f.resp_port, f.proto, f.app_proto,"
+		        " f.app_confidence, f.rule_id ORDER BY 1, f.direction, f.peer_addr,"
+		        " f.resp_port, f.proto, f.app_proto");
+		add_limit(q, f);
+		*ncols = NCOLS(unchecked_cols);
+		return unchecked_cols;
+	}
 	switch (kind) {
 	case QUERY_ANOMALIES:
 		sql_add(q, "SELECT f.verdict, f.direction, f.peer_addr, f.resp_port, f.proto,"
@@ -439,15 +483,15 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		return anomaly_cols;
 	case QUERY_ANOMALY_FLOWS:
 	case QUERY_FLOWS:
-		add_flow_select(
-		    q,
-		    "f.id, f.run_id, f.uid, f.community_id, f.ts_start,"
-		    " f.ts_end - f.ts_start, f.proto, f.orig_addr, f.orig_port,"
-		    " f.resp_addr, f.resp_port, f.direction, f.peer_addr,"
-		    " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes, f.conn_state,"
-		    " f.end_reason, f.app_proto, f.server_name, f.rule_id, f.verdict,"
-		    " f.reason, f.tunnel",
-		    kind, f);
+		snprintf(cols, sizeof(cols),
+		         "f.id, f.run_id, f.uid, f.community_id, f.ts_start,"
+		         " f.ts_end - f.ts_start, f.proto, f.orig_addr, f.orig_port,"
+		         " f.resp_addr, f.resp_port, f.direction, f.peer_addr,"
+		         " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes, f.conn_state,"
+		         " f.end_reason, f.app_proto, f.app_confidence, f.server_name, f.rule_id,"
+		         " f.verdict, %s, f.reason, f.tunnel",
+		         q->uc);
+		add_flow_select(q, cols, kind, f);
 		*ncols = NCOLS(flow_cols);
 		return flow_cols;
 	case QUERY_COVERAGE:
@@ -472,7 +516,8 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		        " CASE WHEN st.n IS NULL THEN 'never' WHEN st.e = 0 THEN 'anomalous-only'"
 		        " ELSE 'yes' END, ifnull(st.n, 0), CAST(ifnull(st.e, 0) AS INTEGER),"
 		        " ifnull(st.p, 0), CAST(ifnull(st.b, 0) AS INTEGER), st.t0, st.t1,"
-		        " r.description FROM rules r LEFT JOIN st ON st.rule_id = r.rule_id"
+		        " r.description, CAST(ifnull(st.u, 0) AS INTEGER) FROM rules r LEFT JOIN "
+		        "st ON st.rule_id = r.rule_id"
 		        " ORDER BY r.row IS NULL, r.row, r.rule_id");
 		add_limit(q, f);
 		*ncols = NCOLS(coverage_cols);
@@ -645,7 +690,7 @@ bad:
 
 /* Format epoch t as UTC: readable ("2024-05-01 12:00:00") or ISO 8601
  * with microseconds ("2024-05-01T12:00:00.000000Z"). */
-static void fmt_time(double t, int iso, char *buf, size_t len)
+void query_fmt_time(double t, int iso, char *buf, size_t len)
 {
 	double whole = floor(t);
 	long usec = lround((t - whole) * 1e6);
@@ -674,7 +719,7 @@ static void fmt_time(double t, int iso, char *buf, size_t len)
 }
 
 /* Human byte size: "512 B", "1.2 KiB", "3.4 MiB" ... */
-static void fmt_bytes(int64_t v, char *buf, size_t len)
+void query_fmt_bytes(int64_t v, char *buf, size_t len)
 {
 	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 	double x = (double)v;
@@ -770,10 +815,10 @@ struct table {
  * repeats another or matters less); text in table_cut columns is cut
  * instead, down to TABLE_MIN_CUT. Every other column is always shown. */
 static const char *const table_hide_order[] = {
-    "uid",       "community_id", "tunnel",    "run",         "end_reason", "duration",
-    "state",     "pkts",         "orig_port", "peer",        "mode",       "dropped",
-    "malformed", "expected",     "peers",     "server_name", "last_seen",  "first_seen",
-    "row",       "apps",         "app",       "bytes",       "direction",  "rule"};
+    "uid",      "community_id", "tunnel",      "run",       "end_reason", "duration", "state",
+    "pkts",     "orig_port",    "peer",        "mode",      "confidence", "dropped",  "malformed",
+    "expected", "peers",        "server_name", "last_seen", "first_seen", "row",      "apps",
+    "app",      "unchecked",    "bytes",       "direction", "rule"};
 static const char *const table_cut[] = {"reason",      "description", "source",
                                         "server_name", "hosts",       "tunnel"};
 
@@ -987,10 +1032,10 @@ static char *table_text(sqlite3_stmt *st, int c, enum col_kind kind, size_t *w)
 	if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
 		switch (kind) {
 		case COL_BYTES:
-			fmt_bytes(sqlite3_column_int64(st, c), buf, sizeof(buf));
+			query_fmt_bytes(sqlite3_column_int64(st, c), buf, sizeof(buf));
 			break;
 		case COL_TIME:
-			fmt_time(sqlite3_column_double(st, c), 0, buf, sizeof(buf));
+			query_fmt_time(sqlite3_column_double(st, c), 0, buf, sizeof(buf));
 			break;
 		case COL_REAL:
 			snprintf(buf, sizeof(buf), "%.3f", sqlite3_column_double(st, c));
@@ -1060,7 +1105,7 @@ static void csv_value(FILE *out, sqlite3_stmt *st, int c, enum col_kind kind)
 		return;
 	if ((type == SQLITE_INTEGER || type == SQLITE_FLOAT) && kind != COL_TEXT) {
 		if (kind == COL_TIME)
-			fmt_time(sqlite3_column_double(st, c), 1, buf, sizeof(buf));
+			query_fmt_time(sqlite3_column_double(st, c), 1, buf, sizeof(buf));
 		else if (kind == COL_REAL || type == SQLITE_FLOAT)
 			snprintf(buf, sizeof(buf), "%.6f", sqlite3_column_double(st, c));
 		else
@@ -1083,7 +1128,7 @@ static json_t *json_value(sqlite3_stmt *st, int c, enum col_kind kind)
 	if ((type == SQLITE_INTEGER || type == SQLITE_FLOAT) && kind != COL_TEXT) {
 		double d = sqlite3_column_double(st, c);
 		if (kind == COL_TIME) {
-			fmt_time(d, 1, buf, sizeof(buf));
+			query_fmt_time(d, 1, buf, sizeof(buf));
 			return json_string(buf);
 		}
 		if (type == SQLITE_INTEGER && kind != COL_REAL)
@@ -1108,6 +1153,24 @@ static int json_row(FILE *out, sqlite3_stmt *st, const struct col *cols, int nco
 }
 
 /* ---- running ---- */
+
+/* An empty SQL text for db; a database written before flows.unchecked
+ * existed (and not opened for writing since) reads it as NULL. */
+static void qsql_init(struct qsql *q, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	memset(q, 0, sizeof(*q));
+	q->rollup = query_has_rollup(db);
+	q->uc = "NULL";
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT 1 FROM pragma_table_info('flows') WHERE name = 'unchecked'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		q->uc = "f.unchecked";
+	sqlite3_finalize(st);
+}
 
 static sqlite3_stmt *prepare_built(sqlite3 *db, struct qsql *q, int explain, char *err,
                                    size_t errlen)
@@ -1149,10 +1212,25 @@ sqlite3_stmt *query_prepare(sqlite3 *db, enum query_kind kind, const struct quer
 	struct qsql q;
 	int ncols;
 
-	memset(&q, 0, sizeof(q));
-	q.rollup = query_has_rollup(db);
+	qsql_init(&q, db);
 	build_sql(&q, kind, f, &ncols);
 	return prepare_built(db, &q, explain, err, errlen);
+}
+
+sqlite3_stmt *query_prepare_sql(sqlite3 *db, const char *head, enum query_scope scope,
+                                const char *tail, const struct query_filter *f, char *err,
+                                size_t errlen)
+{
+	struct qsql q;
+
+	qsql_init(&q, db);
+	sql_add(&q, head);
+	if (scope == QUERY_SCOPE_RUNS)
+		add_run_window(&q, f);
+	else
+		add_flow_filters(&q, f, 1);
+	sql_add(&q, tail);
+	return prepare_built(db, &q, 0, err, errlen);
 }
 
 sqlite3_stmt *query_flow_stmt(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
@@ -1160,7 +1238,7 @@ sqlite3_stmt *query_flow_stmt(sqlite3 *db, enum query_kind kind, const struct qu
 {
 	struct qsql q;
 
-	memset(&q, 0, sizeof(q));
+	qsql_init(&q, db);
 	add_flow_select(&q, cols, kind, f);
 	return prepare_built(db, &q, 0, err, errlen);
 }
@@ -1186,9 +1264,8 @@ int64_t query_run(sqlite3 *db, enum query_kind kind, const struct query_filter *
 		           ? query_eve(db, kind, f, out, err, errlen)
 		           : query_zeek(db, kind, f, fmt == QUERY_FMT_ZEEK_JSON, out, err, errlen);
 	}
-	memset(&q, 0, sizeof(q));
+	qsql_init(&q, db);
 	memset(&t, 0, sizeof(t));
-	q.rollup = query_has_rollup(db);
 	cols = build_sql(&q, kind, f, &ncols);
 	st = prepare_built(db, &q, 0, err, errlen);
 	if (!st)

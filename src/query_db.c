@@ -302,13 +302,14 @@ static int all_have_later_cols(sqlite3 *db, int n)
 static int all_rollups_current(sqlite3 *db, int n)
 {
 	for (int k = 0; k < n; k++) {
-		char buf[16], sql[200];
+		char buf[16], sql[320];
 		const char *schema = schema_name(k, buf, sizeof(buf));
 		int ok;
 		snprintf(sql, sizeof(sql),
 		         "SELECT count(*) FROM %s.rollup_state WHERE id = 1"
-		         " AND flows_max_id IS (SELECT max(id) FROM %s.flows)",
-		         schema, schema);
+		         " AND flows_max_id IS (SELECT max(id) FROM %s.flows)"
+		         " AND EXISTS (SELECT 1 FROM %s.sqlite_master WHERE name = 'flow_peers')",
+		         schema, schema, schema);
 		if (int_of(db, sql, &ok) != 1)
 			return 0;
 	}
@@ -328,7 +329,8 @@ static int build_views(sqlite3 *db, int n)
 	if (all_rollups_current(db, n) &&
 	    (union_view(db, "flow_rollup", "sm_rollup", n, NULL) < 0 ||
 	     union_view(db, "flow_peers", "sm_peers", n, NULL) < 0))
-		return -1;
+		/* a roll-up we cannot present is not read: the flows are */
+		sqlite3_exec(db, "DROP VIEW IF EXISTS temp.sm_rollup", NULL, NULL, NULL);
 	if (n > 1 || !all_have_later_cols(db, n))
 		return union_view(db, "flows", NULL, n, flow_later_cols);
 	return 0;

@@ -35,6 +35,18 @@ static const char *const verdict_names[VERDICT_MAX + 1] = {
     [VERDICT_PROTOCOL_MISMATCH] = "protocol-mismatch",
 };
 
+static const char *const unchecked_names[UNCHECKED_MAX + 1] = {
+    [0] = NULL,
+    [UNCHECKED_PEER] = "peer",
+    [UNCHECKED_APP] = "app",
+    [UNCHECKED_PEER | UNCHECKED_APP] = "peer,app",
+};
+
+const char *unchecked_str(unsigned bits)
+{
+	return bits <= UNCHECKED_MAX ? unchecked_names[bits] : NULL;
+}
+
 const char *flow_end_str(enum flow_end e)
 {
 	return (unsigned)e <= END_MAX ? end_names[e] : "";

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smaudit/dpi.h"
 #include "smaudit/eve.h"
 #include "smaudit/findings.h"
 #include "smaudit/run.h"
@@ -125,6 +126,7 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	r->row.filter = cfg->filter;
 	r->row.hosts = r->hosts;
 	r->row.status = "running";
+	r->row.ndpi_version = dpi_version();
 	if (store_run_begin(r->store, &r->row, m, &r->id, err, errlen) < 0) {
 		run_free(r);
 		return NULL;
@@ -282,6 +284,6 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	if (r->dropped)
 		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
 		        (unsigned long long)r->dropped);
-	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->flows_stored, r->db, r->id,
-	               out);
+	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->app_unchecked,
+	               n->flows_stored, r->db, r->id, out);
 }

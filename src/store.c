@@ -139,6 +139,9 @@ static int add_column(struct store *s, const char *table, const char *col, const
 static int add_columns(struct store *s, char *err, size_t errlen)
 {
 	if (add_column(s, "runs", "encap", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "ndpi_version", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "roles", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "flows", "unchecked", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "community_id", "TEXT",
 	               "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
@@ -173,20 +176,45 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Role addresses of m as runs.roles text: one "role cidr,cidr" line per
+ * role that has addresses (cut short, never overflowing, past len). */
+static const char *roles_text(const struct rules_matrix *m, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rules_role_count(m); i++) {
+		const char *name = rules_role_name(m, i);
+		const struct sm_cidr *c;
+		size_t na = rules_role_addrs(m, name, &c);
+		for (size_t k = 0; k < na && n + ADDR_STRLEN + 24 < len; k++) {
+			char a[ADDR_STRLEN + 4];
+			if (k == 0)
+				n += (size_t)snprintf(buf + n, len - n, "%s%s ", n ? "\n" : "",
+				                      name);
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", k ? "," : "",
+			                      cidr_str(&c[k], a, sizeof(a)));
+		}
+	}
+	return buf;
+}
+
 /* Prepare the flow insert statement beginning with verb ("INSERT", "INSERT
  * OR REPLACE"); ?29 is the row id (NULL for a new row). Returns 0 or -1. */
 static int prepare_flow_insert(struct store *s, const char *verb, sqlite3_stmt **st)
 {
 	char sql[1024];
 
-	snprintf(sql, sizeof(sql),
-	         "%s INTO flows (id, run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
-	         "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
-	         "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
-	         "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	         "reason, tunnel, community_id) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
-	         "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31)",
-	         verb);
+	snprintf(
+	    sql, sizeof(sql),
+	    "%s INTO flows (id, run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
+	    "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
+	    "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
+	    "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
+	    "reason, tunnel, community_id, unchecked) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+	    "?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31,"
+	    "?32)",
+	    verb);
 	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
 }
 
@@ -214,6 +242,7 @@ static int rollup_flow(struct store *s, int64_t id, const struct flow_record *r,
 	    .ts_start = (double)r->ts_start_us / 1e6,
 	    .ts_end = (double)r->ts_end_us / 1e6,
 	    .bytes = (int64_t)r->orig_bytes + (int64_t)r->resp_bytes,
+	    .unchecked = verdict_unchecked_str(v) != NULL,
 	};
 
 	return rollup_add(s->rollup, old, &row);
@@ -371,8 +400,8 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 	}
 	if (sqlite3_prepare_v2(s->db,
 	                       "INSERT INTO runs (mode, source, filter, hosts, rules_files, "
-	                       "rules_sha256, started, status, version) VALUES "
-	                       "(?1,?2,?3,?4,?5,?6,?7,'running',?8)",
+	                       "rules_sha256, started, status, version, ndpi_version, roles) "
+	                       "VALUES (?1,?2,?3,?4,?5,?6,?7,'running',?8,?9,?10)",
 	                       -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	bind_text(st, 1, run->mode);
@@ -383,6 +412,12 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 	bind_text(st, 6, nf ? rf[0].sha256 : NULL);
 	sqlite3_bind_text(st, 7, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 8, SMAUDIT_VERSION, -1, SQLITE_STATIC);
+	bind_text(st, 9, run->ndpi_version);
+	if (m) {
+		char roles[4096];
+		sqlite3_bind_text(st, 10, roles_text(m, roles, sizeof(roles)), -1,
+		                  SQLITE_TRANSIENT);
+	}
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -502,6 +537,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	else
 		sqlite3_bind_null(st, 29);
 	bind_text_static(st, 31, community_id_flow(r, cid, sizeof(cid)) == 0 ? cid : NULL);
+	bind_text_static(st, 32, verdict_unchecked_str(v));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE && r->store_id <= 0)
 		r->store_id = sqlite3_last_insert_rowid(s->db);

@@ -1,7 +1,7 @@
 /* store_rollup.c: the per-hour flow roll-up (see store_rollup.h).
  *
  * flow_rollup holds, per hour of ts_start, rule, run and verdict, the flows,
- * expected flows, bytes, first start and last end; flow_peers, per day,
+ * expected flows, flows left unchecked, bytes, first start and last end; flow_peers, per day,
  * rule, run, peer and verdict, the hours (bits) in which that peer started
  * a flow: what `query coverage` reads instead of every flow row (distinct
  * peers do not add up across hours, so they are kept by peer, but per day,
@@ -45,7 +45,7 @@ enum { GROUP_FLOWS, GROUP_PEER };
 
 struct delta {
 	int used, kind, recompute;
-	int64_t bucket, run_id, flows, expected, bytes, hours;
+	int64_t bucket, run_id, flows, expected, unchecked, bytes, hours;
 	double t0, t1;
 	char rule_id[64], peer[ADDR_STRLEN], verdict[32];
 };
@@ -189,6 +189,7 @@ static int write_delta(struct rollup *r, const struct delta *d)
 	sqlite3_bind_int64(r->upsert, 7, d->bytes);
 	sqlite3_bind_double(r->upsert, 8, d->t0);
 	sqlite3_bind_double(r->upsert, 9, d->t1);
+	sqlite3_bind_int64(r->upsert, 10, d->unchecked);
 	if (step_done(r->upsert) < 0 || step_if(d->flows < 0 || d->recompute, r->drop_empty, d) < 0)
 		return -1;
 	if (!d->recompute)
@@ -239,6 +240,7 @@ static int add_row(struct rollup *r, const struct rollup_row *row, int sign, int
 		return -1;
 	d->flows += sign;
 	d->expected += sign * (row->verdict && !strcmp(row->verdict, "expected"));
+	d->unchecked += sign * (row->unchecked != 0);
 	d->bytes += sign * row->bytes;
 	if (sign > 0) {
 		d->t0 = fmin(d->t0, row->ts_start);
@@ -311,14 +313,15 @@ struct rollup *rollup_new(sqlite3 *db)
 	} stmts[] = {
 	    {offsetof(struct rollup, upsert),
 	     "INSERT INTO flow_rollup (hour, rule_id, run_id, verdict, flows, expected, bytes,"
-	     " ts_first, ts_last) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+	     " ts_first, ts_last, unchecked) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
 	     " ON CONFLICT (hour, rule_id, run_id, verdict) DO UPDATE SET"
 	     " flows = flows + excluded.flows, expected = expected + excluded.expected,"
+	     " unchecked = unchecked + excluded.unchecked,"
 	     " bytes = bytes + excluded.bytes, ts_first = min(ts_first, excluded.ts_first),"
 	     " ts_last = max(ts_last, excluded.ts_last)"},
 	    {offsetof(struct rollup, old_row),
 	     "SELECT run_id, rule_id, peer_addr, verdict, ts_start, ts_end,"
-	     " orig_bytes + resp_bytes FROM flows WHERE id = ?1"},
+	     " orig_bytes + resp_bytes, unchecked IS NOT NULL FROM flows WHERE id = ?1"},
 	    {offsetof(struct rollup, drop_empty),
 	     "DELETE FROM flow_rollup WHERE hour = ?1 AND rule_id = ?2 AND run_id = ?3"
 	     " AND verdict = ?4 AND flows <= 0"},
@@ -403,6 +406,7 @@ int rollup_read_old(struct rollup *r, int64_t id, struct rollup_old *old)
 		old->row.ts_start = sqlite3_column_double(st, 4);
 		old->row.ts_end = sqlite3_column_double(st, 5);
 		old->row.bytes = sqlite3_column_int64(st, 6);
+		old->row.unchecked = sqlite3_column_int(st, 7);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -460,10 +464,11 @@ int rollup_rebuild_if_stale(sqlite3 *db)
 	           db,
 	           "DELETE FROM flow_rollup; DELETE FROM flow_peers;"
 	           " INSERT INTO flow_rollup (hour, rule_id, run_id, verdict, flows, expected,"
-	           " bytes, ts_first, ts_last)"
+	           " unchecked, bytes, ts_first, ts_last)"
 	           " SELECT sm_hour(ts_start), ifnull(rule_id, ''), run_id, ifnull(verdict, ''),"
-	           " count(*), sum(verdict IS 'expected'), sum(orig_bytes + resp_bytes),"
-	           " min(ts_start), max(ts_end) FROM flows GROUP BY 1, 2, 3, 4;"
+	           " count(*), sum(verdict IS 'expected'), sum(unchecked IS NOT NULL),"
+	           " sum(orig_bytes + resp_bytes), min(ts_start), max(ts_end) FROM flows"
+	           " GROUP BY 1, 2, 3, 4;"
 	           " INSERT INTO flow_peers (day, rule_id, run_id, peer_addr, verdict, hours)"
 	           " SELECT (h - b) / 24, r, run_id, peer_addr, v, sum(DISTINCT 1 << b)"
 	           " FROM (SELECT h, (h % 24 + 24) % 24 AS b, r, run_id, peer_addr, v"

@@ -20,6 +20,7 @@ struct rollup_row {
 	const char *rule_id, *peer, *verdict;
 	double ts_start, ts_end;
 	int64_t bytes; /* orig_bytes + resp_bytes */
+	int unchecked; /* flows.unchecked is set */
 };
 
 /* A flow row as stored before (a checkpoint row about to be replaced), with

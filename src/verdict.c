@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smaudit/verdict.h"
 
@@ -341,6 +342,24 @@ static void match_rules(const struct rules_matrix *m, const struct view *v, stru
 		mt->hit = any_hit;
 }
 
+/* 1 unless rule r restricts the application and DPI did not confirm one of
+ * its protocols from the payload (a port guess never does). */
+static int app_confirmed(const struct rule *r, const struct flow_record *rec)
+{
+	if (r->napps == 0)
+		return 1;
+	return rec->app.confidence == APP_CONF_DPI && rec->app.proto[0] &&
+	       strcasecmp(rec->app.proto, "Unknown") != 0;
+}
+
+const char *verdict_unchecked_str(const struct verdict_result *v)
+{
+	if (!v || v->kind != VERDICT_EXPECTED)
+		return NULL;
+	return unchecked_str((v->peer_unchecked ? UNCHECKED_PEER : 0u) |
+	                     (v->app_unchecked ? UNCHECKED_APP : 0u));
+}
+
 /* Decide the verdict and its rule from the sorted rules; no words. */
 static void decide(const struct flow_record *rec, const struct match *mt,
                    struct verdict_result *out)
@@ -352,6 +371,8 @@ static void decide(const struct flow_record *rec, const struct match *mt,
 		                    !rules_app_allowed(out->rule, rec->app.proto)
 		                ? VERDICT_PROTOCOL_MISMATCH
 		                : VERDICT_EXPECTED;
+		out->app_unchecked =
+		    out->kind == VERDICT_EXPECTED && !app_confirmed(out->rule, rec);
 	} else if (mt->ncand > 0) {
 		out->kind = VERDICT_UNEXPECTED_PEER;
 		out->rule = mt->cand[0];
@@ -381,6 +402,13 @@ static void explain_allowed(const struct flow_record *rec, const struct verdict_
 	if (out->peer_unchecked)
 		appendf(text, len, off, "; peer not checked: role %s has no addresses configured",
 		        r->role);
+	if (out->app_unchecked) {
+		appendf(text, len, off, "; application not checked: DPI did not confirm ");
+		apps_desc(r, text, len, off);
+		appendf(text, len, off, " (%s)",
+		        rec->app.confidence == APP_CONF_PORT ? "a guess from the port"
+		                                             : "nothing detected");
+	}
 }
 
 /* Why a flow is unexpected-peer: who the rules allow, and who the peer is. */

@@ -3,6 +3,7 @@
 # Uses apt-get (Debian 12); sudo when not root. Does nothing when all is present.
 #   sh tests/deps.sh         build + test (make deps)
 #   sh tests/deps.sh bench   also what make bench drives (valgrind, GNU time)
+#   sh tests/deps.sh report  also what make report-check drives (chromium, pdfinfo)
 #   sh tests/deps.sh ci      also what CI checks with (clang-format: make format-check)
 set -e
 need=""
@@ -22,6 +23,12 @@ command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # flow packet counts are held to tshark's conversation statistics
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
+# the report tests parse the HTML with a real HTML5 parser (Debian's python3)
+/usr/bin/python3 -c 'import html5lib' >/dev/null 2>&1 || need="$need python3-html5lib"
+if [ "${1:-}" = report ]; then
+	command -v chromium >/dev/null 2>&1 || need="$need chromium"
+	command -v pdfinfo >/dev/null 2>&1 || need="$need poppler-utils"
+fi
 # EVE exports are validated against a JSON schema (tests/eve_check.py)
 python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
 if [ "${1:-}" = bench ]; then

@@ -403,17 +403,17 @@ Test(query, coverage_marks)
 	cr_assert(rule_line("https-in"), "%s", out);
 	cr_assert(strstr(out, "\nhttps-in,1,in,tcp,443,any,\"TLS,HTTP\",yes,3,3,3,16400,"
 	                      "2024-05-01T10:00:00.500000Z,2024-05-02T00:03:22.500000Z,"
-	                      "Agent desktop\r\n"),
+	                      "Agent desktop,0\r\n"),
 	          "%s", out);
 	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,anomalous-only,1,0,1,1500,"), "%s",
 	          out);
 	/* smtp: one expected, one unexpected-peer; description from the latest run */
 	cr_assert(strstr(out, "\nsmtp-to-mail,5,out,tcp,25,mail,SMTP,yes,2,1,2,6200,"), "%s", out);
-	cr_assert(strstr(out, ",Mail\r\n"), "%s", out);
+	cr_assert(strstr(out, ",Mail,0\r\n"), "%s", out);
 	/* never seen: documented in the matrix, nothing used them */
-	cr_assert(strstr(out, "\nxmpp-in,7,in,tcp,5222,xmpp,Jabber,never,0,0,0,0,,,Chat\r\n"), "%s",
-	          out);
-	cr_assert(strstr(out, "\nsite-syslog,,out,udp,514,any,,never,0,0,0,0,,,Syslog\r\n"), "%s",
+	cr_assert(strstr(out, "\nxmpp-in,7,in,tcp,5222,xmpp,Jabber,never,0,0,0,0,,,Chat,0\r\n"),
+	          "%s", out);
+	cr_assert(strstr(out, "\nsite-syslog,,out,udp,514,any,,never,0,0,0,0,,,Syslog,0\r\n"), "%s",
 	          out);
 	/* site rules (no row) come last */
 	cr_assert(strstr(out, "site-syslog") > strstr(out, "xmpp-in"));
@@ -426,7 +426,7 @@ Test(query, coverage_window_and_run)
 	cr_assert_eq(csv_records(out), 5, "%s", out);
 	cr_assert_null(rule_line("site-syslog"));
 	cr_assert(strstr(out, "\nsmtp-to-mail,5,out,tcp,25,mail,SMTP,yes,1,1,1,"), "%s", out);
-	cr_assert(strstr(out, ",\"Mail, \"\"out\"\"\"\r\n"), "%s", out);
+	cr_assert(strstr(out, ",\"Mail, \"\"out\"\"\",0\r\n"), "%s", out);
 	/* the day of run 1: run 2 (started at the window's end) is not in force */
 	cr_assert_eq(q("coverage --since 2024-05-01 --until 2024-05-02"), 0);
 	cr_assert_eq(csv_records(out), 5, "%s", out);
@@ -498,8 +498,8 @@ Test(query, flow_filters)
 	/* flows are listed by start time */
 	cr_assert_eq(q("flows --run 1 --limit 1"), 0);
 	cr_assert(strstr(out, "\n1,1,C1,,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
-	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,,closed,TLS,"
-	                      "sm.example.com,https-in,expected,,\r\n"),
+	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,,closed,TLS,dpi,"
+	                      "sm.example.com,https-in,expected,,,\r\n"),
 	          "%s", out);
 }
 
@@ -1044,8 +1044,8 @@ Test(query, csv_defuses_formulas_and_control_characters)
 	cr_assert_eq(q("flows --format csv --peer 127.0.0.88"), 0, "%s", out);
 	cr_assert_eq(csv_records(out), 9, "%s", out);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		/* server_name, rule (empty), verdict (empty), reason, tunnel (none) */
-		snprintf(want, sizeof(want), ",%s,,,%s,\r\n", names[i][1], names[i][1]);
+		/* server_name, rule, verdict, unchecked (empty), reason, tunnel (none) */
+		snprintf(want, sizeof(want), ",%s,,,,%s,\r\n", names[i][1], names[i][1]);
 		cr_expect(strstr(out, want), "%s not in\n%s", want, out);
 	}
 }
@@ -1181,6 +1181,7 @@ static void add_checkpointed_flows(const char *db, double t0)
 		snprintf(ru.id, sizeof(ru.id), "%s", rules[i % 3]);
 		v.rule = &ru;
 		v.kind = VERDICT_EXPECTED;
+		v.peer_unchecked = i % 4 == 2; /* flows.unchecked 'peer' */
 		cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
 		if (i % 4 == 0)
 			cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
@@ -1295,6 +1296,7 @@ Test(query, coverage_from_the_rollup_equals_coverage_over_flows)
 	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE run_id = 3"), 120,
 	             "one row per checkpointed flow");
 	cr_assert_eq(tu_q1(db, TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
+	cr_assert_gt(tu_q1(db, "SELECT sum(unchecked) FROM flow_rollup"), 0);
 	same_with_and_without_rollup(db, t0 - 3 * 86400);
 }
 

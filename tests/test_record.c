@@ -96,11 +96,19 @@ Test(record, every_stored_name_is_accepted_by_the_schema_and_read_back)
 		r[n] = base((uint16_t)(40000 + n));
 		want_col[n] = "verdict", want[n] = verdict_str((enum verdict_kind)k);
 	}
-	cr_assert_eq(n, 3 + 6 + 4 + 5);
+	for (unsigned u = 1; u <= UNCHECKED_MAX; u++, n++) {
+		r[n] = base((uint16_t)(40000 + n));
+		want_col[n] = "unchecked", want[n] = unchecked_str(u);
+	}
+	cr_assert_eq(n, 3 + 6 + 4 + 5 + 3);
 	for (int i = 0; i < n; i++) {
 		memset(&v[i], 0, sizeof(v[i]));
 		v[i].kind =
 		    strcmp(want_col[i], "verdict") ? VERDICT_EXPECTED : verdict_from_str(want[i]);
+		if (!strcmp(want_col[i], "unchecked")) {
+			v[i].peer_unchecked = strstr(want[i], "peer") != NULL;
+			v[i].app_unchecked = strstr(want[i], "app") != NULL;
+		}
 		cr_assert_neq(*want[i], '\0', "%s %d has no name", want_col[i], i);
 		cr_assert_eq(store_flow(s, id, &r[i], &v[i], err, sizeof(err)), 0, "%s '%s': %s",
 		             want_col[i], want[i], err);
@@ -113,7 +121,8 @@ Test(record, every_stored_name_is_accepted_by_the_schema_and_read_back)
 
 Test(record, a_name_outside_the_lists_is_refused_by_the_database)
 {
-	static const char *const cols[] = {"direction", "end_reason", "app_confidence", "verdict"};
+	static const char *const cols[] = {"direction", "end_reason", "app_confidence", "verdict",
+	                                   "unchecked"};
 	char err[256], sql[1024];
 	struct store *s = store_open(path, err, sizeof(err));
 	sqlite3 *h;
@@ -127,16 +136,18 @@ Test(record, a_name_outside_the_lists_is_refused_by_the_database)
 	                          NULL, NULL, NULL),
 	             SQLITE_OK, "%s", sqlite3_errmsg(h));
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
-		const char *vals[4] = {"in", "closed", "dpi", "expected"};
+		const char *vals[5] = {"in", "closed", "dpi", "expected", "peer"};
 		vals[i] = "bogus";
 		snprintf(
 		    sql, sizeof(sql),
 		    "INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, "
 		    "orig_port, resp_addr, resp_port, direction, peer_addr, orig_pkts, "
 		    "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason, "
-		    "app_confidence, verdict) VALUES (1, 'C1', 0, 0, 'tcp', '127.0.0.50', 1, "
-		    "'127.0.0.10', 2, '%s', '127.0.0.50', 0, 0, 0, 0, 0, 0, '%s', '%s', '%s')",
-		    vals[0], vals[1], vals[2], vals[3]);
+		    "app_confidence, verdict, unchecked) VALUES (1, 'C1', 0, 0, 'tcp', "
+		    "'127.0.0.50', "
+		    "1, '127.0.0.10', 2, '%s', '127.0.0.50', 0, 0, 0, 0, 0, 0, '%s', '%s', '%s', "
+		    "'%s')",
+		    vals[0], vals[1], vals[2], vals[3], vals[4]);
 		cr_expect_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_CONSTRAINT,
 		             "%s 'bogus' was accepted", cols[i]);
 	}

@@ -539,6 +539,36 @@ Test(errors, two_rules_for_the_same_connections)
 	          "%s", err);
 }
 
+Test(cli, show_as_csv_and_markdown_for_a_firewall_request)
+{
+	char out[16384];
+	int rc = tu_run(out, sizeof(out),
+	                "%s rules show --site tests/rules/site-moves.site --format csv | "
+	                "python3 -c 'import csv, sys\n"
+	                "rows = list(csv.DictReader(sys.stdin))\n"
+	                "r = {x[\"Rule\"]: x for x in rows}\n"
+	                "m = r[\"smtp-notify-out\"]\n"
+	                "assert m[\"Peer addresses\"] == \"10.1.0.0/24,127.0.0.23\", m\n"
+	                "assert m[\"Apps\"] == \"SMTP,SMTPS,TLS\", m\n"
+	                "assert r[\"xmpp-notify-out\"][\"Remote port\"] == \"tcp/5223 (table: "
+	                "5222)\"\n"
+	                "assert r[\"https-in\"][\"Listener port\"] == \"tcp/443\"\n"
+	                "print(len(rows))'",
+	                SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), "%s rules show --format md --role uccx=127.0.0.21",
+	            SMAUDIT_BIN);
+	cr_expect_eq(rc, 0, "%s", out);
+	cr_expect(strstr(out, "| Listener/service | Listener port | Remote device |"), "%s", out);
+	cr_expect(strstr(out, "|---|---|---|---|---|---|---|---|---|---|\n"), "%s", out);
+	cr_expect(strstr(out, "| HTTPS | - | uccx | tcp/443 | outbound | https-to-uccx | 3 | "
+	                      "127.0.0.21 | TLS | no |"),
+	          "%s", out);
+	cr_expect(strstr(out, "\n- file: "), "%s", out);
+	cr_expect_eq(tu_run(out, sizeof(out), "%s rules show --format xml", SMAUDIT_BIN), 2);
+	cr_expect_eq(tu_run(out, sizeof(out), "%s rules check --format csv", SMAUDIT_BIN), 2);
+}
+
 /* ---- ICMP rules (issue 12 item 15) ---- */
 
 Test(icmp, icmp_types_parse_and_are_no_service_ports)

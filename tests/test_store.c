@@ -344,6 +344,11 @@ Test(store, migrates_an_older_database)
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='old.pcap'"), 1, "old runs kept");
 	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name='encap'"), 1,
 	             "a column added since is added to the old table");
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name IN "
+	                "('ndpi_version', 'roles')"),
+	             2, "and the report's");
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('flows') WHERE name = 'unchecked'"),
+	             1);
 }
 
 Test(store, adds_the_tunnel_column_to_a_flows_table_that_lacks_it)
@@ -509,4 +514,56 @@ Test(store, writes_community_id)
 	cr_expect_eq(
 	    q1("SELECT count(*) FROM flows WHERE community_id = '1:wCb3OG7yAFWelaUydu0D+125CLM='"),
 	    1);
+}
+
+Test(store, a_run_records_role_addresses_and_the_ndpi_version)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {
+	    .mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32", .ndpi_version = "4.2.0"};
+	const char *sites[] = {"rules/demo.site"}, *roles[] = {"cuic=127.0.0.40,127.0.1.0/24"};
+	struct rules_matrix *m;
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(rules_build(&m, "rules/socialminer.rules", sites, 1, NULL, 0, roles, 1, err,
+	                         sizeof(err)),
+	             0, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, m, &id, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	rules_free(m);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE ndpi_version = '4.2.0' AND roles = "
+	                "'uccx 127.0.0.21/32' || char(10) || 'cuic 127.0.0.40/32,127.0.1.0/24' || "
+	                "char(10) || 'mail 127.0.0.23/32' || char(10) || "
+	                "'exchange 127.0.0.24/32' || char(10) || 'xmpp 127.0.0.25/32'"),
+	             1);
+}
+
+Test(store, a_flows_table_without_unchecked_gets_it_and_it_is_written)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
+	struct verdict_result v = {.kind = VERDICT_EXPECTED, .peer_unchecked = 1};
+	struct flow_record r = sample(40000);
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	exec_raw("ALTER TABLE flows DROP COLUMN unchecked"); /* as a database before issue 11 */
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
+	r = sample(40001);
+	v.app_unchecked = 1;
+	cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
+	r = sample(40002);
+	v.kind = VERDICT_UNEXPECTED_PEER; /* only expected flows carry it */
+	cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked = 'peer'"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked = 'peer,app'"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked IS NULL"), 1);
 }

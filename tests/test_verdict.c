@@ -235,7 +235,8 @@ Test(roles, unconfigured_role_is_expected_but_not_checked)
 	HAS(v, "role cuic has no addresses configured");
 	/* the "any" rule wins over an unchecked one, and needs no excuse */
 	v = judge(no_roles, in(WEB, 443), VERDICT_EXPECTED, "https-in");
-	LACKS(v, "not checked");
+	LACKS(v, "peer not checked");
+	cr_expect(!v.peer_unchecked);
 	/* direction and port are still judged without roles */
 	judge(no_roles, out(CUIC, 1526), VERDICT_UNEXPECTED_DIRECTION, "reports-from-cuic");
 	judge(no_roles, out(ROGUE, 6666), VERDICT_UNEXPECTED_PORT, NULL);
@@ -495,4 +496,52 @@ Test(icmp, flow_lines_have_no_fake_icmp_ports)
 	r = mk(IPPROTO_UDP, "10.99.0.1", 5353, "10.99.0.2", 53, DIR_OUT);
 	cr_expect_str_eq(verdict_flow_str(&r, buf, sizeof(buf)),
 	                 "10.99.0.1:5353 -> 10.99.0.2:53/udp");
+}
+
+/* Issue 11: nothing unchecked passes as verified. */
+TestSuite(unchecked, .init = setup, .fini = teardown);
+
+Test(unchecked, a_port_guess_never_satisfies_an_app_constraint)
+{
+	struct verdict_result v;
+
+	/* random bytes on 443: nDPI guesses TLS from the port; expected, app unchecked */
+	v = judge(with_roles, with_app(in(WEB, 443), "TLS", APP_CONF_PORT), VERDICT_EXPECTED,
+	          "https-in");
+	cr_expect(v.app_unchecked && !v.peer_unchecked);
+	cr_expect_str_eq(verdict_unchecked_str(&v), "app");
+	HAS(v, "application not checked: DPI did not confirm TLS (a guess from the port)");
+	/* nothing detected on 7443 (no payload, or DPI off) */
+	v = judge(with_roles, in(WEB, 7443), VERDICT_EXPECTED, "bosh-secure-in");
+	cr_expect_str_eq(verdict_unchecked_str(&v), "app");
+	HAS(v, "(nothing detected)");
+	v = judge(with_roles, with_app(in(WEB, 443), "Unknown", APP_CONF_DPI), VERDICT_EXPECTED,
+	          "https-in");
+	cr_expect(v.app_unchecked);
+	/* confirmed by DPI: checked */
+	v = judge(with_roles, with_app(in(WEB, 443), "TLS", APP_CONF_DPI), VERDICT_EXPECTED,
+	          "https-in");
+	cr_expect_null(verdict_unchecked_str(&v));
+	LACKS(v, "not checked");
+	/* a rule that does not restrict the application has nothing to confirm */
+	v = judge(with_roles, in(CUIC, 1526), VERDICT_EXPECTED, "reports-from-cuic");
+	cr_expect_null(verdict_unchecked_str(&v));
+}
+
+Test(unchecked, peer_and_app_together_and_only_for_expected_flows)
+{
+	struct verdict_result v;
+
+	v = judge(no_roles, with_app(out(ROGUE, 443), "TLS", APP_CONF_PORT), VERDICT_EXPECTED,
+	          "https-to-uccx");
+	cr_expect_str_eq(verdict_unchecked_str(&v), "peer,app");
+	v = judge(no_roles, with_app(out(ROGUE, 443), "TLS", APP_CONF_DPI), VERDICT_EXPECTED,
+	          "https-to-uccx");
+	cr_expect_str_eq(verdict_unchecked_str(&v), "peer");
+	/* not expected: there is nothing to qualify */
+	v = judge(with_roles, out(ROGUE, 443), VERDICT_UNEXPECTED_PEER, "https-to-uccx");
+	cr_expect_null(verdict_unchecked_str(&v));
+	v = judge(with_roles, with_app(in(WEB, 443), "SSH", APP_CONF_DPI),
+	          VERDICT_PROTOCOL_MISMATCH, "https-in");
+	cr_expect_null(verdict_unchecked_str(&v));
 }

@@ -685,3 +685,82 @@ Test(icmp, a_site_rule_allows_ping_end_to_end)
 	}
 	cr_expect_eq(seen, 2, "one ICMP flow in each capture");
 }
+
+/* Issue 11: nothing that was not checked passes silently as expected. The
+ * expectations come from pcaps/README.md and pcaps/README-dpi.md (what each
+ * flow is), not from smaudit. */
+TestSuite(unchecked, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Read pcap (roles: the demo site, or none) with extra options; out gets
+ * stdout and stderr. */
+static void read_with(const char *pcap, int roles, const char *opts)
+{
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " read --host " HOST " %s %s --db %s %s",
+	                    roles ? "--site " SITE : "", opts, db, pcap),
+	             0, "%s", out);
+}
+
+Test(unchecked, without_roles_the_rogue_https_peer_is_expected_but_listed_unchecked)
+{
+	read_with("pcaps/demo.pcap", 0, "");
+	/* the roles of Cisco's table, in the order their rules appear (rows 1, 3, 5, 7, 8)
+	 */
+	cr_assert_not_null(strstr(out, "warning: no addresses for role mail, uccx, exchange, cuic, "
+	                               "xmpp: flows of rules smtp-notify-out, https-to-uccx, "),
+	                   "read warns at start which roles are missing: %s", out);
+	cr_assert_not_null(strstr(out, "with the peer not checked"), "%s", out);
+	cr_assert_eq(tu_q1(db,
+	                   "SELECT count(*) FROM flows WHERE resp_addr = '127.0.0.66' AND "
+	                   "resp_port = 443 AND verdict = 'expected' AND unchecked LIKE 'peer%'"),
+	             1);
+	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE unchecked IS NOT NULL AND "
+	                       "verdict <> 'expected'"),
+	             0, "only expected flows carry unchecked");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query anomalies --unchecked --format csv --db %s", db),
+	             0, "%s", out);
+	cr_assert_not_null(strstr(out, ",out,127.0.0.66,443,tcp,TLS,dpi,https-to-uccx,1,"), "%s",
+	                   out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --format csv --db %s", db), 0,
+	    "%s", out);
+	/* https-to-uccx: .21 and .66, both expected without roles, both unchecked */
+	cr_assert_not_null(strstr(out, "\nhttps-to-uccx,3,out,tcp,443,uccx,TLS,yes,2,2,2,"), "%s",
+	                   out);
+	cr_assert_not_null(strstr(out, ",HTTPS,2\r\n"), "%s", out);
+}
+
+Test(unchecked, a_port_guess_is_stored_with_its_confidence_and_never_satisfies_the_app)
+{
+	/* .67 -> host:443, SYN then RST: no payload, nDPI guesses TLS from the port */
+	read_with("pcaps/dpi-apps.pcap", 1, "-q");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --peer 127.0.0.67 --format csv --db %s", db),
+	             0, "%s", out);
+	cr_assert_not_null(strstr(out, ",TLS,port,,https-in,expected,app,"), "%s", out);
+	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE unchecked IS NOT NULL"), 1,
+	             "every other flow of dpi-apps.pcap was confirmed by DPI");
+}
+
+Test(unchecked, no_dpi_rates_ssh_on_443_expected_but_says_it_was_not_checked)
+{
+	/* mismatch.pcap: SSH on 443, HTTP on 7443, SMTP to exchange:993 */
+	read_with("pcaps/mismatch.pcap", 1, "--no-dpi");
+	cr_assert_not_null(strstr(out, "warning: --no-dpi: the application of the"), "%s", out);
+	cr_assert_null(strstr(out, "every stored flow fits the matrix\n"), "%s", out);
+	cr_assert_not_null(strstr(out, "every stored flow fits the matrix, but not every one was "
+	                               "checked"),
+	                   "%s", out);
+	cr_assert_not_null(strstr(out, "3 with the application not confirmed by DPI"), "%s", out);
+	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE verdict = 'expected' AND "
+	                       "unchecked = 'app'"),
+	             3);
+}
+
+Test(unchecked, with_roles_and_dpi_the_demo_has_nothing_unchecked_and_no_warning)
+{
+	read_with("pcaps/demo.pcap", 1, "");
+	cr_assert_null(strstr(out, "warning"), "%s", out);
+	cr_assert_null(strstr(out, "not checked"), "%s", out);
+	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE unchecked IS NOT NULL"), 0);
+}

@@ -130,12 +130,12 @@ static inline char *tu_tmpdir(char *buf, size_t len)
  * right for positive times. */
 #define TU_ROLLUP_REF                                                                              \
 	"SELECT CAST(ts_start / 3600 AS INTEGER), ifnull(rule_id, ''), run_id,"                    \
-	" ifnull(verdict, ''), count(*), sum(verdict IS 'expected'),"                              \
+	" ifnull(verdict, ''), count(*), sum(verdict IS 'expected'), sum(unchecked IS NOT NULL),"  \
 	" sum(orig_bytes + resp_bytes), min(ts_start), max(ts_end) FROM flows"                     \
 	" GROUP BY 1, 2, 3, 4"
 #define TU_ROLLUP_ROWS                                                                             \
-	"SELECT hour, rule_id, run_id, verdict, flows, expected, bytes, ts_first, ts_last"         \
-	" FROM flow_rollup"
+	"SELECT hour, rule_id, run_id, verdict, flows, expected, unchecked, bytes, ts_first,"      \
+	" ts_last FROM flow_rollup"
 #define TU_PEERS_REF                                                                               \
 	"SELECT d, r, run_id, peer_addr, v, sum(DISTINCT 1 << (h - d * 24)) FROM (SELECT"          \
 	" CAST(ts_start / 3600 AS INTEGER) AS h, CAST(ts_start / 86400 AS INTEGER) AS d,"          \

@@ -45,6 +45,7 @@ struct audit_counts {
 	uint64_t flows_stored, flows_other, flows_in, flows_out, flows_local;
 	uint64_t verdicts[VERDICT_PROTOCOL_MISMATCH + 1];
 	uint64_t peer_unchecked; /* expected flows whose peer role had no addresses */
+	uint64_t app_unchecked;  /* expected flows whose application DPI did not confirm */
 	uint64_t store_errors;
 };
 

@@ -36,6 +36,9 @@ void dpi_end(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec)
 /* nDPI states currently allocated (for leak checks and the run summary). */
 uint64_t dpi_live_states(const struct dpi_ctx *ctx);
 
+/* The nDPI library's version text (for the run row). */
+const char *dpi_version(void);
+
 /* Every application protocol name nDPI can report ("TLS", "HTTP", "Jabber",
  * ...), read once from a detection module; static storage, never freed.
  * NULL with *n = 0 if nDPI could not start. Thread-safe. */

@@ -26,10 +26,12 @@ void findings_free(struct findings *fd);
 void findings_add(struct findings *fd, const struct flow_record *r, const struct verdict_result *v);
 
 /* Print the verdict counts (verdicts[] indexed by enum verdict_kind,
- * peer_unchecked = expected flows whose peer was not checked, stored =
- * flows stored) and the groups, worst verdict first and the largest groups
- * of each; the rest are pointed to with a query on database db, run run_id. */
+ * peer_unchecked / app_unchecked = expected flows whose peer / application
+ * was not checked, stored = flows stored) and the groups, worst verdict
+ * first and the largest groups of each; the rest are pointed to with a
+ * query on database db, run run_id. */
 void findings_print(const struct findings *fd, const uint64_t *verdicts, uint64_t peer_unchecked,
-                    uint64_t stored, const char *db, int64_t run_id, FILE *out);
+                    uint64_t app_unchecked, uint64_t stored, const char *db, int64_t run_id,
+                    FILE *out);
 
 #endif

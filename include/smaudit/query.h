@@ -62,6 +62,8 @@ struct query_filter {
 	int64_t limit;       /* 0 = no limit */
 	size_t table_width;  /* table format: fit lines in this many columns by cutting
 	                        text cells (marked with '~'); 0 = no limit */
+	int unchecked;       /* anomalies: the expected flows not fully checked instead */
+	int run_last;        /* --run last: the CLI puts the newest run's id in run_id */
 };
 
 /* Parse a time for --since/--until: ISO 8601 date or date-time (UTC unless a
@@ -104,5 +106,24 @@ struct sqlite3_stmt *query_prepare(struct sqlite3 *db, enum query_kind kind,
  * rows written (>= 0), or -1 with err (SQLite failure while reading). */
 int64_t query_run(struct sqlite3 *db, enum query_kind kind, const struct query_filter *f,
                   enum query_format fmt, FILE *out, char *err, size_t errlen);
+
+/* Which filters query_prepare_sql appends: conditions on flows aliased f,
+ * or the run window on runs aliased r. */
+enum query_scope { QUERY_SCOPE_FLOWS, QUERY_SCOPE_RUNS };
+
+/* Prepare head + the filter conditions of scope (each " AND ...", values
+ * bound) + tail, for other read-only outputs (the report). head is constant
+ * SQL ending inside a WHERE clause. Returns a statement (caller finalizes)
+ * or NULL with err. */
+struct sqlite3_stmt *query_prepare_sql(struct sqlite3 *db, const char *head, enum query_scope scope,
+                                       const char *tail, const struct query_filter *f, char *err,
+                                       size_t errlen);
+
+/* Format epoch t as UTC: readable ("2024-05-01 12:00:00") or, iso != 0,
+ * ISO 8601 with microseconds ("2024-05-01T12:00:00.000000Z"). */
+void query_fmt_time(double t, int iso, char *buf, size_t len);
+
+/* Human byte size into buf: "512 B", "1.2 KiB", "3.4 MiB" ... */
+void query_fmt_bytes(int64_t v, char *buf, size_t len);
 
 #endif

@@ -167,6 +167,17 @@ const char *encap_info_str(const struct encap_info *t, char *buf, size_t len);
  * "" when every count is 0. Returns buf. */
 const char *encap_counts_str(const uint64_t counts[ENCAP_COUNT], char *buf, size_t len);
 
+/* What an expected flow's verdict could not check (bits). Stored as
+ * flows.unchecked: "peer", "app", "peer,app"; NULL when nothing. */
+enum unchecked_bit {
+	UNCHECKED_PEER = 1, /* the rule's role had no addresses */
+	UNCHECKED_APP = 2,  /* the rule restricts the application, DPI did not confirm it */
+	UNCHECKED_MAX = UNCHECKED_PEER | UNCHECKED_APP
+};
+
+/* Stored name of a set of unchecked bits; NULL for none. */
+const char *unchecked_str(unsigned bits);
+
 /* The verdict named s (as stored), or VERDICT_NONE. */
 enum verdict_kind verdict_from_str(const char *s);
 

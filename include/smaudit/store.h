@@ -22,12 +22,13 @@ struct store;
 
 /* What a run row holds; strings are borrowed for the duration of a call. */
 struct store_run {
-	const char *mode;   /* "read" or "live" */
-	const char *source; /* file names, one per line, or interface */
-	const char *filter; /* BPF filter or NULL */
-	const char *hosts;  /* comma separated CIDRs */
-	const char *status; /* running, complete, interrupted, failed */
-	const char *error;  /* first error or warning, or NULL */
+	const char *mode;         /* "read" or "live" */
+	const char *source;       /* file names, one per line, or interface */
+	const char *filter;       /* BPF filter or NULL */
+	const char *hosts;        /* comma separated CIDRs */
+	const char *status;       /* running, complete, interrupted, failed */
+	const char *error;        /* first error or warning, or NULL */
+	const char *ndpi_version; /* nDPI library version, or NULL */
 	uint64_t packets, bytes, malformed, unknown_link, non_ip, dropped;
 	uint64_t flows, flows_other, evicted;
 	uint64_t encap[ENCAP_COUNT]; /* packets per encapsulation kind crossed */

@@ -14,11 +14,18 @@ struct verdict_result {
 	enum verdict_kind kind;
 	char reason[256];       /* words a person can act on */
 	uint8_t peer_unchecked; /* expected only because the rule's role has no addresses */
+	uint8_t app_unchecked;  /* expected, but the rule restricts the application and DPI
+	                           did not confirm it (no payload, a port guess, DPI off) */
 };
 
 /* Judge rec (direction already set: DIR_IN, DIR_OUT or DIR_LOCAL) against m. */
 void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
                   struct verdict_result *out);
+
+/* What an expected flow left unchecked, as stored in flows.unchecked:
+ * "peer", "app", "peer,app", or NULL when everything was checked (and for
+ * every other verdict). */
+const char *verdict_unchecked_str(const struct verdict_result *v);
 
 /* Name of an ICMP (proto IPPROTO_ICMP) or ICMPv6 message type: "echo
  * request"; NULL when the type is not one smaudit names. */

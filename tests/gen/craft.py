@@ -454,6 +454,40 @@ def cap_gaps(base):
     c.data(True, b"GET /b HTTP/1.1\r\n\r\n")  # not captured
     pk += [c.data(True, b"GET /c HTTP/1.1\r\n\r\n"), c.ack(False)]
     return pcap_bytes(1, stamp(base, [eth(p) for p in pk]))
+# A Host header written to inject markup into a report (shown escaped).
+HOSTILE_HOST = b"<script>alert(1)</script><img/src=x/onerror=alert(2)>\"'&"
+
+
+def cap_suggest(base):
+    """Site roles to be found from traffic, a planted rogue peer, a hostile Host.
+
+    Flows (host 127.0.0.10; client ports from 45001 up, in this order):
+    uccx .21 -> host:5222 twice; host -> .21:443 twice; cuic .22 -> host:1526;
+    host -> mail .23:25; host -> exchange .24:993 and :587; host -> xmpp .25:5222;
+    the rogue: host -> .66:443 once (a second 443 peer, one flow); a browser
+    .50 -> host:80; .67 -> host:8080 HTTP whose Host header is markup.
+    """
+    xmpp = b"<?xml version='1.0'?><stream:stream to='sm' xmlns='jabber:client' " \
+           b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+    xmpp_r = b"<?xml version='1.0'?><stream:stream from='sm' id='1' " \
+             b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' " \
+             b"version='1.0'>"
+    hello = b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"
+    flows = [("127.0.0.21", HOST, 5222, xmpp, xmpp_r), ("127.0.0.21", HOST, 5222, xmpp, xmpp_r),
+             (HOST, "127.0.0.21", 443, hello, hello), (HOST, "127.0.0.21", 443, hello, hello),
+             ("127.0.0.22", HOST, 1526, b"\x00\x10report", b"\x00\x04ok"),
+             (HOST, "127.0.0.23", 25, b"EHLO sm\r\n", b"220 mail.example.test ESMTP\r\n"),
+             (HOST, "127.0.0.24", 993, hello, hello),
+             (HOST, "127.0.0.24", 587, b"EHLO sm\r\n", b"220 ex.example.test ESMTP\r\n"),
+             (HOST, "127.0.0.25", 5222, xmpp, xmpp_r),
+             (HOST, "127.0.0.66", 443, hello, hello),
+             ("127.0.0.50", HOST, 80, REQ, RESP),
+             ("127.0.0.67", HOST, 8080, b"GET / HTTP/1.1\r\nHost: " + HOSTILE_HOST + b"\r\n\r\n",
+              RESP)]
+    pk = []
+    for i, (cli, srv, port, req, resp) in enumerate(flows):
+        pk += Tcp(cli, 45001 + i, srv, port).full(req, resp)
+    return pcap_bytes(1, stamp(base, [eth(p) for p in pk], step=1.0))
 
 
 CAPTURES = [
@@ -463,6 +497,7 @@ CAPTURES = [
     ("states.pcap", cap_states), ("caplen.pcap", cap_caplen),
     ("truncated.pcap", cap_truncated), ("unknown-link.pcap", cap_unknown),
     ("roles.pcap", cap_roles), ("gaps.pcap", cap_gaps),
+    ("suggest.pcap", cap_suggest),
 ]
 
 
