@@ -94,6 +94,14 @@ anom=$(sqlite3 "$DB" "SELECT count(*) FROM flows WHERE verdict <> 'expected'")
 groups=$(sqlite3 "$DB" "SELECT (SELECT count(*) FROM flow_rollup) || ' + ' || (SELECT count(*) FROM flow_peers)" 2>/dev/null || echo 0)
 echo "database: $rows flows, $anom anomalies, $groups roll-up rows (flow_rollup + flow_peers)"
 
+# stats MS...: best, worst and median ($best $worst $med) of the times.
+stats() {
+	set -- $(for t in "$@"; do echo "$t"; done | sort -n)
+	best=$1
+	eval "worst=\${$#}"
+	eval "med=\${$(( ($# + 1) / 2 ))}"
+}
+
 # time_q LABEL ARGS...: median, best and worst wall time of RUNS runs, and
 # the rows; the median is left in $med (ms).
 time_q() {
@@ -107,10 +115,7 @@ time_q() {
 		times="$times $((t1 - t0))"
 		i=$((i + 1))
 	done
-	set -- $(for t in $times; do echo "$t"; done | sort -n)
-	best=$1
-	eval "worst=\${$#}"
-	eval "med=\${$(( ($# + 1) / 2 ))}"
+	stats $times
 	n=$(( $(wc -l < "$DB.out") - 1 ))
 	printf '%-44s %6d ms median %6d best %6d worst %8d rows\n' "$label" "$med" "$best" \
 	       "$worst" "$n"
@@ -140,15 +145,31 @@ time_q "runs --since 24h" runs --since 24h
 time_q "anomalies (all 30 days)" anomalies
 time_q "coverage (all 30 days)" coverage
 target "coverage (all 30 days)" 200
+# the report (HTML) for 30 days, when this build has the subcommand
+report_target="  report for 30 days < 2 s: no 'report' subcommand in $BIN
+"
+if "$BIN" report --help >/dev/null 2>&1; then
+	times=""
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		t0=$(ms)
+		"$BIN" report --since 30d --db "$DB" -o "$DB.html"
+		t1=$(ms)
+		times="$times $((t1 - t0))"
+		i=$((i + 1))
+	done
+	stats $times
+	printf '%-44s %6d ms median %6d best %6d worst %8d bytes\n' "report --since 30d" \
+	       "$med" "$best" "$worst" "$(wc -c < "$DB.html")"
+	report_target=""
+	target "report --since 30d" 2000
+	rm -f "$DB.html"
+fi
 rm -f "$DB.out"
 
 echo "issue 13's query targets (median of $RUNS):"
 printf '%s' "$targets"
-if "$BIN" report --help >/dev/null 2>&1; then
-	echo "  report: not timed here yet (add it beside the queries)"
-else
-	echo "  report for 30 days < 2 s: no 'report' subcommand in $BIN"
-fi
+printf '%s' "$report_target"
 
 echo "plan of 'query anomalies --since 24h':"
 "$BIN" query anomalies --since 24h --db "$DB" --explain | sed 's/^/  /'
