@@ -230,9 +230,9 @@ static void bind_text_static(sqlite3_stmt *st, int i, const char *v)
 
 /* Add stored flow r (run id, judged v, remote end peer), replacing old
  * (NULL = a new row), to the roll-up. Returns 0 or -1. */
-static int rollup_flow(struct store *s, int64_t id, const struct flow_record *r,
-                       const struct verdict_result *v, const char *peer,
-                       const struct rollup_old *old)
+static void rollup_flow(struct store *s, int64_t id, const struct flow_record *r,
+                        const struct verdict_result *v, const char *peer,
+                        const struct rollup_old *old)
 {
 	struct rollup_row row = {
 	    .run_id = id,
@@ -245,7 +245,7 @@ static int rollup_flow(struct store *s, int64_t id, const struct flow_record *r,
 	    .unchecked = verdict_unchecked_str(v) != NULL,
 	};
 
-	return rollup_add(s->rollup, old, &row);
+	rollup_add(s->rollup, old, &row);
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -488,11 +488,10 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 		if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 			return -1;
 		s->in_tx = 1;
-		if (rollup_begin(s->rollup) < 0)
-			return db_err(s, err, errlen, "database: reading the flow roll-up");
+		rollup_begin(s->rollup);
 	}
-	if (r->store_id > 0 && (has_old = rollup_read_old(s->rollup, r->store_id, &old)) < 0)
-		return db_err(s, err, errlen, "database: reading a checkpointed flow");
+	if (r->store_id > 0)
+		has_old = rollup_read_old(s->rollup, r->store_id, &old);
 	if (!proto) {
 		snprintf(pnum, sizeof(pnum), "%u", r->proto);
 		proto = pnum;
@@ -545,8 +544,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		return db_err(s, err, errlen, "database: storing a flow");
-	if (rollup_flow(s, id, r, v, r->direction == DIR_OUT ? ra : oa, has_old ? &old : NULL) < 0)
-		return db_err(s, err, errlen, "database: the flow roll-up");
+	rollup_flow(s, id, r, v, r->direction == DIR_OUT ? ra : oa, has_old ? &old : NULL);
 	if (++s->pending >= STORE_BATCH)
 		return store_flush(s, err, errlen);
 	return 0;
@@ -558,12 +556,7 @@ int store_flush(struct store *s, char *err, size_t errlen)
 		return 0;
 	s->in_tx = 0;
 	s->pending = 0;
-	if (rollup_flush(s->rollup) < 0) {
-		db_err(s, err, errlen, "database: writing the flow roll-up");
-		rollup_discard(s->rollup);
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
+	rollup_flush(s->rollup);
 	return exec(s, "COMMIT", err, errlen);
 }
 

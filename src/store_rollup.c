@@ -303,6 +303,16 @@ static int register_hour(sqlite3 *db)
 	           : -1;
 }
 
+/* A roll-up statement failed: drop this transaction's deltas and mark the
+ * roll-up stale (rebuilt at the next store_open; query reads flows
+ * meanwhile). The flows themselves are never failed for it. */
+static void give_up(struct rollup *r)
+{
+	rollup_discard(r);
+	r->ok = 0;
+	sqlite3_exec(r->db, "UPDATE rollup_state SET flows_max_id = -1", NULL, NULL, NULL);
+}
+
 /* ---- API ---- */
 
 struct rollup *rollup_new(sqlite3 *db)
@@ -377,10 +387,10 @@ void rollup_free(struct rollup *r)
 	free(r);
 }
 
-int rollup_begin(struct rollup *r)
+void rollup_begin(struct rollup *r)
 {
 	rollup_discard(r);
-	return is_current(r->db, &r->ok);
+	is_current(r->db, &r->ok); /* unreadable: not current */
 }
 
 int rollup_read_old(struct rollup *r, int64_t id, struct rollup_old *old)
@@ -409,37 +419,38 @@ int rollup_read_old(struct rollup *r, int64_t id, struct rollup_old *old)
 		old->row.unchecked = sqlite3_column_int(st, 7);
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		give_up(r);
+	return rc == SQLITE_ROW;
 }
 
-int rollup_add(struct rollup *r, const struct rollup_old *old, const struct rollup_row *row)
+void rollup_add(struct rollup *r, const struct rollup_old *old, const struct rollup_row *row)
 {
 	if (!r->ok)
-		return 0;
+		return;
 	if (old) {
 		/* the new row keeps the group's extremes when it covers the old one */
 		int covered = same_group(&old->row, row) && row->ts_start <= old->row.ts_start &&
 		              row->ts_end >= old->row.ts_end;
-		if (add_row(r, &old->row, -1, !covered) < 0)
-			return -1;
+		if (add_row(r, &old->row, -1, !covered) < 0) {
+			give_up(r);
+			return;
+		}
 	}
-	if (add_row(r, row, 1, 0) < 0)
-		return -1;
-	return r->used >= ROLLUP_FILL ? write_deltas(r) : 0;
+	if (add_row(r, row, 1, 0) < 0 || (r->used >= ROLLUP_FILL && write_deltas(r) < 0))
+		give_up(r);
 }
 
-int rollup_flush(struct rollup *r)
+void rollup_flush(struct rollup *r)
 {
 	if (!r->ok)
-		return 0;
-	if (write_deltas(r) < 0)
-		return -1;
-	return sqlite3_exec(r->db,
-	                    "UPDATE rollup_state SET flows_max_id = (SELECT max(id) FROM flows)"
-	                    " WHERE id = 1",
-	                    NULL, NULL, NULL) == SQLITE_OK
-	           ? 0
-	           : -1;
+		return;
+	if (write_deltas(r) < 0 ||
+	    sqlite3_exec(r->db,
+	                 "UPDATE rollup_state SET flows_max_id = (SELECT max(id) FROM flows)"
+	                 " WHERE id = 1",
+	                 NULL, NULL, NULL) != SQLITE_OK)
+		give_up(r);
 }
 
 void rollup_discard(struct rollup *r)

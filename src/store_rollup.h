@@ -41,20 +41,22 @@ void rollup_free(struct rollup *r);
 
 /* At the start of a write transaction: is the roll-up in step with flows
  * (rollup_state says so)? When not, this transaction leaves it alone (it
- * stays stale until the next store_open rebuilds it). Returns 0 or -1. */
-int rollup_begin(struct rollup *r);
+ * stays stale until the next store_open rebuilds it). This call and those
+ * below never fail a flow: when a roll-up statement fails they mark it
+ * stale (rollup_state -1) and leave it alone for the transaction. */
+void rollup_begin(struct rollup *r);
 
 /* Read flow row id as stored into *old; 1 if found, 0 if not (or the
- * roll-up is stale), -1 on error. Call before replacing the row. */
+ * roll-up is stale). Call before replacing the row. */
 int rollup_read_old(struct rollup *r, int64_t id, struct rollup_old *old);
 
 /* Account for a stored row: row added, and old (NULL = none) replaced by
- * it. May write deltas when its table is full. Returns 0 or -1. */
-int rollup_add(struct rollup *r, const struct rollup_old *old, const struct rollup_row *row);
+ * it. May write deltas when its table is full. */
+void rollup_add(struct rollup *r, const struct rollup_old *old, const struct rollup_row *row);
 
 /* Write the pending deltas and stamp rollup_state, inside the open
- * transaction, just before it commits. Returns 0 or -1 (sqlite3_errmsg). */
-int rollup_flush(struct rollup *r);
+ * transaction, just before it commits. */
+void rollup_flush(struct rollup *r);
 
 /* Drop pending deltas (the transaction is being rolled back). */
 void rollup_discard(struct rollup *r);

@@ -291,6 +291,44 @@ Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after the edit");
 }
 
+/* A roll-up write that fails (here a trigger refuses new flow_peers rows)
+ * costs no flow: the batch commits, the roll-up is marked stale, and the
+ * next open rebuilds it. */
+Test(store, a_failing_rollup_loses_no_flow_and_is_rebuilt)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "x", .hosts = "h"};
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
+	for (int i = 0; i < 10; i++) {
+		struct flow_record r = sample((uint16_t)(30000 + i));
+		put(s, id, &r, "https-in", VERDICT_EXPECTED);
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), 10);
+	exec_raw("CREATE TRIGGER no_peers BEFORE INSERT ON flow_peers"
+	         " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END");
+	for (int i = 0; i < 5; i++) {
+		struct flow_record r = sample((uint16_t)(31000 + i));
+		uint8_t o[4] = {127, 0, 1, (uint8_t)i};
+		addr_set4(&r.orig, o);
+		put(s, id, &r, "https-in", VERDICT_EXPECTED);
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 15, "every flow stored");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), -1, "marked stale");
+	exec_raw("DROP TRIGGER no_peers");
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt at the next open");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), 15);
+}
+
 Test(store, refuses_files_that_are_not_ours)
 {
 	char err[256];
