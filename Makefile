@@ -103,10 +103,13 @@ test-suite: $(BUILD)/smaudit $(TESTBIN)
 	@sh tests/run-tests.sh $(TESTBIN)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (with
-# leak checks), in its own build directory. Warnings stay on but are not
-# errors here: the sanitizers' checks make GCC report false ones (a '%s'
-# "argument is null" in capture.c); the plain CI build holds -Werror.
+# leak checks), in its own build directory. Undefined behaviour stops the
+# process as ASan's errors do, so a test fails on it (by default UBSan only
+# prints, unseen in a binary's captured stderr). Warnings stay on but are
+# not errors here: the sanitizers' checks make GCC report false ones (a
+# '%s' "argument is null" in capture.c); the plain CI build holds -Werror.
 sanitize:
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(MAKE) --no-print-directory test BUILD=build-sanitize \
 	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -O1 -Wno-error $(CFLAGS)" \
 	  LDFLAGS="-fsanitize=address,undefined $(LDFLAGS)"

@@ -40,6 +40,24 @@ CREATE TABLE IF NOT EXISTS runs (
                                           -- ('erspan2 488, mpls 3'); NULL when none
 );
 
+-- The capture files a `read` run read, one row per file in the order given
+-- (stdin is 'stdin'). A file whose SHA-256 is already here for an earlier
+-- complete run was read before: read warns, and --skip-seen skips it.
+CREATE TABLE IF NOT EXISTS inputs (
+  run_id     INTEGER NOT NULL REFERENCES runs(id),
+  seq        INTEGER NOT NULL,          -- position on the command line, from 1
+  path       TEXT NOT NULL,             -- as given; 'stdin' for '-'
+  sha256     TEXT,                      -- of the whole file (sha256sum); NULL: a stream not read to its end
+  size       INTEGER,                   -- bytes (a stream: bytes read)
+  link_type  INTEGER,                   -- pcap link type (DLT) of its first interface
+  packets    INTEGER NOT NULL DEFAULT 0, -- packets read from it (after the filter)
+  first_ts   REAL,                      -- epoch seconds of its first and last packet read
+  last_ts    REAL,                      -- (NULL: no packet)
+  skipped    INTEGER,                   -- run id it was already read in (--skip-seen), else NULL
+  PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS inputs_sha256 ON inputs(sha256);
+
 -- The rules in force for a run (so coverage needs nothing but the database).
 CREATE TABLE IF NOT EXISTS run_rules (
   run_id       INTEGER NOT NULL REFERENCES runs(id),
@@ -71,7 +89,9 @@ CREATE TABLE IF NOT EXISTS flows (
   resp_addr          TEXT NOT NULL,
   resp_port          INTEGER NOT NULL,    -- ICMP: code, or the reply's type
   vlan               INTEGER,             -- NULL when untagged
-  direction          TEXT NOT NULL        -- seen from the monitored host
+  direction          TEXT NOT NULL        -- seen from the monitored host; when both ends are
+                                          -- monitored, the side the matrix explains is the host
+                                          -- ('local': it explains neither side better)
                      CHECK (direction = 'in' OR direction = 'out' OR direction = 'local'),
   direction_inferred INTEGER NOT NULL DEFAULT 0, -- 1: originator guessed (mid-stream)
   peer_addr          TEXT NOT NULL,       -- the remote end (orig_addr for 'local': judged as inbound)

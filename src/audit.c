@@ -304,7 +304,11 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 	if (is_new) {
 		int o = rules_is_host(a->cfg.matrix, &r->orig);
 		int s = rules_is_host(a->cfg.matrix, &r->resp);
-		r->direction = o && s ? DIR_LOCAL : s ? DIR_IN : o ? DIR_OUT : DIR_NONE;
+		/* both ends monitored: the side the matrix explains is the host */
+		r->direction = o && s ? verdict_side(a->cfg.matrix, r)
+		               : s    ? DIR_IN
+		               : o    ? DIR_OUT
+		                      : DIR_NONE;
 		/* port, direction and peer are known now: live alerts at once */
 		if (a->cfg.alert && r->direction != DIR_NONE) {
 			struct verdict_result v;
@@ -381,8 +385,7 @@ int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen
 	if (store_flush(a->cfg.store, err, errlen) < 0)
 		return -1;
 	if (a->w.store_errors) {
-		snprintf(err, errlen, "%s (%llu flows not stored)", a->store_err,
-		         (unsigned long long)a->w.store_errors);
+		snprintf(err, errlen, "%s", a->store_err); /* run counts what was lost */
 		return -1;
 	}
 	return 0;

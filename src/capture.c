@@ -39,6 +39,33 @@ static int apply_filter(struct capture *c, const char *filter, char *err, size_t
 	return 0;
 }
 
+/* Apply filter to a capture just opened; NULL (c closed) with err on failure. */
+static struct capture *with_filter(struct capture *c, const char *filter, char *err, size_t errlen)
+{
+	if (apply_filter(c, filter, err, errlen) < 0) {
+		pcap_close(c->p);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Fill err for a capture that libpcap would not open: its words for a file
+ * that is not a capture are cryptic, and a compressed capture is common. */
+static void open_error(const char *name, const char *ebuf, const uint8_t *magic, size_t n,
+                       char *err, size_t errlen)
+{
+	if (capture_compressed_error(name, magic, n, err, errlen))
+		return;
+	if (strstr(ebuf, "unknown file format") || strstr(ebuf, "bad dump file format"))
+		snprintf(err, errlen, "%s: not a pcap or pcapng capture file (%s)", name, ebuf);
+	else if (strstr(ebuf, "truncated"))
+		snprintf(err, errlen, "%s: file header truncated: not a usable capture (%s)", name,
+		         ebuf);
+	else
+		snprintf(err, errlen, "%s: %s", name, ebuf);
+}
+
 struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
@@ -71,25 +98,18 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 	}
 	c->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p) {
-		/* libpcap's words for a file that is not a capture are cryptic */
-		if (strstr(ebuf, "unknown file format") || strstr(ebuf, "bad dump file format"))
-			snprintf(err, errlen, "%s: not a pcap or pcapng capture file (%s)", c->name,
-			         ebuf);
-		else if (strstr(ebuf, "truncated"))
-			snprintf(err, errlen,
-			         "%s: file header truncated: not a usable capture (%s)", c->name,
-			         ebuf);
-		else
-			snprintf(err, errlen, "%s: %s", c->name, ebuf);
+		uint8_t magic[8];
+		size_t n = 0;
+		FILE *f = strcmp(path, "-") ? fopen(path, "rb") : NULL;
+		if (f) { /* a regular file can be read again for its first bytes */
+			n = fread(magic, 1, sizeof(magic), f);
+			fclose(f);
+		}
+		open_error(c->name, ebuf, magic, n, err, errlen);
 		free(c);
 		return NULL;
 	}
-	if (apply_filter(c, filter, err, errlen) < 0) {
-		pcap_close(c->p);
-		free(c);
-		return NULL;
-	}
-	return c;
+	return with_filter(c, filter, err, errlen);
 }
 
 struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
@@ -160,9 +180,68 @@ int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_
 		return -2; /* live timeout */
 	if (rc == PCAP_ERROR_BREAK)
 		return 0;
+	if (strstr(pcap_geterr(c->p), "different from the type of the first interface")) {
+		snprintf(err, errlen,
+		         "%s: packet %llu: %s: this pcapng file mixes link types, which libpcap "
+		         "cannot read; write one pcap file per interface (for each interface N: "
+		         "tshark -r %s -Y 'frame.interface_id==N' -w partN.pcapng, then editcap "
+		         "-T ENCAP -F pcap partN.pcapng partN.pcap, ENCAP its link type: ether, "
+		         "linux-sll, ...) and read the parts together",
+		         c->name, (unsigned long long)c->pkt_no + 1, pcap_geterr(c->p), c->name);
+		return -3;
+	}
 	snprintf(err, errlen, "%s: packet %llu: %s", c->name, (unsigned long long)c->pkt_no + 1,
 	         pcap_geterr(c->p));
 	return -1;
+}
+
+struct capture *capture_open_stream(FILE *f, const char *name, const char *filter, char *err,
+                                    size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+	if (!c->p) {
+		open_error(c->name, ebuf, NULL, 0, err, errlen);
+		free(c);
+		return NULL;
+	}
+	return with_filter(c, filter, err, errlen);
+}
+
+int capture_compressed_error(const char *name, const uint8_t *magic, size_t n, char *err,
+                             size_t errlen)
+{
+	static const struct {
+		const char *sig;
+		size_t len;
+		const char *format, *tool;
+	} kinds[] = {
+	    {"\x1f\x8b", 2, "gzip", "zcat"},
+	    {"BZh", 3, "bzip2", "bzcat"},
+	    {"\xfd"
+	     "7zXZ",
+	     5, "xz", "xzcat"},
+	    {"\x28\xb5\x2f\xfd", 4, "zstd", "zstdcat"},
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (n < kinds[i].len || memcmp(magic, kinds[i].sig, kinds[i].len))
+			continue;
+		snprintf(err, errlen,
+		         "%s: not a pcap or pcapng capture file: it is %s-compressed; "
+		         "decompress it on the way in: %s %s | smaudit read [options] -",
+		         name, kinds[i].format, kinds[i].tool,
+		         strcmp(name, "stdin") ? name : "FILE");
+		return 1;
+	}
+	return 0;
 }
 
 int capture_datalink(const struct capture *c)

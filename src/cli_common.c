@@ -8,13 +8,54 @@
 #include "cli_common.h"
 #include "smaudit/dpi.h"
 
-int cli_push(const char **list, size_t *n, const char *v, const char *opt)
+/* The option lists' arrays, freed at exit (they hold argv strings, which
+ * live as long as the process); a list is one entry, updated as it grows. */
+static void **lists;
+static size_t nlists;
+
+/* atexit: free the option lists. */
+static void free_lists(void)
 {
-	if (*n >= CLI_MAX_LIST) {
-		fprintf(stderr, "smaudit: too many %s options (at most %d)\n", opt, CLI_MAX_LIST);
+	for (size_t i = 0; i < nlists; i++)
+		free(lists[i]);
+	free(lists);
+}
+
+/* Keep grown (which replaced old, NULL for a new list) for free_lists. */
+static int keep_list(void *old, void *grown)
+{
+	void **more;
+
+	for (size_t i = 0; old && i < nlists; i++)
+		if (lists[i] == old) {
+			lists[i] = grown;
+			return 0;
+		}
+	more = realloc(lists, (nlists + 1) * sizeof(*lists));
+	if (!more)
 		return -1;
+	if (!lists)
+		atexit(free_lists);
+	lists = more;
+	lists[nlists++] = grown;
+	return 0;
+}
+
+int cli_push(const char ***list, size_t *n, const char *v, const char *opt)
+{
+	if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4, ...: double the room */
+		const char **grown = realloc((void *)*list, (*n ? *n * 2 : 1) * sizeof(*grown));
+		if (grown && keep_list((void *)*list, (void *)grown) < 0) {
+			free(grown); /* only a new list's first entry can fail: *list is NULL */
+			grown = NULL;
+		}
+		if (!grown) {
+			fprintf(stderr, "smaudit: %s: out of memory\n", opt);
+			return -1;
+		}
+		*list = grown;
 	}
-	list[(*n)++] = v;
+	(*list)[(*n)++] = v;
 	return 0;
 }
 
@@ -26,15 +67,20 @@ int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg)
 
 	switch (opt) {
 	case 'H':
-		return cli_push(o->site.hosts, &o->site.nhosts, arg, "--host") < 0 ? -1 : 1;
+		return cli_push(&o->site.hosts, &o->site.nhosts, arg, "--host") < 0 ? -1 : 1;
 	case 's':
-		return cli_push(o->site.sites, &o->site.nsites, arg, "--site") < 0 ? -1 : 1;
+		return cli_push(&o->site.sites, &o->site.nsites, arg, "--site") < 0 ? -1 : 1;
 	case 'R':
-		return cli_push(o->site.roles, &o->site.nroles, arg, "--role") < 0 ? -1 : 1;
+		return cli_push(&o->site.roles, &o->site.nroles, arg, "--role") < 0 ? -1 : 1;
 	case 'r':
 		o->site.rules = arg;
 		return 1;
 	case 'd':
+		if (!*arg) {
+			fprintf(stderr,
+			        "smaudit: --db '': empty file name (give a database path)\n");
+			return -1;
+		}
 		o->db = arg;
 		return 1;
 	case 'f':

@@ -10,21 +10,23 @@
 #include "smaudit/rules.h"
 #include "smaudit/run.h"
 
-#define CLI_MAX_LIST 64
-
-/* Site settings from the command line, in the order rules_build wants. */
+/* Site settings from the command line, in the order rules_build wants.
+ * The lists grow as options come (no limit but memory); they hold argv
+ * strings, so they live as long as the process (cli_push frees them at exit). */
 struct cli_site {
 	const char *rules; /* NULL = shipped matrix */
-	const char *sites[CLI_MAX_LIST];
+	const char **sites;
 	size_t nsites;
-	const char *hosts[CLI_MAX_LIST];
+	const char **hosts;
 	size_t nhosts;
-	const char *roles[CLI_MAX_LIST];
+	const char **roles;
 	size_t nroles;
 };
 
 /* Options read and live share (getopt_long entries; values are the ids
- * cli_audit_option() takes). */
+ * cli_audit_option() takes: short letters and 1..5). A subcommand numbers
+ * its own long options from CLI_OPT_LOCAL, so no id means two options. */
+#define CLI_OPT_LOCAL 256
 #define CLI_AUDIT_OPTIONS                                                                          \
 	{"host", required_argument, NULL, 'H'}, {"db", required_argument, NULL, 'd'},              \
 	    {"filter", required_argument, NULL, 'f'}, {"rules", required_argument, NULL, 'r'},     \
@@ -55,8 +57,9 @@ struct cli_audit_opts {
  * stderr naming the option). */
 int cli_audit_option(struct cli_audit_opts *o, int opt, const char *arg);
 
-/* Append v to a list of at most CLI_MAX_LIST; -1 (with a message on stderr) when full. */
-int cli_push(const char **list, size_t *n, const char *v, const char *opt);
+/* Append v to *list (grown as needed; freed at exit); -1 with a message on
+ * stderr when out of memory. */
+int cli_push(const char ***list, size_t *n, const char *v, const char *opt);
 
 /* Parse a positive integer option value in [min, max]; -1 with a message on stderr. */
 int cli_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out);

@@ -113,15 +113,19 @@ struct live_opts {
 	int alerts;
 };
 
+/* Ids of live's own long options (after the shared ones). */
+enum { OPT_CHECKPOINT = CLI_OPT_LOCAL, OPT_DURATION, OPT_NO_ALERTS };
+
 /* Parse live's options; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct live_opts *l)
 {
-	static const struct option opts[] = {CLI_AUDIT_OPTIONS,
-	                                     {"interface", required_argument, NULL, 'i'},
-	                                     {"checkpoint", required_argument, NULL, 5},
-	                                     {"duration", required_argument, NULL, 6},
-	                                     {"no-alerts", no_argument, NULL, 7},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    CLI_AUDIT_OPTIONS,
+	    {"interface", required_argument, NULL, 'i'},
+	    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+	    {"duration", required_argument, NULL, OPT_DURATION},
+	    {"no-alerts", no_argument, NULL, OPT_NO_ALERTS},
+	    {NULL, 0, NULL, 0}};
 	int opt;
 
 	optind = 1;
@@ -136,15 +140,15 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o, struct li
 		case 'i':
 			l->iface = optarg;
 			break;
-		case 5:
+		case OPT_CHECKPOINT:
 			if (cli_uint("--checkpoint", optarg, 1, 86400, &l->checkpoint_s) < 0)
 				return 2;
 			break;
-		case 6:
+		case OPT_DURATION:
 			if (cli_uint("--duration", optarg, 1, 86400 * 366, &l->duration_s) < 0)
 				return 2;
 			break;
-		case 7:
+		case OPT_NO_ALERTS:
 			l->alerts = 0;
 			break;
 		case 'h':

@@ -53,8 +53,8 @@ static const char usage_text[] =
     "                      did not confirm the application the rule restricts)\n"
     "  --fail-on-anomaly   anomalies: exit 1 when any is found\n"
     "  --explain           print the query plan instead of rows\n"
-    "exit: 0 ok, 1 anomalies found (--fail-on-anomaly), 2 bad arguments or database,\n"
-    "      3 failure while reading\n";
+    "exit: 0 ok, 1 anomalies found (--fail-on-anomaly), 2 bad arguments, 3 the database\n"
+    "      failed (missing, unreadable, not an smaudit database) or output could not be written\n";
 
 enum { OPT_DB = 256, OPT_FORMAT, OPT_FLOWS, OPT_FAIL, OPT_EXPLAIN, OPT_UNCHECKED };
 
@@ -273,9 +273,11 @@ static int run_query(struct query_opts *o)
 	int64_t rows;
 	int rc;
 
-	if (query_open_many(o->db_paths, o->ndb, &db, err, sizeof(err)) < 0) {
+	rc = query_open_many(o->db_paths, o->ndb, &db, err, sizeof(err));
+	if (rc < 0) {
 		errmsg("%s", err);
-		return 2;
+		return rc == -2 ? 2
+		                : 3; /* a bad list, or a database missing, unreadable, not ours */
 	}
 	if (cli_filter_resolve(db, &o->f, o->db_paths[0], PROG) < 0) {
 		query_close(db);

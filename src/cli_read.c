@@ -1,12 +1,14 @@
 /* cli_read.c: `smaudit read`: audit capture files into the database.
  *
- * Checks every argument before anything is written (files open as
- * captures, the matrix loads, the database opens), then reads the files in
- * order into one run. A read error mid-file (a truncated record) is a
- * warning naming the packet: the flows read so far are ended and stored,
- * the run says what happened, and the exit code is 2. SIGINT/SIGTERM stop
- * the read the same way with status 'interrupted'. */
-#include <errno.h>
+ * Opens every input before anything is written (files, stdin, pipes and
+ * devices as captures, each one's first packet read; the matrix loads; the
+ * database opens), then reads them merged in packet time order (merge.c)
+ * into one run, and records each input (SHA-256, size, packets, first and
+ * last packet time). A file an earlier run read is named, or skipped with
+ * --skip-seen. A read error mid-file (a truncated record) is a warning
+ * naming the packet: the flows read so far are ended and stored, the run
+ * says what happened, and the exit code is 2. SIGINT/SIGTERM stop the read
+ * the same way with status 'interrupted'. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,12 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sys/stat.h>
-
 #include "cli_common.h"
 #include "smaudit/capture.h"
 #include "smaudit/cli.h"
 #include "smaudit/decode.h"
+#include "smaudit/merge.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -27,17 +28,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-/* 1 if path is read as a stream (stdin, a named pipe, <(...)): it can be
- * read once only, so it is not opened ahead to check it. */
-static int is_stream(const char *path)
-{
-	struct stat sb;
-
-	if (!strcmp(path, "-"))
-		return 1;
-	return stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode);
 }
 
 /* SIGINT/SIGTERM without SA_RESTART, so a read blocked on a pipe returns. */
@@ -76,6 +66,9 @@ static void usage(FILE *out)
 	        "  --udp-timeout SEC     idle timeout for UDP flows (default 60)\n"
 	        "  --icmp-timeout SEC    idle timeout for ICMP and other flows (default 60)\n"
 	        "  --no-dpi              do not run application detection (nDPI)\n"
+	        "  --skip-seen           skip files an earlier complete run of the database\n"
+	        "                        read (same SHA-256); without it they are read again\n"
+	        "                        with a warning\n"
 	        "  --vxlan-port PORT     UDP port carrying VXLAN besides 4789 (mirror sessions)\n"
 	        "  --eve FILE            also append Suricata EVE JSON to FILE: an alert event\n"
 	        "                        as each non-expected flow is seen, a flow event as each\n"
@@ -139,23 +132,23 @@ static void suggest_hosts(const char *path)
 	}
 }
 
-/* Progress line on a terminal: share of the file, packets per second. */
-static void progress(const struct capture *c, const char *name, size_t fi, size_t nf, uint64_t pkts,
-                     double t0, int final)
+/* Progress line on a terminal: share of the bytes, packets per second. */
+static void progress(double frac, const char *name, uint64_t pkts, double t0, int final)
 {
-	double el = cli_now() - t0, frac = capture_progress(c);
+	double el = cli_now() - t0;
 	char pct[16] = "";
 
 	if (frac >= 0)
 		snprintf(pct, sizeof(pct), "%5.1f%% ", frac * 100);
-	fprintf(stderr, "\r[%zu/%zu] %s: %s%llu packets, %.0f packets/s%s", fi + 1, nf, name, pct,
+	fprintf(stderr, "\r%s%s%s%llu packets, %.0f packets/s%s", name, *name ? ": " : "", pct,
 	        (unsigned long long)pkts, el > 0 ? (double)pkts / el : 0.0, final ? "\n" : "   ");
 }
 
 /* Parse read's options into o; returns -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, struct cli_audit_opts *o)
+static int parse_args(int argc, char **argv, struct cli_audit_opts *o, int *skip_seen)
 {
-	static const struct option opts[] = {CLI_AUDIT_OPTIONS, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    CLI_AUDIT_OPTIONS, {"skip-seen", no_argument, NULL, 'S'}, {NULL, 0, NULL, 0}};
 	int opt;
 
 	optind = 1;
@@ -170,6 +163,10 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o)
 			usage(stdout);
 			return 0;
 		}
+		if (opt == 'S') {
+			*skip_seen = 1;
+			continue;
+		}
 		fprintf(stderr, "smaudit read: %s '%s' (see smaudit read --help)\n",
 		        opt == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
 		return 2;
@@ -181,54 +178,34 @@ static int parse_args(int argc, char **argv, struct cli_audit_opts *o)
 	return -1;
 }
 
-/* Check that every file opens as a capture before anything is written, and
- * return the run's source text (names, one per line; stdin as "stdin"),
- * allocated; NULL with the error on stderr. */
-static char *check_inputs(char **files, size_t n, const char *filter)
+/* The run's source text: the names, one per line (stdin as "stdin"),
+ * allocated; NULL when out of memory. */
+static char *source_text(struct merge *m)
 {
-	size_t len = 1;
-	char err[1024], *src;
+	size_t len = 1, n = merge_count(m);
+	char *src;
 
-	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(files[i], "-")) {
-			if (n > 1) {
-				fprintf(stderr,
-				        "smaudit read: '-' (stdin) must be the only file\n");
-				return NULL;
-			}
-		} else if (is_stream(files[i])) {
-			if (access(files[i], R_OK) < 0) {
-				fprintf(stderr, "smaudit read: %s: %s\n", files[i],
-				        strerror(errno));
-				return NULL;
-			}
-		} else {
-			struct capture *c = capture_open_file(files[i], filter, err, sizeof(err));
-			if (!c) {
-				fprintf(stderr, "smaudit read: %s\n", err);
-				return NULL;
-			}
-			capture_close(c);
-		}
-		len += strlen(files[i]) + 8;
-	}
+	for (size_t i = 0; i < n; i++)
+		len += strlen(merge_input(m, i)->name) + 1;
 	src = malloc(len);
-	if (!src) {
-		fprintf(stderr, "smaudit read: out of memory\n");
+	if (!src)
 		return NULL;
-	}
 	src[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		strcat(src, i ? "\n" : "");
-		strcat(src, strcmp(files[i], "-") ? files[i] : "stdin");
+		strcat(src, merge_input(m, i)->name);
 	}
 	return src;
 }
 
 /* What reading the files left for the run row. */
 struct read_state {
-	char warn[1280]; /* first warning, stored as the run's error */
-	int code;        /* exit code so far: 0, or 2 after a bad input */
+	char warn[1280];        /* first warning, stored as the run's error */
+	int code;               /* exit code so far: 0, or 2 after a bad input */
+	int failed;             /* an input could not be read at all */
+	int skip_seen;          /* --skip-seen */
+	struct store_input *in; /* what the run records of each input */
+	uint64_t *undecoded;    /* per input: packets of a link type not decoded */
 };
 
 /* Note a warning: printed, the first kept for the run row, exit code 2. */
@@ -240,49 +217,273 @@ static void warn_input(struct read_state *rs, const char *msg)
 	rs->code = 2;
 }
 
-/* Feed one capture file into the run, with progress on a terminal. */
-static void read_file(struct run *run, const char *path, size_t fi, size_t nf,
-                      const struct cli_audit_opts *o, int tty, double t0, struct read_state *rs)
+/* An input's hash and place, to find the files given twice. */
+struct twin {
+	const char *sha256;
+	size_t i;
+};
+
+/* qsort: by hash, then by place on the command line. */
+static int by_hash(const void *a, const void *b)
+{
+	const struct twin *x = a, *y = b;
+	int c = strcmp(x->sha256, y->sha256);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Before reading: a file whose bytes another file of this read also holds
+ * (the same capture named twice, or a copy) is named, or with --skip-seen
+ * skipped. -1 when out of memory. */
+static int check_twins(struct run *run, struct merge *m, struct read_state *rs)
+{
+	size_t n = merge_count(m), k = 0;
+	struct twin *t = malloc((n ? n : 1) * sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (merge_input(m, i)->sha256[0])
+			t[k++] = (struct twin){merge_input(m, i)->sha256, i};
+	qsort(t, k, sizeof(*t), by_hash);
+	for (size_t j = 1; j < k; j++) {
+		size_t first = j;
+		struct merge_input *mi = merge_input(m, t[j].i);
+		while (first > 0 && !strcmp(t[first - 1].sha256, t[j].sha256))
+			first--;
+		if (first == j)
+			continue;
+		if (rs->skip_seen) {
+			mi->skip = 1;
+			rs->in[t[j].i].skipped = run_id(run);
+		}
+		const char *other = merge_input(m, t[first].i)->name;
+		fprintf(stderr, "smaudit read: %s%s: %s%s%s\n",
+		        rs->skip_seen ? "" : "warning: ", mi->name,
+		        strcmp(other, mi->name) ? "the same bytes as " : "named twice",
+		        strcmp(other, mi->name) ? other : "",
+		        rs->skip_seen ? ": skipped"
+		                      : ": its packets are read twice (--skip-seen skips it)");
+	}
+	free(t);
+	return 0;
+}
+
+/* Before reading: warn about (or with --skip-seen, skip) every file the
+ * database has read in an earlier complete run, or this read holds twice.
+ * -1 on a database error. */
+static int check_seen(struct run *run, struct merge *m, struct read_state *rs)
+{
+	char err[512];
+
+	if (check_twins(run, m, rs) < 0) {
+		fprintf(stderr, "smaudit read: out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < merge_count(m); i++) {
+		struct merge_input *mi = merge_input(m, i);
+		int64_t prev;
+		int r = mi->skip ? 0 : run_input_seen(run, mi->sha256, &prev, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "smaudit read: %s\n", err);
+			return -1;
+		}
+		if (!r)
+			continue;
+		if (rs->skip_seen) {
+			mi->skip = 1;
+			rs->in[i].skipped = prev;
+			fprintf(stderr, "smaudit read: %s: already read in run %lld: skipped\n",
+			        mi->name, (long long)prev);
+		} else {
+			fprintf(
+			    stderr,
+			    "smaudit read: warning: %s: already read in run %lld (same SHA-256): "
+			    "its flows are stored again (--skip-seen skips such files)\n",
+			    mi->name, (long long)prev);
+		}
+	}
+	for (size_t i = 0; i < merge_count(m); i++)
+		if (!merge_input(m, i)->skip)
+			return 0;
+	fprintf(stderr, "smaudit read: every file was read before: this run reads nothing\n");
+	return 0;
+}
+
+/* Feed the merged inputs into the run, with progress on a terminal. */
+static void read_inputs(struct run *run, struct merge *m, int tty, double t0, struct read_state *rs)
 {
 	const struct pcap_pkthdr *h;
 	const uint8_t *d;
-	char err[1024];
-	struct capture *c = capture_open_file(path, o->filter, err, sizeof(err));
-	uint64_t before = run_counts(run)->unknown_link;
+	char err[1024], msg[1200];
 	double next_report = cli_now() + 0.5;
-	int dlt, r = 0;
+	uint64_t pkts = 0;
+	size_t i = 0;
+	int r;
 
-	if (!c) { /* it opened a moment ago: changed under us */
-		warn_input(rs, err);
-		return;
-	}
-	dlt = capture_datalink(c);
-	while (!stop_requested && (r = capture_next(c, &h, &d, err, sizeof(err))) == 1) {
-		run_packet(run, dlt, h, d);
-		if (tty && (capture_pkt_no(c) & 4095) == 0 && cli_now() >= next_report) {
-			progress(c, path, fi, nf, capture_pkt_no(c), t0, 0);
-			next_report = cli_now() + 0.5;
+	while (!stop_requested && (r = merge_next(m, &i, &h, &d, err, sizeof(err))) != 0) {
+		struct merge_input *mi = merge_input(m, i);
+		if (r == 1) {
+			if (!decode_link_supported(mi->dlt))
+				rs->undecoded[i]++;
+			run_packet(run, mi->dlt, h, d);
+			if (tty && (++pkts & 4095) == 0 && cli_now() >= next_report) {
+				progress(merge_progress(m), mi->name, pkts, t0, 0);
+				next_report = cli_now() + 0.5;
+			}
+			continue;
 		}
-	}
-	if (tty)
-		progress(c, path, fi, nf, capture_pkt_no(c), t0, 1);
-	if (!stop_requested && r < 0) {
-		char msg[1200];
+		if (stop_requested)
+			break;
+		if (r == -3) { /* the rest of the file cannot be read: the run failed */
+			rs->failed = 1;
+			fprintf(stderr, "smaudit read: %s; the packets before it are stored\n",
+			        err);
+			snprintf(rs->warn, sizeof(rs->warn), "%s", err);
+			rs->code = 2;
+			continue;
+		}
 		snprintf(msg, sizeof(msg), "%s; the packets before it are stored", err);
 		warn_input(rs, msg);
 	}
-	if (run_counts(run)->unknown_link > before) {
-		const char *name = pcap_datalink_val_to_name(dlt);
-		snprintf(err, sizeof(err),
-		         "%s: link type %d (%s) is not decoded: %llu packets skipped", path, dlt,
-		         name ? name : "unknown",
-		         (unsigned long long)(run_counts(run)->unknown_link - before));
-		warn_input(rs, err);
-	} else if (capture_pkt_no(c) == 0 && r == 0) {
-		fprintf(stderr, "smaudit read: warning: %s: no packets%s\n", path,
-		        o->filter ? " (after the filter)" : "");
+	if (tty)
+		progress(merge_progress(m), "", pkts, t0, 1);
+}
+
+/* After reading: per input, what the run records and what to warn about
+ * (undecoded link types, no packets, overlapping time spans). */
+static void note_inputs(struct merge *m, const char *filter, struct read_state *rs)
+{
+	for (size_t i = 0; i < merge_count(m); i++) {
+		struct merge_input *mi = merge_input(m, i);
+		struct store_input *in = &rs->in[i];
+		size_t j;
+
+		in->sha256 = mi->sha256;
+		in->size = mi->size;
+		in->packets = mi->packets;
+		in->first_us = mi->first_us;
+		in->last_us = mi->last_us;
+		in->link_type = mi->dlt;
+		if (mi->skip)
+			continue;
+		if (rs->undecoded[i]) {
+			char msg[1024];
+			const char *name = pcap_datalink_val_to_name(mi->dlt);
+			snprintf(msg, sizeof(msg),
+			         "%s: link type %d (%s) is not decoded: %llu packets skipped",
+			         mi->name, mi->dlt, name ? name : "unknown",
+			         (unsigned long long)rs->undecoded[i]);
+			warn_input(rs, msg);
+		} else if (mi->ended && !mi->packets && !stop_requested) {
+			fprintf(stderr, "smaudit read: warning: %s: no packets%s\n", mi->name,
+			        filter ? " (after the filter)" : "");
+		}
+		if (merge_overlap(m, i, &j) && /* a twin (check_twins) has been named */
+		    (!mi->sha256[0] || strcmp(mi->sha256, merge_input(m, j)->sha256)))
+			fprintf(stderr,
+			        "smaudit read: warning: %s overlaps %s in time: their packets were "
+			        "read merged in time order; if both hold the same traffic, its "
+			        "packets are counted twice\n",
+			        mi->name, merge_input(m, j)->name);
 	}
-	capture_close(c);
+}
+
+/* After the run is closed: a stream read to its end that an earlier run
+ * also read (its hash is known only now). */
+static void check_seen_streams(struct run *run, struct merge *m)
+{
+	char err[512];
+
+	for (size_t i = 0; i < merge_count(m); i++) {
+		struct merge_input *mi = merge_input(m, i);
+		int64_t prev;
+		if (mi->stream && run_input_seen(run, mi->sha256, &prev, err, sizeof(err)) > 0)
+			fprintf(
+			    stderr,
+			    "smaudit read: warning: %s: the same bytes were already read in run "
+			    "%lld: its flows are stored twice\n",
+			    mi->name, (long long)prev);
+	}
+}
+
+/* Name the busiest addresses of the first regular file of m (a stream
+ * cannot be read twice). */
+static void suggest_from(struct merge *m)
+{
+	for (size_t i = 0; i < merge_count(m); i++)
+		if (!merge_input(m, i)->stream) {
+			suggest_hosts(merge_input(m, i)->path);
+			return;
+		}
+}
+
+/* After the run: when flows were read but none touched a monitored host
+ * (a mistyped --host), say so and name the busiest addresses. Returns 1
+ * when it did. */
+static int no_host_flows(struct run *run, struct merge *m)
+{
+	const struct audit_counts *n = run_counts(run);
+	const struct sm_cidr *h;
+	size_t nh = rules_hosts(run_matrix(run), &h);
+	char c[ADDR_STRLEN + 8];
+
+	if (n->flows_in + n->flows_out + n->flows_local || !n->flows_other)
+		return 0;
+	fprintf(stderr,
+	        "smaudit read: warning: no flow touched a monitored host (%s%s): the %llu flows "
+	        "read are between other addresses; check --host\n",
+	        nh ? cidr_str(&h[0], c, sizeof(c)) : "none", nh > 1 ? ", ..." : "",
+	        (unsigned long long)n->flows_other);
+	suggest_from(m);
+	return 1;
+}
+
+/* Open the inputs before anything is written; NULL with *rc the exit code. */
+static struct merge *open_inputs(char **files, size_t n, const char *filter, int *rc)
+{
+	char err[1024];
+	int interrupted;
+	struct merge *m = merge_open(files, n, filter, &interrupted, err, sizeof(err));
+
+	if (m)
+		return m;
+	*rc = stop_requested || interrupted ? 130 : 2;
+	if (*rc == 2)
+		fprintf(stderr, "smaudit read: %s\n", err);
+	return NULL;
+}
+
+/* Open the run: NULL with *rc the exit code and, when no host was given,
+ * the busiest addresses of the first regular file named. */
+static struct run *open_run(struct cli_audit_opts *o, struct run_cfg *cfg, struct merge *m, int *rc)
+{
+	int no_host;
+	struct run *run = cli_run_open("read", o, cfg, rc, &no_host);
+
+	if (!run && no_host)
+		suggest_from(m);
+	return run;
+}
+
+/* Close the run with what the read left; returns the exit code. */
+static int close_run(struct run *run, struct read_state *rs)
+{
+	const char *status = rs->failed ? "failed" : "complete";
+	char err[1024];
+	int rc = stop_requested ? 130 : rs->code;
+
+	if (stop_requested) {
+		status = "interrupted";
+		if (!rs->warn[0])
+			snprintf(rs->warn, sizeof(rs->warn), "interrupted by a signal");
+	}
+	if (run_close(run, stop_requested ? END_SHUTDOWN : END_CAPTURE_END, status,
+	              rs->warn[0] ? rs->warn : NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "smaudit read: %s\n", err);
+		rc = 3;
+	}
+	return rc;
 }
 
 int cli_read(int argc, char **argv)
@@ -290,50 +491,62 @@ int cli_read(int argc, char **argv)
 	struct cli_audit_opts o = {.db = cli_default_db()};
 	struct run_cfg cfg = {.mode = "read"};
 	struct read_state rs = {.warn = "", .code = 0};
-	struct run *run;
-	char err[1024], **files, *source;
-	const char *status = "complete";
-	size_t nfiles;
-	int rc, no_host, tty;
-	double t0;
+	struct run *run = NULL;
+	struct merge *m = NULL;
+	char err[1024], *source = NULL;
+	size_t n;
+	int rc, tty;
+	double t0 = cli_now();
 
-	rc = parse_args(argc, argv, &o);
+	rc = parse_args(argc, argv, &o, &rs.skip_seen);
 	if (rc >= 0)
 		return rc;
-	files = argv + optind;
-	nfiles = (size_t)(argc - optind);
-	source = check_inputs(files, nfiles, o.filter);
-	if (!source)
-		return 2;
-	cfg.source = source;
-	/* before the run row exists: from then on a signal is an interrupted run */
 	catch_signals();
-	run = cli_run_open("read", &o, &cfg, &rc, &no_host);
-	if (!run) {
-		if (no_host && !is_stream(files[0]))
-			suggest_hosts(files[0]);
-		free(source);
+	n = (size_t)(argc - optind);
+	m = open_inputs(argv + optind, n, o.filter, &rc);
+	if (!m)
 		return rc;
+	if (stop_requested) { /* before the run row exists: nothing is written */
+		merge_close(m);
+		return 130;
 	}
+	rc = 2;
+	source = source_text(m);
+	rs.in = calloc(n, sizeof(*rs.in));
+	rs.undecoded = calloc(n, sizeof(*rs.undecoded));
+	if (!source || !rs.in || !rs.undecoded) {
+		fprintf(stderr, "smaudit read: out of memory\n");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		rs.in[i].path = merge_input(m, i)->name;
+	cfg.source = source;
+	run = open_run(&o, &cfg, m, &rc);
+	if (!run)
+		goto out;
+	run_set_inputs(run, rs.in, n);
+	if (merge_hash_files(m, err, sizeof(err)) < 0 && !stop_requested)
+		warn_input(&rs, err);
+	if (!stop_requested && check_seen(run, m, &rs) < 0)
+		rs.code = 3;
 
 	tty = !o.quiet && isatty(2);
-	t0 = cli_now();
-	for (size_t fi = 0; fi < nfiles && !stop_requested; fi++)
-		read_file(run, files[fi], fi, nfiles, &o, tty, t0, &rs);
-	if (stop_requested) {
-		status = "interrupted";
-		if (!rs.warn[0])
-			snprintf(rs.warn, sizeof(rs.warn), "interrupted by a signal");
-	}
-	rc = stop_requested ? 130 : rs.code;
-	if (run_close(run, stop_requested ? END_SHUTDOWN : END_CAPTURE_END, status,
-	              rs.warn[0] ? rs.warn : NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "smaudit read: %s\n", err);
+	if (rs.code != 3)
+		read_inputs(run, m, tty, t0, &rs);
+	note_inputs(m, o.filter, &rs);
+	rc = close_run(run, &rs);
+	if (rs.code == 3)
 		rc = 3;
-	}
+	check_seen_streams(run, m);
 	if (!o.quiet)
 		run_print_summary(run, cli_now() - t0, stderr, stdout);
+	if (!stop_requested && no_host_flows(run, m) && rc == 0)
+		rc = 2;
+out:
 	run_free(run);
+	merge_close(m);
+	free(rs.in);
+	free(rs.undecoded);
 	free(source);
 	return rc;
 }

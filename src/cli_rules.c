@@ -20,7 +20,7 @@
 /* Options shared by check and show; the strings point into argv. */
 struct rules_opts {
 	struct cli_site site;
-	const char *files[CLI_MAX_LIST]; /* check FILE... */
+	const char **files; /* check FILE... */
 	size_t nfiles;
 	int help;
 	char format; /* rules show: 't'able (default), 'c'sv or 'm'arkdown */
@@ -104,11 +104,11 @@ static int parse_opts(int argc, char **argv, struct rules_opts *o, int allow_fil
 		if (c == 'r')
 			s->rules = optarg;
 		else if (c == 's')
-			rc = cli_push(s->sites, &s->nsites, optarg, "--site");
+			rc = cli_push(&s->sites, &s->nsites, optarg, "--site");
 		else if (c == 'H')
-			rc = cli_push(s->hosts, &s->nhosts, optarg, "--host");
+			rc = cli_push(&s->hosts, &s->nhosts, optarg, "--host");
 		else if (c == 'R')
-			rc = cli_push(s->roles, &s->nroles, optarg, "--role");
+			rc = cli_push(&s->roles, &s->nroles, optarg, "--role");
 		else if (c == 'h')
 			o->help = 1;
 		else if (c == 'F')
@@ -122,7 +122,7 @@ static int parse_opts(int argc, char **argv, struct rules_opts *o, int allow_fil
 			        argv[i]);
 			return 2;
 		}
-		rc = cli_push(o->files, &o->nfiles, argv[i], "FILE");
+		rc = cli_push(&o->files, &o->nfiles, argv[i], "FILE");
 	}
 	return rc < 0 ? 2 : 0;
 }
@@ -130,7 +130,7 @@ static int parse_opts(int argc, char **argv, struct rules_opts *o, int allow_fil
 /* The site the options describe, FILEs sorted in: the first rules file (when
  * --rules is not given) stands in for the shipped matrix; every other FILE
  * is loaded after it, in order, before the --site files. -1 (printed) when
- * there are too many. */
+ * out of memory. */
 static int site_of(const struct rules_opts *o, struct cli_site *s)
 {
 	size_t first = 0;
@@ -145,15 +145,15 @@ static int site_of(const struct rules_opts *o, struct cli_site *s)
 		if (rules_is_site_file(o->files[i]))
 			printf("%s: a site file, checked on top of %s\n", o->files[i],
 			       s->rules ? s->rules : "the shipped matrix");
-		if (cli_push(s->sites, &s->nsites, o->files[i], "FILE") < 0)
+		if (cli_push(&s->sites, &s->nsites, o->files[i], "FILE") < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < o->site.nsites; i++)
-		if (cli_push(s->sites, &s->nsites, o->site.sites[i], "--site") < 0)
+		if (cli_push(&s->sites, &s->nsites, o->site.sites[i], "--site") < 0)
 			return -1;
-	memcpy(s->hosts, o->site.hosts, sizeof(s->hosts));
+	s->hosts = o->site.hosts; /* shared, not grown here */
 	s->nhosts = o->site.nhosts;
-	memcpy(s->roles, o->site.roles, sizeof(s->roles));
+	s->roles = o->site.roles;
 	s->nroles = o->site.nroles;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <ndpi/ndpi_api.h>
 #include <pcap/pcap.h>
 #include <sqlite3.h>
 
@@ -10,22 +11,33 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: smaudit COMMAND [options]\n"
-	             "\n"
-	             "Passive auditor of a Cisco SocialMiner host's connections against its\n"
-	             "documented port matrix.\n"
-	             "\n"
-	             "commands:\n"
-	             "  read FILE...      audit capture files (pcap, pcapng, '-' for stdin)\n"
-	             "  live -i IFACE     audit an interface until stopped\n"
-	             "  rules check|show  validate rules files, print the effective matrix\n"
-	             "  query anomalies|coverage|flows|runs\n"
-	             "                    answer audit questions from the database\n"
-	             "  report [-o FILE]  the audit as one HTML (or Markdown) document\n"
-	             "  site suggest      propose a site file (roles) from the traffic\n"
-	             "\n"
-	             "  smaudit COMMAND --help   options of one command\n"
-	             "  smaudit --version        version and library versions\n");
+	fprintf(out,
+	        "usage: smaudit COMMAND [options]\n"
+	        "\n"
+	        "Passive auditor of a Cisco SocialMiner host's connections against its\n"
+	        "documented port matrix.\n"
+	        "\n"
+	        "commands:\n"
+	        "  read FILE...      audit capture files (pcap, pcapng, '-' for stdin)\n"
+	        "  live -i IFACE     audit an interface until stopped\n"
+	        "  rules check|show  validate rules files, print the effective matrix\n"
+	        "  query anomalies|coverage|flows|runs\n"
+	        "                    answer audit questions from the database\n"
+	        "  report [-o FILE]  the audit as one HTML (or Markdown) document\n"
+	        "  site suggest      propose a site file (roles) from the traffic\n"
+	        "\n"
+	        "  smaudit COMMAND --help   options of one command\n"
+	        "  smaudit --version        version and library versions\n"
+	        "\n"
+	        "exit status (every command):\n"
+	        "  0    done\n"
+	        "  1    query --fail-on-anomaly: anomalies found\n"
+	        "  2    bad arguments or bad input: options, rules or site files, capture\n"
+	        "       files, an interface (read stores what it read before a damaged record)\n"
+	        "  3    the database failed: cannot be created, opened, read or written\n"
+	        "       (query: also output that could not be written)\n"
+	        "  130  read stopped by SIGINT or SIGTERM (what was read is stored);\n"
+	        "       live stops on them normally, with 0\n");
 }
 
 int main(int argc, char **argv)
@@ -41,8 +53,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-		printf("smaudit %s (%s, SQLite %s)\n", SMAUDIT_VERSION, pcap_lib_version(),
-		       sqlite3_libversion());
+		printf("smaudit %s (%s, nDPI %s, SQLite %s)\n", SMAUDIT_VERSION, pcap_lib_version(),
+		       ndpi_revision(), sqlite3_libversion());
 		return 0;
 	}
 	if (!strcmp(cmd, "read"))

@@ -16,7 +16,9 @@
  *   - the per-hour flow roll-up (store_rollup.c), as the temporary views
  *     sm_rollup and sm_peers (run ids shifted too), only when every
  *     database has one in step with its flows; else the questions read
- *     flows.
+ *     flows;
+ *   - a database on a write-protected medium (its -shm cannot be made):
+ *     opened immutable, unless a -wal beside it holds changes (refused).
  * Columns come from the first database's tables (PRAGMA table_info), so a
  * column added later needs no change here. */
 #define _GNU_SOURCE
@@ -177,6 +179,99 @@ static int attach(sqlite3 *db, const char *path, const char *schema, char *err, 
 fail:
 	snprintf(err, errlen, "%s: cannot open: %s", path, sqlite3_errmsg(db));
 	return -1;
+}
+
+/* 1 if the last failure on db is SQLite's for a database whose WAL index
+ * (-shm) cannot be made beside it: a read-only mount, a file or directory
+ * its user may only read. */
+static int wal_index_denied(sqlite3 *db)
+{
+	int rc = sqlite3_extended_errcode(db) & 0xff;
+
+	return rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY;
+}
+
+/* The URI that opens path immutable, as a sqlite3 user would
+ * (file:PATH?immutable=1, sqlite3_malloc'd); NULL with err when a -wal
+ * file beside it holds changes immutable would not see, or out of memory. */
+static char *immutable_uri(const char *path, char *err, size_t errlen)
+{
+	char wal[PATH_MAX];
+	struct stat sb;
+	sqlite3_str *u;
+	char *uri;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0 && sb.st_size > 0) {
+		snprintf(err, errlen,
+		         "%s: cannot be opened here (no write access for its -shm file) and %s "
+		         "holds changes not yet in it: copy both files to a writable directory",
+		         path, wal);
+		return NULL;
+	}
+	u = sqlite3_str_new(NULL);
+	sqlite3_str_appendall(u, "file:");
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("/._~-", *c))
+			sqlite3_str_appendchar(u, 1, (char)*c);
+		else
+			sqlite3_str_appendf(u, "%%%02X", *c);
+	sqlite3_str_appendall(u, "?immutable=1");
+	uri = sqlite3_str_finish(u);
+	if (!uri)
+		snprintf(err, errlen, "%s: out of memory", path);
+	return uri;
+}
+
+/* Open (schema "main") or attach name read-only; the connection takes
+ * URI names, so ATTACH does too. 0, or -1 with err. */
+static int open_as(sqlite3 **db, const char *name, const char *schema, char *err, size_t errlen)
+{
+	int rc;
+
+	if (strcmp(schema, "main"))
+		return attach(*db, name, schema, err, errlen);
+	rc = sqlite3_open_v2(name, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open: %s", name,
+		         *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Open or attach path as schema read-only; a database on a write-protected
+ * medium (wal_index_denied, when opening or at the first read) is opened
+ * again immutable. 0, or -1 with err. */
+static int open_readable(sqlite3 **db, const char *path, const char *schema, char *err,
+                         size_t errlen)
+{
+	int main_db = !strcmp(schema, "main"), ok;
+	char *uri, sql[64];
+
+	if (open_as(db, path, schema, err, errlen) < 0) {
+		if (main_db || !wal_index_denied(*db))
+			return -1;
+	} else {
+		snprintf(sql, sizeof(sql), "PRAGMA %s.user_version", schema);
+		int_of(*db, sql, &ok);
+		if (ok || !wal_index_denied(*db))
+			return 0; /* readable, or an error check_schema names */
+		if (main_db) {
+			sqlite3_close_v2(*db);
+			*db = NULL;
+		} else {
+			snprintf(sql, sizeof(sql), "DETACH DATABASE %s", schema);
+			sqlite3_exec(*db, sql, NULL, NULL, NULL);
+		}
+	}
+	uri = immutable_uri(path, err, errlen);
+	if (!uri)
+		return -1;
+	ok = open_as(db, uri, schema, err, errlen);
+	sqlite3_free(uri);
+	return ok;
 }
 
 /* ---- views ---- */
@@ -360,7 +455,7 @@ int query_open_many(const char *const *paths, int n, struct sqlite3 **out, char 
 	*out = NULL;
 	if (n < 1 || n > QUERY_MAX_DBS) {
 		snprintf(err, errlen, "between 1 and %d databases, not %d", QUERY_MAX_DBS, n);
-		return -1;
+		return -2;
 	}
 	for (int k = 0; k < n; k++) {
 		if (file_ok(paths[k], err, errlen) < 0)
@@ -370,23 +465,19 @@ int query_open_many(const char *const *paths, int n, struct sqlite3 **out, char 
 			if (realpath(paths[j], a) && realpath(paths[k], b) && !strcmp(a, b)) {
 				snprintf(err, errlen, "%s: named twice (as %s)", paths[k],
 				         paths[j]);
-				return -1;
+				return -2; /* a bad argument, not a database failure */
 			}
 		}
 	}
-	rc = sqlite3_open_v2(paths[0], &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: cannot open: %s", paths[0],
-		         db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	if (open_readable(&db, paths[0], "main", err, errlen) < 0)
 		goto fail;
-	}
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 	if (check_schema(db, "main", paths[0], err, errlen) < 0)
 		goto fail;
 	for (int k = 1; k < n; k++) {
 		char buf[16];
 		const char *schema = schema_name(k, buf, sizeof(buf));
-		if (attach(db, paths[k], schema, err, errlen) < 0 ||
+		if (open_readable(&db, paths[k], schema, err, errlen) < 0 ||
 		    check_schema(db, schema, paths[k], err, errlen) < 0)
 			goto fail;
 	}

@@ -31,7 +31,12 @@ struct run {
 	const char *db;
 	int64_t id;
 	uint64_t dropped;
-	struct store_run row; /* strings borrowed from cfg and this struct */
+	struct store_run row;             /* strings borrowed from cfg and this struct */
+	const struct store_input *inputs; /* borrowed from the caller until run_close */
+	size_t ninputs;
+	int closed;          /* run_close has stopped the writer */
+	uint64_t committed;  /* then: ended flows whose rows were committed */
+	char lost_err[1024]; /* then: the store's error with the count of flows lost */
 };
 
 /* The monitored hosts of m as "a/32,b/128" (allocated: a site may list many). */
@@ -76,11 +81,29 @@ static void on_alert(void *ctx, const struct flow_record *r, const struct verdic
 		eve_sink_alert(run->eve, r, v);
 }
 
-/* Copy the pipeline's counters into the run row. */
+/* Copy the pipeline's counters into the run row; once closed, the flows
+ * are those the store really committed. */
 static void fill_row(struct run *r)
 {
 	audit_fill_run(r->audit, &r->row);
 	r->row.dropped = r->dropped;
+	if (r->closed)
+		r->row.flows = r->committed;
+}
+
+/* After the writer stopped: count what was committed; when flows were
+ * lost, name how many next to the store's error (into r->lost_err). */
+static void count_committed(struct run *r, const char *store_err)
+{
+	const struct audit_counts *n = audit_counts(r->audit);
+	uint64_t judged = n->flows_in + n->flows_out + n->flows_local;
+
+	r->closed = 1;
+	r->committed = store_flows_committed(r->store);
+	if (r->committed < judged)
+		snprintf(r->lost_err, sizeof(r->lost_err), "%s (%llu of %llu flows not stored)",
+		         store_err && *store_err ? store_err : "database",
+		         (unsigned long long)(judged - r->committed), (unsigned long long)judged);
 }
 
 struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run_err *why,
@@ -182,6 +205,15 @@ long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *e
 	return audit_checkpoint(r->audit, now_us, min_age_us, &r->row, err, errlen);
 }
 
+/* Record the inputs given by run_set_inputs (the writer has stopped). */
+static int write_inputs(struct run *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->ninputs; i++)
+		if (store_input_add(r->store, r->id, (int)i + 1, &r->inputs[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
 int run_close(struct run *r, enum flow_end reason, const char *status, const char *error, char *err,
               size_t errlen)
 {
@@ -194,6 +226,13 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		r->row.error = err;
 		rc = -1;
 	}
+	count_committed(r, rc < 0 ? err : NULL);
+	if (r->lost_err[0]) {
+		snprintf(err, errlen, "%s", r->lost_err);
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
 	if (rc == 0 && r->eve && eve_sink_errors(r->eve)) {
 		snprintf(err, errlen, "%llu EVE events could not be written",
 		         (unsigned long long)eve_sink_errors(r->eve));
@@ -202,6 +241,11 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		rc = -1;
 	}
 	fill_row(r);
+	if (rc == 0 && write_inputs(r, err, errlen) < 0) {
+		r->row.status = "failed";
+		r->row.error = err;
+		rc = -1;
+	}
 	if (rc < 0) {
 		char e2[512];
 		store_run_end(r->store, r->id, &r->row, e2, sizeof(e2));
@@ -212,6 +256,20 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		return -1;
 	}
 	return 0;
+}
+
+int run_input_seen(struct run *r, const char *sha256, int64_t *prev, char *err, size_t errlen)
+{
+	*prev = 0;
+	if (!sha256 || !*sha256)
+		return 0;
+	return store_input_seen(r->store, r->id, sha256, prev, err, errlen);
+}
+
+void run_set_inputs(struct run *r, const struct store_input *in, size_t n)
+{
+	r->inputs = in;
+	r->ninputs = n;
 }
 
 void run_free(struct run *r)
@@ -268,8 +326,9 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	        "run %lld %s: %llu packets in %.2f s (%.0f packets/s), %llu flows stored in %s "
 	        "(in %llu, out %llu, local %llu), %llu flows touching no monitored host\n",
 	        (long long)r->id, r->row.status, (unsigned long long)n->packets, secs,
-	        secs > 0 ? (double)n->packets / secs : 0.0, (unsigned long long)n->flows_stored,
-	        r->db, (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
+	        secs > 0 ? (double)n->packets / secs : 0.0,
+	        (unsigned long long)(r->closed ? r->committed : n->flows_stored), r->db,
+	        (unsigned long long)n->flows_in, (unsigned long long)n->flows_out,
 	        (unsigned long long)n->flows_local, (unsigned long long)n->flows_other);
 	if (n->malformed || n->unknown_link || n->non_ip || n->frags_orphan || fs->evicted)
 		fprintf(err_out,

@@ -30,6 +30,8 @@ struct store {
 	struct rollup *rollup;  /* per-hour roll-up deltas of the open batch */
 	int in_tx;
 	int pending;
+	uint64_t pending_new; /* rows added (not replaced) in the open transaction */
+	uint64_t committed;   /* rows added in transactions that committed */
 };
 
 /* ---- private ----------------------------------------------------------- */
@@ -481,7 +483,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8], tunnel[160], cid[COMMUNITY_ID_LEN];
 	const char *proto = flow_proto_str(r->proto);
 	struct rollup_old old;
-	int rc, has_old = 0;
+	int rc, has_old = 0, is_new = r->store_id <= 0;
 
 	if (!s->in_tx) {
 		/* IMMEDIATE: the roll-up's check below must hold until the commit */
@@ -545,6 +547,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	if (rc != SQLITE_DONE)
 		return db_err(s, err, errlen, "database: storing a flow");
 	rollup_flow(s, id, r, v, r->direction == DIR_OUT ? ra : oa, has_old ? &old : NULL);
+	s->pending_new += (uint64_t)is_new;
 	if (++s->pending >= STORE_BATCH)
 		return store_flush(s, err, errlen);
 	return 0;
@@ -552,12 +555,27 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 
 int store_flush(struct store *s, char *err, size_t errlen)
 {
+	uint64_t added = s->pending_new;
+
 	if (!s->in_tx)
 		return 0;
 	s->in_tx = 0;
 	s->pending = 0;
 	rollup_flush(s->rollup);
-	return exec(s, "COMMIT", err, errlen);
+	s->pending_new = 0;
+	if (exec(s, "COMMIT", err, errlen) < 0) {
+		/* a full disk may leave the transaction open: its rows are lost */
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	s->committed += added;
+	return 0;
+}
+
+uint64_t store_flows_committed(const struct store *s)
+{
+	return s->committed;
 }
 
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
@@ -594,4 +612,62 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	if (rc != SQLITE_DONE)
 		return db_err(s, err, errlen, "database: finishing the run");
 	return 0;
+}
+
+/* ---- inputs ------------------------------------------------------------ */
+
+int store_input_add(struct store *s, int64_t id, int seq, const struct store_input *in, char *err,
+                    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (store_flush(s, err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT OR REPLACE INTO inputs (run_id, seq, path, sha256, size, "
+	                       "link_type, packets, first_ts, last_ts, skipped) VALUES "
+	                       "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database: recording an input");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, seq);
+	sqlite3_bind_text(st, 3, in->path, -1, SQLITE_TRANSIENT);
+	bind_text(st, 4, in->sha256);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)in->size);
+	sqlite3_bind_int(st, 6, in->link_type);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)in->packets);
+	if (in->first_us) {
+		sqlite3_bind_double(st, 8, (double)in->first_us / 1e6);
+		sqlite3_bind_double(st, 9, (double)in->last_us / 1e6);
+	}
+	if (in->skipped)
+		sqlite3_bind_int64(st, 10, in->skipped);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, err, errlen, "database: recording an input");
+	return 0;
+}
+
+int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
+                     size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT min(i.run_id) FROM inputs i JOIN runs r ON r.id = i.run_id "
+	                       "WHERE i.sha256 = ?1 AND i.skipped IS NULL AND r.id != ?2 AND "
+	                       "r.status = 'complete'",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database: looking up an input");
+	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	*run = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_err(s, err, errlen, "database: looking up an input");
+	return *run > 0;
 }

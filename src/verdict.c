@@ -490,3 +490,36 @@ void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
 	}
 	set_reason(out, text, suffix);
 }
+
+/* How well a verdict explains a flow: lower is better. A rule that names
+ * the peer's role explains it better than one open to anyone. */
+static int fit(const struct verdict_result *v)
+{
+	switch (v->kind) {
+	case VERDICT_EXPECTED:
+		return v->peer_unchecked || !strcmp(v->rule->role, "any") ? 1 : 0;
+	case VERDICT_PROTOCOL_MISMATCH:
+		return 2;
+	case VERDICT_UNEXPECTED_PEER:
+		return 3;
+	case VERDICT_UNEXPECTED_DIRECTION:
+		return 4;
+	default:
+		return 5;
+	}
+}
+
+enum flow_dir verdict_side(const struct rules_matrix *m, const struct flow_record *rec)
+{
+	struct flow_record t = *rec;
+	struct verdict_result in, out;
+	int fi, fo;
+
+	t.direction = DIR_IN;
+	verdict_eval(m, &t, &in);
+	t.direction = DIR_OUT;
+	verdict_eval(m, &t, &out);
+	fi = fit(&in);
+	fo = fit(&out);
+	return fi < fo ? DIR_IN : fo < fi ? DIR_OUT : DIR_LOCAL;
+}

@@ -7,7 +7,8 @@
 #   sh tests/deps.sh ci      also what CI checks with (clang-format: make format-check)
 set -e
 need=""
-# libcrypto: SHA-1/base64 (Community ID) and SHA-256 (rules files); jansson: JSON output
+# libcrypto: SHA-1/base64 (Community ID), SHA-256 (rules files and the capture
+# files a run reads); jansson: JSON output
 for pc in libpcap:libpcap-dev libndpi:libndpi-dev sqlite3:libsqlite3-dev criterion:libcriterion-dev \
 	libcrypto:libssl-dev jansson:libjansson-dev; do
 	mod=${pc%%:*}; pkg=${pc#*:}
@@ -21,7 +22,8 @@ command -v make >/dev/null 2>&1 || need="$need make"
 # query tests parse CSV/JSON and a read test generates a capture with python3
 command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
-# flow packet counts are held to tshark's conversation statistics
+# flow packet counts are held to tshark's conversation statistics; its
+# wireshark-common brings editcap and mergecap (read tests, tests/gen/derive.sh)
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
 # the report tests parse the HTML with a real HTML5 parser (Debian's python3)
 /usr/bin/python3 -c 'import html5lib' >/dev/null 2>&1 || need="$need python3-html5lib"

@@ -294,6 +294,25 @@ Test(live, bad_interface_is_one_clear_line)
 	cr_assert(strstr(out, "-i IFACE"), "%s", out);
 }
 
+/* Regression: live's own options had the ids of shared ones, so
+ * --checkpoint was read as --vxlan-port and checkpoints never came. Each
+ * option's bad value must be refused under its own name (no root needed:
+ * options are checked before the interface is opened). */
+Test(live, each_option_is_read_as_itself)
+{
+	static const char *const opts[] = {"--checkpoint", "--duration", "--vxlan-port",
+	                                   "--tcp-timeout", "--max-flows"};
+	char out[4096];
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		int rc =
+		    tu_run(out, sizeof(out),
+		           SMAUDIT_BIN " live -i lo --host 127.0.0.10 --db %s %s 0", db, opts[i]);
+		cr_assert_eq(rc, 2, "%s 0: %s", opts[i], out);
+		cr_assert(strstr(out, opts[i]), "%s 0 is refused as itself: %s", opts[i], out);
+	}
+}
+
 /* live --eve: the alert event is appended as the flow starts, the flow
  * events as flows end; SIGHUP after the file was moved away (log rotation)
  * makes live write a new file at the path. Both files together validate

@@ -134,8 +134,16 @@ static void setup(void)
 	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
 }
 
+static int mounted; /* a test mounted a tmpfs at dir/ro */
+
 static void teardown(void)
 {
+	if (mounted) {
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "umount %s/ro", dir);
+		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		mounted = 0;
+	}
 	cr_assert_eq(tu_rmrf(dir), 0);
 }
 
@@ -615,13 +623,13 @@ Test(query, bad_databases)
 
 	/* missing: error, and nothing is created */
 	snprintf(p, sizeof(p), "%s/missing.db", dir);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(p)), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(p)), 3);
 	cr_assert(strstr(out, "no such database"), "%s", out);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 	cr_assert_neq(stat(p, &sb), 0, "query created the database");
 	/* $SMAUDIT_DB is the default */
 	cr_assert_eq(tu_run(out, sizeof(out), "SMAUDIT_DB=%s " SMAUDIT_BIN " query runs", sq(p)),
-	             2);
+	             3);
 	cr_assert(strstr(out, "missing.db"), "%s", out);
 	cr_assert_eq(tu_run(out, sizeof(out),
 	                    "SMAUDIT_DB=%s " SMAUDIT_BIN " query runs --format json | wc -l",
@@ -634,27 +642,27 @@ Test(query, bad_databases)
 	       "echo 'hello, not a database at all, but long enough to look like one "
 	       "to somebody in a hurry' > %s",
 	       sq(other));
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 3);
 	cr_assert(strstr(out, "not an smaudit database"), "%s", out);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 	/* an empty file and a directory */
 	tu_run(NULL, 0, ": > %s/empty.db && mkdir %s/dir.db", dir, dir);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/empty.db", dir), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/empty.db", dir), 3);
 	cr_assert(strstr(out, "not an smaudit database"), "%s", out);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/dir.db", dir), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s/dir.db", dir), 3);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 	/* some other SQLite database */
 	snprintf(other, sizeof(other), "%s/other.db", dir);
 	cr_assert_eq(sqlite3_open(other, &db), SQLITE_OK);
 	exec_sql(db, "CREATE TABLE t(x); PRAGMA user_version = 1;");
 	sqlite3_close(db);
-	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 2);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(other)), 3);
 	cr_assert(strstr(out, "not an smaudit database"), "%s", out);
 	/* a newer schema */
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	exec_sql(db, "PRAGMA user_version = 99");
 	sqlite3_close(db);
-	cr_assert_eq(q_err("runs"), 2);
+	cr_assert_eq(q_err("runs"), 3);
 	cr_assert(strstr(out, "version 99 is newer"), "%s", out);
 	cr_assert_eq(count_lines(out), 1, "%s", out);
 }
@@ -1122,13 +1130,13 @@ Test(query, several_databases_bad_ones_are_named)
 	char b[192], cmd[2048];
 	int rc;
 
-	cr_assert_eq(q_err("flows --db /nonexistent/x.db"), 2);
+	cr_assert_eq(q_err("flows --db /nonexistent/x.db"), 3);
 	cr_expect(strstr(out, "/nonexistent/x.db: no such database"), "%s", out);
 	snprintf(b, sizeof(b), "%s/not.db", dir);
 	cr_assert_eq(tu_run(out, sizeof(out), "sqlite3 %s 'CREATE TABLE t (x)'", sq(b)), 0);
-	cr_assert_eq(q_err("flows --db /dev/null"), 2);
+	cr_assert_eq(q_err("flows --db /dev/null"), 3);
 	snprintf(cmd, sizeof(cmd), "flows --db %s", sq(b));
-	cr_assert_eq(q_err(cmd), 2);
+	cr_assert_eq(q_err(cmd), 3);
 	cr_expect(strstr(out, "not.db: not an smaudit database"), "%s", out);
 	snprintf(cmd, sizeof(cmd), "flows --db %s/./t.db", dir);
 	cr_assert_eq(q_err(cmd), 2);
@@ -1400,4 +1408,89 @@ Test(query, flows_and_the_conn_log_show_the_tunnel)
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert_eq(sscanf(out, "ok %d", &n), 1, "%s", out);
 	cr_expect_eq(n, 2);
+}
+
+/* ---- evidence on a write-protected medium ---- */
+
+/* Mount a small tmpfs at dir/ro (root only; else the test is skipped). */
+static void mount_ro_dir(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/ro", dir);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	if (geteuid() != 0 || tu_run(out, sizeof(out), "mount -t tmpfs -o size=4m tmpfs %s", p))
+		cr_skip_test("cannot mount a tmpfs (needs root): %s", out);
+	mounted = 1;
+}
+
+Test(query, a_database_on_a_read_only_mount_is_queried)
+{
+	char ro[160], held[160], wdb[160];
+	int rows;
+	sqlite3 *w;
+
+	mount_ro_dir();
+	snprintf(ro, sizeof(ro), "%s/ro/t.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --format csv --db %s | wc -l", sq(dbpath)),
+	             0);
+	rows = atoi(out);
+	cr_assert_gt(rows, 1);
+	cr_assert_eq(tu_run(out, sizeof(out), "cp %s %s", sq(dbpath), sq(ro)), 0, "%s", out);
+	/* a copy taken while a writer held changes in its WAL file */
+	snprintf(held, sizeof(held), "%s/ro/held.db", dir);
+	snprintf(wdb, sizeof(wdb), "%s/writer.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out), "cp %s %s", sq(dbpath), sq(wdb)), 0, "%s", out);
+	cr_assert_eq(sqlite3_open(wdb, &w), SQLITE_OK);
+	exec_sql(w, "PRAGMA wal_autocheckpoint = 0; DELETE FROM flows WHERE run_id = 2");
+	cr_assert_eq(tu_run(out, sizeof(out), "cp %s %s && cp %s-wal %s-wal", sq(wdb), sq(held),
+	                    sq(wdb), sq(held)),
+	             0, "%s", out);
+	sqlite3_close(w);
+	cr_assert_eq(tu_run(out, sizeof(out), "mount -o remount,ro %s/ro", dir), 0, "%s", out);
+
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --format csv --db %s 2>&1 | wc -l", sq(ro)),
+	             0);
+	cr_assert_eq(atoi(out), rows, "every row read from the read-only copy: %s", out);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(ro)), 0, "%s",
+	             out);
+	/* and as the second of two databases (ATTACHed) */
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --format csv --db %s --db %s 2>&1 | wc -l",
+	                    sq(dbpath), sq(ro)),
+	             0);
+	cr_assert_eq(atoi(out), 2 * rows - 1, "both databases' rows: %s", out);
+	/* immutable would not see the WAL's changes: refused, saying why */
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(held)), 3, "%s",
+	             out);
+	cr_assert(strstr(out, "held.db-wal") && strstr(out, "writable"), "%s", out);
+}
+
+Test(query, a_database_its_user_may_only_read_is_queried)
+{
+	char ro[160];
+	int rows;
+
+	if (geteuid() != 0 || tu_run(out, sizeof(out), "command -v setpriv"))
+		cr_skip_test("needs root and setpriv to run as another user");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query flows --format csv --db %s | wc -l", sq(dbpath)),
+	             0);
+	rows = atoi(out);
+	cr_assert_gt(rows, 1);
+	/* a copy only readable: file 0444 in a directory 0555, queried by nobody */
+	snprintf(ro, sizeof(ro), "%s/ro", dir);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "chmod 0755 %s && mkdir %s && cp %s %s/t.db && chmod 0444 %s/t.db && "
+	                    "chmod 0555 %s",
+	                    dir, ro, sq(dbpath), ro, ro, ro),
+	             0, "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "setpriv --reuid=65534 --regid=65534 --clear-groups " SMAUDIT_BIN
+	                    " query flows --format csv --db %s/t.db 2>&1 | wc -l",
+	                    ro),
+	             0);
+	cr_assert_eq(atoi(out), rows, "every row read by a user who may only read: %s", out);
 }

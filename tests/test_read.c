@@ -24,8 +24,17 @@ static void setup(void)
 	snprintf(db, sizeof(db), "%s/t.db", dir);
 }
 
+static int mounted; /* a test mounted a tmpfs at dir/full */
+
 static void teardown(void)
 {
+	char cmd[160];
+
+	if (mounted) {
+		snprintf(cmd, sizeof(cmd), "umount %s/full", dir);
+		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		mounted = 0;
+	}
 	cr_assert_eq(tu_rmrf(dir), 0);
 }
 
@@ -475,27 +484,36 @@ Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
 
 /* Regression: the run row was written before the signal handlers were
  * set, so a SIGINT right after start killed read with the run left
- * 'running'. Here read waits on a pipe nobody writes to. */
+ * 'running'. The inputs are opened (header and first packet read) before
+ * the row is written, so here the pipe delivers those and then idles: read
+ * has written its run row and waits for the second packet. */
 Test(read, sigint_right_after_start_is_an_interrupted_run)
 {
-	char fifo[160];
+	char fifo[160], cap[4096];
+	FILE *f;
+	size_t n, first;
 	pid_t pid;
-	int st, i;
+	int st, i, fd;
 
 	snprintf(fifo, sizeof(fifo), "%s/idle.fifo", dir);
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	f = fopen("pcaps/demo.pcap", "rb");
+	cr_assert_not_null(f);
+	n = fread(cap, 1, sizeof(cap), f);
+	fclose(f);
+	cr_assert_gt(n, 40);
+	first = 40 + (size_t)(cap[32] & 0xff) + ((size_t)(cap[33] & 0xff) << 8); /* LE incl_len */
+	cr_assert_leq(first, n);
 	pid = spawn_read(fifo, 1);
+	fd = open(fifo, O_WRONLY); /* the file header and the first packet, then nothing */
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, cap, first), (ssize_t)first);
 	for (i = 0; i < 200 && tu_q1_try(db, "SELECT count(*) FROM runs") != 1; i++)
 		usleep(50000);
 	cr_assert_eq(kill(pid, SIGINT), 0);
-	/* a signal that lands just before read blocks opening the pipe is not
-	 * seen until the open returns: open and close the writing end (EOF) */
-	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++) {
-		int fd = open(fifo, O_WRONLY | O_NONBLOCK);
-		if (fd >= 0)
-			close(fd);
+	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
 		usleep(50000);
-	}
+	close(fd);
 	if (kill(pid, 0) == 0) { /* bounded: never left behind */
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
@@ -506,6 +524,31 @@ Test(read, sigint_right_after_start_is_an_interrupted_run)
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted' AND finished IS NOT "
 	                "NULL"),
 	             1);
+}
+
+/* A signal while read still waits for its input to open (before anything
+ * is written) ends it at once with 130 and no run. */
+Test(read, sigint_before_the_input_opens_writes_nothing)
+{
+	char fifo[160];
+	pid_t pid;
+	int st;
+
+	snprintf(fifo, sizeof(fifo), "%s/none.fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	pid = spawn_read(fifo, 1);
+	usleep(300000); /* blocked opening the pipe (or not yet there: the same end) */
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
+		usleep(50000);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cr_assert_fail("read did not stop within 10 s of SIGINT");
+	}
+	cr_assert(WIFEXITED(st) || WIFSIGNALED(st), "status %d", st);
+	cr_assert(!WIFEXITED(st) || WEXITSTATUS(st) == 130, "exit status %d", st);
+	cr_assert_eq(access(db, F_OK), -1, "no database written");
 }
 
 Test(read, process_substitution_is_read_once)
@@ -537,6 +580,399 @@ Test(read, usage_errors_are_one_line_and_exit_2)
 	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --version");
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "smaudit 0."), "%s", out);
+	cr_assert(strstr(out, "nDPI 4."), "--version names the nDPI version: %s", out);
+}
+
+Test(read, the_run_records_the_ndpi_version_that_version_names)
+{
+	char want[64] = "", got[64], *p;
+	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --version");
+
+	cr_assert_eq(rc, 0);
+	p = strstr(out, "nDPI ");
+	cr_assert_not_null(p, "%s", out);
+	sscanf(p + 5, "%63[^,)]", want);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/vlan.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_str_eq(qs("SELECT ndpi_version FROM runs", got, sizeof(got)), want);
+}
+
+Test(read, an_empty_db_name_is_refused)
+{
+	int rc =
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db '' pcaps/demo.pcap");
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "--db"), "the error names the option: %s", out);
+	cr_assert(!strstr(out, "flows stored"), "nothing stored: %s", out);
+}
+
+Test(read, bad_input_on_a_stream_or_device_is_refused_before_anything_is_written)
+{
+	int rc = tu_run(out, sizeof(out),
+	                "echo hi | " SMAUDIT_BIN " read --host 127.0.0.10 --db %s -", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "stdin"), "the error names stdin: %s", out);
+	cr_assert_eq(access(db, F_OK), -1, "no run recorded for bad stdin");
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db %s /dev/null", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "/dev/null"), "%s", out);
+	cr_assert_eq(access(db, F_OK), -1, "no run recorded for /dev/null");
+}
+
+Test(read, a_compressed_capture_is_named_with_the_command_that_reads_it)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/sll.pcap.gz", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "gzip"), "%s", out);
+	cr_assert(strstr(out, "zcat pcaps/sll.pcap.gz | smaudit read"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            "cat pcaps/sll.pcap.gz | " SMAUDIT_BIN " read --host 127.0.0.10 --db %s -", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "gzip") && strstr(out, "zcat"), "%s", out);
+	/* a pipe may deliver the first bytes in pieces */
+	rc = tu_run(
+	    out, sizeof(out),
+	    "(head -c 1 pcaps/sll.pcap.gz; sleep 0.2; tail -c +2 pcaps/sll.pcap.gz) | " SMAUDIT_BIN
+	    " read --host 127.0.0.10 --db %s -",
+	    db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "gzip") && strstr(out, "zcat"), "%s", out);
+	cr_assert_eq(access(db, F_OK), -1, "nothing written");
+	/* and the command it names works */
+	rc = tu_run(out, sizeof(out),
+	            "zcat pcaps/sll.pcap.gz | " SMAUDIT_BIN " read -q --host 0.0.0.0/0 --db %s -",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	check_expected("sll");
+}
+
+Test(read, a_pcapng_mixing_link_types_is_refused_with_the_fix)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.10 --db %s pcaps/mixed-link.pcapng", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "mixes link types"), "%s", out);
+	cr_assert(strstr(out, "editcap -T") && strstr(out, "tshark -r pcaps/mixed-link.pcapng"),
+	          "the fix is named: %s", out);
+	cr_assert_eq(access(db, F_OK), -1, "no 'complete' run for a file that reads nothing");
+}
+
+/* Split demo.pcap into parts of 100 packets with editcap (into dir). */
+static void split_demo(void)
+{
+	int rc = tu_run(out, sizeof(out), "editcap -c 100 pcaps/demo.pcap %s/part.pcap", dir);
+	cr_assert_eq(rc, 0, "editcap: %s", out);
+}
+
+Test(read, files_given_out_of_time_order_are_read_in_packet_time_order)
+{
+	split_demo();
+	/* the parts in reverse order: the shell or a rotation scheme's names */
+	int rc = tu_run(
+	    out, sizeof(out),
+	    SMAUDIT_BIN " read -q --host 0.0.0.0/0 --db %s $(ls %s/part*.pcap | sort -r)", db, dir);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(!strstr(out, "overlap"), "the parts do not overlap: %s", out);
+	check_expected("demo"); /* 30 flows, each whole: no split, no guessed direction */
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE run_id = 1"), 5);
+}
+
+Test(read, files_that_overlap_in_time_are_merged_with_a_warning)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap "
+	                            "pcaps/demo.pcapng",
+	                db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "pcaps/demo.pcapng overlaps pcaps/demo.pcap"), "%s", out);
+}
+
+/* sha256sum's digest of path (coreutils, not smaudit). */
+static const char *sha256sum(const char *path, char *buf, size_t len)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(buf, (int)len, p));
+	pclose(p);
+	buf[strcspn(buf, " ")] = '\0';
+	return buf;
+}
+
+Test(read, each_input_is_recorded_with_its_hash_size_and_packet_times)
+{
+	char want[128], got[128], sql[256];
+	struct stat sb;
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_str_eq(
+	    qs("SELECT sha256 FROM inputs WHERE run_id = 1 AND seq = 1", got, sizeof(got)),
+	    sha256sum("pcaps/demo.pcap", want, sizeof(want)));
+	cr_assert_eq(stat("pcaps/demo.pcap", &sb), 0);
+	cr_assert_eq(q1("SELECT size FROM inputs"), sb.st_size);
+	cr_assert_eq(q1("SELECT packets FROM inputs"), 488);
+	/* first and last packet times as tshark reads them */
+	rc = tu_run(out, sizeof(out),
+	            "tshark -r pcaps/demo.pcap -T fields -e frame.time_epoch 2>/dev/null | "
+	            "sed -n '1p;$p' | tr '\\n' ' '");
+	cr_assert_eq(rc, 0);
+	double t0 = 0, t1 = 0;
+	cr_assert_eq(sscanf(out, "%lf %lf", &t0, &t1), 2, "%s", out);
+	snprintf(sql, sizeof(sql),
+	         "SELECT abs(first_ts - %.6f) < 1e-6 AND abs(last_ts - %.6f) < 1e-6 FROM inputs",
+	         t0, t1);
+	cr_assert_eq(q1(sql), 1, "first/last packet times: %s", out);
+	/* the same bytes through stdin get the same hash */
+	rc =
+	    tu_run(out, sizeof(out),
+	           "cat pcaps/demo.pcap | " SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s -", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE run_id = 2", got, sizeof(got)), want);
+	cr_assert_str_eq(qs("SELECT path FROM inputs WHERE run_id = 2", got, sizeof(got)), "stdin");
+	cr_assert(strstr(out, "already read in run 1"), "%s", out);
+}
+
+Test(read, a_file_read_before_is_named_and_skip_seen_skips_it)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "pcaps/demo.pcap: already read in run 1"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 127.0.0.10 --db %s pcaps/demo.pcap "
+	                        "pcaps/sll.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "already read in run 1: skipped"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE run_id = 3"), 2, "only sll.pcap is read");
+	cr_assert_eq(q1("SELECT skipped FROM inputs WHERE run_id = 3 AND seq = 1"), 1);
+	cr_assert_eq(q1("SELECT packets FROM runs WHERE id = 3"), 13);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 127.0.0.10 --db %s pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "this run reads nothing"), "%s", out);
+}
+
+Test(read, a_file_given_twice_in_one_read_is_named_and_skip_seen_reads_it_once)
+{
+	char copy[160], b[160];
+	int rc;
+
+	snprintf(copy, sizeof(copy), "%s/copy.pcap", dir);
+	snprintf(b, sizeof(b), "%s/b.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out), "cp pcaps/demo.pcap %s", copy), 0);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap %s", b, copy);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "copy.pcap: the same bytes as pcaps/demo.pcap"), "%s", out);
+	cr_assert_eq(tu_q1(b, "SELECT packets FROM runs"), 2 * 488, "read twice when asked");
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 0.0.0.0/0 --db %s pcaps/demo.pcap %s "
+	                        "pcaps/demo.pcap",
+	            db, copy);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "pcaps/demo.pcap: named twice: skipped"), "%s", out);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 488, "each packet once");
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE skipped = 1"), 2);
+	check_expected("demo");
+}
+
+Test(read, a_full_disk_counts_only_the_flows_really_committed)
+{
+	char full[128], fdb[160], cap[160];
+	long long rows;
+	int rc;
+
+	snprintf(full, sizeof(full), "%s/full", dir);
+	snprintf(fdb, sizeof(fdb), "%s/x.db", full);
+	snprintf(cap, sizeof(cap), "%s/many.pcap", dir);
+	cr_assert_eq(mkdir(full, 0700), 0);
+	if (geteuid() != 0 || tu_run(out, sizeof(out), "mount -t tmpfs -o size=1m tmpfs %s", full))
+		cr_skip_test("cannot mount a 1 MiB tmpfs (needs root): %s", out);
+	mounted = 1;
+	rc = tu_run(out, sizeof(out), "python3 tests/gen/manyflows.py 20000 %s", cap);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --host 127.0.0.10 --db %s %s", fdb, cap);
+	cr_assert_eq(rc, 3, "a database failure exits 3: %d\n%.2000s", rc, out);
+	rows = tu_q1(fdb, "SELECT count(*) FROM flows");
+	cr_assert_lt(rows, 20000, "the disk filled before every flow was stored");
+	cr_assert_eq(tu_q1(fdb, "SELECT flows FROM runs"), rows, "runs.flows = rows committed");
+	cr_assert_eq(tu_q1(fdb, "SELECT status = 'failed' FROM runs"), 1);
+	char want[96];
+	snprintf(want, sizeof(want), "%lld flows stored", rows);
+	cr_assert(strstr(out, want), "the summary says %s: %.3000s", want, out);
+	snprintf(want, sizeof(want), "%lld of 20000 flows not stored", 20000 - rows);
+	cr_assert(strstr(out, want), "the loss is named (%s): %.2000s", want, out);
+}
+
+Test(read, a_catch_all_host_takes_the_side_the_matrix_explains)
+{
+	char line[512], sql[1024];
+	FILE *f;
+	int n = 0;
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read -q --host 0.0.0.0/0 --site rules/demo.site --db %s "
+	                            "pcaps/demo.pcap",
+	                db);
+
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	/* every flow the demo's matrix expects (judged with --host 127.0.0.10)
+	 * is expected the same way when every address is monitored */
+	f = fopen("pcaps/demo.verdicts", "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char proto[8], oa[64], ra[64], side[8], rule[64], verdict[32];
+		int op, rp;
+		if (sscanf(line, "%7s %63s %d %63s %d %7s %63s %31s", proto, oa, &op, ra, &rp, side,
+		           rule, verdict) != 8 ||
+		    strcmp(verdict, "expected"))
+			continue;
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM flows WHERE proto='%s' AND orig_addr='%s' AND "
+		         "orig_port=%d AND resp_addr='%s' AND resp_port=%d AND direction='%s' AND "
+		         "rule_id='%s' AND verdict='expected'",
+		         proto, oa, op, ra, rp, side, rule);
+		cr_expect_eq(q1(sql), 1, "%s", line);
+		n++;
+	}
+	fclose(f);
+	cr_assert_eq(n, 13);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE verdict='unexpected-direction'"), 0,
+	             "no false unexpected-direction from reading every flow inbound");
+}
+
+Test(read, a_host_no_flow_touched_is_named_with_the_busiest_addresses)
+{
+	int rc = tu_run(out, sizeof(out),
+	                SMAUDIT_BIN " read --host 127.0.0.99 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "no flow touched a monitored host (127.0.0.99"), "%s", out);
+	cr_assert(strstr(out, "--host 127.0.0.10"), "the real host is named: %s", out);
+	cr_assert_eq(q1("SELECT flows_other FROM runs"), 30, "the run is still recorded");
+	/* an empty capture is not a mistyped host */
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read --host 127.0.0.99 --db %s pcaps/empty.pcap", db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(!strstr(out, "no flow touched"), "%s", out);
+}
+
+Test(read, long_host_lists_are_kept_whole)
+{
+	char site[160], cmd[8192], sql[256];
+	size_t off;
+	FILE *f;
+	int rc;
+
+	/* a site file with 301 hosts, the real one last */
+	snprintf(site, sizeof(site), "%s/big.site", dir);
+	f = fopen(site, "w");
+	cr_assert_not_null(f);
+	for (int i = 0; i < 300; i++)
+		fprintf(f, "host 10.%d.%d.1\n", i / 200, i % 200);
+	fprintf(f, "host 127.0.0.10\n");
+	fclose(f);
+	/* and 100 --host options (more than the 64 a fixed array held) */
+	off =
+	    (size_t)snprintf(cmd, sizeof(cmd), SMAUDIT_BIN " read -q --db %s --site %s", db, site);
+	for (int i = 0; i < 100; i++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, " --host 10.9.%d.1", i);
+	snprintf(cmd + off, sizeof(cmd) - off, " pcaps/demo.pcap");
+	rc = tu_run(out, sizeof(out), "%s", cmd);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_eq(q1("SELECT length(hosts) - length(replace(hosts, ',', '')) + 1 FROM runs"),
+	             401, "every host recorded");
+	snprintf(sql, sizeof(sql), "SELECT instr(hosts, '127.0.0.10/32') > 0 FROM runs");
+	cr_assert_eq(q1(sql), 1, "the real host is recorded");
+	cr_assert_eq(q1("SELECT flows FROM runs"), 30);
+}
+
+Test(read, exit_codes_are_one_table_in_help_readme_and_behaviour)
+{
+	static char readme[1 << 16];
+	char line[256], *p, *nl;
+	FILE *f = fopen("README.md", "r");
+	size_t n;
+	int rc, lines = 0;
+
+	cr_assert_not_null(f);
+	n = fread(readme, 1, sizeof(readme) - 1, f);
+	readme[n] = '\0';
+	fclose(f);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " --help");
+	cr_assert_eq(rc, 0);
+	p = strstr(out, "exit status");
+	cr_assert_not_null(p, "--help has the table: %s", out);
+	for (p = strchr(p, '\n') + 1; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		cr_assert_not_null(nl);
+		snprintf(line, sizeof(line), "\n  %.*s\n", (int)(nl - p), p);
+		cr_expect(strstr(readme, line), "README lacks the --help line:%s", line);
+		lines++;
+	}
+	cr_assert_geq(lines, 5);
+	/* and the codes are what the table says */
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read --bogus pcaps/demo.pcap");
+	cr_assert_eq(rc, 2, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN
+	            " read --host 127.0.0.10 --db /nonexistent/dir/x.db pcaps/demo.pcap");
+	cr_assert_eq(rc, 3, "database cannot be created: %s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", db);
+	cr_assert_eq(rc, 3, "no such database: %s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query anomalies --fail-on-anomaly --db %s", db);
+	cr_assert_eq(rc, 1, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s > /dev/full", db);
+	cr_assert_eq(rc, 3, "output that could not be written: %s", out);
+}
+
+Test(read, a_link_type_change_mid_file_fails_the_run_and_keeps_what_was_read)
+{
+	char buf[2048];
+	int rc =
+	    tu_run(out, sizeof(out),
+	           SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/late-link.pcapng", db);
+
+	cr_assert_eq(rc, 2, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "late-link.pcapng: packet 12") && strstr(out, "editcap -T"), "%s",
+	          out);
+	cr_assert_str_eq(qs("SELECT status FROM runs", buf, sizeof(buf)), "failed");
+	cr_assert(strstr(qs("SELECT error FROM runs", buf, sizeof(buf)), "mixes link types"), "%s",
+	          buf);
+	/* the HTTP connection before the second interface (craft.py) is stored */
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_addr = '127.0.0.55' AND "
+	                "orig_port = 54000 AND resp_port = 80 AND conn_state = 'SF'"),
+	             1);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 11);
+}
+
+Test(read, a_rotation_of_more_files_than_the_open_file_limit_is_merged)
+{
+	int rc = tu_run(out, sizeof(out), "editcap -c 1 pcaps/demo.pcap %s/one.pcap", dir);
+	cr_assert_eq(rc, 0, "editcap: %s", out);
+	/* 488 one-packet files, named in reverse, under a soft limit of 256 */
+	rc = tu_run(out, sizeof(out),
+	            "ulimit -Sn 256 && " SMAUDIT_BIN
+	            " read -q --host 0.0.0.0/0 --db %s $(ls %s/one*.pcap | sort -r)",
+	            db, dir);
+	cr_assert_eq(rc, 0, "exit %d\n%.2000s", rc, out);
+	cr_assert(!strstr(out, "overlap"), "packets sharing an instant do not overlap: %.2000s",
+	          out);
+	check_expected("demo");
+	cr_assert_eq(q1("SELECT count(*) FROM inputs"), 488);
 }
 
 /* Issue 12 item 19: a bad option value is named by its option, however it

@@ -173,6 +173,30 @@ Test(store, a_checkpointed_flow_is_replaced_not_duplicated)
 	    q1("SELECT orig_pkts FROM flows WHERE end_reason='closed' AND conn_state='SF'"), 50);
 }
 
+Test(store, committed_counts_rows_added_and_committed_once)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "lo", .hosts = "h"};
+	int64_t id;
+	struct flow_record a = sample(40000), b = sample(40001);
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
+	a.end_reason = END_CHECKPOINT;
+	cr_assert_eq(store_flow(s, id, &a, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flow(s, id, &b, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flows_committed(s), 0, "nothing committed yet");
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flows_committed(s), 2);
+	a.end_reason = END_CLOSED; /* replaces its checkpoint row */
+	cr_assert_eq(store_flow(s, id, &a, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flows_committed(s), 2, "a replaced row is not counted again");
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 2);
+}
+
 /* Store r as judged by rule (NULL = none) with verdict k. */
 static void put(struct store *s, int64_t run, struct flow_record *r, const char *rule,
                 enum verdict_kind k)

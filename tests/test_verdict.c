@@ -313,6 +313,31 @@ Test(reason, local_flows_are_judged_inbound_to_the_responder)
 	rules_free(m);
 }
 
+Test(reason, both_ends_monitored_takes_the_side_the_matrix_explains)
+{
+	struct rules_matrix *m;
+	char err[512];
+	const char *hosts[] = {"0.0.0.0/0"};
+	const char *roles[] = {"mail=127.0.0.23", "uccx=127.0.0.21"};
+
+	cr_assert_eq(rules_build(&m, "rules/socialminer.rules", NULL, 0, hosts, 1, roles, 2, err,
+	                         sizeof(err)),
+	             0, "%s", err);
+	/* host -> mail:25 fits smtp-notify-out read outbound, not inbound */
+	struct flow_record r = mk(IPPROTO_TCP, HOST, 40000, "127.0.0.23", 25, DIR_LOCAL);
+	cr_assert_eq(verdict_side(m, &r), DIR_OUT);
+	/* a browser -> host:443 fits https-in inbound */
+	r = mk(IPPROTO_TCP, "127.0.0.50", 40000, HOST, 443, DIR_LOCAL);
+	cr_assert_eq(verdict_side(m, &r), DIR_IN);
+	/* host -> uccx:443: open to anyone inbound, to uccx outbound: the role wins */
+	r = mk(IPPROTO_TCP, HOST, 40000, "127.0.0.21", 443, DIR_LOCAL);
+	cr_assert_eq(verdict_side(m, &r), DIR_OUT);
+	/* nothing lists 22/tcp either way: 'local', judged inbound */
+	r = mk(IPPROTO_TCP, "127.0.0.53", 40000, HOST, 22, DIR_LOCAL);
+	cr_assert_eq(verdict_side(m, &r), DIR_LOCAL);
+	rules_free(m);
+}
+
 Test(reason, ipv6_addresses_are_bracketed)
 {
 	struct verdict_result v;

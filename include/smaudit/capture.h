@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <pcap/pcap.h>
 
@@ -17,6 +18,18 @@ struct capture;
  * NULL with err ("FILE: why") on failure. */
 struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen);
 
+/* Open a capture read from f (a pipe or stdin, read once); name is how
+ * errors name it. Takes f on success; on failure the caller still owns it.
+ * NULL with err on failure. */
+struct capture *capture_open_stream(FILE *f, const char *name, const char *filter, char *err,
+                                    size_t errlen);
+
+/* 1 with err naming the format and the command that decompresses it when
+ * a capture named name starts with magic[0..n-1] of a compressed file
+ * (gzip, bzip2, xz, zstd); 0 otherwise. */
+int capture_compressed_error(const char *name, const uint8_t *magic, size_t n, char *err,
+                             size_t errlen);
+
 /* Open a live interface (promiscuous off, snaplen 65535, immediate mode) with
  * filter. NULL with err on failure. */
 struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
@@ -24,7 +37,9 @@ struct capture *capture_open_live(const char *iface, const char *filter, int sna
 
 /* Next packet: 1 with *hdr and *data set (valid until the next call), 0 at the
  * end, -2 when a live read timed out with nothing, -1 on a read error (err
- * names the packet number: "FILE: packet 57: truncated dump file ..."). */
+ * names the packet number: "FILE: packet 57: truncated dump file ..."), -3
+ * when the file cannot be read at all (a pcapng file mixing link types;
+ * err says how to split it). */
 int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data, char *err,
                  size_t errlen);
 

@@ -87,8 +87,9 @@ int query_open(const char *path, struct sqlite3 **out, char *err, size_t errlen)
 
 /* Open n databases (1..QUERY_MAX_DBS, each checked as query_open does, none
  * named twice) as one: every question then covers all of them, run and
- * flow ids of paths[k] shifted by k * QUERY_*_STRIDE. Returns 0 with *out,
- * or -1 with a one-line err naming the file at fault. */
+ * flow ids of paths[k] shifted by k * QUERY_*_STRIDE. Returns 0 with *out;
+ * -1 with a one-line err naming the file at fault when a database cannot be
+ * opened or read; -2 with err for a bad list (too many, one named twice). */
 int query_open_many(const char *const *paths, int n, struct sqlite3 **out, char *err,
                     size_t errlen);
 

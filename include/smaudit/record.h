@@ -21,7 +21,8 @@ enum flow_dir {
 	DIR_NONE = 0, /* touches no monitored host: counted, not stored */
 	DIR_IN,       /* a remote party connected to a monitored host */
 	DIR_OUT,      /* a monitored host connected to a remote party */
-	DIR_LOCAL,    /* both ends are monitored hosts */
+	DIR_LOCAL,    /* both ends are monitored hosts and the matrix explains the flow
+	               * no better either way (verdict_side): judged inbound */
 	DIR_MAX = DIR_LOCAL
 };
 

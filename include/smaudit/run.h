@@ -17,6 +17,7 @@
 
 #include "smaudit/audit.h"
 #include "smaudit/rules.h"
+#include "smaudit/store.h"
 
 struct run_cfg {
 	const char *mode;   /* "read" or "live" */
@@ -67,6 +68,15 @@ long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *e
  * 'failed' with its error. Returns 0, or -1 with err when the store failed. */
 int run_close(struct run *r, enum flow_end reason, const char *status, const char *error, char *err,
               size_t errlen);
+
+/* The earliest complete run that read a file with this SHA-256: 1 with
+ * *prev set, 0 when none (or sha256 is empty), -1 with err. Call before
+ * the first packet (the store is the writer's once flows end). */
+int run_input_seen(struct run *r, const char *sha256, int64_t *prev, char *err, size_t errlen);
+
+/* The capture files the run reads, recorded by run_close (in[] is borrowed
+ * until then; the caller may update it while reading). */
+void run_set_inputs(struct run *r, const struct store_input *in, size_t n);
 
 /* Free everything the run owns; call run_close first or open flows are lost. */
 void run_free(struct run *r);

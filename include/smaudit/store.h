@@ -51,12 +51,38 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struct verdict_result *v,
                char *err, size_t errlen);
 
-/* Commit the open batch. Returns 0 or -1 with err. */
+/* Commit the open batch. Returns 0 or -1 with err (the batch is then
+ * rolled back: its rows are lost, and not counted as committed). */
 int store_flush(struct store *s, char *err, size_t errlen);
+
+/* Flow rows added (a checkpointed flow's later replacements not counted
+ * again) in transactions that committed: what a run may claim as stored.
+ * Read it once the writer has stopped. */
+uint64_t store_flows_committed(const struct store *s);
 
 /* Commit pending flows and update the run row with final counters. Returns 0 or -1. */
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
                   size_t errlen);
+
+/* One capture file of a read run, as the inputs table holds it. */
+struct store_input {
+	const char *path;   /* as given; "stdin" */
+	const char *sha256; /* NULL or "": unknown */
+	uint64_t size, packets;
+	uint64_t first_us, last_us; /* packet times; first_us 0 = no packet */
+	int link_type;
+	int64_t skipped; /* run it was already read in (--skip-seen), else 0 */
+};
+
+/* Record input number seq (from 1) of run id. Not while flows are being
+ * written (the writer owns the store). Returns 0 or -1 with err. */
+int store_input_add(struct store *s, int64_t id, int seq, const struct store_input *in, char *err,
+                    size_t errlen);
+
+/* The earliest complete run other than id that read a file with this
+ * SHA-256: 1 with *run set, 0 when none, -1 with err. */
+int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
+                     size_t errlen);
 
 /* Seconds in one bucket of the flow roll-up (flow_rollup.hour). */
 #define STORE_ROLLUP_SECONDS 3600

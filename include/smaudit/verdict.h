@@ -22,6 +22,13 @@ struct verdict_result {
 void verdict_eval(const struct rules_matrix *m, const struct flow_record *rec,
                   struct verdict_result *out);
 
+/* For a flow whose both ends are monitored hosts (a catch-all --host
+ * 0.0.0.0/0 makes every flow one): the direction whose reading the matrix
+ * explains better (inbound: the responder is the monitored side; outbound:
+ * the originator is), ranked expected by a rule naming the peer's role,
+ * expected, protocol-mismatch, unexpected-peer, unexpected-direction,
+ * unexpected-port; DIR_LOCAL when both fit alike. */
+enum flow_dir verdict_side(const struct rules_matrix *m, const struct flow_record *rec);
 /* What an expected flow left unchecked, as stored in flows.unchecked:
  * "peer", "app", "peer,app", or NULL when everything was checked (and for
  * every other verdict). */

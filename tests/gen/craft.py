@@ -401,6 +401,34 @@ def cap_unknown(base):
     return pcap_bytes(147, recs)
 
 
+def pcapng_bytes(blocks):
+    """blocks: ("idb", linktype) or ("epb", iface, ts_float, frame) -> pcapng file
+    (little-endian, one section, microsecond timestamps)."""
+    def block(btype, body):
+        body += b"\0" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    for b in blocks:
+        if b[0] == "idb":
+            out.append(block(1, struct.pack("<HHI", b[1], 0, 262144)))
+        else:
+            _, iface, ts, frame = b
+            us = int(round(ts * 1e6))
+            out.append(block(6, struct.pack("<IIIII", iface, us >> 32, us & 0xFFFFFFFF,
+                                            len(frame), len(frame)) + frame))
+    return b"".join(out)
+
+
+def cap_late_link(base):
+    """An Ethernet interface with one HTTP connection, then a second interface
+    (Linux cooked) declared after those packets, then one DNS query on it."""
+    t = Tcp("127.0.0.55", 54000, HOST, 80)
+    recs = [("idb", 1)]
+    recs += [("epb", 0, ts, f) for ts, f in stamp(base, [eth(p) for p in t.full(REQ, RESP)])]
+    dns = ip_for(HOST, "127.0.0.66", 17, udp_dgram(HOST, "127.0.0.66", 43000, 53, b"\0" * 17))
+    recs += [("idb", 113), ("epb", 1, base + 1.0, sll(dns))]
+    return pcapng_bytes(recs)
 def cap_roles(base):
     """Who is the client when the start was missed (TCP) or the server spoke
     first (UDP): ports decide, as listed in pcaps/README.md."""
@@ -498,6 +526,7 @@ CAPTURES = [
     ("truncated.pcap", cap_truncated), ("unknown-link.pcap", cap_unknown),
     ("roles.pcap", cap_roles), ("gaps.pcap", cap_gaps),
     ("suggest.pcap", cap_suggest),
+    ("late-link.pcapng", cap_late_link),
 ]
 
 

@@ -1,0 +1,29 @@
+/* digest.h: SHA-256 of the capture files a run reads (libcrypto's EVP).
+ *
+ * Every hash smaudit takes of its inputs goes through these few functions,
+ * so the library behind them can change in one place. Not for hot paths. */
+#ifndef SMAUDIT_DIGEST_H
+#define SMAUDIT_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct digest;
+
+/* A new SHA-256 in progress; NULL when out of memory. */
+struct digest *digest_new(void);
+
+/* Hash len more bytes. */
+void digest_update(struct digest *d, const void *data, size_t len);
+
+/* Finish: 64 lowercase hex digits and a NUL into hex; d is freed. */
+void digest_final_hex(struct digest *d, char hex[65]);
+
+/* Free d without finishing; safe with NULL. */
+void digest_free(struct digest *d);
+
+/* SHA-256 and size of the whole file at path. Returns 0, or -1 with err
+ * ("PATH: why"). */
+int digest_file(const char *path, char hex[65], uint64_t *size, char *err, size_t errlen);
+
+#endif
