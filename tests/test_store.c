@@ -197,6 +197,28 @@ Test(store, committed_counts_rows_added_and_committed_once)
 	cr_assert_eq(q1("SELECT count(*) FROM flows"), 2);
 }
 
+/* Open the test database and begin a run; *id gets its id. */
+static struct store *open_with_run(int64_t *id)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "lo", .hosts = "h"};
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, id, err, sizeof(err)), 0, "%s", err);
+	return s;
+}
+
+/* Open and close the test database: what store_open does to it (migrations). */
+static void reopen(void)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+}
+
 /* Store r as judged by rule (NULL = none) with verdict k. */
 static void put(struct store *s, int64_t run, struct flow_record *r, const char *rule,
                 enum verdict_kind k)
@@ -216,13 +238,10 @@ static void put(struct store *s, int64_t run, struct flow_record *r, const char 
 Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 {
 	char err[256];
-	struct store *s = store_open(path, err, sizeof(err));
-	struct store_run run = {.mode = "live", .source = "lo", .hosts = "h"};
 	struct flow_record a = sample(40000), b = sample(40001), c = sample(40002), d;
 	int64_t id;
+	struct store *s = open_with_run(&id);
 
-	cr_assert_not_null(s, "%s", err);
-	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
 	/* a: checkpointed, committed, then ended later in the same group */
 	a.end_reason = END_CHECKPOINT;
 	put(s, id, &a, "https-in", VERDICT_EXPECTED);
@@ -281,13 +300,9 @@ Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 
 Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 {
-	char err[256];
-	struct store *s = store_open(path, err, sizeof(err));
-	struct store_run run = {.mode = "read", .source = "x", .hosts = "h"};
 	int64_t id;
+	struct store *s = open_with_run(&id);
 
-	cr_assert_not_null(s, "%s", err);
-	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
 	for (int i = 0; i < 50; i++) {
 		struct flow_record r = sample((uint16_t)(20000 + i));
 		r.ts_start_us += (uint64_t)i * 600000000ULL; /* 10 min apart: 9 hours */
@@ -298,9 +313,7 @@ Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 	/* as an smaudit before the roll-up left it */
 	exec_raw("DROP TABLE flow_rollup; DROP TABLE rollup_state;"
 	         " DROP TRIGGER flows_rollup_stale_delete; DROP TRIGGER flows_rollup_stale_update");
-	s = store_open(path, err, sizeof(err));
-	cr_assert_not_null(s, "%s", err);
-	store_close(s);
+	reopen();
 	cr_assert_gt(q1("SELECT count(*) FROM flow_rollup"), 9, "hours x rules x verdicts");
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "built from the flows already there");
 
@@ -309,9 +322,7 @@ Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 	         " WHERE id % 5 = 0");
 	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), -1);
 	cr_assert_neq(q1(TU_ROLLUP_DIFF), 0);
-	s = store_open(path, err, sizeof(err));
-	cr_assert_not_null(s, "%s", err);
-	store_close(s);
+	reopen();
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after the edit");
 }
 
@@ -321,12 +332,9 @@ Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 Test(store, a_failing_rollup_loses_no_flow_and_is_rebuilt)
 {
 	char err[256];
-	struct store *s = store_open(path, err, sizeof(err));
-	struct store_run run = {.mode = "read", .source = "x", .hosts = "h"};
 	int64_t id;
+	struct store *s = open_with_run(&id);
 
-	cr_assert_not_null(s, "%s", err);
-	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
 	for (int i = 0; i < 10; i++) {
 		struct flow_record r = sample((uint16_t)(30000 + i));
 		put(s, id, &r, "https-in", VERDICT_EXPECTED);
@@ -346,9 +354,7 @@ Test(store, a_failing_rollup_loses_no_flow_and_is_rebuilt)
 	cr_assert_eq(q1("SELECT count(*) FROM flows"), 15, "every flow stored");
 	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), -1, "marked stale");
 	exec_raw("DROP TRIGGER no_peers");
-	s = store_open(path, err, sizeof(err));
-	cr_assert_not_null(s, "%s", err);
-	store_close(s);
+	reopen();
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt at the next open");
 	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), 15);
 }
