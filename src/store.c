@@ -6,6 +6,7 @@
  * so applying it to an older database adds what is missing; columns added
  * later are added by add_columns() when missing (with values for the rows
  * already there); version upgrades that need more go in migrate(). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "smaudit/community_id.h"
 #include "smaudit/store.h"
+#include "store_rollup.h"
 
 #define STORE_BATCH CFG_STORE_BATCH
 
@@ -27,6 +29,7 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *ins_flow; /* a new row: plain INSERT */
 	sqlite3_stmt *rep_flow; /* a row written before at a checkpoint: REPLACE */
+	struct rollup *rollup;  /* per-hour roll-up deltas of the open batch */
 	int in_tx;
 	int pending;
 	uint64_t pending_new; /* rows added (not replaced) in the open transaction */
@@ -165,7 +168,9 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
 		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (add_columns(s, err, errlen) < 0 || exec(s, store_schema_sql, err, errlen) < 0) {
+	if (add_columns(s, err, errlen) < 0 || exec(s, store_schema_sql, err, errlen) < 0 ||
+	    (rollup_rebuild_if_stale(s->db) < 0 &&
+	     db_err(s, err, errlen, "database: building the flow roll-up") < 0)) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
 		return -1;
 	}
@@ -244,7 +249,48 @@ static void bind_text_static(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Add stored flow r (run id, judged v, remote end peer), replacing old
+ * (NULL = a new row), to the roll-up. Returns 0 or -1. */
+static void rollup_flow(struct store *s, int64_t id, const struct flow_record *r,
+                        const struct verdict_result *v, const char *peer,
+                        const struct rollup_old *old)
+{
+	struct rollup_row row = {
+	    .run_id = id,
+	    .rule_id = v && v->rule ? v->rule->id : NULL,
+	    .peer = peer,
+	    .verdict = v ? verdict_str(v->kind) : NULL,
+	    .ts_start = (double)r->ts_start_us / 1e6,
+	    .ts_end = (double)r->ts_end_us / 1e6,
+	    .bytes = (int64_t)r->orig_bytes + (int64_t)r->resp_bytes,
+	    .unchecked = verdict_unchecked_str(v) != NULL,
+	};
+
+	rollup_add(s->rollup, old, &row);
+}
+
 /* ---- API --------------------------------------------------------------- */
+
+int64_t store_hour(double ts)
+{
+	int64_t k;
+
+	if (!isfinite(ts))
+		return 0;
+	k = (int64_t)floor(ts / STORE_ROLLUP_SECONDS);
+	/* the division may round across a boundary: settle k by exact products */
+	while ((double)k * STORE_ROLLUP_SECONDS > ts)
+		k--;
+	while ((double)(k + 1) * STORE_ROLLUP_SECONDS <= ts)
+		k++;
+	return k;
+}
+
+int64_t store_day(int64_t hour, int *bit)
+{
+	*bit = (int)((hour % 24 + 24) % 24);
+	return (hour - *bit) / 24;
+}
 
 const char *store_now_iso(char *buf, size_t len)
 {
@@ -318,8 +364,15 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		db_err(s, err, errlen, path);
 		goto fail;
 	}
+	s->rollup = rollup_new(s->db);
+	if (!s->rollup) {
+		db_err(s, err, errlen, "database: the flow roll-up");
+		goto fail;
+	}
 	return s;
 fail:
+	sqlite3_finalize(s->ins_flow);
+	sqlite3_finalize(s->rep_flow);
 	if (s->db)
 		sqlite3_close(s->db);
 	free(s);
@@ -335,6 +388,7 @@ void store_close(struct store *s)
 	store_flush(s, err, sizeof(err));
 	sqlite3_finalize(s->ins_flow);
 	sqlite3_finalize(s->rep_flow);
+	rollup_free(s->rollup);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -446,13 +500,18 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	sqlite3_stmt *st = r->store_id > 0 ? s->rep_flow : s->ins_flow;
 	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8], tunnel[160], cid[COMMUNITY_ID_LEN];
 	const char *proto = flow_proto_str(r->proto);
-	int rc, is_new = r->store_id <= 0;
+	struct rollup_old old;
+	int rc, has_old = 0, is_new = r->store_id <= 0;
 
 	if (!s->in_tx) {
-		if (exec(s, "BEGIN", err, errlen) < 0)
+		/* IMMEDIATE: the roll-up's check below must hold until the commit */
+		if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 			return -1;
 		s->in_tx = 1;
+		rollup_begin(s->rollup);
 	}
+	if (r->store_id > 0)
+		has_old = rollup_read_old(s->rollup, r->store_id, &old);
 	if (!proto) {
 		snprintf(pnum, sizeof(pnum), "%u", r->proto);
 		proto = pnum;
@@ -505,6 +564,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		return db_err(s, err, errlen, "database: storing a flow");
+	rollup_flow(s, id, r, v, r->direction == DIR_OUT ? ra : oa, has_old ? &old : NULL);
 	s->pending_new += (uint64_t)is_new;
 	if (++s->pending >= STORE_BATCH)
 		return store_flush(s, err, errlen);
@@ -515,6 +575,7 @@ void store_rollback(struct store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	rollup_discard(s->rollup);
 	s->in_tx = 0;
 	s->pending = 0;
 	s->pending_new = 0;
@@ -528,6 +589,7 @@ int store_flush(struct store *s, char *err, size_t errlen)
 		return 0;
 	s->in_tx = 0;
 	s->pending = 0;
+	rollup_flush(s->rollup);
 	s->pending_new = 0;
 	if (exec(s, "COMMIT", err, errlen) < 0) {
 		/* a full disk may leave the transaction open: its rows are lost */

@@ -635,6 +635,8 @@ Test(sensor, a_locked_database_a_closed_stdout_and_a_reload_lose_nothing, .timeo
 	cr_assert_eq(q1("SELECT flows FROM runs"), q1("SELECT count(*) FROM flows"));
 	slurp("err", out, sizeof(out));
 	cr_assert(strstr(out, "rules reloaded"), "%s", out);
+	cr_assert_eq(q1("SELECT sum(flows) FROM flow_rollup"), q1("SELECT count(*) FROM flows"),
+	             "checkpoint rows replaced, not added, in the roll-up");
 
 	same_verdicts_as_read();
 }
@@ -660,6 +662,8 @@ Test(sensor, a_failing_database_holds_flows_and_stores_them_when_it_works_again)
 	cr_assert_eq(q1("SELECT flows FROM runs"), q1("SELECT count(*) FROM flows"),
 	             "counters are rows really stored");
 	cr_assert_eq(q1("SELECT packets FROM runs"), 20 * DEMO_PKTS);
+	cr_assert_eq(q1("SELECT sum(flows) FROM flow_rollup"), q1("SELECT count(*) FROM flows"),
+	             "the per-hour roll-up counts the rows written again once each");
 	same_verdicts_as_read();
 }
 

@@ -4,7 +4,8 @@
  * a new database or migrates an older one (PRAGMA user_version); a newer
  * one, or a file that is not an smaudit database, is refused. Flows are
  * written with one prepared statement, many rows per transaction, in WAL
- * mode with synchronous=NORMAL. */
+ * mode with synchronous=NORMAL. Each batch also updates a per-hour roll-up
+ * of the flows (flow_rollup, flow_peers: for `query coverage`) in the same transaction. */
 #ifndef SMAUDIT_STORE_H
 #define SMAUDIT_STORE_H
 
@@ -119,6 +120,16 @@ int store_input_add(struct store *s, int64_t id, int seq, const struct store_inp
  * SHA-256: 1 with *run set, 0 when none, -1 with err. */
 int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
                      size_t errlen);
+
+/* Seconds in one bucket of the flow roll-up (flow_rollup.hour). */
+#define STORE_ROLLUP_SECONDS 3600
+
+/* The roll-up bucket of time ts (epoch seconds, as stored): the k with
+ * k * STORE_ROLLUP_SECONDS <= ts < (k + 1) * STORE_ROLLUP_SECONDS, exactly. */
+int64_t store_hour(double ts);
+
+/* The day of roll-up hour h: h = day * 24 + *bit, 0 <= *bit < 24. */
+int64_t store_day(int64_t hour, int *bit);
 
 /* Current UTC time as ISO 8601 ("2026-11-24T13:38:15Z") into buf (>= 32 bytes). */
 const char *store_now_iso(char *buf, size_t len);
