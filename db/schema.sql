@@ -32,6 +32,17 @@ CREATE TABLE IF NOT EXISTS runs (
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
   version       TEXT,                     -- smaudit version that wrote the run
+  -- liveness (live and read): who writes the run, and when it last said so.
+  -- finished stays NULL while status is 'running'; a run found 'running'
+  -- whose process is gone is marked 'interrupted' by the next smaudit that
+  -- writes the database, with finished = its last heartbeat.
+  pid           INTEGER,                  -- process id of the writer
+  hostname      TEXT,                     -- host the writer runs on
+  heartbeat     TEXT,                     -- ISO 8601 UTC of the last checkpoint (or start)
+  pruned        INTEGER NOT NULL DEFAULT 0, -- flows of this run deleted since by retention
+                                          -- (live --retain, smaudit prune); flows counts them
+  gaps          TEXT,                     -- live: times the interface was down or gone, one
+                                          -- 'START END why' per line (ISO 8601 UTC); NULL: none
   ndpi_version  TEXT,                     -- nDPI library version that named the apps
   roles         TEXT,                     -- role addresses in force, one "role cidr,cidr" per
                                           -- line; a role without addresses is absent (its rules
@@ -145,6 +156,52 @@ CREATE INDEX IF NOT EXISTS flows_verdict ON flows(verdict, ts_start);
 CREATE INDEX IF NOT EXISTS flows_rule    ON flows(rule_id, ts_start);
 CREATE INDEX IF NOT EXISTS flows_peer    ON flows(peer_addr);
 CREATE INDEX IF NOT EXISTS flows_run     ON flows(run_id);
+
+-- Per-hour roll-up of flows, kept by smaudit's store in the same transaction
+-- as the flows it sums, so `smaudit query coverage` reads one row per group
+-- instead of every flow. flow_rollup: the flows of one run, rule and verdict
+-- that started in one hour; flow_peers: which peers those flows came from,
+-- one row per day (distinct peers cannot be summed, so they are kept apart,
+-- by day, with the hours as bits). A checkpoint row replaced by the flow's
+-- final row is counted once. Plain sqlite3 users should query flows (or the
+-- coverage view), which give the same numbers.
+CREATE TABLE IF NOT EXISTS flow_rollup (
+  hour       INTEGER NOT NULL,          -- the flows started in [hour * 3600, hour * 3600 + 3600)
+  rule_id    TEXT NOT NULL,             -- flows.rule_id; '' when no rule matched
+  run_id     INTEGER NOT NULL,
+  verdict    TEXT NOT NULL,             -- flows.verdict; '' when none
+  flows      INTEGER NOT NULL,          -- count(*)
+  expected   INTEGER NOT NULL,          -- flows with verdict 'expected'
+  unchecked  INTEGER NOT NULL,          -- flows with flows.unchecked set
+  bytes      INTEGER NOT NULL,          -- sum(orig_bytes + resp_bytes)
+  ts_first   REAL NOT NULL,             -- min(ts_start)
+  ts_last    REAL NOT NULL,             -- max(ts_end)
+  PRIMARY KEY (hour, rule_id, run_id, verdict)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS flow_peers (
+  day        INTEGER NOT NULL,          -- hours [day * 24, day * 24 + 24) of flow_rollup
+  rule_id    TEXT NOT NULL,
+  run_id     INTEGER NOT NULL,
+  peer_addr  TEXT NOT NULL,
+  verdict    TEXT NOT NULL,
+  hours      INTEGER NOT NULL,          -- bit h set: a flow started in hour day * 24 + h
+  PRIMARY KEY (day, rule_id, run_id, peer_addr, verdict)
+) WITHOUT ROWID;
+
+-- Which flows the roll-up accounts for: max(flows.id) at the last commit by
+-- smaudit. Anything else (-1 after flows were deleted or edited by hand, a
+-- database written by an older smaudit) means stale: `query` then reads
+-- flows, and the next `read` or `live` rebuilds the roll-up.
+CREATE TABLE IF NOT EXISTS rollup_state (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  flows_max_id  INTEGER
+);
+CREATE TRIGGER IF NOT EXISTS flows_rollup_stale_delete AFTER DELETE ON flows
+  BEGIN UPDATE rollup_state SET flows_max_id = -1; END;
+CREATE TRIGGER IF NOT EXISTS flows_rollup_stale_update
+  AFTER UPDATE OF id, run_id, ts_start, ts_end, peer_addr, orig_bytes, resp_bytes, rule_id,
+                  verdict ON flows
+  BEGIN UPDATE rollup_state SET flows_max_id = -1; END;
 
 -- Readable times for people.
 CREATE VIEW IF NOT EXISTS flows_v AS

@@ -250,6 +250,10 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	if (!r) {
 		fprintf(stderr, "smaudit %s: %s\n", cmd, err);
 		*rc = why == RUN_ERR_OUTPUT ? 2 : 3;
-	}
+	} else if (run_reaped(r))
+		fprintf(stderr,
+		        "smaudit %s: %ld earlier run(s) in %s were left 'running' by a process "
+		        "that is gone; marked 'interrupted' (smaudit query runs)\n",
+		        cmd, run_reaped(r), cfg->db);
 	return r;
 }

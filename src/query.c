@@ -21,6 +21,7 @@
 #include "smaudit/query.h"
 #include "query_int.h"
 #include "smaudit/record.h"
+#include "smaudit/store.h"
 
 /* ---- things you may reasonably want to change ---- */
 #define TABLE_BUF_ROWS  2000  /* rows buffered to size table columns */
@@ -61,6 +62,15 @@ struct qsql {
 	int nb;
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
 	const char *uc;             /* "f.unchecked", or "NULL" for a database without it */
+	int rollup;                 /* the roll-up (sm_rollup, sm_peers) may be read */
+};
+
+/* A window cut at whole roll-up hours: hours [lo, hi) come from the roll-up,
+ * the flows that started in [since, lo) and [hi, until) (the edges) from
+ * flows. No lower (upper) bound when has_lo (has_hi) is 0. */
+struct hour_split {
+	int has_lo, has_hi;
+	int64_t lo, hi;
 };
 
 /* epoch seconds of an ISO 8601 text column (runs.started/finished) */
@@ -87,7 +97,7 @@ static const struct col flow_cols[] = {
     {"app", COL_TEXT},         {"confidence", COL_TEXT},
     {"server_name", COL_TEXT}, {"rule", COL_TEXT},
     {"verdict", COL_TEXT},     {"unchecked", COL_TEXT},
-    {"reason", COL_TEXT},
+    {"reason", COL_TEXT},      {"tunnel", COL_TEXT},
 };
 
 /* query anomalies --unchecked: expected flows not fully checked, grouped. */
@@ -175,6 +185,26 @@ static void add_anomaly_cond(struct qsql *q)
 	sql_add(q, ")");
 }
 
+/* " AND <alias>.peer_addr" in --peer (f->has_peer set); alias is a fixed
+ * name ("f", "u"), never user text. */
+static void add_peer_cond(struct qsql *q, const struct query_filter *f, const char *alias)
+{
+	int full = f->peer.prefix == (f->peer.addr.family == 4 ? 32 : 128);
+
+	if (full) {
+		/* exact address: canonical text equality can use flows_peer */
+		addr_str(&f->peer.addr, q->peer, sizeof(q->peer));
+		sql_add(q, " AND ");
+		sql_add(q, alias);
+		sql_add_s(q, ".peer_addr = ?", q->peer);
+	} else {
+		cidr_str(&f->peer, q->peer, sizeof(q->peer));
+		sql_add(q, " AND sm_cidr_match(");
+		sql_add(q, alias);
+		sql_add_s(q, ".peer_addr, ?)", q->peer);
+	}
+}
+
 /* Conditions on flows aliased f, each starting with " AND". */
 static void add_flow_filters(struct qsql *q, const struct query_filter *f, int with_rule)
 {
@@ -188,17 +218,8 @@ static void add_flow_filters(struct qsql *q, const struct query_filter *f, int w
 		sql_add_s(q, " AND f.verdict = ?", f->verdict);
 	if (with_rule && f->rule_id)
 		sql_add_s(q, " AND f.rule_id = ?", f->rule_id);
-	if (f->has_peer) {
-		int full = f->peer.prefix == (f->peer.addr.family == 4 ? 32 : 128);
-		if (full) {
-			/* exact address: canonical text equality can use flows_peer */
-			addr_str(&f->peer.addr, q->peer, sizeof(q->peer));
-			sql_add_s(q, " AND f.peer_addr = ?", q->peer);
-		} else {
-			cidr_str(&f->peer, q->peer, sizeof(q->peer));
-			sql_add_s(q, " AND sm_cidr_match(f.peer_addr, ?)", q->peer);
-		}
-	}
+	if (f->has_peer)
+		add_peer_cond(q, f, "f");
 	if (f->port)
 		sql_add_i(q, " AND f.resp_port = ?", f->port);
 	if (f->proto)
@@ -234,10 +255,67 @@ static void add_flow_select(struct qsql *q, const char *cols, enum query_kind ki
 	add_limit(q, f);
 }
 
+/* Cut f's window at whole roll-up hours into *sp; 0 when no whole hour
+ * lies inside it (the roll-up cannot help). */
+static int hour_split(const struct query_filter *f, struct hour_split *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->has_lo = f->has_since;
+	sp->has_hi = f->has_until;
+	if (sp->has_lo) {
+		sp->lo = store_hour(f->since);
+		if ((double)sp->lo * STORE_ROLLUP_SECONDS < f->since)
+			sp->lo++;
+	}
+	if (sp->has_hi)
+		sp->hi = store_hour(f->until);
+	return !(sp->has_lo && sp->has_hi && sp->lo >= sp->hi);
+}
+
+/* " AND u.hour ..." : the roll-up rows of sp's whole hours. */
+static void add_hours(struct qsql *q, const struct hour_split *sp)
+{
+	if (sp->has_lo)
+		sql_add_i(q, " AND u.hour >= ?", sp->lo);
+	if (sp->has_hi)
+		sql_add_i(q, " AND u.hour < ?", sp->hi);
+}
+
+/* " UNION ALL <head> AND ..." for each edge of sp that holds time: the flows
+ * aliased f that started in it, with f's other filters when with_filters. */
+static void add_edges(struct qsql *q, const struct query_filter *f, const struct hour_split *sp,
+                      const char *head, int with_filters)
+{
+	struct query_filter e;
+	double lo = (double)sp->lo * STORE_ROLLUP_SECONDS,
+	       hi = (double)sp->hi * STORE_ROLLUP_SECONDS;
+
+	memset(&e, 0, sizeof(e));
+	if (with_filters)
+		e = *f;
+	e.has_since = e.has_until = 1;
+	if (sp->has_lo && f->since < lo) {
+		e.since = f->since;
+		e.until = lo;
+		sql_add(q, " UNION ALL ");
+		sql_add(q, head);
+		add_flow_filters(q, &e, 0);
+	}
+	if (sp->has_hi && hi < f->until) {
+		e.since = hi;
+		e.until = f->until;
+		sql_add(q, " UNION ALL ");
+		sql_add(q, head);
+		add_flow_filters(q, &e, 0);
+	}
+}
+
 /* Runs aliased r in the window: ran during it (wall clock) or hold flows
  * that started in it (a capture file read later than it was taken). */
 static void add_run_window(struct qsql *q, const struct query_filter *f)
 {
+	struct hour_split sp;
+
 	if (f->run_id)
 		sql_add_i(q, " AND r.id = ?", f->run_id);
 	if (!f->has_since && !f->has_until)
@@ -247,12 +325,122 @@ static void add_run_window(struct qsql *q, const struct query_filter *f)
 		sql_add_d(q, " AND (r.finished IS NULL OR " EPOCH("r.finished") " >= ?)", f->since);
 	if (f->has_until)
 		sql_add_d(q, " AND " EPOCH("r.started") " < ?", f->until);
+	if (q->rollup && hour_split(f, &sp)) {
+		/* the whole hours from the roll-up, which counts every flow */
+		sql_add(q, ") OR r.id IN (SELECT u.run_id FROM sm_rollup u WHERE 1");
+		add_hours(q, &sp);
+		add_edges(q, f, &sp, "SELECT f.run_id FROM flows f WHERE 1", 0);
+		sql_add(q, "))");
+		return;
+	}
 	sql_add(q, ") OR r.id IN (SELECT w.run_id FROM flows w WHERE 1");
 	if (f->has_since)
 		sql_add_d(q, " AND w.ts_start >= ?", f->since);
 	if (f->has_until)
 		sql_add_d(q, " AND w.ts_start < ?", f->until);
 	sql_add(q, "))");
+}
+
+/* " AND ...": the flow_peers rows (aliased v) with a flow started in one of
+ * sp's whole hours: days inside, and the hour bits of the first and last. */
+static void add_peer_hours(struct qsql *q, const struct hour_split *sp)
+{
+	int blo = 0, bhi = 23;
+	int64_t dlo = sp->has_lo ? store_day(sp->lo, &blo) : 0;
+	int64_t dhi = sp->has_hi ? store_day(sp->hi - 1, &bhi) : 0;
+	int64_t mlo = ((1LL << 24) - 1) & ~((1LL << blo) - 1), mhi = (1LL << (bhi + 1)) - 1;
+
+	if (sp->has_lo && sp->has_hi && dlo == dhi) {
+		sql_add_i(q, " AND v.day = ?", dlo);
+		sql_add_i(q, " AND v.hours & ?", mlo & mhi);
+		return;
+	}
+	if (sp->has_lo)
+		sql_add_i(q, " AND v.day >= ?", dlo);
+	if (sp->has_hi)
+		sql_add_i(q, " AND v.day <= ?", dhi);
+	sql_add(q, " AND ((1");
+	if (sp->has_lo)
+		sql_add_i(q, " AND v.day > ?", dlo);
+	if (sp->has_hi)
+		sql_add_i(q, " AND v.day < ?", dhi);
+	sql_add(q, ")");
+	if (sp->has_lo) {
+		sql_add_i(q, " OR (v.day = ?", dlo);
+		sql_add_i(q, " AND v.hours & ?)", mlo);
+	}
+	if (sp->has_hi) {
+		sql_add_i(q, " OR (v.day = ?", dhi);
+		sql_add_i(q, " AND v.hours & ?)", mhi);
+	}
+	sql_add(q, ")");
+}
+
+/* " AND alias.run_id = ? AND alias.verdict = ?" as f asks (alias is a
+ * fixed name). */
+static void add_run_verdict(struct qsql *q, const struct query_filter *f, const char *alias)
+{
+	if (f->run_id) {
+		sql_add(q, " AND ");
+		sql_add(q, alias);
+		sql_add_i(q, ".run_id = ?", f->run_id);
+	}
+	if (f->verdict) {
+		sql_add(q, " AND ");
+		sql_add(q, alias);
+		sql_add_s(q, ".verdict = ?", f->verdict);
+	}
+}
+
+/* The coverage CTE st: per rule of rules, flows, expected (e), distinct
+ * peers, bytes, first start, last end. From the roll-up when it holds what
+ * the filters ask about (not peer, port, protocol or app), else in one pass
+ * over flows_rule (index order, no sort). */
+static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
+{
+	struct hour_split sp;
+	char head[320];
+
+	if (!q->rollup || f->has_peer || f->port || f->proto || f->app || !hour_split(f, &sp)) {
+		sql_add(q, " st AS (SELECT f.rule_id, count(*) AS n,"
+		           " total(f.verdict = 'expected') AS e, count(DISTINCT f.peer_addr) AS p,"
+		           " total(");
+		sql_add(q, q->uc);
+		sql_add(q, " IS NOT NULL) AS u,"
+		           " total(f.orig_bytes + f.resp_bytes) AS b, min(f.ts_start) AS t0,"
+		           " max(f.ts_end) AS t1 FROM flows f"
+		           " WHERE f.rule_id IN (SELECT rule_id FROM rules)");
+		add_flow_filters(q, f, 0);
+		sql_add(q, " GROUP BY f.rule_id)");
+		return;
+	}
+	/* counts, bytes and times: hours from flow_rollup, edges from flows */
+	sql_add(q, " st AS (SELECT c.rule_id, c.n, c.e, pp.p, c.u, c.b, c.t0, c.t1 FROM"
+	           " (SELECT g.rule_id, sum(g.n) AS n, total(g.e) AS e, total(g.u) AS u,"
+	           " total(g.b) AS b, min(g.t0) AS t0, max(g.t1) AS t1 FROM (SELECT u.rule_id,"
+	           " u.flows AS n, u.expected AS e, u.unchecked AS u, u.bytes AS b,"
+	           " u.ts_first AS t0, u.ts_last AS t1"
+	           " FROM sm_rollup u WHERE u.rule_id IN (SELECT rule_id FROM rules)");
+	add_hours(q, &sp);
+	add_run_verdict(q, f, "u");
+	/* q->uc is a fixed column name or NULL, never user text */
+	snprintf(head, sizeof(head),
+	         "SELECT f.rule_id, 1, f.verdict IS 'expected', %s IS NOT NULL,"
+	         " f.orig_bytes + f.resp_bytes, f.ts_start, f.ts_end FROM flows f"
+	         " WHERE f.rule_id IN (SELECT rule_id FROM rules)",
+	         q->uc);
+	add_edges(q, f, &sp, head, 1);
+	/* distinct peers: days and hour bits from flow_peers, edges from flows */
+	sql_add(q, ") g GROUP BY g.rule_id) c JOIN (SELECT x.rule_id,"
+	           " count(DISTINCT x.peer_addr) AS p FROM (SELECT v.rule_id, v.peer_addr"
+	           " FROM sm_peers v WHERE v.rule_id IN (SELECT rule_id FROM rules)");
+	add_peer_hours(q, &sp);
+	add_run_verdict(q, f, "v");
+	add_edges(q, f, &sp,
+	          "SELECT f.rule_id, f.peer_addr FROM flows f"
+	          " WHERE f.rule_id IN (SELECT rule_id FROM rules)",
+	          1);
+	sql_add(q, ") x GROUP BY x.rule_id) pp ON pp.rule_id = c.rule_id)");
 }
 
 /* Fill q with the SQL of one question; returns its columns. */
@@ -302,7 +490,7 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		         " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes,"
 		         " f.missed_bytes, f.conn_state,"
 		         " f.end_reason, f.app_proto, f.app_confidence, f.server_name, f.rule_id,"
-		         " f.verdict, %s, f.reason",
+		         " f.verdict, %s, f.reason, f.tunnel",
 		         q->uc);
 		add_flow_select(q, cols, kind, f);
 		*ncols = NCOLS(flow_cols);
@@ -321,20 +509,10 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 			sql_add_i(q, " AND rr.port = ?", f->port);
 		if (f->proto)
 			sql_add_s(q, " AND rr.proto = ?", f->proto);
-		/* per-rule flow statistics in one pass over flows_rule (index order,
-		 * no sort of the flows), then joined to the rules */
-		sql_add(q, " GROUP BY rr.rule_id),"
-		           " st AS (SELECT f.rule_id, count(*) AS n,"
-		           " total(f.verdict = 'expected') AS e, count(DISTINCT f.peer_addr) AS p,"
-		           " total(");
-		sql_add(q, q->uc);
-		sql_add(q, " IS NOT NULL) AS u,"
-		           " total(f.orig_bytes + f.resp_bytes) AS b, min(f.ts_start) AS t0,"
-		           " max(f.ts_end) AS t1 FROM flows f"
-		           " WHERE f.rule_id IN (SELECT rule_id FROM rules)");
-		add_flow_filters(q, f, 0);
+		/* per-rule flow statistics, then joined to the rules */
+		sql_add(q, " GROUP BY rr.rule_id),");
+		add_coverage_stats(q, f);
 		sql_add(q,
-		        " GROUP BY f.rule_id)"
 		        " SELECT r.rule_id, r.row, r.direction, r.proto, r.port, r.peer, r.apps,"
 		        " CASE WHEN st.n IS NULL THEN 'never' WHEN st.e = 0 THEN 'anomalous-only'"
 		        " ELSE 'yes' END, ifnull(st.n, 0), CAST(ifnull(st.e, 0) AS INTEGER),"
@@ -638,11 +816,13 @@ struct table {
  * repeats another or matters less); text in table_cut columns is cut
  * instead, down to TABLE_MIN_CUT. Every other column is always shown. */
 static const char *const table_hide_order[] = {
-    "missed_bytes", "uid",       "community_id", "run",       "end_reason", "duration", "state",
-    "pkts",         "orig_port", "peer",         "mode",      "confidence", "dropped",  "malformed",
-    "expected",     "peers",     "server_name",  "last_seen", "first_seen", "row",      "apps",
-    "app",          "unchecked", "bytes",        "direction", "rule"};
-static const char *const table_cut[] = {"reason", "description", "source", "server_name", "hosts"};
+    "missed_bytes", "uid",        "community_id", "tunnel",    "run",   "end_reason",
+    "duration",     "state",      "pkts",         "orig_port", "peer",  "mode",
+    "confidence",   "dropped",    "malformed",    "expected",  "peers", "server_name",
+    "last_seen",    "first_seen", "row",          "apps",      "app",   "unchecked",
+    "bytes",        "direction",  "rule"};
+static const char *const table_cut[] = {"reason",      "description", "source",
+                                        "server_name", "hosts",       "tunnel"};
 
 static int is_numeric(enum col_kind k)
 {
@@ -983,6 +1163,7 @@ static void qsql_init(struct qsql *q, sqlite3 *db)
 	sqlite3_stmt *st;
 
 	memset(q, 0, sizeof(*q));
+	q->rollup = query_has_rollup(db);
 	q->uc = "NULL";
 	if (sqlite3_prepare_v2(db,
 	                       "SELECT 1 FROM pragma_table_info('flows') WHERE name = 'unchecked'",

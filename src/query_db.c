@@ -10,9 +10,14 @@
  *     shadow the main tables) join them with UNION ALL. Run ids of the k-th
  *     database (from 0) are shown as k * QUERY_RUN_STRIDE + id and flow ids
  *     as k * QUERY_FLOW_STRIDE + id, so ids stay unique and --run works;
- *   - a database from before a column existed (community_id,
- *     missed_bytes): the view computes it (sm_community_id) or shows NULL
- *     for others (missed_bytes: not measured);
+ *   - a database from before a column existed (tunnel, community_id,
+ *     missed_bytes): the view computes community_id (sm_community_id) and
+ *     shows NULL for the others (a flow of such a database crossed no
+ *     tunnel we know of; its missed bytes were not measured);
+ *   - the per-hour flow roll-up (store_rollup.c), as the temporary views
+ *     sm_rollup and sm_peers (run ids shifted too), only when every
+ *     database has one in step with its flows; else the questions read
+ *     flows;
  *   - a database on a write-protected medium (its -shm cannot be made):
  *     opened immutable, unless a -wal beside it holds changes (refused).
  * Columns come from the first database's tables (PRAGMA table_info), so a
@@ -325,10 +330,12 @@ static void column_expr(sqlite3_str *s, const char *table, const char *col, int 
 	sqlite3_str_appendf(s, " AS \"%w\"", col);
 }
 
-/* CREATE TEMP VIEW table over the n databases (main, db1 ...), with the
- * first one's columns plus need (columns the questions read, NULL-ended, or
- * NULL). Returns 0 or -1 (sqlite3_errmsg says why). */
-static int union_view(sqlite3 *db, const char *table, int n, const char *const *need)
+/* CREATE TEMP VIEW view (NULL: named as table) of table over the n
+ * databases (main, db1 ...), with the first one's columns plus need (the
+ * columns the questions read that an older database may lack; NULL or
+ * NULL-terminated). Returns 0 or -1 (sqlite3_errmsg says why). */
+static int union_view(sqlite3 *db, const char *table, const char *view, int n,
+                      const char *const *need)
 {
 	char *cols[MAX_COLS + 8], *have[MAX_COLS];
 	int ncols = table_columns(db, "main", table, cols), rc = -1;
@@ -337,11 +344,11 @@ static int union_view(sqlite3 *db, const char *table, int n, const char *const *
 
 	if (ncols < 0)
 		return -1;
-	for (int i = 0; need && need[i] && i < 8; i++)
-		if (!has_name(cols, ncols, need[i]))
-			cols[ncols++] = sqlite3_mprintf("%s", need[i]);
+	for (; need && *need; need++)
+		if (!has_name(cols, ncols, *need))
+			cols[ncols++] = sqlite3_mprintf("%s", *need);
 	s = sqlite3_str_new(db);
-	sqlite3_str_appendf(s, "CREATE TEMP VIEW \"%w\" AS ", table);
+	sqlite3_str_appendf(s, "CREATE TEMP VIEW \"%w\" AS ", view ? view : table);
 	for (int k = 0; k < n; k++) {
 		char buf[16];
 		const char *schema = schema_name(k, buf, sizeof(buf));
@@ -366,40 +373,74 @@ static int union_view(sqlite3 *db, const char *table, int n, const char *const *
 	return rc;
 }
 
-/* Flows columns added after version 1 that the questions read. */
-static const char *const flow_need[] = {"community_id", "missed_bytes", NULL};
+/* Flow columns the questions read that older databases lack. */
+static const char *const flow_later_cols[] = {"tunnel", "community_id", "missed_bytes", NULL};
 
-/* 1 if every database among n has every column of flow_need. */
-static int all_have_flow_need(sqlite3 *db, int n)
+/* 1 if every database among n has every column of flow_later_cols. */
+static int all_have_later_cols(sqlite3 *db, int n)
 {
 	for (int k = 0; k < n; k++)
-		for (int c = 0; flow_need[c]; c++) {
+		for (int c = 0; flow_later_cols[c]; c++) {
 			char buf[16], sql[160];
 			int ok;
 			snprintf(sql, sizeof(sql),
 			         "SELECT count(*) FROM pragma_table_info('flows', '%s')"
 			         " WHERE name = '%s'",
-			         schema_name(k, buf, sizeof(buf)), flow_need[c]);
+			         schema_name(k, buf, sizeof(buf)), flow_later_cols[c]);
 			if (int_of(db, sql, &ok) != 1)
 				return 0;
 		}
 	return 1;
 }
 
-/* Present runs, run_rules and flows as the questions expect them. */
+/* 1 if every database among n has a flow roll-up in step with its flows
+ * (rollup_state stamped with max(flows.id) by the store; store_rollup.c). */
+static int all_rollups_current(sqlite3 *db, int n)
+{
+	for (int k = 0; k < n; k++) {
+		char buf[16], sql[320];
+		const char *schema = schema_name(k, buf, sizeof(buf));
+		int ok;
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM %s.rollup_state WHERE id = 1"
+		         " AND flows_max_id IS (SELECT max(id) FROM %s.flows)"
+		         " AND EXISTS (SELECT 1 FROM %s.sqlite_master WHERE name = 'flow_peers')",
+		         schema, schema, schema);
+		if (int_of(db, sql, &ok) != 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* Present runs, run_rules and flows as the questions expect them, and the
+ * roll-up as views sm_rollup and sm_peers only when it may be read
+ * (query_has_rollup). */
 static int build_views(sqlite3 *db, int n)
 {
 	if (community_id_sql_register(db) < 0)
 		return -1;
-	if (n > 1 &&
-	    (union_view(db, "runs", n, NULL) < 0 || union_view(db, "run_rules", n, NULL) < 0))
+	if (n > 1 && (union_view(db, "runs", NULL, n, NULL) < 0 ||
+	              union_view(db, "run_rules", NULL, n, NULL) < 0))
 		return -1;
-	if (n > 1 || !all_have_flow_need(db, n))
-		return union_view(db, "flows", n, flow_need);
+	if (all_rollups_current(db, n) &&
+	    (union_view(db, "flow_rollup", "sm_rollup", n, NULL) < 0 ||
+	     union_view(db, "flow_peers", "sm_peers", n, NULL) < 0))
+		/* a roll-up we cannot present is not read: the flows are */
+		sqlite3_exec(db, "DROP VIEW IF EXISTS temp.sm_rollup", NULL, NULL, NULL);
+	if (n > 1 || !all_have_later_cols(db, n))
+		return union_view(db, "flows", NULL, n, flow_later_cols);
 	return 0;
 }
 
 /* ---- API ---- */
+
+int query_has_rollup(sqlite3 *db)
+{
+	int ok;
+
+	return int_of(db, "SELECT count(*) FROM temp.sqlite_master WHERE name = 'sm_rollup'",
+	              &ok) == 1;
+}
 
 void query_close(struct sqlite3 *db)
 {

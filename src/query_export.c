@@ -17,7 +17,7 @@
 /* One conn.log record, borrowed from the current row. */
 struct zeek_conn {
 	double ts, dur;
-	const char *uid, *orig_h, *resp_h, *proto, *state, *hist, *cid;
+	const char *uid, *orig_h, *resp_h, *proto, *state, *hist, *cid, *tunnel;
 	int orig_p, resp_p, local_orig, local_resp;
 	int64_t orig_bytes, resp_bytes, orig_pkts, orig_ip_bytes, resp_pkts, resp_ip_bytes;
 	int64_t missed_bytes;
@@ -28,7 +28,7 @@ struct zeek_conn {
 	"f.ts_start, f.uid, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port, f.proto,"          \
 	" f.app_proto, f.app_confidence, f.ts_end - f.ts_start, f.orig_bytes, f.resp_bytes,"       \
 	" f.conn_state, f.direction, f.history, f.orig_pkts, f.orig_ip_bytes, f.resp_pkts,"        \
-	" f.resp_ip_bytes, f.community_id, ifnull(f.missed_bytes, 0)"
+	" f.resp_ip_bytes, f.community_id, f.tunnel, ifnull(f.missed_bytes, 0)"
 
 /* ---- Zeek ---------------------------------------------------------------- */
 
@@ -80,7 +80,8 @@ static void zeek_row(sqlite3_stmt *st, struct zeek_conn *z)
 	z->resp_pkts = sqlite3_column_int64(st, 17);
 	z->resp_ip_bytes = sqlite3_column_int64(st, 18);
 	z->cid = (const char *)sqlite3_column_text(st, 19);
-	z->missed_bytes = sqlite3_column_int64(st, 20); /* NULL (not measured): 0 */
+	z->tunnel = (const char *)sqlite3_column_text(st, 20);
+	z->missed_bytes = sqlite3_column_int64(st, 21); /* NULL (not measured): 0 */
 }
 
 /* s, or Zeek's unset mark '-' when empty. */
@@ -89,7 +90,23 @@ static const char *zset(const char *s)
 	return s && *s ? s : "-";
 }
 
-/* One TSV line: durations and sizes unset for zero-length flows, as Zeek does. */
+/* A set[string] of one element s for the TSV, '-' when unset: the set
+ * separator ',' and what Zeek's ASCII writer escapes written as \xNN. */
+static void zeek_set1(FILE *out, const char *s)
+{
+	if (!s || !*s) {
+		putc('-', out);
+		return;
+	}
+	for (; *s; s++)
+		if (*s == ',' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f)
+			fprintf(out, "\\x%02x", (unsigned char)*s);
+		else
+			putc(*s, out);
+}
+
+/* One TSV line: durations and sizes unset for zero-length flows, as Zeek does;
+ * tunnel_parents holds the flow's tunnel (what it came through). */
 static int zeek_tsv_line(FILE *out, const struct zeek_conn *z)
 {
 	fprintf(out, "%.6f\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t", z->ts, zset(z->uid), zset(z->orig_h),
@@ -99,13 +116,12 @@ static int zeek_tsv_line(FILE *out, const struct zeek_conn *z)
 		        (long long)z->resp_bytes);
 	else
 		fputs("-\t-\t-\t", out);
-	return fprintf(out, "%s\t%s\t%s\t%lld\t%s\t%lld\t%lld\t%lld\t%lld\t-\t%s\n", zset(z->state),
-	               z->local_orig ? "T" : "F", z->local_resp ? "T" : "F",
-	               (long long)z->missed_bytes, zset(z->hist), (long long)z->orig_pkts,
-	               (long long)z->orig_ip_bytes, (long long)z->resp_pkts,
-	               (long long)z->resp_ip_bytes, zset(z->cid)) < 0
-	           ? -1
-	           : 0;
+	fprintf(out, "%s\t%s\t%s\t%lld\t%s\t%lld\t%lld\t%lld\t%lld\t", zset(z->state),
+	        z->local_orig ? "T" : "F", z->local_resp ? "T" : "F", (long long)z->missed_bytes,
+	        zset(z->hist), (long long)z->orig_pkts, (long long)z->orig_ip_bytes,
+	        (long long)z->resp_pkts, (long long)z->resp_ip_bytes);
+	zeek_set1(out, z->tunnel);
+	return fprintf(out, "\t%s\n", zset(z->cid)) < 0 ? -1 : 0;
 }
 
 /* obj[key] = s when s is set (Zeek's JSON writer leaves unset fields out). */
@@ -144,6 +160,11 @@ static int zeek_json_line(FILE *out, const struct zeek_conn *z)
 	json_object_set_new(o, "orig_ip_bytes", json_integer(z->orig_ip_bytes));
 	json_object_set_new(o, "resp_pkts", json_integer(z->resp_pkts));
 	json_object_set_new(o, "resp_ip_bytes", json_integer(z->resp_ip_bytes));
+	if (z->tunnel && *z->tunnel) {
+		json_t *set = json_array();
+		json_array_append_new(set, jsonl_string(z->tunnel, strlen(z->tunnel)));
+		json_object_set_new(o, "tunnel_parents", set);
+	}
 	zset_json(o, "community_id", z->cid);
 	return jsonl_write(out, o);
 }

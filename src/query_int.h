@@ -13,6 +13,10 @@
 sqlite3_stmt *query_flow_stmt(sqlite3 *db, enum query_kind kind, const struct query_filter *f,
                               const char *cols, char *err, size_t errlen);
 
+/* 1 if the roll-up view sm_rollup may be read instead of flows (every
+ * database opened has a current flow roll-up), else 0. */
+int query_has_rollup(sqlite3 *db);
+
 /* Flows as Zeek's conn.log: TSV with its header, or (json) one JSON object
  * per line as Zeek's JSON writer. Returns the flows written, or -1 with err. */
 int64_t query_zeek(sqlite3 *db, enum query_kind kind, const struct query_filter *f, int json,

@@ -25,6 +25,9 @@ command -v python3 >/dev/null 2>&1 || need="$need python3"
 # flow packet counts are held to tshark's conversation statistics; its
 # wireshark-common brings editcap and mergecap (read tests, tests/gen/derive.sh)
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
+# the sensor tests make a network namespace with a veth pair and replay captures into it
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v tcpreplay >/dev/null 2>&1 || need="$need tcpreplay"
 # the report tests parse the HTML with a real HTML5 parser (Debian's python3)
 /usr/bin/python3 -c 'import html5lib' >/dev/null 2>&1 || need="$need python3-html5lib"
 if [ "${1:-}" = report ]; then

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "smaudit/store.h"
 #include "testutil.h"
 
 extern const char store_schema_sql[];
@@ -506,7 +507,7 @@ Test(query, flow_filters)
 	cr_assert_eq(q("flows --run 1 --limit 1"), 0);
 	cr_assert(strstr(out, "\n1,1,C1,,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
 	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,0,,closed,TLS,dpi,"
-	                      "sm.example.com,https-in,expected,,\r\n"),
+	                      "sm.example.com,https-in,expected,,,\r\n"),
 	          "%s", out);
 }
 
@@ -976,7 +977,11 @@ Test(query, older_database_gets_community_id_computed)
 	cr_assert_eq(q("flows --format csv --peer 5.6.7.8"), 0, "%s", out);
 	cr_expect(strstr(out, ",Cspec,1:wCb3OG7yAFWelaUydu0D+125CLM=,"), "%s", out);
 	cr_assert_eq(q("flows --format zeek --peer 5.6.7.8"), 0, "%s", out);
-	cr_expect(strstr(out, "\t1:wCb3OG7yAFWelaUydu0D+125CLM=\n"), "%s", out);
+	cr_expect(strstr(out, "\t-\t1:wCb3OG7yAFWelaUydu0D+125CLM=\n"), "%s", out);
+	cr_expect(strstr(out, "\ttunnel_parents\tcommunity_id\n"), "%s", out);
+	/* no tunnel column either: the flows came through none */
+	cr_assert_eq(q("flows --format csv --peer 5.6.7.8"), 0, "%s", out);
+	cr_expect(strstr(out, ",reason,tunnel\r\n") && strstr(out, ",,,,\r\n"), "%s", out);
 	cr_expect_eq(file_hash(dbpath), before, "the database changed");
 }
 
@@ -1047,8 +1052,8 @@ Test(query, csv_defuses_formulas_and_control_characters)
 	cr_assert_eq(q("flows --format csv --peer 127.0.0.88"), 0, "%s", out);
 	cr_assert_eq(csv_records(out), 9, "%s", out);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		/* server_name, rule (empty), verdict (empty), unchecked (empty), reason */
-		snprintf(want, sizeof(want), ",%s,,,,%s\r\n", names[i][1], names[i][1]);
+		/* server_name, rule, verdict, unchecked (empty), reason, tunnel (none) */
+		snprintf(want, sizeof(want), ",%s,,,,%s,\r\n", names[i][1], names[i][1]);
 		cr_expect(strstr(out, want), "%s not in\n%s", want, out);
 	}
 }
@@ -1176,6 +1181,268 @@ Test(query, several_databases_bad_ones_are_named)
 	                        " --db h --db i --db j --db k");
 	cr_expect_eq(rc, 2);
 	cr_expect(strstr(out, "at most 10 --db"), "%s", out);
+}
+
+/* ---- the per-hour roll-up (flow_rollup) ---- */
+
+/* Append to db, as run 3 of `live`, flows over three days for rules the
+ * shipped matrix has: each written at a checkpoint first, then replaced by
+ * its final row (some in the same batch, some moving to another verdict or
+ * rule-less), so the roll-up must count each once. */
+static void add_checkpointed_flows(const char *db, double t0)
+{
+	static const char *const rules[] = {"https-in", "http-in", "xmpp-in", NULL};
+	struct store_run run = {.mode = "live", .source = "lo", .hosts = "127.0.0.10"};
+	struct store *s;
+	char err[256];
+	int64_t id;
+
+	s = store_open(db, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 120; i++) {
+		struct flow_record r;
+		struct rule ru;
+		struct verdict_result v;
+		uint8_t a[4] = {127, 0, 0, (uint8_t)(50 + i % 7)}, b[4] = {127, 0, 0, 10};
+
+		memset(&r, 0, sizeof(r));
+		memset(&ru, 0, sizeof(ru));
+		memset(&v, 0, sizeof(v));
+		addr_set4(&r.orig, a);
+		addr_set4(&r.resp, b);
+		r.proto = 6;
+		r.orig_port = (uint16_t)(30000 + i);
+		r.resp_port = 443;
+		r.direction = DIR_IN;
+		r.ts_start_us = (uint64_t)((t0 + i * 1799.75) * 1e6); /* 2.5 days */
+		r.ts_end_us = r.ts_start_us + 60000000;
+		r.orig_bytes = (uint64_t)(100 + i);
+		r.resp_bytes = 1000;
+		snprintf(r.uid, sizeof(r.uid), "Ck%d", i);
+		r.end_reason = END_CHECKPOINT;
+		snprintf(ru.id, sizeof(ru.id), "%s", rules[i % 3]);
+		v.rule = &ru;
+		v.kind = VERDICT_EXPECTED;
+		v.peer_unchecked = i % 4 == 2; /* flows.unchecked 'peer' */
+		cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
+		if (i % 4 == 0)
+			cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+		r.end_reason = END_CLOSED;
+		r.ts_end_us += (uint64_t)(i % 5) * 600000000;
+		r.resp_bytes += 500;
+		if (i % 6 == 1)
+			v.kind = VERDICT_PROTOCOL_MISMATCH;
+		if (i % 10 == 9)
+			v.rule = NULL, v.kind = VERDICT_UNEXPECTED_PORT;
+		cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
+	}
+	store_close(s);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of epoch t (UTC). */
+static const char *iso(double t, char *buf, size_t len)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	return buf;
+}
+
+/* The same questions on db (its roll-up current) and on a copy whose
+ * roll-up is marked stale (so query reads flows, as before the roll-up)
+ * print the same bytes: coverage, runs and anomalies, windows cut inside
+ * hours and on them, each filter the roll-up serves and some it does not,
+ * in CSV and JSON. */
+static void same_with_and_without_rollup(const char *db, double t0)
+{
+	char stale[300], w[3][32], args[512], *a_out;
+	/* a question and its window: since and until are w[0..2], or -1 */
+	static const struct {
+		const char *q;
+		int since, until;
+	} questions[] = {
+	    {"coverage", -1, -1},
+	    {"coverage", 0, -1},
+	    {"coverage", 0, 1},
+	    {"coverage", -1, 1},
+	    {"coverage", 2, 1},
+	    {"coverage", 0, 2},
+	    {"coverage --run 2", -1, -1},
+	    {"coverage --run 3", 0, -1},
+	    {"coverage --verdict expected", -1, -1},
+	    {"coverage --verdict protocol-mismatch", 0, -1},
+	    {"coverage --peer 127.0.0.52", -1, -1},
+	    {"coverage --peer 127.0.0.48/29", 0, 1},
+	    {"coverage --rule http-in", 0, -1},
+	    {"coverage --port 443", 0, -1},
+	    {"coverage --app tls", -1, -1},
+	    {"runs", 0, 1},
+	    {"runs", 2, -1},
+	    {"anomalies", 0, 1},
+	};
+	int n = 0;
+
+	iso(t0 + 5000.5, w[0], sizeof(w[0]));                                  /* inside an hour */
+	iso(t0 + 90000.25, w[1], sizeof(w[1]));                                /* a day later */
+	iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
+	snprintf(stale, sizeof(stale), "%s.stale", db);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "cp %s %s && sqlite3 %s 'UPDATE rollup_state SET"
+	                    " flows_max_id = -1'",
+	                    sq(db), sq(stale), sq(stale)),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --explain --db %s", sq(db)), 0);
+	cr_assert(strstr(out, "flow_rollup"), "the roll-up is read: %s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --explain --db %s", sq(stale)),
+	    0);
+	cr_assert_null(strstr(out, "flow_rollup"), "a stale roll-up is not read: %s", out);
+	a_out = malloc(sizeof(out));
+	cr_assert_not_null(a_out);
+	for (size_t i = 0; i < sizeof(questions) / sizeof(questions[0]); i++)
+		for (int json = 0; json < 2; json++) {
+			snprintf(args, sizeof(args), "%s%s%s%s%s", questions[i].q,
+			         questions[i].since < 0 ? "" : " --since ",
+			         questions[i].since < 0 ? "" : w[questions[i].since],
+			         questions[i].until < 0 ? "" : " --until ",
+			         questions[i].until < 0 ? "" : w[questions[i].until]);
+			cr_assert_eq(tu_run(out, sizeof(out),
+			                    SMAUDIT_BIN " query %s --format %s --db %s", args,
+			                    json ? "json" : "csv", sq(db)),
+			             0, "%s: %s", args, out);
+			memcpy(a_out, out, sizeof(out));
+			cr_assert_eq(tu_run(out, sizeof(out),
+			                    SMAUDIT_BIN " query %s --format %s --db %s", args,
+			                    json ? "json" : "csv", sq(stale)),
+			             0, "%s: %s", args, out);
+			cr_expect_str_eq(a_out, out, "%s differs with the roll-up", args);
+			n += count_lines(out) > 1;
+		}
+	free(a_out);
+	cr_assert_gt(n, 20, "the questions have answers");
+}
+
+Test(query, coverage_from_the_rollup_equals_coverage_over_flows)
+{
+	char db[256];
+	double t0;
+
+	snprintf(db, sizeof(db), "%s/e2e.db", dir);
+	read_into(db, "pcaps/demo.pcap pcaps/mismatch.pcap");
+	read_into(db, "pcaps/vlan.pcap pcaps/ipv6.pcap pcaps/midstream.pcap");
+	t0 = (double)tu_q1(db, "SELECT CAST(min(ts_start) AS INTEGER) FROM flows");
+	add_checkpointed_flows(db, t0 - 3 * 86400);
+	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE run_id = 3"), 120,
+	             "one row per checkpointed flow");
+	cr_assert_eq(tu_q1(db, TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
+	cr_assert_gt(tu_q1(db, "SELECT sum(unchecked) FROM flow_rollup"), 0);
+	same_with_and_without_rollup(db, t0 - 3 * 86400);
+}
+
+/* Two databases with current roll-ups answer as their stale copies do
+ * (the roll-ups joined with run ids shifted, like runs and flows). */
+Test(query, several_databases_with_rollups_answer_as_flows_do)
+{
+	static const char *const questions[] = {"coverage", "coverage --run 1000002",
+	                                        "coverage --since 2026-11-24T13:48:20",
+	                                        "runs --since 2026-11-24T13:48:20"};
+	char a[256], b[256], *first = malloc(sizeof(out));
+
+	cr_assert_not_null(first);
+	snprintf(a, sizeof(a), "%s/a.db", dir);
+	snprintf(b, sizeof(b), "%s/b.db", dir);
+	read_into(a, "pcaps/demo.pcap");
+	read_into(b, "pcaps/vlan.pcap");
+	read_into(b, "pcaps/mismatch.pcap");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "cp %s %s.stale && cp %s %s.stale && sqlite3 %s.stale 'UPDATE"
+	                    " rollup_state SET flows_max_id = -1' && sqlite3 %s.stale 'UPDATE"
+	                    " rollup_state SET flows_max_id = -1'",
+	                    a, a, b, b, a, b),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --explain --db %s --db %s", a, b),
+	    0);
+	cr_assert(strstr(out, "db1.flow_rollup"), "%s", out);
+	for (size_t i = 0; i < sizeof(questions) / sizeof(questions[0]); i++) {
+		cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query %s --db %s --db %s",
+		                    questions[i], a, b),
+		             0, "%s", out);
+		memcpy(first, out, sizeof(out));
+		cr_assert_eq(tu_run(out, sizeof(out),
+		                    SMAUDIT_BIN " query %s --db %s.stale --db %s.stale",
+		                    questions[i], a, b),
+		             0, "%s", out);
+		cr_expect_str_eq(first, out, "%s", questions[i]);
+	}
+	free(first);
+}
+
+/* A flow deleted by hand: the roll-up is stale, so query reads flows and
+ * the deleted flow is gone from coverage at once. */
+Test(query, a_hand_edited_database_is_answered_from_flows)
+{
+	char db[256];
+
+	snprintf(db, sizeof(db), "%s/e2e.db", dir);
+	read_into(db, "pcaps/demo.pcap");
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
+	cr_assert(strstr(out, "\nhttps-in,3,in,tcp,443,any,TLS,yes,1,1,1,"), "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "sqlite3 %s \"DELETE FROM flows WHERE rule_id = 'https-in'\"", sq(db)),
+	             0, "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query coverage --db %s", sq(db)), 0);
+	cr_assert(strstr(out, "\nhttps-in,3,in,tcp,443,any,TLS,never,0,0,0,"), "%s", out);
+}
+
+/* ---- tunnels ---- */
+
+/* `read` stores what a flow came through; query flows shows it as the last
+ * column, and the conn.log as Zeek's tunnel_parents (a set: a ',' inside
+ * is written \x2c; in JSON an array). The two tenants of encap-tenants.pcap
+ * (pcaps/README.md: VNI 100 from 198.51.100.1, VNI 200 from .3, same inner
+ * packets) are two flows told apart by it. */
+Test(query, flows_and_the_conn_log_show_the_tunnel)
+{
+	char db[256];
+	int rc, n = 0;
+
+	snprintf(db, sizeof(db), "%s/e2e.db", dir);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN
+	                    " read -q --host 10.0.0.10 --db %s pcaps/encap-tenants.pcap",
+	                    sq(db)),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query flows --format csv --db %s", sq(db)), 0);
+	cr_expect_eq(csv_records(out), 3, "%s", out);
+	cr_expect(strstr(out, ",vxlan 198.51.100.1>198.51.100.2 vni 100\r\n"), "%s", out);
+	cr_expect(strstr(out, ",vxlan 198.51.100.3>198.51.100.2 vni 200\r\n"), "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    "sqlite3 %s \"UPDATE flows SET tunnel = 'mpls,gre 192.0.2.1>192.0.2.2'"
+	                    " WHERE tunnel LIKE '%% vni 200'\"",
+	                    sq(db)),
+	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query flows --format zeek --db %s", sq(db)), 0);
+	cr_expect(strstr(out, "\tvxlan 198.51.100.1>198.51.100.2 vni 100\t1:"), "%s", out);
+	cr_expect(strstr(out, "\tmpls\\x2cgre 192.0.2.1>192.0.2.2\t1:"), "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query flows --format zeek-json --db %s", sq(db)),
+	    0);
+	cr_expect(strstr(out, "\"tunnel_parents\":[\"mpls,gre 192.0.2.1>192.0.2.2\"]"), "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " query flows --format zeek --db %s > %s.log && " SMAUDIT_BIN
+	                        " query flows --format zeek-json --db %s > %s.json && python3 "
+	                        "tests/zeek_json_check.py %s.log %s.json",
+	            sq(db), sq(db), sq(db), sq(db), sq(db), sq(db));
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(sscanf(out, "ok %d", &n), 1, "%s", out);
+	cr_expect_eq(n, 2);
 }
 
 /* ---- evidence on a write-protected medium ---- */

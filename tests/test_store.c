@@ -197,6 +197,168 @@ Test(store, committed_counts_rows_added_and_committed_once)
 	cr_assert_eq(q1("SELECT count(*) FROM flows"), 2);
 }
 
+/* Open the test database and begin a run; *id gets its id. */
+static struct store *open_with_run(int64_t *id)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "lo", .hosts = "h"};
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, id, err, sizeof(err)), 0, "%s", err);
+	return s;
+}
+
+/* Open and close the test database: what store_open does to it (migrations). */
+static void reopen(void)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+}
+
+/* Store r as judged by rule (NULL = none) with verdict k. */
+static void put(struct store *s, int64_t run, struct flow_record *r, const char *rule,
+                enum verdict_kind k)
+{
+	struct rule ru;
+	struct verdict_result v;
+	char err[256];
+
+	memset(&ru, 0, sizeof(ru));
+	memset(&v, 0, sizeof(v));
+	snprintf(ru.id, sizeof(ru.id), "%s", rule ? rule : "");
+	v.rule = rule ? &ru : NULL;
+	v.kind = k;
+	cr_assert_eq(store_flow(s, run, r, &v, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
+{
+	char err[256];
+	struct flow_record a = sample(40000), b = sample(40001), c = sample(40002), d;
+	int64_t id;
+	struct store *s = open_with_run(&id);
+
+	/* a: checkpointed, committed, then ended later in the same group */
+	a.end_reason = END_CHECKPOINT;
+	put(s, id, &a, "https-in", VERDICT_EXPECTED);
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	a.end_reason = END_CLOSED;
+	a.ts_end_us += 90000000;
+	a.resp_bytes = 7000;
+	put(s, id, &a, "https-in", VERDICT_EXPECTED);
+	/* b starts first and ends last in its group, c sits inside it; then b's
+	 * final row moves to another verdict: the group keeps c's times only */
+	b.ts_end_us += 5000000;
+	c.ts_start_us += 500000;
+	b.end_reason = END_CHECKPOINT;
+	put(s, id, &b, "http-in", VERDICT_EXPECTED);
+	put(s, id, &c, "http-in", VERDICT_EXPECTED);
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	b.end_reason = END_CLOSED;
+	put(s, id, &b, "http-in", VERDICT_PROTOCOL_MISMATCH);
+	/* e: the only flow of its peer; its final row moves to another verdict,
+	 * so the peer's row under the old verdict goes */
+	{
+		struct flow_record e = sample(40004);
+		uint8_t o[4] = {127, 0, 0, 77};
+		addr_set4(&e.orig, o);
+		e.end_reason = END_CHECKPOINT;
+		put(s, id, &e, "http-in", VERDICT_EXPECTED);
+		cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+		e.end_reason = END_CLOSED;
+		put(s, id, &e, "http-in", VERDICT_UNEXPECTED_PEER);
+	}
+	/* d: checkpoint and final row in one batch; no verdict at all */
+	d = sample(40003);
+	d.ts_start_us = 1793491200000000ULL; /* exactly on an hour */
+	d.end_reason = END_CHECKPOINT;
+	cr_assert_eq(store_flow(s, id, &d, NULL, err, sizeof(err)), 0, "%s", err);
+	d.end_reason = END_TIMEOUT;
+	d.ts_end_us += 1000000;
+	cr_assert_eq(store_flow(s, id, &d, NULL, err, sizeof(err)), 0, "%s", err);
+	/* more groups than the delta table holds: written before the commit */
+	for (int i = 0; i < 1000; i++) {
+		struct flow_record e = sample((uint16_t)(10000 + i));
+		uint8_t o[4] = {127, 1, (uint8_t)(i >> 8), (uint8_t)i};
+		addr_set4(&e.orig, o);
+		e.ts_start_us += (uint64_t)(i % 3) * 3600000000ULL;
+		put(s, id, &e, i % 2 ? "https-in" : NULL,
+		    i % 5 ? VERDICT_EXPECTED : VERDICT_UNEXPECTED_PEER);
+	}
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 1005, "one row per flow");
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
+	cr_assert_eq(q1("SELECT sum(flows) FROM flow_rollup"), 1005);
+	cr_assert_eq(q1("SELECT count(*) FROM flow_rollup WHERE rule_id = 'http-in'"), 3);
+	cr_assert_eq(q1("SELECT count(*) FROM flow_peers WHERE peer_addr = '127.0.0.77'"), 1);
+	cr_assert_eq(q1("SELECT flows_max_id = (SELECT max(id) FROM flows) FROM rollup_state"), 1);
+}
+
+Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
+{
+	int64_t id;
+	struct store *s = open_with_run(&id);
+
+	for (int i = 0; i < 50; i++) {
+		struct flow_record r = sample((uint16_t)(20000 + i));
+		r.ts_start_us += (uint64_t)i * 600000000ULL; /* 10 min apart: 9 hours */
+		put(s, id, &r, i % 3 ? "https-in" : "xmpp-in",
+		    i % 4 ? VERDICT_EXPECTED : VERDICT_UNEXPECTED_DIRECTION);
+	}
+	store_close(s);
+	/* as an smaudit before the roll-up left it */
+	exec_raw("DROP TABLE flow_rollup; DROP TABLE rollup_state;"
+	         " DROP TRIGGER flows_rollup_stale_delete; DROP TRIGGER flows_rollup_stale_update");
+	reopen();
+	cr_assert_gt(q1("SELECT count(*) FROM flow_rollup"), 9, "hours x rules x verdicts");
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "built from the flows already there");
+
+	/* a hand edit marks it stale; the next open rebuilds it */
+	exec_raw("DELETE FROM flows WHERE id % 7 = 0; UPDATE flows SET verdict = 'expected'"
+	         " WHERE id % 5 = 0");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), -1);
+	cr_assert_neq(q1(TU_ROLLUP_DIFF), 0);
+	reopen();
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after the edit");
+}
+
+/* A roll-up write that fails (here a trigger refuses new flow_peers rows)
+ * costs no flow: the batch commits, the roll-up is marked stale, and the
+ * next open rebuilds it. */
+Test(store, a_failing_rollup_loses_no_flow_and_is_rebuilt)
+{
+	char err[256];
+	int64_t id;
+	struct store *s = open_with_run(&id);
+
+	for (int i = 0; i < 10; i++) {
+		struct flow_record r = sample((uint16_t)(30000 + i));
+		put(s, id, &r, "https-in", VERDICT_EXPECTED);
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), 10);
+	exec_raw("CREATE TRIGGER no_peers BEFORE INSERT ON flow_peers"
+	         " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END");
+	for (int i = 0; i < 5; i++) {
+		struct flow_record r = sample((uint16_t)(31000 + i));
+		uint8_t o[4] = {127, 0, 1, (uint8_t)i};
+		addr_set4(&r.orig, o);
+		put(s, id, &r, "https-in", VERDICT_EXPECTED);
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 15, "every flow stored");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), -1, "marked stale");
+	exec_raw("DROP TRIGGER no_peers");
+	reopen();
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt at the next open");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), 15);
+}
+
 Test(store, refuses_files_that_are_not_ours)
 {
 	char err[256];
@@ -472,6 +634,116 @@ Test(store, a_flows_table_without_unchecked_gets_it_and_it_is_written)
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked = 'peer'"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked = 'peer,app'"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked IS NULL"), 1);
+}
+
+Test(store, adds_the_liveness_and_retention_columns_to_an_older_runs_table)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	exec_raw("ALTER TABLE runs DROP COLUMN pid; ALTER TABLE runs DROP COLUMN hostname; "
+	         "ALTER TABLE runs DROP COLUMN heartbeat; ALTER TABLE runs DROP COLUMN pruned; "
+	         "ALTER TABLE runs DROP COLUMN gaps");
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('pid', "
+	                "'hostname', 'heartbeat', 'pruned', 'gaps')"),
+	             5);
+}
+
+/* store_runs_reap's test for the next one: pid 111 is gone. */
+static int pid_111_gone(void *ctx, const struct store_owner *o)
+{
+	int *calls = ctx;
+	(*calls)++;
+	return o->pid == 111;
+}
+
+Test(store, runs_left_running_by_a_gone_process_are_marked_interrupted)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "eth0", .hosts = "127.0.0.10/32"};
+	int64_t a, b;
+	long reaped;
+	int calls = 0;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &a, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_owner(s, a, 111, "sensor1", err, sizeof(err)), 0, "%s", err);
+	run.packets = 42;
+	run.flows = 7;
+	cr_assert_eq(store_run_progress(s, a, &run, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_owner(s, b, 222, "sensor1", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='running' AND finished IS NULL AND "
+	                "heartbeat IS NOT NULL"),
+	             2);
+	cr_assert_eq(store_runs_reap(s, pid_111_gone, &calls, &reaped, err, sizeof(err)), 0, "%s",
+	             err);
+	store_close(s);
+	cr_assert_eq(calls, 2);
+	cr_assert_eq(reaped, 1);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=1 AND status='interrupted' AND "
+	                "finished=heartbeat AND packets=42 AND flows=7 AND error LIKE "
+	                "'%111 on sensor1%'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=2 AND status='running'"), 1);
+}
+
+Test(store, prune_deletes_old_flows_in_batches_and_runs_count_them)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
+	struct flow_record r;
+	int64_t id;
+	long n;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	for (uint16_t p = 0; p < 50; p++) { /* 30 old (ts 1000 + p), 20 new */
+		r = sample((uint16_t)(40000 + p));
+		if (p < 30)
+			r.ts_start_us = (1000ull + p) * 1000000;
+		cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 20, "a batch is at most the limit");
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 10);
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 0);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 20);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE ts_start < 2000"), 0);
+	cr_assert_eq(q1("SELECT pruned FROM runs"), 30);
+}
+
+Test(store, smaudit_prune_older_than)
+{
+	char out[4096];
+	int rc;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --site rules/demo.site --db %s pcaps/demo.pcap", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 36500d --db %s", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, " 0 flows that started before"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 30);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 1s --db %s", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, " 30 flows that started before"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE flows=30 AND pruned=30"), 1,
+	             "the run keeps its history");
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 90x --db %s", path);
+	cr_assert_eq(rc, 2, "%s", out);
+	cr_assert(strstr(out, "--older-than"), "%s", out);
 }
 
 /* A database from before missed_bytes gets the column: the rows already

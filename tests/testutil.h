@@ -124,4 +124,28 @@ static inline char *tu_tmpdir(char *buf, size_t len)
 	return mkdtemp(buf);
 }
 
+/* Rows that differ between the flow roll-up (flow_rollup, flow_peers) and
+ * the same sums computed from flows by plain SQL (both ways): 0 when the
+ * roll-up is right. The hour is CAST(ts_start / 3600), the day hour / 24,
+ * right for positive times. */
+#define TU_ROLLUP_REF                                                                              \
+	"SELECT CAST(ts_start / 3600 AS INTEGER), ifnull(rule_id, ''), run_id,"                    \
+	" ifnull(verdict, ''), count(*), sum(verdict IS 'expected'), sum(unchecked IS NOT NULL),"  \
+	" sum(orig_bytes + resp_bytes), min(ts_start), max(ts_end) FROM flows"                     \
+	" GROUP BY 1, 2, 3, 4"
+#define TU_ROLLUP_ROWS                                                                             \
+	"SELECT hour, rule_id, run_id, verdict, flows, expected, unchecked, bytes, ts_first,"      \
+	" ts_last FROM flow_rollup"
+#define TU_PEERS_REF                                                                               \
+	"SELECT d, r, run_id, peer_addr, v, sum(DISTINCT 1 << (h - d * 24)) FROM (SELECT"          \
+	" CAST(ts_start / 3600 AS INTEGER) AS h, CAST(ts_start / 86400 AS INTEGER) AS d,"          \
+	" ifnull(rule_id, '') AS r, run_id, peer_addr, ifnull(verdict, '') AS v FROM flows)"       \
+	" GROUP BY 1, 2, 3, 4, 5"
+#define TU_PEERS_ROWS "SELECT day, rule_id, run_id, peer_addr, verdict, hours FROM flow_peers"
+#define TU_ROLLUP_DIFF                                                                             \
+	"SELECT (SELECT count(*) FROM (" TU_ROLLUP_REF " EXCEPT " TU_ROLLUP_ROWS "))"              \
+	" + (SELECT count(*) FROM (" TU_ROLLUP_ROWS " EXCEPT " TU_ROLLUP_REF "))"                  \
+	" + (SELECT count(*) FROM (" TU_PEERS_REF " EXCEPT " TU_PEERS_ROWS "))"                    \
+	" + (SELECT count(*) FROM (" TU_PEERS_ROWS " EXCEPT " TU_PEERS_REF "))"
+
 #endif

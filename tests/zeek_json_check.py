@@ -2,9 +2,16 @@
 """zeek_json_check.py CONN_LOG CONN_JSON: the JSON lines say what the TSV
 conn.log says, with Zeek's JSON writer conventions: the #fields names,
 numbers for time/interval/port/count, true/false for bool, unset ('-')
-fields left out. Prints 'ok N'."""
+fields left out, sets as arrays. Prints 'ok N'."""
 import json
+import re
 import sys
+
+
+def unescape(v):
+    """Zeek's ASCII writer writes a separator inside a value as \\xNN."""
+    return re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), v)
+
 
 tsv = open(sys.argv[1]).read().splitlines()
 fields = next(l for l in tsv if l.startswith("#fields")).split("\t")[1:]
@@ -23,6 +30,8 @@ for n, (row, j) in enumerate(zip(rows, js), 1):
             want[name] = int(v)
         elif typ == "bool":
             want[name] = v == "T"
+        elif typ.startswith("set["):
+            want[name] = [unescape(e) for e in v.split(",")]
         else:
             want[name] = v
     assert set(j) == set(want), (n, sorted(set(j) ^ set(want)))

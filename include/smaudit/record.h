@@ -134,7 +134,7 @@ struct flow_record {
 	char history[24];      /* flow: Zeek's history letters */
 	uint64_t missed_bytes; /* flow: bytes of content gaps, both sides (Zeek's missed_bytes) */
 	uint8_t end_reason;    /* flow (audit for checkpoints): enum flow_end */
-	uint8_t first_verdict; /* audit: enum verdict_kind at the first packet (live), 0 = none */
+	uint8_t first_verdict; /* audit: enum verdict_kind last announced (live), 0 = none */
 	int64_t store_id;      /* store: database row once written (checkpoints), 0 = none */
 	struct flow_app app;   /* dpi */
 	struct encap_info tunnel; /* flow: what the first packet came through (decode's view) */
