@@ -62,22 +62,6 @@ static void on_signal(int sig)
 	capture_breakloop(live_cap);
 }
 
-/* SIGINT/SIGTERM/SIGHUP without SA_RESTART, as read does: a blocked wait
- * returns; SIGPIPE ignored, so a closed stdout is an error to report. */
-static void catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
 static uint64_t wall_us(void)
 {
 	struct timeval tv;
@@ -529,7 +513,7 @@ int cli_live(int argc, char **argv)
 		return 3;
 	}
 	/* before the run row exists: from then on a signal is a clean stop */
-	catch_signals();
+	cli_catch_signals(on_signal, 1);
 	run = live_open(&l, &o, l.alerts || l.syslog_facility >= 0 ? st.alerts : NULL, &rc);
 	if (!run) {
 		alert_free(st.alerts);
