@@ -274,3 +274,20 @@ void cli_catch_signals(void (*handler)(int), int service)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
+
+void cli_site_pin(struct cli_site *s)
+{
+	const char *rules = s->rules ? s->rules : rules_default_path();
+	char *abs;
+
+	if (rules) {
+		abs = realpath(rules, NULL);
+		if (abs)
+			s->rules = abs; /* kept for the life of the process */
+	}
+	for (size_t i = 0; i < s->nsites; i++) {
+		abs = realpath(s->sites[i], NULL);
+		if (abs)
+			s->sites[i] = abs;
+	}
+}

@@ -75,6 +75,11 @@ struct rules_matrix *cli_matrix(const struct cli_site *s);
 struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct run_cfg *cfg,
                          int *rc, int *no_host);
 
+/* Pin s's rules and site files to absolute paths (the shipped rules
+ * resolved now), so a reload after -Z or a change of directory reads the
+ * same files; a path that does not resolve is left for the load to report. */
+void cli_site_pin(struct cli_site *s);
+
 /* Default database path: $SMAUDIT_DB or smaudit.db. */
 const char *cli_default_db(void);
 

@@ -512,6 +512,8 @@ int cli_live(int argc, char **argv)
 		fprintf(stderr, "smaudit live: out of memory\n");
 		return 3;
 	}
+	/* SIGHUP reloads the same files, after -Z too (no /proc/self/exe then) */
+	cli_site_pin(&o.site);
 	/* before the run row exists: from then on a signal is a clean stop */
 	cli_catch_signals(on_signal, 1);
 	run = live_open(&l, &o, l.alerts || l.syslog_facility >= 0 ? st.alerts : NULL, &rc);
