@@ -3,8 +3,11 @@
  * follow light and dark mode and print).
  *
  * Flows over time: the window cut into at most TL_BUCKETS equal slices,
- * one bar per slice stacked by verdict, counted in SQL (GROUP BY slice), so
- * the cost is one pass over the flows whatever their number. The peer map:
+ * one bar per slice stacked by verdict, counted in SQL (GROUP BY slice).
+ * A window of TL_BUCKETS hours or more is cut into slices of whole hours, so
+ * the flow roll-up's hours (QUERY_SCOPE_GROUPS) count them without reading
+ * every flow; a shorter one into slices of its own span, from the flows
+ * (the demo's seconds stay readable). The peer map:
  * the busiest peers on each side of the host (those that connect to it on
  * the left, those it connects to on the right), grouped by role, each line
  * coloured by the worst verdict of its flows. Markdown gets the same numbers
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "report_int.h"
+#include "smaudit/store.h"
 
 /* ---- things you may reasonably want to change ---- */
 #define TL_BUCKETS   60 /* bars of the timeline */
@@ -22,9 +26,11 @@
 #define MAP_ROW      42 /* height of one peer row */
 
 /* SQL: rank of f.verdict, worst first (report_verdicts order). */
-#define F_SEVERITY                                                                                 \
-	"CASE f.verdict WHEN 'protocol-mismatch' THEN 0 WHEN 'unexpected-peer' THEN 1"             \
+#define SEVERITY_OF(v)                                                                             \
+	"CASE " v " WHEN 'protocol-mismatch' THEN 0 WHEN 'unexpected-peer' THEN 1"                 \
 	" WHEN 'unexpected-port' THEN 2 WHEN 'unexpected-direction' THEN 3 ELSE 4 END"
+#define F_SEVERITY SEVERITY_OF("f.verdict")
+#define X_SEVERITY SEVERITY_OF("x.verdict")
 
 /* The window of the flows shown: first and last start, and their count. */
 static int flow_window(struct rep *r, double *t0, double *t1, long long *n)
@@ -45,19 +51,48 @@ static int flow_window(struct rep *r, double *t0, double *t1, long long *n)
 	return rp_finish(r, st, rc);
 }
 
-/* Count flows per slice and verdict into c; returns the slice count. */
-static int timeline_counts(struct rep *r, double t0, double w, long long c[TL_BUCKETS][5])
+/* The hours of the flows shown: first and last start hour and the flows
+ * (roll-up groups: whole hours from the roll-up when it is current). */
+static int flow_hours(struct rep *r, int64_t *h0, int64_t *h1, long long *n)
+{
+	sqlite3_stmt *st =
+	    rp_prepare(r, "SELECT min(x.t), max(x.t), sum(x.n) FROM (", QUERY_SCOPE_GROUPS, ") x");
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*h0 = store_hour(sqlite3_column_double(st, 0));
+		*h1 = store_hour(sqlite3_column_double(st, 1));
+		*n = sqlite3_column_int64(st, 2);
+	}
+	return rp_finish(r, st, rc);
+}
+
+/* Count flows per slice and verdict into c, from flows, or (groups) from
+ * roll-up groups, whose slices are whole hours. */
+static int timeline_counts(struct rep *r, double t0, double w, int groups,
+                           long long c[TL_BUCKETS][5])
 {
 	char head[512];
 	sqlite3_stmt *st;
 	int rc;
 
 	/* numbers computed here (never user text) go into the SQL as literals */
-	snprintf(head, sizeof(head),
-	         "SELECT min(CAST((f.ts_start - %.17g) / %.17g AS INTEGER), %d), " F_SEVERITY
-	         ", count(*) FROM flows f WHERE 1",
-	         t0, w, TL_BUCKETS - 1);
-	st = rp_prepare(r, head, QUERY_SCOPE_FLOWS, " GROUP BY 1, 2");
+	if (groups)
+		snprintf(head, sizeof(head),
+		         "SELECT min(CAST((x.t - %.17g) / %.17g AS INTEGER), %d), " X_SEVERITY
+		         ", sum(x.n) FROM (",
+		         t0, w, TL_BUCKETS - 1);
+	else
+		snprintf(
+		    head, sizeof(head),
+		    "SELECT min(CAST((f.ts_start - %.17g) / %.17g AS INTEGER), %d), " F_SEVERITY
+		    ", count(*) FROM flows f WHERE 1",
+		    t0, w, TL_BUCKETS - 1);
+	st = rp_prepare(r, head, groups ? QUERY_SCOPE_GROUPS : QUERY_SCOPE_FLOWS,
+	                groups ? ") x GROUP BY 1, 2" : " GROUP BY 1, 2");
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -66,6 +101,15 @@ static int timeline_counts(struct rep *r, double t0, double w, long long c[TL_BU
 			c[b][v] += sqlite3_column_int64(st, 2);
 	}
 	return rp_finish(r, st, rc);
+}
+
+/* "per 12 h slice" or "per 4.5 s slice" into buf. */
+static void slice_words(double w, char *buf, size_t len)
+{
+	if (w >= STORE_ROLLUP_SECONDS && fmod(w, STORE_ROLLUP_SECONDS) == 0)
+		snprintf(buf, len, "%.0f h", w / STORE_ROLLUP_SECONDS);
+	else
+		snprintf(buf, len, "%.3g s", w);
 }
 
 /* The legend of verdict colours at (x, y). */
@@ -86,7 +130,7 @@ static void timeline_svg(struct rep *r, double t0, double w, long long c[TL_BUCK
 	const int W = 1000, H = 250, L = 56, B = 52, T = 30;
 	const double bw = (double)(W - L - 10) / TL_BUCKETS;
 	long long max = 1;
-	char a[40], b[40];
+	char a[40], b[40], per[32];
 
 	for (int i = 0; i < TL_BUCKETS; i++) {
 		long long s = 0;
@@ -115,22 +159,26 @@ static void timeline_svg(struct rep *r, double t0, double w, long long c[TL_BUCK
 	}
 	query_fmt_time(t0, 0, a, sizeof(a));
 	query_fmt_time(t0 + w * TL_BUCKETS, 0, b, sizeof(b));
+	slice_words(w, per, sizeof(per));
 	rp_printf(r,
 	          "<path class=\"ax\" d=\"M%d %d V%d H%d\"/>\n"
 	          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%lld</text>"
 	          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n"
 	          "<text x=\"%d\" y=\"%d\">%s UTC</text>"
 	          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s UTC</text>\n"
-	          "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">flows started per %.3g s "
+	          "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">flows started per %s "
 	          "slice</text>\n</svg>\n",
 	          L, T, H - B, W - 10, L - 6, T + 10, max, L - 6, H - B, L, H - B + 18, a, W - 10,
-	          H - B + 18, b, (L + W) / 2, H - 8, w);
+	          H - B + 18, b, (L + W) / 2, H - 8, per);
 }
 
 /* The timeline as a table of non-empty slices (Markdown). */
 static void timeline_md(struct rep *r, double t0, double w, long long c[TL_BUCKETS][5])
 {
-	rp_printf(r, "\nFlows started per %.3g s slice:\n\n| Slice start (UTC) |", w);
+	char per[32];
+
+	slice_words(w, per, sizeof(per));
+	rp_printf(r, "\nFlows started per %s slice:\n\n| Slice start (UTC) |", per);
 	for (int v = 4; v >= 0; v--)
 		rp_printf(r, " %s |", report_verdicts[v].name);
 	rp_put(r, "\n|---|---|---|---|---|---|\n");
@@ -153,21 +201,33 @@ int report_timeline(struct rep *r)
 {
 	long long(*c)[5] = calloc(TL_BUCKETS, sizeof(*c));
 	double t0 = 0, t1 = 0, w;
+	int64_t h0 = 0, h1 = 0;
 	long long n = 0;
-	int rc = -1;
+	int rc = -1, hours;
 
 	if (!c) {
 		snprintf(r->err, r->errlen, "out of memory");
 		return -1;
 	}
-	if (flow_window(r, &t0, &t1, &n) < 0)
+	if (flow_hours(r, &h0, &h1, &n) < 0)
 		goto out;
 	rc = 0;
 	if (!n)
 		goto out;
-	/* the last flow falls inside the last slice; an instant gets 1 s slices */
-	w = t1 > t0 ? (t1 - t0) * 1.0001 / TL_BUCKETS : 1.0 / TL_BUCKETS;
-	if (timeline_counts(r, t0, w, c) < 0) {
+	/* a long window: slices of whole hours (the roll-up's), from the first
+	 * flow's hour; a short one: the flows' own span, the last flow inside
+	 * the last slice, an instant in 1 s */
+	hours = h1 - h0 + 1 >= TL_BUCKETS;
+	if (hours) {
+		t0 = (double)h0 * STORE_ROLLUP_SECONDS;
+		w = (double)((h1 - h0 + TL_BUCKETS) / TL_BUCKETS) * STORE_ROLLUP_SECONDS;
+	} else {
+		rc = flow_window(r, &t0, &t1, &n);
+		if (rc < 0 || !n)
+			goto out;
+		w = t1 > t0 ? (t1 - t0) * 1.0001 / TL_BUCKETS : 1.0 / TL_BUCKETS;
+	}
+	if (timeline_counts(r, t0, w, hours, c) < 0) {
 		rc = -1;
 		goto out;
 	}
