@@ -124,7 +124,8 @@ static inline char *tu_tmpdir(char *buf, size_t len)
 	return mkdtemp(buf);
 }
 
-/* Rows that differ between the flow roll-up (flow_rollup, flow_peers) and
+/* Rows that differ between the flow roll-up (flow_rollup, flow_peers,
+ * flow_peer_ports) and
  * the same sums computed from flows by plain SQL (both ways): 0 when the
  * roll-up is right. The hour is CAST(ts_start / 3600), the day hour / 24,
  * right for positive times. */
@@ -142,11 +143,18 @@ static inline char *tu_tmpdir(char *buf, size_t len)
 	" ifnull(rule_id, '') AS r, run_id, peer_addr, ifnull(verdict, '') AS v FROM flows)"       \
 	" GROUP BY 1, 2, 3, 4, 5"
 #define TU_PEERS_ROWS "SELECT day, rule_id, run_id, peer_addr, verdict, hours FROM flow_peers"
+#define TU_PORTS_REF                                                                               \
+	"SELECT CAST(ts_start / 86400 AS INTEGER), run_id, peer_addr, direction, resp_port,"       \
+	" ifnull(verdict, ''), count(*) FROM flows GROUP BY 1, 2, 3, 4, 5, 6"
+#define TU_PORTS_ROWS                                                                              \
+	"SELECT day, run_id, peer_addr, direction, resp_port, verdict, flows FROM flow_peer_ports"
 #define TU_ROLLUP_DIFF                                                                             \
 	"SELECT (SELECT count(*) FROM (" TU_ROLLUP_REF " EXCEPT " TU_ROLLUP_ROWS "))"              \
 	" + (SELECT count(*) FROM (" TU_ROLLUP_ROWS " EXCEPT " TU_ROLLUP_REF "))"                  \
 	" + (SELECT count(*) FROM (" TU_PEERS_REF " EXCEPT " TU_PEERS_ROWS "))"                    \
-	" + (SELECT count(*) FROM (" TU_PEERS_ROWS " EXCEPT " TU_PEERS_REF "))"
+	" + (SELECT count(*) FROM (" TU_PEERS_ROWS " EXCEPT " TU_PEERS_REF "))"                    \
+	" + (SELECT count(*) FROM (" TU_PORTS_REF " EXCEPT " TU_PORTS_ROWS "))"                    \
+	" + (SELECT count(*) FROM (" TU_PORTS_ROWS " EXCEPT " TU_PORTS_REF "))"
 
 #ifdef SMAUDIT_STORE_H
 /* Append to db, as run 3 of `live`, flows over three days for rules the
