@@ -63,6 +63,7 @@ struct qsql {
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
 	const char *uc;             /* "f.unchecked", or "NULL" for a database without it */
 	int rollup;                 /* the roll-up (sm_rollup, sm_peers) may be read */
+	int peer_ports;             /* the peer map roll-up (sm_peer_ports) may be read */
 };
 
 /* A window cut at whole roll-up hours: hours [lo, hi) come from the roll-up,
@@ -478,6 +479,51 @@ static void add_groups(struct qsql *q, const struct query_filter *f)
 	add_run_verdict(q, f, "u");
 	if (f->rule_id)
 		sql_add_s(q, " AND u.rule_id = ?", f->rule_id);
+	add_edges(q, f, &sp, head, 1, 1);
+}
+
+/* Cut f's window at whole days of the roll-up into *sp (in hours, as
+ * hour_split); 0 when no whole day lies inside it. */
+static int day_split(const struct query_filter *f, struct hour_split *sp)
+{
+	int bit;
+
+	hour_split(f, sp);
+	if (sp->has_lo) {
+		sp->lo = store_day(sp->lo, &bit) + (bit != 0);
+		sp->lo *= 24;
+	}
+	if (sp->has_hi)
+		sp->hi = store_day(sp->hi, &bit) * 24;
+	return !(sp->has_lo && sp->has_hi && sp->lo >= sp->hi);
+}
+
+/* The SELECT of QUERY_SCOPE_PEERS (query.h): flows per direction, peer,
+ * verdict and port, from flow_peer_ports for the whole days of the window
+ * and from flows for the rest. */
+static void add_peer_groups(struct qsql *q, const struct query_filter *f)
+{
+	static const char head[] = "SELECT f.direction <> 'out' AS d, f.peer_addr AS peer_addr,"
+	                           " 1 AS n, ifnull(f.verdict, '') AS verdict, f.resp_port AS port"
+	                           " FROM flows f WHERE 1";
+	struct hour_split sp;
+
+	if (!q->peer_ports || f->rule_id || f->proto || f->app || !day_split(f, &sp)) {
+		sql_add(q, head);
+		add_flow_filters(q, f, 1);
+		return;
+	}
+	sql_add(q, "SELECT p.direction <> 'out' AS d, p.peer_addr AS peer_addr, p.flows AS n,"
+	           " p.verdict AS verdict, p.resp_port AS port FROM sm_peer_ports p WHERE 1");
+	if (sp.has_lo)
+		sql_add_i(q, " AND p.day >= ?", sp.lo / 24);
+	if (sp.has_hi)
+		sql_add_i(q, " AND p.day < ?", sp.hi / 24);
+	add_run_verdict(q, f, "p");
+	if (f->has_peer)
+		add_peer_cond(q, f, "p");
+	if (f->port)
+		sql_add_i(q, " AND p.resp_port = ?", f->port);
 	add_edges(q, f, &sp, head, 1, 1);
 }
 
@@ -1200,6 +1246,7 @@ static void qsql_init(struct qsql *q, sqlite3 *db)
 
 	memset(q, 0, sizeof(*q));
 	q->rollup = query_has_rollup(db);
+	q->peer_ports = query_has_peer_ports(db);
 	q->uc = "NULL";
 	if (sqlite3_prepare_v2(db,
 	                       "SELECT 1 FROM pragma_table_info('flows') WHERE name = 'unchecked'",
@@ -1267,6 +1314,8 @@ sqlite3_stmt *query_prepare_sql(sqlite3 *db, const char *head, enum query_scope 
 		add_run_window(&q, f);
 	else if (scope == QUERY_SCOPE_GROUPS)
 		add_groups(&q, f);
+	else if (scope == QUERY_SCOPE_PEERS)
+		add_peer_groups(&q, f);
 	else
 		add_flow_filters(&q, f, 1);
 	sql_add(&q, tail);

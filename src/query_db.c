@@ -411,9 +411,32 @@ static int all_rollups_current(sqlite3 *db, int n)
 	return 1;
 }
 
+/* 1 if every database among n has a peer map roll-up (flow_peer_ports) in
+ * step with its flows. */
+static int all_peer_ports_current(sqlite3 *db, int n)
+{
+	for (int k = 0; k < n; k++) {
+		char buf[16], sql[320];
+		const char *schema = schema_name(k, buf, sizeof(buf));
+		int ok;
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM %s.sqlite_master WHERE name = 'peer_ports_state'",
+		         schema);
+		if (int_of(db, sql, &ok) != 1)
+			return 0;
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM %s.peer_ports_state WHERE id = 1"
+		         " AND flows_max_id IS (SELECT max(id) FROM %s.flows)",
+		         schema, schema);
+		if (int_of(db, sql, &ok) != 1)
+			return 0;
+	}
+	return 1;
+}
+
 /* Present runs, run_rules and flows as the questions expect them, and the
- * roll-up as views sm_rollup and sm_peers only when it may be read
- * (query_has_rollup). */
+ * roll-up as views sm_rollup and sm_peers (sm_peer_ports) only when it may
+ * be read (query_has_rollup, query_has_peer_ports). */
 static int build_views(sqlite3 *db, int n)
 {
 	if (community_id_sql_register(db) < 0)
@@ -426,6 +449,9 @@ static int build_views(sqlite3 *db, int n)
 	     union_view(db, "flow_peers", "sm_peers", n, NULL) < 0))
 		/* a roll-up we cannot present is not read: the flows are */
 		sqlite3_exec(db, "DROP VIEW IF EXISTS temp.sm_rollup", NULL, NULL, NULL);
+	if (all_peer_ports_current(db, n) &&
+	    union_view(db, "flow_peer_ports", "sm_peer_ports", n, NULL) < 0)
+		sqlite3_exec(db, "DROP VIEW IF EXISTS temp.sm_peer_ports", NULL, NULL, NULL);
 	if (n > 1 || !all_have_later_cols(db, n))
 		return union_view(db, "flows", NULL, n, flow_later_cols);
 	return 0;
@@ -438,6 +464,14 @@ int query_has_rollup(sqlite3 *db)
 	int ok;
 
 	return int_of(db, "SELECT count(*) FROM temp.sqlite_master WHERE name = 'sm_rollup'",
+	              &ok) == 1;
+}
+
+int query_has_peer_ports(sqlite3 *db)
+{
+	int ok;
+
+	return int_of(db, "SELECT count(*) FROM temp.sqlite_master WHERE name = 'sm_peer_ports'",
 	              &ok) == 1;
 }
 

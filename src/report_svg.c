@@ -252,7 +252,8 @@ struct map_peer {
 	int in;    /* 1: the peer connects to the host */
 };
 
-/* Role first (peers without a role last), then busiest first. */
+/* Role first (peers without a role last), then busiest first, then by
+ * address. */
 static int peer_cmp(const void *pa, const void *pb)
 {
 	const struct map_peer *a = pa, *b = pb;
@@ -262,28 +263,35 @@ static int peer_cmp(const void *pa, const void *pb)
 		return a->role ? -1 : 1;
 	if (a->role && (c = strcmp(a->role, b->role)) != 0)
 		return c;
-	return a->flows > b->flows ? -1 : a->flows < b->flows;
+	if (a->flows != b->flows)
+		return a->flows > b->flows ? -1 : 1;
+	if ((c = strcmp(a->addr, b->addr)) != 0)
+		return c;
+	return b->in - a->in; /* as the statement orders them: a total order */
 }
 
-static int int_cmp(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* "443,80,25" -> "25,80,443" into buf; cut with "..." when it does not fit. */
+/* "443,80,25" -> "25,80,443" into buf; cut with "..." when it does not
+ * fit. The smallest ports are shown whatever the order of list. */
 static void sorted_ports(const char *list, char *buf, size_t len)
 {
-	int p[64], n = 0;
+	int p[64], n = 0, all = 0;
 	size_t off = 0;
 
-	for (const char *s = list; *s && n < 64; s += strcspn(s, ",") + (s[strcspn(s, ",")] != 0))
-		p[n++] = atoi(s);
-	qsort(p, (size_t)n, sizeof(p[0]), int_cmp);
+	for (const char *s = list; *s; s += strcspn(s, ",") + (s[strcspn(s, ",")] != 0)) {
+		int v = atoi(s), i;
+		all++;
+		if (n == 64 && v >= p[63])
+			continue;
+		i = n < 64 ? n++ : 63; /* insert v in order, the largest falls off */
+		for (; i > 0 && p[i - 1] > v; i--)
+			p[i] = p[i - 1];
+		p[i] = v;
+	}
 	buf[0] = '\0';
 	for (int i = 0; i < n; i++) {
 		char one[16];
 		int w = snprintf(one, sizeof(one), "%s%d", i ? "," : "", p[i]);
-		if (off + (size_t)w + 4 >= len || (i == 63 && strlen(list) > 300)) {
+		if (off + (size_t)w + 4 >= len || (i == 63 && all > 64)) {
 			snprintf(buf + off, len - off, ",...");
 			return;
 		}
@@ -298,9 +306,10 @@ static int map_peers(struct rep *r, struct map_peer *p, long long *more)
 	int n = 0, side[2] = {0, 0}, rc;
 	sqlite3_stmt *st = rp_prepare(
 	    r,
-	    "SELECT f.direction <> 'out' AS d, f.peer_addr, count(*), min(" F_SEVERITY "),"
-	    " group_concat(DISTINCT f.resp_port) FROM flows f WHERE 1",
-	    QUERY_SCOPE_FLOWS, " GROUP BY d, f.peer_addr ORDER BY count(*) DESC, f.peer_addr");
+	    "SELECT x.d, x.peer_addr, sum(x.n), min(" X_SEVERITY "), group_concat(DISTINCT x.port)"
+	    " FROM (",
+	    QUERY_SCOPE_PEERS,
+	    ") x GROUP BY x.d, x.peer_addr ORDER BY sum(x.n) DESC, x.peer_addr, x.d DESC");
 
 	if (!st)
 		return -1;
