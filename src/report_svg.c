@@ -32,12 +32,18 @@
 #define F_SEVERITY SEVERITY_OF("f.verdict")
 #define X_SEVERITY SEVERITY_OF("x.verdict")
 
-/* The window of the flows shown: first and last start, and their count. */
-static int flow_window(struct rep *r, double *t0, double *t1, long long *n)
+/* The window of the flows shown: first and last start, and their count;
+ * from flows, or (groups) from the roll-up's groups, whose starts are
+ * their hours. */
+static int flow_window(struct rep *r, int groups, double *t0, double *t1, long long *n)
 {
 	sqlite3_stmt *st =
-	    rp_prepare(r, "SELECT min(f.ts_start), max(f.ts_start), count(*) FROM flows f WHERE 1",
-	               QUERY_SCOPE_FLOWS, "");
+	    groups ? rp_prepare(r, "SELECT min(x.t), max(x.t), sum(x.n) FROM (", QUERY_SCOPE_GROUPS,
+	                        ") x")
+	           : rp_prepare(r,
+	                        "SELECT min(f.ts_start), max(f.ts_start), count(*) FROM flows f"
+	                        " WHERE 1",
+	                        QUERY_SCOPE_FLOWS, "");
 	int rc;
 
 	if (!st)
@@ -46,25 +52,6 @@ static int flow_window(struct rep *r, double *t0, double *t1, long long *n)
 	if (rc == SQLITE_ROW) {
 		*t0 = sqlite3_column_double(st, 0);
 		*t1 = sqlite3_column_double(st, 1);
-		*n = sqlite3_column_int64(st, 2);
-	}
-	return rp_finish(r, st, rc);
-}
-
-/* The hours of the flows shown: first and last start hour and the flows
- * (roll-up groups: whole hours from the roll-up when it is current). */
-static int flow_hours(struct rep *r, int64_t *h0, int64_t *h1, long long *n)
-{
-	sqlite3_stmt *st =
-	    rp_prepare(r, "SELECT min(x.t), max(x.t), sum(x.n) FROM (", QUERY_SCOPE_GROUPS, ") x");
-	int rc;
-
-	if (!st)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*h0 = store_hour(sqlite3_column_double(st, 0));
-		*h1 = store_hour(sqlite3_column_double(st, 1));
 		*n = sqlite3_column_int64(st, 2);
 	}
 	return rp_finish(r, st, rc);
@@ -201,7 +188,7 @@ int report_timeline(struct rep *r)
 {
 	long long(*c)[5] = calloc(TL_BUCKETS, sizeof(*c));
 	double t0 = 0, t1 = 0, w;
-	int64_t h0 = 0, h1 = 0;
+	int64_t h0, h1;
 	long long n = 0;
 	int rc = -1, hours;
 
@@ -209,11 +196,13 @@ int report_timeline(struct rep *r)
 		snprintf(r->err, r->errlen, "out of memory");
 		return -1;
 	}
-	if (flow_hours(r, &h0, &h1, &n) < 0)
+	if (flow_window(r, 1, &t0, &t1, &n) < 0)
 		goto out;
 	rc = 0;
 	if (!n)
 		goto out;
+	h0 = store_hour(t0);
+	h1 = store_hour(t1);
 	/* a long window: slices of whole hours (the roll-up's), from the first
 	 * flow's hour; a short one: the flows' own span, the last flow inside
 	 * the last slice, an instant in 1 s */
@@ -222,7 +211,7 @@ int report_timeline(struct rep *r)
 		t0 = (double)h0 * STORE_ROLLUP_SECONDS;
 		w = (double)((h1 - h0 + TL_BUCKETS) / TL_BUCKETS) * STORE_ROLLUP_SECONDS;
 	} else {
-		rc = flow_window(r, &t0, &t1, &n);
+		rc = flow_window(r, 0, &t0, &t1, &n);
 		if (rc < 0 || !n)
 			goto out;
 		w = t1 > t0 ? (t1 - t0) * 1.0001 / TL_BUCKETS : 1.0 / TL_BUCKETS;

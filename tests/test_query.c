@@ -1150,17 +1150,6 @@ Test(query, several_databases_bad_ones_are_named)
 
 /* ---- the per-hour roll-up (flow_rollup) ---- */
 
-/* "YYYY-MM-DDTHH:MM:SS" of epoch t (UTC). */
-static const char *iso(double t, char *buf, size_t len)
-{
-	time_t secs = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	return buf;
-}
-
 /* The same questions on db (its roll-up current) and on a copy whose
  * roll-up is marked stale (so query reads flows, as before the roll-up)
  * print the same bytes: coverage, runs and anomalies, windows cut inside
@@ -1195,9 +1184,9 @@ static void same_with_and_without_rollup(const char *db, double t0)
 	};
 	int n = 0;
 
-	iso(t0 + 5000.5, w[0], sizeof(w[0]));                                  /* inside an hour */
-	iso(t0 + 90000.25, w[1], sizeof(w[1]));                                /* a day later */
-	iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
+	tu_iso(t0 + 5000.5, w[0], sizeof(w[0]));   /* inside an hour */
+	tu_iso(t0 + 90000.25, w[1], sizeof(w[1])); /* a day later */
+	tu_iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
 	snprintf(stale, sizeof(stale), "%s.stale", db);
 	cr_assert_eq(tu_run(out, sizeof(out),
 	                    "cp %s %s && sqlite3 %s 'UPDATE rollup_state SET"

@@ -211,17 +211,6 @@ Test(report, a_mirrored_capture_says_what_it_came_through_and_judges_the_same)
 	    "%s", out);
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" of epoch t (UTC). */
-static const char *iso(double t, char *buf, size_t len)
-{
-	time_t secs = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	return buf;
-}
-
 /* Blank the time the report was made ("made ... UTC"), which moves. */
 static void drop_made(char *s)
 {
@@ -267,10 +256,10 @@ Test(report, the_rollup_gives_the_same_report_as_the_flows)
 	t0 = (double)tu_q1(db, "SELECT CAST(min(ts_start) AS INTEGER) FROM flows") - 3 * 86400;
 	tu_add_checkpointed_flows(db, t0);
 	cr_assert_eq(tu_q1(db, TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
-	iso(t0 + 5000.5, w[0], sizeof(w[0]));                                  /* inside an hour */
-	iso(t0 + 90000.25, w[1], sizeof(w[1]));                                /* a day later */
-	iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
-	iso(t0 + 4 * 86400, w[3], sizeof(w[3]));                               /* after them all */
+	tu_iso(t0 + 5000.5, w[0], sizeof(w[0]));   /* inside an hour */
+	tu_iso(t0 + 90000.25, w[1], sizeof(w[1])); /* a day later */
+	tu_iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
+	tu_iso(t0 + 4 * 86400, w[3], sizeof(w[3])); /* after them all */
 	for (int stale = 0; stale < 2; stale++) {
 		if (stale) {
 			cr_assert_eq(tu_run(out, sizeof(out),

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SMAUDIT_BIN /* the Makefile passes $(BUILD)/smaudit */
@@ -116,6 +117,17 @@ static inline long long tu_q1(const char *path, const char *sql)
 	return v;
 }
 #endif
+
+/* "YYYY-MM-DDTHH:MM:SS" of epoch t (UTC) into buf. */
+static inline const char *tu_iso(double t, char *buf, size_t len)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	return buf;
+}
 
 /* Make a fresh temporary directory and return its path (static buffer per call site). */
 static inline char *tu_tmpdir(char *buf, size_t len)
