@@ -12,11 +12,12 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Things you may reasonably want to change: PREFIX, CC, CFLAGS (appended
-# after ours), DEMO_HOST.
+# after ours), DEMO_HOST, SYSTEMDUNITDIR (where make install puts the unit).
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/smaudit
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC      ?= cc
 PKGS    := libpcap libndpi sqlite3 libcrypto jansson
 VERSION := 0.1.0
@@ -156,12 +157,15 @@ bench: $(BUILD)/smaudit
 	sh tests/bench/run.sh
 
 install: $(BUILD)/smaudit
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 755 $(BUILD)/smaudit $(DESTDIR)$(BINDIR)/smaudit
-	install -m 644 rules/*.rules rules/socialminer-ports.md db/schema.sql $(DESTDIR)$(DATADIR)/
+	install -m 644 rules/*.rules rules/example.site rules/socialminer-ports.md db/schema.sql $(DESTDIR)$(DATADIR)/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' rules/smaudit.service \
+	  > $(DESTDIR)$(SYSTEMDUNITDIR)/smaudit.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/smaudit.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/smaudit
+	rm -f $(DESTDIR)$(BINDIR)/smaudit $(DESTDIR)$(SYSTEMDUNITDIR)/smaudit.service
 	rm -rf $(DESTDIR)$(DATADIR)
 
 FORMATTED = src/*.c src/*.h include/smaudit/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/bench/*.c

@@ -32,6 +32,17 @@ CREATE TABLE IF NOT EXISTS runs (
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
   version       TEXT,                     -- smaudit version that wrote the run
+  -- liveness (live and read): who writes the run, and when it last said so.
+  -- finished stays NULL while status is 'running'; a run found 'running'
+  -- whose process is gone is marked 'interrupted' by the next smaudit that
+  -- writes the database, with finished = its last heartbeat.
+  pid           INTEGER,                  -- process id of the writer
+  hostname      TEXT,                     -- host the writer runs on
+  heartbeat     TEXT,                     -- ISO 8601 UTC of the last checkpoint (or start)
+  pruned        INTEGER NOT NULL DEFAULT 0, -- flows of this run deleted since by retention
+                                          -- (live --retain, smaudit prune); flows counts them
+  gaps          TEXT,                     -- live: times the interface was down or gone, one
+                                          -- 'START END why' per line (ISO 8601 UTC); NULL: none
   ndpi_version  TEXT,                     -- nDPI library version that named the apps
   roles         TEXT,                     -- role addresses in force, one "role cidr,cidr" per
                                           -- line; a role without addresses is absent (its rules

@@ -2,13 +2,20 @@
  *
  * Files are read with pcap_next_ex so a truncated last record becomes an
  * error with its packet number instead of a silent end. The file size is
- * taken at open so progress can be reported as a share of bytes read. */
+ * taken at open so progress can be reported as a share of bytes read.
+ * Interfaces are opened in libpcap's buffered mode (TPACKET_V3 on Linux):
+ * a ring of --buffer-size MiB absorbs the packet thread's hiccups. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <net/if.h>
 
 #include "smaudit/capture.h"
 
@@ -18,6 +25,10 @@ struct capture {
 	uint64_t pkt_no;
 	uint64_t size; /* file size, 0 if unknown */
 	int live;
+	/* live: what reopening needs, and the drops of handles closed before */
+	char *filter;
+	int snaplen, buffer_mib;
+	uint64_t dropped_base;
 };
 
 static int apply_filter(struct capture *c, const char *filter, char *err, size_t errlen)
@@ -112,50 +123,97 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 	return with_filter(c, filter, err, errlen);
 }
 
-struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
-                                  size_t errlen)
+/* Create and activate c's live handle from its saved settings. */
+static int activate_live(struct capture *c, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	struct capture *c = calloc(1, sizeof(*c));
 	int rc;
 
-	if (!c) {
+	c->p = pcap_create(c->name, ebuf);
+	if (!c->p) {
+		snprintf(err, errlen, "%s: %s", c->name, ebuf);
+		return -1;
+	}
+	pcap_set_snaplen(c->p, c->snaplen);
+	pcap_set_promisc(c->p, 0);
+	/* not immediate mode: libpcap then uses TPACKET_V3, whose blocks pack
+	 * packets at their captured size, so the ring holds buffer_mib MiB of
+	 * traffic rather than a fixed count of snaplen-sized frames; a block is
+	 * handed over when full or after the timeout, which bounds alert delay */
+	pcap_set_timeout(c->p, CAPTURE_BLOCK_TIMEOUT_MS);
+	pcap_set_immediate_mode(c->p, 0);
+	pcap_set_buffer_size(c->p, c->buffer_mib << 20);
+	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
+	rc = pcap_activate(c->p);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", c->name,
+		         rc == PCAP_ERROR ? pcap_geterr(c->p) : pcap_statustostr(rc));
+		goto fail;
+	}
+	if (apply_filter(c, c->filter, err, errlen) < 0)
+		goto fail;
+	/* read non-blocking and wait in poll() ourselves, so a quiet link
+	 * returns to the caller (timers) and a signal is seen at once */
+	if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
+		snprintf(err, errlen, "%s: %s", c->name, ebuf);
+		goto fail;
+	}
+	return 0;
+fail:
+	pcap_close(c->p);
+	c->p = NULL;
+	return -1;
+}
+
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
+                                  int buffer_mib, char *err, size_t errlen)
+{
+	struct capture *c = calloc(1, sizeof(*c));
+
+	if (!c || (filter && !(c->filter = strdup(filter)))) {
 		snprintf(err, errlen, "%s: out of memory", iface);
+		free(c);
 		return NULL;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", iface);
 	c->live = 1;
-	c->p = pcap_create(iface, ebuf);
-	if (!c->p) {
-		snprintf(err, errlen, "%s: %s", iface, ebuf);
+	c->snaplen = snaplen > 0 ? snaplen : 65535;
+	c->buffer_mib = buffer_mib > 0 ? buffer_mib : 256;
+	if (activate_live(c, err, errlen) < 0) {
+		free(c->filter);
 		free(c);
 		return NULL;
 	}
-	pcap_set_snaplen(c->p, snaplen > 0 ? snaplen : 65535);
-	pcap_set_promisc(c->p, 0);
-	pcap_set_timeout(c->p, 200);
-	pcap_set_immediate_mode(c->p, 1);
-	pcap_set_buffer_size(c->p, 16 << 20);
-	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
-	rc = pcap_activate(c->p);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: %s", iface,
-		         rc == PCAP_ERROR ? pcap_geterr(c->p) : pcap_statustostr(rc));
-		goto fail;
-	}
-	if (apply_filter(c, filter, err, errlen) < 0)
-		goto fail;
-	/* immediate mode ignores the read timeout on Linux: read non-blocking
-	 * and wait in poll() so a quiet link still returns to the caller */
-	if (pcap_setnonblock(c->p, 1, ebuf) < 0) {
-		snprintf(err, errlen, "%s: %s", iface, ebuf);
-		goto fail;
-	}
 	return c;
-fail:
-	pcap_close(c->p);
-	free(c);
-	return NULL;
+}
+
+int capture_reopen(struct capture *c, char *err, size_t errlen)
+{
+	if (c->p) {
+		c->dropped_base = capture_dropped(c);
+		pcap_close(c->p);
+		c->p = NULL;
+	}
+	return activate_live(c, err, errlen);
+}
+
+int capture_link_state(const struct capture *c)
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (!strcmp(c->name, "any") || strlen(c->name) >= sizeof(ifr.ifr_name))
+		return 1; /* no one interface to ask about */
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, c->name, strlen(c->name));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1; /* cannot tell: assume up */
+	rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	close(fd);
+	if (rc < 0)
+		return errno == ENODEV || errno == ENXIO ? -1 : 1;
+	return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING) ? 1 : 0;
 }
 
 int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_t **data, char *err,
@@ -163,7 +221,13 @@ int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_
 {
 	struct pcap_pkthdr *h;
 	const u_char *d;
-	int rc = pcap_next_ex(c->p, &h, &d);
+	int rc;
+
+	if (!c->p) {
+		snprintf(err, errlen, "%s: not capturing (the interface is gone)", c->name);
+		return -1;
+	}
+	rc = pcap_next_ex(c->p, &h, &d);
 
 	if (rc == 0 && c->live) {
 		struct pollfd pfd = {.fd = pcap_get_selectable_fd(c->p), .events = POLLIN};
@@ -271,14 +335,14 @@ uint64_t capture_dropped(struct capture *c)
 {
 	struct pcap_stat ps;
 
-	if (!c->live || pcap_stats(c->p, &ps) < 0)
-		return 0;
-	return (uint64_t)ps.ps_drop + ps.ps_ifdrop;
+	if (!c->live || !c->p || pcap_stats(c->p, &ps) < 0)
+		return c->dropped_base;
+	return c->dropped_base + ps.ps_drop + ps.ps_ifdrop;
 }
 
 void capture_breakloop(struct capture *c)
 {
-	if (c)
+	if (c && c->p)
 		pcap_breakloop(c->p);
 }
 
@@ -286,6 +350,8 @@ void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
-	pcap_close(c->p);
+	if (c->p)
+		pcap_close(c->p);
+	free(c->filter);
 	free(c);
 }

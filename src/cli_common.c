@@ -1,5 +1,6 @@
 /* cli_common.c: option helpers and the run summary shared by read and live. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,26 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 	if (!r) {
 		fprintf(stderr, "smaudit %s: %s\n", cmd, err);
 		*rc = why == RUN_ERR_OUTPUT ? 2 : 3;
-	}
+	} else if (run_reaped(r))
+		fprintf(stderr,
+		        "smaudit %s: %ld earlier run(s) in %s were left 'running' by a process "
+		        "that is gone; marked 'interrupted' (smaudit query runs)\n",
+		        cmd, run_reaped(r), cfg->db);
 	return r;
+}
+
+void cli_catch_signals(void (*handler)(int), int service)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (!service)
+		return;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 }

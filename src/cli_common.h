@@ -78,6 +78,11 @@ struct run *cli_run_open(const char *cmd, const struct cli_audit_opts *o, struct
 /* Default database path: $SMAUDIT_DB or smaudit.db. */
 const char *cli_default_db(void);
 
+/* Send SIGINT and SIGTERM to handler without SA_RESTART, so a blocked read
+ * or wait returns; with service set also SIGHUP, and SIGPIPE is ignored (a
+ * closed stdout becomes a write error to report). */
+void cli_catch_signals(void (*handler)(int), int service);
+
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 

@@ -30,18 +30,6 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-/* SIGINT/SIGTERM without SA_RESTART, so a read blocked on a pipe returns. */
-static void catch_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -501,7 +489,7 @@ int cli_read(int argc, char **argv)
 	rc = parse_args(argc, argv, &o, &rs.skip_seen);
 	if (rc >= 0)
 		return rc;
-	catch_signals();
+	cli_catch_signals(on_signal, 0);
 	n = (size_t)(argc - optind);
 	m = open_inputs(argv + optind, n, o.filter, &rc);
 	if (!m)

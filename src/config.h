@@ -28,6 +28,14 @@
 #define CFG_WRITER_QUEUE 4096 /* ended flows waiting for the writer thread */
 #define CFG_WRITER_BATCH 256  /* taken off the queue at once */
 
+/* ---- runs ----------------------------------------------------------------- */
+#define CFG_STALE_RUN_S                                                                            \
+	(2 * 86400) /* a 'running' run of another host (or with no                                 \
+	               pid) whose heartbeat is older: interrupted */
+
+#define CFG_PRUNE_BATCH 2000 /* flows deleted per transaction by retention */
+#define CFG_GAPS_TEXT   2048 /* runs.gaps text kept (about 40 gaps; later ones counted) */
+
 /* ---- end-of-run findings ------------------------------------------------ */
 #define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */
 #define CFG_FINDINGS_SHOWN 10  /* groups printed per verdict */

@@ -242,11 +242,17 @@ int dpi_feed(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec,
 	enough = total > (p->proto == IPPROTO_TCP ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS);
 	if (!enough && (*st)->last.app_protocol == NDPI_PROTOCOL_UNKNOWN)
 		return 0;
-	/* named, and more to learn (response, certificate), but nothing that
-	 * changes what we keep once the server name is known: stop there */
 	if (!enough && !(*st)->nf.host_server_name[0] &&
-	    ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf))
-		return 0;
+	    ndpi_extra_dissection_possible(ctx->ndpi, &(*st)->nf)) {
+		/* named, and more to learn (response, certificate) that may
+		 * change what we keep (no server name yet): say the name now
+		 * (live alerts judge it), once; finish() has the last word */
+		if (rec->app.proto[0])
+			return 0;
+		set_name(ctx, &rec->app, (*st)->last);
+		rec->app.confidence = conf_from_ndpi((*st)->nf.confidence);
+		return rec->app.proto[0] ? 2 : 0;
+	}
 	finish(ctx, st, rec, 0);
 	return 1;
 }

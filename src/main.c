@@ -25,6 +25,7 @@ static void usage(FILE *out)
 	        "                    answer audit questions from the database\n"
 	        "  report [-o FILE]  the audit as one HTML (or Markdown) document\n"
 	        "  site suggest      propose a site file (roles) from the traffic\n"
+	        "  prune --older-than AGE   delete old flows (retention)\n"
 	        "\n"
 	        "  smaudit COMMAND --help   options of one command\n"
 	        "  smaudit --version        version and library versions\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
 		return cli_report(argc - 1, argv + 1);
 	if (!strcmp(cmd, "site"))
 		return cli_site(argc - 1, argv + 1);
+	if (!strcmp(cmd, "prune"))
+		return cli_prune(argc - 1, argv + 1);
 	fprintf(stderr, "smaudit: unknown command '%s' (see smaudit --help)\n", cmd);
 	return 2;
 }

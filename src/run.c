@@ -6,9 +6,19 @@
  * run row, pipeline; a failure after the row exists marks it failed, so no
  * run is left 'running' by a set-up error. Closing ends the open flows,
  * stops the writer, and writes the row's final counters, which are the
- * writer's count of rows really stored. */
+ * writer's count of rows really stored. Before its own row, a run marks
+ * 'interrupted' the runs left 'running' by a process that is gone (kill -9,
+ * power loss): its own host's by pid, others' by a stale heartbeat. */
+#define _GNU_SOURCE /* strptime, timegm */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
 
 #include "smaudit/dpi.h"
 #include "smaudit/eve.h"
@@ -20,6 +30,7 @@
 
 struct run {
 	struct rules_matrix *matrix;
+	struct rules_matrix *retired; /* replaced by a reload, until the writer lets it go */
 	struct store *store;
 	struct audit *audit;
 	struct findings *findings;
@@ -28,9 +39,12 @@ struct run {
 	void *alert_ctx; /* the caller's alert hook (live's alert lines) */
 	uint8_t *svc;    /* TCP then UDP service-port bitmaps */
 	char *hosts;     /* monitored hosts as stored: "a/32,b/128" */
+	char hostname[256];
+	char gaps[CFG_GAPS_TEXT]; /* capture gaps so far */
 	const char *db;
 	int64_t id;
 	uint64_t dropped;
+	long reaped;                      /* runs found 'running' with their process gone */
 	struct store_run row;             /* strings borrowed from cfg and this struct */
 	const struct store_input *inputs; /* borrowed from the caller until run_close */
 	size_t ninputs;
@@ -57,6 +71,48 @@ static char *hosts_text(const struct rules_matrix *m)
 		                        cidr_str(&h[i], c, sizeof(c)));
 	}
 	return out;
+}
+
+/* Seconds since an ISO 8601 UTC time as the store writes it; -1 if unreadable. */
+static double iso_age(const char *iso)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return -1;
+	return difftime(time(NULL), timegm(&tm));
+}
+
+/* 1 when process pid is not an smaudit any more (gone, or the pid reused). */
+static int pid_gone(long pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (pid == (long)getpid())
+		return 0;
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0; /* alive, and no /proc to tell more */
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "smaudit", 7) != 0;
+}
+
+/* store_runs_reap's test: is the process that writes a 'running' run gone? */
+static int owner_gone(void *ctx, const struct store_owner *o)
+{
+	const struct run *r = ctx;
+
+	if (o->pid > 0 && o->hostname && !strcmp(o->hostname, r->hostname))
+		return pid_gone(o->pid);
+	/* another host, or a run from before pids were kept: only its age tells */
+	return iso_age(o->heartbeat) > CFG_STALE_RUN_S;
 }
 
 /* audit's judged hook (writer thread): tally the findings, append the
@@ -106,6 +162,16 @@ static void count_committed(struct run *r, const char *store_err)
 		         (unsigned long long)(judged - r->committed), (unsigned long long)judged);
 }
 
+/* Free the matrix a reload replaced once the writer no longer judges with it. */
+static int free_retired(struct run *r)
+{
+	if (r->retired && audit_matrix_busy(r->audit, r->retired))
+		return -1;
+	rules_free(r->retired);
+	r->retired = NULL;
+	return 0;
+}
+
 struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run_err *why,
                      char *err, size_t errlen)
 {
@@ -150,7 +216,11 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	r->row.hosts = r->hosts;
 	r->row.status = "running";
 	r->row.ndpi_version = dpi_version();
-	if (store_run_begin(r->store, &r->row, m, &r->id, err, errlen) < 0) {
+	if (gethostname(r->hostname, sizeof(r->hostname) - 1) < 0)
+		snprintf(r->hostname, sizeof(r->hostname), "?");
+	if (store_runs_reap(r->store, owner_gone, r, &r->reaped, err, errlen) < 0 ||
+	    store_run_begin(r->store, &r->row, m, &r->id, err, errlen) < 0 ||
+	    store_run_owner(r->store, r->id, (long)getpid(), r->hostname, err, errlen) < 0) {
 		run_free(r);
 		return NULL;
 	}
@@ -161,6 +231,8 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	acfg.flow.svc_udp = r->svc + SVC_BITMAP;
 	acfg.decode = cfg->decode;
 	acfg.no_dpi = cfg->no_dpi;
+	acfg.retry_store = !strcmp(cfg->mode, "live");
+	acfg.retain_s = cfg->retain_s;
 	acfg.matrix = m;
 	acfg.store = r->store;
 	acfg.run_id = r->id;
@@ -191,6 +263,33 @@ void run_packet(struct run *r, int dlt, const struct pcap_pkthdr *h, const uint8
 void run_tick(struct run *r, uint64_t now_us)
 {
 	audit_tick(r->audit, now_us);
+	free_retired(r);
+}
+
+int run_reload(struct run *r, struct rules_matrix *m, char *err, size_t errlen)
+{
+	char *hosts;
+
+	if (free_retired(r) < 0) {
+		rules_free(m);
+		snprintf(err, errlen, "the previous reload is still in use; try again");
+		return -1;
+	}
+	hosts = hosts_text(m);
+	if (!hosts) {
+		rules_free(m);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(r->svc, 0, 2 * SVC_BITMAP);
+	rules_service_ports(m, r->svc, r->svc + SVC_BITMAP);
+	audit_set_matrix(r->audit, m);
+	r->retired = r->matrix;
+	r->matrix = m;
+	free(r->hosts);
+	r->hosts = hosts;
+	r->row.hosts = hosts;
+	return 0;
 }
 
 void run_set_dropped(struct run *r, uint64_t dropped)
@@ -198,11 +297,16 @@ void run_set_dropped(struct run *r, uint64_t dropped)
 	r->dropped = dropped;
 }
 
-long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *err, size_t errlen)
+long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us)
 {
 	fill_row(r);
 	r->row.status = "running";
-	return audit_checkpoint(r->audit, now_us, min_age_us, &r->row, err, errlen);
+	return audit_checkpoint(r->audit, now_us, min_age_us, &r->row);
+}
+
+int run_store_news(struct run *r, char *msg, size_t len)
+{
+	return audit_store_news(r->audit, msg, len);
 }
 
 /* Record the inputs given by run_set_inputs (the writer has stopped). */
@@ -241,6 +345,10 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		rc = -1;
 	}
 	fill_row(r);
+	if (r->row.gaps) {
+		char e3[512];
+		store_run_gaps(r->store, r->id, r->row.gaps, e3, sizeof(e3));
+	}
 	if (rc == 0 && write_inputs(r, err, errlen) < 0) {
 		r->row.status = "failed";
 		r->row.error = err;
@@ -281,9 +389,21 @@ void run_free(struct run *r)
 	eve_sink_close(r->eve);
 	findings_free(r->findings);
 	rules_free(r->matrix);
+	rules_free(r->retired);
 	free(r->svc);
 	free(r->hosts);
 	free(r);
+}
+
+void run_set_gaps(struct run *r, const char *gaps)
+{
+	snprintf(r->gaps, sizeof(r->gaps), "%s", gaps);
+	r->row.gaps = r->gaps[0] ? r->gaps : NULL;
+}
+
+long run_reaped(const struct run *r)
+{
+	return r->reaped;
 }
 
 int run_reopen_outputs(struct run *r, char *err, size_t errlen)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include <sqlite3.h>
 
 #include "config.h"
@@ -142,6 +144,11 @@ static int add_columns(struct store *s, char *err, size_t errlen)
 {
 	if (add_column(s, "runs", "encap", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "ndpi_version", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "pid", "INTEGER", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "hostname", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "heartbeat", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "pruned", "INTEGER NOT NULL DEFAULT 0", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "gaps", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "roles", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "unchecked", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
@@ -199,6 +206,18 @@ static const char *roles_text(const struct rules_matrix *m, char *buf, size_t le
 		}
 	}
 	return buf;
+}
+
+/* Open path for writing; a new database (and its -wal and -shm, which
+ * SQLite gives the main file's mode) is created 0640: flows are not for
+ * every local user. */
+static int open_0640(struct store *s, const char *path)
+{
+	mode_t old = umask(027);
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+
+	umask(old);
+	return rc;
 }
 
 /* Prepare the flow insert statement beginning with verb ("INSERT", "INSERT
@@ -294,8 +313,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (open_0640(s, path) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open database: %s", path,
 		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
@@ -555,6 +573,16 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	return 0;
 }
 
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	rollup_discard(s->rollup);
+	s->in_tx = 0;
+	s->pending = 0;
+	s->pending_new = 0;
+}
+
 int store_flush(struct store *s, char *err, size_t errlen)
 {
 	uint64_t added = s->pending_new;
@@ -580,6 +608,21 @@ uint64_t store_flows_committed(const struct store *s)
 	return s->committed;
 }
 
+/* Bind a run's counters as ?3 packets .. ?11 evicted (the order of the
+ * runs UPDATEs). */
+static void bind_run_counters(sqlite3_stmt *st, const struct store_run *run)
+{
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)run->unknown_link);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)run->non_ip);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)run->dropped);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)run->flows);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)run->flows_other);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
+}
+
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
                   size_t errlen)
 {
@@ -597,15 +640,7 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)run->unknown_link);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)run->non_ip);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)run->dropped);
-	sqlite3_bind_int64(st, 9, (sqlite3_int64)run->flows);
-	sqlite3_bind_int64(st, 10, (sqlite3_int64)run->flows_other);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)run->evicted);
+	bind_run_counters(st, run);
 	sqlite3_bind_text(st, 12, run->status ? run->status : "complete", -1, SQLITE_TRANSIENT);
 	bind_text(st, 13, run->error);
 	bind_text(st, 14, encap_counts_str(run->encap, encap, sizeof(encap)));
@@ -672,4 +707,157 @@ int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *r
 	if (rc != SQLITE_ROW)
 		return db_err(s, err, errlen, "database: looking up an input");
 	return *run > 0;
+}
+
+/* ---- run liveness ------------------------------------------------------ */
+
+/* Run one UPDATE of runs (sql, with ?1 = id and ?2 = now) plus the text
+ * ?3 and ?4 when given; commits what is pending first. */
+static int update_run(struct store *s, const char *sql, int64_t id, const char *t3, const char *t4,
+                      char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	if (store_flush(s, err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
+	if (t3)
+		sqlite3_bind_text(st, 3, t3, -1, SQLITE_TRANSIENT);
+	if (t4)
+		sqlite3_bind_text(st, 4, t4, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, err, errlen, "database: updating the run");
+	return 0;
+}
+
+int store_run_owner(struct store *s, int64_t id, long pid, const char *host, char *err,
+                    size_t errlen)
+{
+	char p[24];
+
+	snprintf(p, sizeof(p), "%ld", pid);
+	return update_run(s,
+	                  "UPDATE runs SET heartbeat=?2, pid=CAST(?3 AS INTEGER), hostname=?4 "
+	                  "WHERE id=?1",
+	                  id, p, host, err, errlen);
+}
+
+int store_run_gaps(struct store *s, int64_t id, const char *gaps, char *err, size_t errlen)
+{
+	return update_run(s, "UPDATE runs SET gaps=?3 WHERE id=?1 AND ?2 IS NOT NULL", id, gaps,
+	                  NULL, err, errlen);
+}
+
+int store_run_progress(struct store *s, int64_t id, const struct store_run *run, char *err,
+                       size_t errlen)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	if (store_flush(s, err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db,
+	                       "UPDATE runs SET heartbeat=?2, finished=NULL, packets=?3, bytes=?4, "
+	                       "malformed=?5, unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, "
+	                       "flows_other=?10, evicted=?11, gaps=?12 WHERE id=?1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database");
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, store_now_iso(now, sizeof(now)), -1, SQLITE_TRANSIENT);
+	bind_run_counters(st, run);
+	bind_text(st, 12, run->gaps);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, err, errlen, "database: saving the run's progress");
+	return 0;
+}
+
+int store_runs_reap(struct store *s, int (*gone)(void *ctx, const struct store_owner *o), void *ctx,
+                    long *reaped, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int64_t ids[64];
+	size_t n = 0;
+
+	*reaped = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT id, ifnull(pid, 0), hostname, ifnull(heartbeat, started) "
+	                       "FROM runs WHERE status='running' ORDER BY id LIMIT 64",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct store_owner o = {.pid = (long)sqlite3_column_int64(st, 1),
+		                        .hostname = (const char *)sqlite3_column_text(st, 2),
+		                        .heartbeat = (const char *)sqlite3_column_text(st, 3)};
+		if (gone(ctx, &o))
+			ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n; i++) {
+		if (update_run(
+		        s,
+		        "UPDATE runs SET status='interrupted', finished=ifnull(heartbeat, "
+		        "started), error='the process ' || ifnull(pid, '?') || ' on ' || "
+		        "ifnull(hostname, '?') || ' ended without closing the run (killed or "
+		        "power lost); its counters are those of its last checkpoint (found ' || ?2 "
+		        "|| "
+		        "')' WHERE id=?1 AND status='running'",
+		        ids[i], NULL, NULL, err, errlen) < 0)
+			return -1;
+		(*reaped)++;
+	}
+	return 0;
+}
+
+/* ---- retention ------------------------------------------------------------ */
+
+int store_prune(struct store *s, double before, long limit, long *deleted, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*deleted = 0;
+	if (store_flush(s, err, errlen) < 0 || exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (exec(s,
+	         "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id INTEGER PRIMARY KEY, run_id "
+	         "INTEGER); DELETE FROM prune_ids;",
+	         err, errlen) < 0)
+		goto fail;
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT INTO prune_ids SELECT id, run_id FROM flows WHERE ts_start "
+	                       "< ?1 ORDER BY ts_start LIMIT ?2",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, err, errlen, "database: pruning");
+		goto fail;
+	}
+	sqlite3_bind_double(st, 1, before);
+	sqlite3_bind_int64(st, 2, limit);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, errlen, "database: pruning");
+		goto fail;
+	}
+	*deleted = (long)sqlite3_changes(s->db);
+	if (exec(s,
+	         "UPDATE runs SET pruned = pruned + (SELECT count(*) FROM prune_ids p WHERE "
+	         "p.run_id = runs.id) WHERE id IN (SELECT run_id FROM prune_ids); DELETE FROM "
+	         "flows WHERE id IN (SELECT id FROM prune_ids); DELETE FROM prune_ids;",
+	         err, errlen) < 0)
+		goto fail;
+	return exec(s, "COMMIT", err, errlen);
+fail:
+	*deleted = 0;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }

@@ -21,10 +21,15 @@ command -v make >/dev/null 2>&1 || need="$need make"
 # the DPI tests compare our answers with Debian's ndpiReader (same library);
 # query tests parse CSV/JSON and a read test generates a capture with python3
 command -v ndpiReader >/dev/null 2>&1 || need="$need libndpi-bin"
-command -v python3 >/dev/null 2>&1 || need="$need python3"
+# Debian's python3 (/usr/bin/python3): the checkers that import Debian's
+# python3-html5lib and python3-jsonschema run with it, whatever python3 the PATH finds
+[ -x /usr/bin/python3 ] || need="$need python3"
 # flow packet counts are held to tshark's conversation statistics; its
 # wireshark-common brings editcap and mergecap (read tests, tests/gen/derive.sh)
 command -v tshark >/dev/null 2>&1 || need="$need tshark"
+# the sensor tests make a network namespace with a veth pair and replay captures into it
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v tcpreplay >/dev/null 2>&1 || need="$need tcpreplay"
 # the report tests parse the HTML with a real HTML5 parser (Debian's python3)
 /usr/bin/python3 -c 'import html5lib' >/dev/null 2>&1 || need="$need python3-html5lib"
 if [ "${1:-}" = report ]; then
@@ -32,7 +37,7 @@ if [ "${1:-}" = report ]; then
 	command -v pdfinfo >/dev/null 2>&1 || need="$need poppler-utils"
 fi
 # EVE exports are validated against a JSON schema (tests/eve_check.py)
-python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
+/usr/bin/python3 -c "import jsonschema" 2>/dev/null || need="$need python3-jsonschema"
 if [ "${1:-}" = bench ]; then
 	command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 	[ -x /usr/bin/time ] || need="$need time"

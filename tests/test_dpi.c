@@ -21,6 +21,7 @@ struct tflow {
 	struct flow_record rec;
 	struct dpi_flow *st;
 	int ever_allocated;   /* dpi_feed left a state at some point */
+	int named_early;      /* dpi_feed returned 2 (named, still learning) */
 	uint64_t final_at;    /* packet count of the flow when dpi_feed returned 1 */
 	uint64_t live_at_end; /* dpi_live_states() just before dpi_end() */
 };
@@ -99,7 +100,13 @@ static void run_capture(const char *path, struct tcap *c)
 		fin = dpi_feed(ctx, &t->st, &t->rec, &p, from_orig);
 		if (t->st)
 			t->ever_allocated = 1;
-		if (fin) {
+		if (fin == 2) { /* named early: the state goes on */
+			cr_assert_not_null(t->st);
+			cr_assert_eq(t->rec.app.done, 0);
+			cr_assert_neq(t->rec.app.proto[0], '\0');
+			t->named_early = 1;
+		}
+		if (fin == 1) {
 			cr_assert_null(t->st, "dpi_feed returned 1 but left a state");
 			cr_assert_eq(t->rec.app.done, 1);
 			if (!t->final_at)
@@ -400,4 +407,17 @@ Test(dpi, conf_names)
 	cr_expect_str_eq(app_conf_str(APP_CONF_IP), "ip");
 	cr_expect_str_eq(app_conf_str(APP_CONF_NONE), "none");
 	cr_expect_str_eq(app_conf_str(200), "none");
+}
+
+Test(dpi, a_protocol_still_dissected_is_named_early)
+{
+	static struct tcap c;
+	struct tflow *t;
+
+	/* live alerts need the protocol while the flow runs, not at its end:
+	 * dpi_feed names it (2, detection going on) or concludes (1) before */
+	run_capture("pcaps/mismatch.pcap", &c);
+	t = by_port(&c, 993);
+	cr_assert(t->named_early || t->final_at, "SMTP on 993 was not named before its end");
+	cr_expect_str_eq(t->rec.app.proto, "SMTP");
 }

@@ -46,7 +46,8 @@ static void export_and_check(const char *query, const char *mode)
 	int rc = tu_run(out, sizeof(out), SMAUDIT_BIN " query %s --format eve --db %s > %s", query,
 	                db, eve);
 	cr_assert_eq(rc, 0, "query %s: %s", query, out);
-	rc = tu_run(out, sizeof(out), "python3 tests/eve_check.py %s %s %s", db, eve, mode);
+	rc =
+	    tu_run(out, sizeof(out), "/usr/bin/python3 tests/eve_check.py %s %s %s", db, eve, mode);
 	cr_assert_eq(rc, 0, "eve_check (%s): %s", query, out);
 }
 
@@ -103,7 +104,7 @@ Test(eve, every_capture_shape_validates)
 	            db, live_eve);
 	cr_assert_eq(rc, 0, "%s", out);
 	export_and_check("flows", "");
-	rc = tu_run(out, sizeof(out), "python3 tests/eve_check.py %s %s", db, live_eve);
+	rc = tu_run(out, sizeof(out), "/usr/bin/python3 tests/eve_check.py %s %s", db, live_eve);
 	cr_assert_eq(rc, 0, "read --eve: %s", out);
 }
 
@@ -117,14 +118,14 @@ Test(eve, checker_refuses_what_suricata_would_not_write)
 	rc = tu_run(out, sizeof(out),
 	            SMAUDIT_BIN
 	            " query flows --format eve --db %s | sed '1s/^{/{\"verdict\":\"x\",/'"
-	            " > %s && python3 tests/eve_check.py %s %s",
+	            " > %s && /usr/bin/python3 tests/eve_check.py %s %s",
 	            db, eve, db, eve);
 	cr_expect_neq(rc, 0, "an extra top-level field passed: %s", out);
 	cr_expect(strstr(out, "Additional properties"), "%s", out);
 	rc = tu_run(out, sizeof(out),
 	            SMAUDIT_BIN " query flows --verdict expected --limit 1 --format eve --db %s |"
 	                        " sed 'p; s/\"event_type\":\"flow\"/\"event_type\":\"alert\"/'"
-	                        " > %s && python3 tests/eve_check.py %s %s",
+	                        " > %s && /usr/bin/python3 tests/eve_check.py %s %s",
 	            db, eve, db, eve);
 	cr_expect_neq(rc, 0, "an alert without alert object passed: %s", out);
 }
@@ -151,7 +152,7 @@ Test(eve, read_appends_events_as_flows_end)
 	                        " --db %s --eve %s pcaps/demo.pcap pcaps/mismatch.pcap",
 	            db, eve);
 	cr_assert_eq(rc, 0, "%s", out);
-	rc = tu_run(out, sizeof(out), "python3 tests/eve_check.py %s %s", db, eve);
+	rc = tu_run(out, sizeof(out), "/usr/bin/python3 tests/eve_check.py %s %s", db, eve);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert_eq(sscanf(out, "ok %d %d", &flows, &alerts), 2, "%s", out);
 	cr_expect_eq(flows, tu_q1(db, "SELECT count(*) FROM flows"));

@@ -342,8 +342,9 @@ Test(live, eve_file_is_written_and_reopened_on_sighup)
 	             "the alert went to the file open before SIGHUP: %s", out);
 	cr_assert_eq(tu_run(out, sizeof(out), "grep -c '\"dest_port\":7071' %s", path), 0,
 	             "after SIGHUP events go to a new file at the path: %s", out);
-	cr_assert_eq(tu_run(out, sizeof(out),
-	                    "cat %s %s > %s/all.json && python3 tests/eve_check.py %s %s/all.json",
-	                    rotated, path, dir, db, dir),
-	             0, "%s", out);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out),
+	           "cat %s %s > %s/all.json && /usr/bin/python3 tests/eve_check.py %s %s/all.json",
+	           rotated, path, dir, db, dir),
+	    0, "%s", out);
 }

@@ -675,3 +675,113 @@ Test(store, a_flows_table_without_unchecked_gets_it_and_it_is_written)
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked = 'peer,app'"), 1);
 	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE unchecked IS NULL"), 1);
 }
+
+Test(store, adds_the_liveness_and_retention_columns_to_an_older_runs_table)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	exec_raw("ALTER TABLE runs DROP COLUMN pid; ALTER TABLE runs DROP COLUMN hostname; "
+	         "ALTER TABLE runs DROP COLUMN heartbeat; ALTER TABLE runs DROP COLUMN pruned; "
+	         "ALTER TABLE runs DROP COLUMN gaps");
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('pid', "
+	                "'hostname', 'heartbeat', 'pruned', 'gaps')"),
+	             5);
+}
+
+/* store_runs_reap's test for the next one: pid 111 is gone. */
+static int pid_111_gone(void *ctx, const struct store_owner *o)
+{
+	int *calls = ctx;
+	(*calls)++;
+	return o->pid == 111;
+}
+
+Test(store, runs_left_running_by_a_gone_process_are_marked_interrupted)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "eth0", .hosts = "127.0.0.10/32"};
+	int64_t a, b;
+	long reaped;
+	int calls = 0;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &a, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_owner(s, a, 111, "sensor1", err, sizeof(err)), 0, "%s", err);
+	run.packets = 42;
+	run.flows = 7;
+	cr_assert_eq(store_run_progress(s, a, &run, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_run_owner(s, b, 222, "sensor1", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='running' AND finished IS NULL AND "
+	                "heartbeat IS NOT NULL"),
+	             2);
+	cr_assert_eq(store_runs_reap(s, pid_111_gone, &calls, &reaped, err, sizeof(err)), 0, "%s",
+	             err);
+	store_close(s);
+	cr_assert_eq(calls, 2);
+	cr_assert_eq(reaped, 1);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=1 AND status='interrupted' AND "
+	                "finished=heartbeat AND packets=42 AND flows=7 AND error LIKE "
+	                "'%111 on sensor1%'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE id=2 AND status='running'"), 1);
+}
+
+Test(store, prune_deletes_old_flows_in_batches_and_runs_count_them)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
+	struct flow_record r;
+	int64_t id;
+	long n;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	for (uint16_t p = 0; p < 50; p++) { /* 30 old (ts 1000 + p), 20 new */
+		r = sample((uint16_t)(40000 + p));
+		if (p < 30)
+			r.ts_start_us = (1000ull + p) * 1000000;
+		cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	}
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 20, "a batch is at most the limit");
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 10);
+	cr_assert_eq(store_prune(s, 2000.0, 20, &n, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(n, 0);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 20);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE ts_start < 2000"), 0);
+	cr_assert_eq(q1("SELECT pruned FROM runs"), 30);
+}
+
+Test(store, smaudit_prune_older_than)
+{
+	char out[4096];
+	int rc;
+
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --site rules/demo.site --db %s pcaps/demo.pcap", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 36500d --db %s", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, " 0 flows that started before"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 30);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 1s --db %s", path);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, " 30 flows that started before"), "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE flows=30 AND pruned=30"), 1,
+	             "the run keeps its history");
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " prune --older-than 90x --db %s", path);
+	cr_assert_eq(rc, 2, "%s", out);
+	cr_assert(strstr(out, "--older-than"), "%s", out);
+}

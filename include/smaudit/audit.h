@@ -2,10 +2,10 @@
  *
  * One struct audit per run. audit_packet() is the hot path: it decodes into
  * a stack view, tracks the flow, feeds DPI while it runs, and never
- * allocates, prints or touches SQL. Ended flows go through a bounded queue
- * to a writer thread that judges them and writes them in batches; the
- * store belongs to that thread from audit_new() to audit_finish(), except
- * inside audit_checkpoint(), which waits for it to rest. */
+ * allocates, prints or touches SQL. Ended flows go through a queue to a
+ * writer thread that judges them and writes them in batches; the store
+ * belongs to that thread from audit_new() to audit_finish(). Nothing on
+ * the packet thread waits for SQLite. */
 #ifndef SMAUDIT_AUDIT_H
 #define SMAUDIT_AUDIT_H
 
@@ -23,11 +23,14 @@ struct audit_cfg {
 	struct flow_cfg flow;
 	struct decode_cfg decode;          /* tunnel ports */
 	int no_dpi;                        /* skip application detection */
-	const struct rules_matrix *matrix; /* frozen; borrowed */
+	int retry_store;                   /* live: keep and retry flows the store refused */
+	uint64_t retain_s;                 /* live: prune flows older than this; 0 = keep */
+	const struct rules_matrix *matrix; /* frozen; borrowed (audit_set_matrix swaps it) */
 	struct store *store;               /* borrowed */
 	int64_t run_id;
-	/* live: called for a non-expected flow at its first packet, and at its
-	 * end if DPI turned it into a protocol-mismatch; NULL = no alerts */
+	/* live: called on the packet thread for a non-expected flow at its
+	 * first packet, and again when DPI's conclusion (or its end) changes
+	 * the verdict to another non-expected one; NULL = no alerts */
 	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
 	void *alert_ctx;
 	/* called on the writer thread for every flow once judged (findings);
@@ -46,7 +49,8 @@ struct audit_counts {
 	uint64_t verdicts[VERDICT_PROTOCOL_MISMATCH + 1];
 	uint64_t peer_unchecked; /* expected flows whose peer role had no addresses */
 	uint64_t app_unchecked;  /* expected flows whose application DPI did not confirm */
-	uint64_t store_errors;
+	uint64_t store_errors;   /* flows that could not be stored */
+	uint64_t held;           /* ended flows waiting for the database */
 };
 
 struct audit;
@@ -63,16 +67,33 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 /* Let packet (or wall) time run to now_us: expire idle and closed flows. */
 void audit_tick(struct audit *a, uint64_t now_us);
 
-/* Write every open flow touching a monitored host that started at least
- * min_age_us before now_us as it stands (end_reason 'checkpoint'), update
- * the run row from run if not NULL, and commit; a flow's row is replaced
- * when it ends. Returns the number of flows written, or -1 with err. */
+/* Queue every open flow touching a monitored host that started at least
+ * min_age_us before now_us as it stands (end_reason 'checkpoint'), then
+ * the running run's counters from run if not NULL (saved with a heartbeat
+ * once those are committed); a flow's row is replaced when it ends (flows
+ * stored counts rows, so it is counted once). Never waits on the store.
+ * Returns the flows queued. */
 long audit_checkpoint(struct audit *a, uint64_t now_us, uint64_t min_age_us,
-                      const struct store_run *run, char *err, size_t errlen);
+                      const struct store_run *run);
+
+/* Wait until every flow and snapshot queued so far is committed: the
+ * checkpoint as a reader will see it (tests; live never waits). */
+void audit_sync(struct audit *a);
+
+/* 1 with msg when the store started failing or recovered since last asked. */
+int audit_store_news(struct audit *a, char *msg, size_t len);
 
 /* End every open flow with reason and commit. Returns 0, or -1 with err if
  * the store failed (the first store error is kept). */
 int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen);
+
+/* Put matrix m in force (packet thread): packets use it at once, the
+ * writer from its next batch. The old one stays borrowed until
+ * audit_matrix_busy() says the writer has let it go. */
+void audit_set_matrix(struct audit *a, const struct rules_matrix *m);
+
+/* 1 while the writer is judging a batch with matrix m. */
+int audit_matrix_busy(struct audit *a, const struct rules_matrix *m);
 
 /* Counters so far. */
 const struct audit_counts *audit_counts(const struct audit *a);

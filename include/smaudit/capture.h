@@ -30,10 +30,23 @@ struct capture *capture_open_stream(FILE *f, const char *name, const char *filte
 int capture_compressed_error(const char *name, const uint8_t *magic, size_t n, char *err,
                              size_t errlen);
 
-/* Open a live interface (promiscuous off, snaplen 65535, immediate mode) with
- * filter. NULL with err on failure. */
-struct capture *capture_open_live(const char *iface, const char *filter, int snaplen, char *err,
-                                  size_t errlen);
+/* Block timeout of a live capture: the longest a packet waits in the ring
+ * before the packet thread sees it (so alerts are out well within a second). */
+#define CAPTURE_BLOCK_TIMEOUT_MS 100
+
+/* Open a live interface (promiscuous off, buffered TPACKET_V3 mode) with
+ * snaplen bytes per packet (<= 0: 65535), a ring of buffer_mib MiB (<= 0:
+ * 256) and filter. NULL with err on failure. */
+struct capture *capture_open_live(const char *iface, const char *filter, int snaplen,
+                                  int buffer_mib, char *err, size_t errlen);
+
+/* Close a live capture's handle and open it again by name (the interface
+ * came back after it disappeared); drops counted so far are kept. Returns
+ * 0, or -1 with err (no handle open: capture_next fails until it works). */
+int capture_reopen(struct capture *c, char *err, size_t errlen);
+
+/* State of a live capture's interface: 1 up and running, 0 down, -1 gone. */
+int capture_link_state(const struct capture *c);
 
 /* Next packet: 1 with *hdr and *data set (valid until the next call), 0 at the
  * end, -2 when a live read timed out with nothing, -1 on a read error (err

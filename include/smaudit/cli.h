@@ -10,5 +10,6 @@ int cli_rules(int argc, char **argv);  /* smaudit rules check|show ... */
 int cli_query(int argc, char **argv);  /* smaudit query anomalies|coverage|flows|runs */
 int cli_report(int argc, char **argv); /* smaudit report [filters] [-o FILE] */
 int cli_site(int argc, char **argv);   /* smaudit site suggest [--run N] */
+int cli_prune(int argc, char **argv);  /* smaudit prune --older-than AGE */
 
 #endif

@@ -25,7 +25,10 @@ void dpi_free(struct dpi_ctx *ctx);
 /* Feed one packet of flow rec (both directions; from_orig says which).
  * *st starts NULL and is allocated when payload first appears. Returns 1
  * when detection is final: *st is then freed and NULL, and rec->app is
- * filled (app.done = 1); 0 while it goes on. Never allocates once done. */
+ * filled (app.done = 1); 2 the first time nDPI names the protocol while
+ * it goes on learning (rec->app.proto and confidence filled, done = 0;
+ * the final answer may still refine them); 0 otherwise. Never allocates
+ * once done. */
 int dpi_feed(struct dpi_ctx *ctx, struct dpi_flow **st, struct flow_record *rec,
              const struct pkt *p, int from_orig);
 

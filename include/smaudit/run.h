@@ -27,6 +27,7 @@ struct run_cfg {
 	struct flow_cfg flow;
 	struct decode_cfg decode; /* tunnel ports */
 	int no_dpi;
+	uint64_t retain_s; /* live --retain: prune flows older than this at checkpoints */
 	/* live alerts (see audit_cfg); NULL = none */
 	void (*alert)(void *ctx, const struct flow_record *r, const struct verdict_result *v);
 	void *alert_ctx;
@@ -56,12 +57,26 @@ void run_packet(struct run *r, int dlt, const struct pcap_pkthdr *h, const uint8
 /* Let time run to now_us (a quiet live link still ages flows). */
 void run_tick(struct run *r, uint64_t now_us);
 
+/* Put matrix m in force in place of the run's (SIGHUP): new flows and
+ * flows judged from now on use it. Takes m in every case. Returns 0, or -1
+ * with err (the old matrix stays). Packet thread only. */
+int run_reload(struct run *r, struct rules_matrix *m, char *err, size_t errlen);
+
+/* The capture's gaps so far (interface down or gone), 'START END why'
+ * lines; saved with the row at checkpoints and at the end. */
+void run_set_gaps(struct run *r, const char *gaps);
+
 /* Note the capture's loss so far (pcap_stats drops), saved with the row. */
 void run_set_dropped(struct run *r, uint64_t dropped);
 
-/* Write flows open longer than min_age_us as they stand and save the run
- * row's counters (status running). Returns the flows written or -1 with err. */
-long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us, char *err, size_t errlen);
+/* Queue flows open longer than min_age_us as they stand, then the run
+ * row's counters (status running, with a heartbeat); never waits on the
+ * database. Returns the flows queued. */
+long run_checkpoint(struct run *r, uint64_t now_us, uint64_t min_age_us);
+
+/* 1 with msg when the database started failing or recovered since last
+ * asked (live keeps the flows and retries every second). */
+int run_store_news(struct run *r, char *msg, size_t len);
 
 /* End every open flow with reason, commit, and write the final row with
  * status and error (NULL = none); a store failure turns the status into
@@ -80,6 +95,10 @@ void run_set_inputs(struct run *r, const struct store_input *in, size_t n);
 
 /* Free everything the run owns; call run_close first or open flows are lost. */
 void run_free(struct run *r);
+
+/* Runs that run_open() found 'running' with their process gone, and
+ * marked 'interrupted'. */
+long run_reaped(const struct run *r);
 
 /* Reopen the output files (--eve) after log rotation; 0, or -1 with err
  * (the old file stays in use). */

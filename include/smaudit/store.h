@@ -30,6 +30,7 @@ struct store_run {
 	const char *status;       /* running, complete, interrupted, failed */
 	const char *error;        /* first error or warning, or NULL */
 	const char *ndpi_version; /* nDPI library version, or NULL */
+	const char *gaps;         /* live: capture gaps, 'START END why' lines, or NULL */
 	uint64_t packets, bytes, malformed, unknown_link, non_ip, dropped;
 	uint64_t flows, flows_other, evicted;
 	uint64_t encap[ENCAP_COUNT]; /* packets per encapsulation kind crossed */
@@ -56,6 +57,10 @@ int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struc
  * rolled back: its rows are lost, and not counted as committed). */
 int store_flush(struct store *s, char *err, size_t errlen);
 
+/* Roll back the open batch (after a failed insert or commit); the rows
+ * queued since the last commit are gone and must be written again. */
+void store_rollback(struct store *s);
+
 /* Flow rows added (a checkpointed flow's later replacements not counted
  * again) in transactions that committed: what a run may claim as stored.
  * Read it once the writer has stopped. */
@@ -64,6 +69,38 @@ uint64_t store_flows_committed(const struct store *s);
 /* Commit pending flows and update the run row with final counters. Returns 0 or -1. */
 int store_run_end(struct store *s, int64_t id, const struct store_run *run, char *err,
                   size_t errlen);
+
+/* Who writes a run, as runs.pid, runs.hostname, runs.heartbeat hold it. */
+struct store_owner {
+	long pid;              /* 0 when unknown (an older database) */
+	const char *hostname;  /* NULL when unknown */
+	const char *heartbeat; /* last checkpoint, or the start */
+};
+
+/* Record the process writing run id (pid on host) and its first heartbeat. */
+int store_run_owner(struct store *s, int64_t id, long pid, const char *host, char *err,
+                    size_t errlen);
+
+/* Save the run's capture gaps text (NULL = none). Returns 0 or -1 with err. */
+int store_run_gaps(struct store *s, int64_t id, const char *gaps, char *err, size_t errlen);
+
+/* Commit pending flows and save a running run's counters with a heartbeat
+ * (finished stays NULL). Returns 0 or -1 with err. */
+int store_run_progress(struct store *s, int64_t id, const struct store_run *run, char *err,
+                       size_t errlen);
+
+/* Mark 'interrupted' every run still 'running' for which gone(ctx, owner)
+ * says its process is no more (finished = its last heartbeat, error says
+ * why); *reaped gets how many. Returns 0 or -1 with err. */
+int store_runs_reap(struct store *s, int (*gone)(void *ctx, const struct store_owner *o), void *ctx,
+                    long *reaped, char *err, size_t errlen);
+
+/* Delete up to limit flows that started before before (epoch seconds), the
+ * oldest first, in one transaction, adding them to their runs' pruned
+ * count; *deleted gets how many (fewer than limit: nothing older is left).
+ * Returns 0 or -1 with err (nothing deleted). */
+int store_prune(struct store *s, double before, long limit, long *deleted, char *err,
+                size_t errlen);
 
 /* One capture file of a read run, as the inputs table holds it. */
 struct store_input {

@@ -7,7 +7,8 @@
 # the scripts it calls. See tests/bench/README.md for what each number means.
 # Run from the repository root after `make` (make bench does both).
 #
-#   BENCH_QUICK=1    skip the slow parts (peers.sh, dpi_leak.sh under valgrind, query_bench.sh)
+#   BENCH_QUICK=1    skip the slow parts (peers.sh, dpi_leak.sh under valgrind, query_bench.sh,
+#                    live_bench.sh)
 #   BENCH_BIG=1      peers.sh also on 1,000,000 SocialMiner-shaped flows
 #   BENCH_FLOWS=N    flows per capture (default 200000, about 1.5 million packets)
 #   BENCH_DIR=DIR    where captures and databases go (default build/bench; never commit them)
@@ -143,7 +144,8 @@ if [ -n "$BENCH_QUICK" ]; then
 	echo
 	echo "BENCH_QUICK set: skipping dpi_leak.sh and query_bench.sh"
 else
-	for s in tests/bench/peers.sh tests/bench/dpi_leak.sh tests/bench/query_bench.sh; do
+	for s in tests/bench/peers.sh tests/bench/dpi_leak.sh tests/bench/query_bench.sh \
+		tests/bench/live_bench.sh; do
 		[ -f "$s" ] || continue
 		echo
 		sh "$s" || { echo "FAIL: $s"; fail=1; }

@@ -1,0 +1,594 @@
+/* writer.c: the database writer thread (see writer.h).
+ *
+ * Data structures: a ring of queued records that doubles (under the lock,
+ * on the packet thread, rarely) up to hold_max; the open transaction's
+ * records (tx, at most WRITER_TX, so the store never commits on its own);
+ * and a map from a flow's seq to the row its last checkpoint wrote (so the
+ * flow's later record replaces that row), open addressing on seq.
+ * A record is judged and counted once, when taken off the queue; it is
+ * written (and judged again with the matrix then in force) each time its
+ * transaction is tried. A transaction that fails is rolled back and kept:
+ * live tries it again every second, and meanwhile the queue absorbs the
+ * ended flows; read counts its rows as not stored. flows_stored grows only
+ * when a COMMIT succeeds. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "writer.h"
+
+#define WRITER_BATCH  CFG_WRITER_BATCH      /* taken off the queue at once */
+#define WRITER_TX     (CFG_STORE_BATCH - 1) /* rows per transaction */
+#define CLOSE_TRIES   5                     /* retries of a failing store when stopping */
+#define PRUNE_BATCHES 10                    /* retention batches per progress save */
+
+struct idmap { /* seq -> row id; seq 0 = empty slot */
+	uint64_t *seq;
+	int64_t *id;
+	uint32_t cap, n;
+};
+
+struct writer {
+	struct writer_cfg cfg;
+	pthread_t th;
+	int started;
+
+	/* shared, guarded by mu */
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full, synced;
+	struct flow_record *q;
+	uint32_t qcap, qhead, qcount;
+	uint64_t enq, deq;
+	int closing;
+	const struct rules_matrix *matrix, *in_use;
+	struct store_run progress;
+	int progress_pending, sync_pending;
+	uint64_t progress_after, sync_after;
+	struct audit_counts c;
+	char news[640], first_err[512];
+	char gaps[CFG_GAPS_TEXT]; /* the progress row's gaps, copied */
+
+	/* writer thread only */
+	struct flow_record batch[WRITER_BATCH];
+	struct flow_record *tx;
+	uint32_t ntx;
+	uint64_t tx_new; /* rows of tx that are new to the database */
+	int failing;     /* the transaction must be written again */
+	int down;        /* failing since the last commit (said once) */
+	struct idmap ids;
+	char err[400];
+};
+
+/* ---- the checkpoint row map ---------------------------------------------- */
+
+static uint32_t id_slot(const struct idmap *m, uint64_t seq)
+{
+	uint32_t i = (uint32_t)(seq * 0x9E3779B97F4A7C15ull >> 32) & (m->cap - 1);
+
+	while (m->seq[i] && m->seq[i] != seq)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+/* Row of seq's last checkpoint, 0 if none. */
+static int64_t id_get(const struct idmap *m, uint64_t seq)
+{
+	uint32_t i;
+
+	if (!m->cap)
+		return 0;
+	i = id_slot(m, seq);
+	return m->seq[i] ? m->id[i] : 0;
+}
+
+/* Remember seq's row (grows the map at 1/2 load; on no memory, forgets:
+ * the flow's end then adds a row instead of replacing). */
+static void id_put(struct idmap *m, uint64_t seq, int64_t id)
+{
+	uint32_t i;
+
+	if (2 * (m->n + 1) > m->cap) {
+		struct idmap g = {.cap = m->cap ? 2 * m->cap : 1024};
+		g.seq = calloc(g.cap, sizeof(*g.seq));
+		g.id = calloc(g.cap, sizeof(*g.id));
+		if (!g.seq || !g.id) {
+			free(g.seq);
+			free(g.id);
+			return;
+		}
+		for (uint32_t k = 0; k < m->cap; k++)
+			if (m->seq[k]) {
+				uint32_t j = id_slot(&g, m->seq[k]);
+				g.seq[j] = m->seq[k];
+				g.id[j] = m->id[k];
+				g.n++;
+			}
+		free(m->seq);
+		free(m->id);
+		*m = g;
+	}
+	i = id_slot(m, seq);
+	if (!m->seq[i])
+		m->n++;
+	m->seq[i] = seq;
+	m->id[i] = id;
+}
+
+/* Forget seq (backward-shift deletion keeps probe chains whole). */
+static void id_del(struct idmap *m, uint64_t seq)
+{
+	uint32_t i, j;
+
+	if (!m->cap || !m->seq[i = id_slot(m, seq)])
+		return;
+	m->seq[i] = 0;
+	m->n--;
+	for (j = (i + 1) & (m->cap - 1); m->seq[j]; j = (j + 1) & (m->cap - 1)) {
+		uint64_t s = m->seq[j];
+		int64_t id = m->id[j];
+		m->seq[j] = 0;
+		m->seq[id_slot(m, s)] = s;
+		m->id[id_slot(m, s)] = id;
+	}
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* Write one record of the transaction as it stands, judged v (NULL: judge
+ * it now with matrix m). */
+static int store_row(struct writer *w, const struct rules_matrix *m, const struct flow_record *q,
+                     const struct verdict_result *v)
+{
+	struct flow_record r = *q;
+	struct verdict_result vv;
+	int is_new;
+
+	if (r.store_id < 0)
+		r.store_id = id_get(&w->ids, r.seq);
+	is_new = r.store_id <= 0;
+	if (!v) {
+		verdict_eval(m, &r, &vv);
+		v = &vv;
+	}
+	if (store_flow(w->cfg.store, w->cfg.run_id, &r, v, w->err, sizeof(w->err)) < 0)
+		return -1;
+	w->tx_new += (uint64_t)is_new;
+	if (r.end_reason == END_CHECKPOINT)
+		id_put(&w->ids, r.seq, r.store_id);
+	return 0;
+}
+
+/* The store failed: roll back, and say so once (mu not held). */
+static void fail(struct writer *w)
+{
+	store_rollback(w->cfg.store);
+	w->tx_new = 0;
+	w->failing = 1;
+	if (w->down)
+		return;
+	w->down = 1;
+	pthread_mutex_lock(&w->mu);
+	if (!w->first_err[0])
+		snprintf(w->first_err, sizeof(w->first_err), "%s", w->err);
+	snprintf(w->news, sizeof(w->news), "%s; holding flows in memory%s", w->err,
+	         w->cfg.retry ? ", retrying every second" : "");
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Write the whole transaction again after a failure. */
+static int rewrite_tx(struct writer *w, const struct rules_matrix *m)
+{
+	for (uint32_t i = 0; i < w->ntx; i++)
+		if (store_row(w, m, &w->tx[i], NULL) < 0)
+			return -1;
+	return 0;
+}
+
+/* The transaction is committed: count its rows, forget ended flows' rows. */
+static void committed(struct writer *w)
+{
+	for (uint32_t i = 0; i < w->ntx; i++)
+		if (w->tx[i].end_reason != END_CHECKPOINT && w->tx[i].store_id < 0)
+			id_del(&w->ids, w->tx[i].seq);
+	pthread_mutex_lock(&w->mu);
+	w->c.flows_stored += w->tx_new;
+	if (w->down)
+		snprintf(w->news, sizeof(w->news),
+		         "the database works again: the flows held in memory are stored");
+	pthread_mutex_unlock(&w->mu);
+	w->down = 0;
+	w->failing = 0;
+	w->ntx = 0;
+	w->tx_new = 0;
+}
+
+/* Sleep a second, or less when stopping (mu not held). */
+static void pause_a_second(struct writer *w)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&w->mu);
+	if (!w->closing)
+		pthread_cond_timedwait(&w->not_empty, &w->mu, &until);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Commit the transaction; on failure retry (live) or count its rows as
+ * not stored. Returns 0 when committed. */
+static int commit_tx(struct writer *w)
+{
+	for (int tries = 0;; tries++) {
+		const struct rules_matrix *m;
+
+		if (!w->failing && store_flush(w->cfg.store, w->err, sizeof(w->err)) == 0) {
+			committed(w);
+			return 0;
+		}
+		fail(w);
+		pthread_mutex_lock(&w->mu);
+		if (!w->cfg.retry || (w->closing && tries >= CLOSE_TRIES)) {
+			w->c.store_errors += w->ntx;
+			pthread_mutex_unlock(&w->mu);
+			w->ntx = 0;
+			w->failing = 0;
+			w->down = 0;
+			return -1;
+		}
+		pthread_mutex_unlock(&w->mu);
+		pause_a_second(w);
+		pthread_mutex_lock(&w->mu);
+		m = w->in_use = w->matrix;
+		pthread_mutex_unlock(&w->mu);
+		w->failing = rewrite_tx(w, m) < 0;
+		pthread_mutex_lock(&w->mu);
+		w->in_use = NULL;
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+/* Judge r once (counted into c, handed to the judged hook) and add it to
+ * the transaction; commit when the transaction is full. */
+static void add_row(struct writer *w, const struct rules_matrix *m, const struct flow_record *r,
+                    struct audit_counts *c)
+{
+	struct verdict_result v;
+
+	verdict_eval(m, r, &v);
+	if (r->end_reason != END_CHECKPOINT) {
+		c->verdicts[v.kind]++;
+		if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
+			c->peer_unchecked++;
+		if (v.kind == VERDICT_EXPECTED && v.app_unchecked)
+			c->app_unchecked++;
+		if (r->direction == DIR_IN)
+			c->flows_in++;
+		else if (r->direction == DIR_OUT)
+			c->flows_out++;
+		else
+			c->flows_local++;
+		if (w->cfg.judged)
+			w->cfg.judged(w->cfg.judged_ctx, r, &v);
+	}
+	w->tx[w->ntx++] = *r;
+	if (!w->failing && store_row(w, m, r, &v) < 0) {
+		fail(w);
+		if (!w->cfg.retry)
+			commit_tx(w); /* read: count the transaction as lost, go on */
+	}
+	if (w->ntx == WRITER_TX)
+		commit_tx(w);
+}
+
+/* Add a batch's counters into to (mu held). */
+static void merge_counts(struct audit_counts *to, const struct audit_counts *from)
+{
+	for (int k = 0; k <= VERDICT_PROTOCOL_MISMATCH; k++)
+		to->verdicts[k] += from->verdicts[k];
+	to->peer_unchecked += from->peer_unchecked;
+	to->app_unchecked += from->app_unchecked;
+	to->flows_in += from->flows_in;
+	to->flows_out += from->flows_out;
+	to->flows_local += from->flows_local;
+}
+
+/* Take up to a batch off the queue (mu held). */
+static uint32_t take(struct writer *w)
+{
+	uint32_t n = 0;
+
+	while (n < WRITER_BATCH && w->qcount) {
+		w->batch[n++] = w->q[w->qhead];
+		w->qhead = (w->qhead + 1) % w->qcap;
+		w->qcount--;
+	}
+	if (n)
+		pthread_cond_broadcast(&w->not_full);
+	return n;
+}
+
+/* Retention: a few batches of flows older than retain_s (the rest at the
+ * next progress), each its own short transaction. */
+static void prune(struct writer *w)
+{
+	double before = (double)time(NULL) - (double)w->cfg.retain_s;
+	char err[512];
+	long n = CFG_PRUNE_BATCH;
+
+	for (int i = 0; i < PRUNE_BATCHES && n == CFG_PRUNE_BATCH; i++)
+		if (store_prune(w->cfg.store, before, CFG_PRUNE_BATCH, &n, err, sizeof(err)) < 0)
+			return; /* busy or failing: the next progress tries again */
+}
+
+/* Save the run's progress once what was queued before it is written (mu
+ * held; released around SQL). */
+static void write_progress(struct writer *w)
+{
+	struct store_run row = w->progress;
+	char err[512], gaps[CFG_GAPS_TEXT];
+
+	if (row.gaps) { /* w->gaps may change once mu is let go */
+		snprintf(gaps, sizeof(gaps), "%s", row.gaps);
+		row.gaps = gaps;
+	}
+
+	w->progress_pending = 0;
+	pthread_mutex_unlock(&w->mu);
+	if (w->ntx)
+		commit_tx(w);
+	pthread_mutex_lock(&w->mu);
+	row.flows = w->c.flows_stored;
+	pthread_mutex_unlock(&w->mu);
+	if (store_run_progress(w->cfg.store, w->cfg.run_id, &row, err, sizeof(err)) < 0)
+		store_rollback(w->cfg.store); /* the next checkpoint tries again */
+	if (w->cfg.retain_s)
+		prune(w);
+	pthread_mutex_lock(&w->mu);
+}
+
+/* Wait for work; commit an open transaction after a quiet second (mu held). */
+static void wait_work(struct writer *w)
+{
+	struct timespec until;
+
+	if (!w->ntx) {
+		pthread_cond_wait(&w->not_empty, &w->mu);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	if (pthread_cond_timedwait(&w->not_empty, &w->mu, &until) == 0 || w->qcount)
+		return;
+	w->in_use = w->matrix;
+	pthread_mutex_unlock(&w->mu);
+	commit_tx(w);
+	pthread_mutex_lock(&w->mu);
+	w->in_use = NULL;
+}
+
+/* The writer thread: batches off the queue until closed and empty. */
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct audit_counts c;
+		const struct rules_matrix *m;
+		uint32_t n;
+
+		if (w->progress_pending && w->deq >= w->progress_after) {
+			write_progress(w);
+			continue;
+		}
+		if (w->sync_pending && w->deq >= w->sync_after) {
+			pthread_mutex_unlock(&w->mu);
+			if (w->ntx)
+				commit_tx(w);
+			pthread_mutex_lock(&w->mu);
+			w->sync_pending = 0;
+			pthread_cond_broadcast(&w->synced);
+			continue;
+		}
+		n = take(w);
+		if (!n) {
+			if (w->closing)
+				break;
+			wait_work(w);
+			continue;
+		}
+		m = w->in_use = w->matrix; /* a reload swaps it between batches */
+		pthread_mutex_unlock(&w->mu);
+		memset(&c, 0, sizeof(c));
+		for (uint32_t i = 0; i < n; i++)
+			add_row(w, m, &w->batch[i], &c);
+		pthread_mutex_lock(&w->mu);
+		w->in_use = NULL;
+		merge_counts(&w->c, &c);
+		w->deq += n;
+	}
+	w->sync_pending = 0;
+	pthread_cond_broadcast(&w->synced);
+	pthread_mutex_unlock(&w->mu);
+	if (w->ntx)
+		commit_tx(w);
+	return NULL;
+}
+
+/* Double the queue, keeping its order (mu held). -1 when out of memory. */
+static int grow(struct writer *w)
+{
+	uint32_t cap = w->qcap * 2 > w->cfg.hold_max ? w->cfg.hold_max : w->qcap * 2;
+	struct flow_record *q;
+
+	if (cap <= w->qcap || !(q = malloc(sizeof(*q) * cap)))
+		return -1;
+	for (uint32_t i = 0; i < w->qcount; i++)
+		q[i] = w->q[(w->qhead + i) % w->qcap];
+	free(w->q);
+	w->q = q;
+	w->qcap = cap;
+	w->qhead = 0;
+	return 0;
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matrix *m, char *err,
+                          size_t errlen)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->cfg = *cfg;
+	if (w->cfg.hold_max < CFG_WRITER_QUEUE)
+		w->cfg.hold_max = CFG_WRITER_QUEUE;
+	w->matrix = m;
+	w->qcap = CFG_WRITER_QUEUE;
+	w->q = malloc(sizeof(*w->q) * w->qcap);
+	w->tx = malloc(sizeof(*w->tx) * WRITER_TX);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->not_empty, NULL);
+	pthread_cond_init(&w->not_full, NULL);
+	pthread_cond_init(&w->synced, NULL);
+	if (!w->q || !w->tx || pthread_create(&w->th, NULL, writer_main, w) != 0) {
+		snprintf(err, errlen, "cannot start the database writer thread");
+		writer_free(w);
+		return NULL;
+	}
+	w->started = 1;
+	return w;
+}
+
+int writer_put(struct writer *w, const struct flow_record *r, int may_wait)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->qcount == w->qcap && grow(w) < 0) {
+		if (!may_wait) {
+			pthread_mutex_unlock(&w->mu);
+			return -1;
+		}
+		pthread_cond_wait(&w->not_full, &w->mu);
+	}
+	w->q[(w->qhead + w->qcount) % w->qcap] = *r;
+	w->qcount++;
+	w->enq++;
+	pthread_cond_signal(&w->not_empty);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+void writer_progress(struct writer *w, const struct store_run *row)
+{
+	pthread_mutex_lock(&w->mu);
+	w->progress = *row;
+	if (row->gaps) {
+		snprintf(w->gaps, sizeof(w->gaps), "%s", row->gaps);
+		w->progress.gaps = w->gaps;
+	}
+	w->progress_pending = 1;
+	w->progress_after = w->enq;
+	pthread_cond_signal(&w->not_empty);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void writer_sync(struct writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->sync_pending = 1;
+	w->sync_after = w->enq;
+	pthread_cond_signal(&w->not_empty);
+	while (w->sync_pending && w->started)
+		pthread_cond_wait(&w->synced, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void writer_set_matrix(struct writer *w, const struct rules_matrix *m)
+{
+	pthread_mutex_lock(&w->mu);
+	w->matrix = m;
+	pthread_mutex_unlock(&w->mu);
+}
+
+int writer_matrix_busy(struct writer *w, const struct rules_matrix *m)
+{
+	int busy;
+
+	pthread_mutex_lock(&w->mu);
+	busy = w->in_use == m;
+	pthread_mutex_unlock(&w->mu);
+	return busy;
+}
+
+int writer_news(struct writer *w, char *msg, size_t len)
+{
+	int any;
+
+	pthread_mutex_lock(&w->mu);
+	any = w->news[0] != '\0';
+	if (any)
+		snprintf(msg, len, "%s", w->news);
+	w->news[0] = '\0';
+	pthread_mutex_unlock(&w->mu);
+	return any;
+}
+
+void writer_counts(struct writer *w, struct audit_counts *n)
+{
+	pthread_mutex_lock(&w->mu);
+	memcpy(n->verdicts, w->c.verdicts, sizeof(n->verdicts));
+	n->peer_unchecked = w->c.peer_unchecked;
+	n->app_unchecked = w->c.app_unchecked;
+	n->flows_in = w->c.flows_in;
+	n->flows_out = w->c.flows_out;
+	n->flows_local = w->c.flows_local;
+	n->flows_stored = w->c.flows_stored;
+	n->store_errors = w->c.store_errors;
+	n->held = w->qcount;
+	pthread_mutex_unlock(&w->mu);
+}
+
+int writer_finish(struct writer *w, char *err, size_t errlen)
+{
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		w->closing = 1;
+		pthread_cond_signal(&w->not_empty);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->th, NULL);
+		w->started = 0;
+	}
+	if (store_flush(w->cfg.store, err, errlen) < 0)
+		return -1;
+	if (w->c.store_errors) {
+		snprintf(err, errlen, "%s", w->first_err); /* the run counts what was lost */
+		return -1;
+	}
+	return 0;
+}
+
+void writer_free(struct writer *w)
+{
+	char err[512];
+
+	if (!w)
+		return;
+	if (w->started)
+		writer_finish(w, err, sizeof(err));
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->not_empty);
+	pthread_cond_destroy(&w->not_full);
+	pthread_cond_destroy(&w->synced);
+	free(w->ids.seq);
+	free(w->ids.id);
+	free(w->q);
+	free(w->tx);
+	free(w);
+}
