@@ -34,8 +34,8 @@
 #include "store_rollup.h"
 
 /* ---- things you may reasonably want to change ---- */
-#define ROLLUP_SLOTS 1024 /* delta table size (power of two) */
-#define ROLLUP_FILL  768  /* deltas held before they are written early */
+#define ROLLUP_SLOTS 2048 /* delta table size (power of two) */
+#define ROLLUP_FILL  1536 /* deltas held before they are written early */
 
 /* ---- types ---- */
 
