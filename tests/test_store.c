@@ -324,6 +324,11 @@ Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 	cr_assert_neq(q1(TU_ROLLUP_DIFF), 0);
 	reopen();
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after the edit");
+	/* flow_rollup counts unchecked flows: an edit of unchecked marks it stale too */
+	exec_raw("UPDATE flows SET unchecked = 'peer' WHERE id % 3 = 0");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), -1);
+	reopen();
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after editing unchecked");
 }
 
 /* The peer map's roll-up (flow_peer_ports) is built for a database whose
