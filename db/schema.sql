@@ -114,6 +114,11 @@ CREATE TABLE IF NOT EXISTS flows (
   resp_bytes         INTEGER NOT NULL,
   conn_state         TEXT,                -- Zeek's conn_state (TCP, and UDP: SF S0 SHR OTH; ICMP: OTH)
   history            TEXT,                -- Zeek's history letters (G/g: content gap, data acked never seen)
+  missed_bytes       INTEGER,             -- bytes of those content gaps, both directions (Zeek's
+                                          -- missed_bytes; 0 for UDP/ICMP). NULL: a row written
+                                          -- before smaudit counted them (added for older
+                                          -- databases by the binary; not measured, read as 0
+                                          -- in Zeek exports)
   end_reason         TEXT NOT NULL
                      CHECK (end_reason = 'closed' OR end_reason = 'timeout' OR
                             end_reason = 'evicted' OR end_reason = 'capture-end' OR
@@ -235,7 +240,7 @@ CREATE VIEW IF NOT EXISTS flows_v AS
          round(ts_end - ts_start, 6) AS duration,
          proto, orig_addr, orig_port, resp_addr, resp_port, vlan, direction,
          direction_inferred, peer_addr, orig_pkts, orig_ip_bytes, orig_bytes,
-         resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, end_reason,
+         resp_pkts, resp_ip_bytes, resp_bytes, conn_state, history, missed_bytes, end_reason,
          app_proto, app_confidence, server_name, rule_id, verdict, reason, community_id
   FROM flows;
 

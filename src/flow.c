@@ -12,9 +12,9 @@
  * (once per direction, T, W and G at 1, 10, 100 ...), its payload sizes
  * from sequence numbers and its conn_state() function, so records compare
  * line by line with Zeek's conn.log. Trade-off: we keep no reassembly, so
- * content gaps (G) are found from acks alone (per side: what was seen
- * contiguously plus one block above a hole) and bad checksums (C) are not
- * reported.
+ * content gaps (G, and their bytes in missed_bytes) are found from acks
+ * alone (per side: what was seen contiguously plus one block above a hole)
+ * and bad checksums (C) are not reported.
  *
  * The originator of a flow whose start was missed is decided from ports
  * (orient_flip): a service port is the server's, else an ephemeral port
@@ -919,11 +919,13 @@ static int ep_clean(const struct tcp_ep *e)
 }
 
 /* The peer acknowledged e's data up to ack (relative): whatever of it was
- * never seen is a content gap (history G/g, scaled as Zeek's Gap()), when
+ * never seen is a content gap (history G/g, scaled as Zeek's Gap(); its
+ * length added to missed_bytes, as Zeek's content_gap event does), when
  * both ends are cleanly established. The hole is then taken as filled. */
 static void gap_on_ack(struct flow *f, struct tcp_ep *e, int e_orig, int64_t ack)
 {
 	struct tcp_ep *peer = &f->ep[e_orig ? 1 : 0];
+	uint64_t missed = 0;
 	int gaps = 0;
 
 	if (e->fin_cnt && ack >= e->fin_rel)
@@ -932,16 +934,19 @@ static void gap_on_ack(struct flow *f, struct tcp_ep *e, int e_orig, int64_t ack
 		return;
 	if (e->blk_hi && e->blk_lo < ack) {
 		gaps++; /* the hole below the block, then the block is delivered */
+		missed += (uint64_t)(e->blk_lo - e->seen_upper);
 		if (e->blk_hi > e->seen_upper)
 			e->seen_upper = e->blk_hi;
 		e->blk_lo = e->blk_hi = 0;
 	}
 	if (ack > e->seen_upper) {
 		gaps++;
+		missed += (uint64_t)(ack - e->seen_upper);
 		e->seen_upper = ack;
 	}
 	if (!ep_clean(e) || !ep_clean(peer))
 		return;
+	f->rec.missed_bytes += missed;
 	while (gaps--)
 		hist_scaled(f, e_orig, 'G', &e->gap_cnt, &e->gap_thresh);
 }

@@ -91,19 +91,19 @@ static const struct col anomaly_cols[] = {
 };
 
 static const struct col flow_cols[] = {
-    {"id", COL_INT},          {"run", COL_INT},
-    {"uid", COL_TEXT},        {"community_id", COL_TEXT},
-    {"start", COL_TIME},      {"duration", COL_REAL},
-    {"proto", COL_TEXT},      {"orig_addr", COL_TEXT},
-    {"orig_port", COL_INT},   {"resp_addr", COL_TEXT},
-    {"resp_port", COL_INT},   {"direction", COL_TEXT},
-    {"peer", COL_TEXT},       {"pkts", COL_INT},
-    {"bytes", COL_BYTES},     {"state", COL_TEXT},
-    {"end_reason", COL_TEXT}, {"app", COL_TEXT},
-    {"confidence", COL_TEXT}, {"server_name", COL_TEXT},
-    {"rule", COL_TEXT},       {"verdict", COL_TEXT},
-    {"unchecked", COL_TEXT},  {"reason", COL_TEXT},
-    {"tunnel", COL_TEXT},
+    {"id", COL_INT},           {"run", COL_INT},
+    {"uid", COL_TEXT},         {"community_id", COL_TEXT},
+    {"start", COL_TIME},       {"duration", COL_REAL},
+    {"proto", COL_TEXT},       {"orig_addr", COL_TEXT},
+    {"orig_port", COL_INT},    {"resp_addr", COL_TEXT},
+    {"resp_port", COL_INT},    {"direction", COL_TEXT},
+    {"peer", COL_TEXT},        {"pkts", COL_INT},
+    {"bytes", COL_BYTES},      {"missed_bytes", COL_BYTES},
+    {"state", COL_TEXT},       {"end_reason", COL_TEXT},
+    {"app", COL_TEXT},         {"confidence", COL_TEXT},
+    {"server_name", COL_TEXT}, {"rule", COL_TEXT},
+    {"verdict", COL_TEXT},     {"unchecked", COL_TEXT},
+    {"reason", COL_TEXT},      {"tunnel", COL_TEXT},
 };
 
 /* query anomalies --unchecked: expected flows not fully checked, grouped. */
@@ -571,7 +571,8 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 		         "f.id, f.run_id, f.uid, f.community_id, f.ts_start,"
 		         " f.ts_end - f.ts_start, f.proto, f.orig_addr, f.orig_port,"
 		         " f.resp_addr, f.resp_port, f.direction, f.peer_addr,"
-		         " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes, f.conn_state,"
+		         " f.orig_pkts + f.resp_pkts, f.orig_bytes + f.resp_bytes,"
+		         " f.missed_bytes, f.conn_state,"
 		         " f.end_reason, f.app_proto, f.app_confidence, f.server_name, f.rule_id,"
 		         " f.verdict, %s, f.reason, f.tunnel",
 		         q->uc);
@@ -899,10 +900,11 @@ struct table {
  * repeats another or matters less); text in table_cut columns is cut
  * instead, down to TABLE_MIN_CUT. Every other column is always shown. */
 static const char *const table_hide_order[] = {
-    "uid",      "community_id", "tunnel",      "run",       "end_reason", "duration", "state",
-    "pkts",     "orig_port",    "peer",        "mode",      "confidence", "dropped",  "malformed",
-    "expected", "peers",        "server_name", "last_seen", "first_seen", "row",      "apps",
-    "app",      "unchecked",    "bytes",       "direction", "rule"};
+    "missed_bytes", "uid",        "community_id", "tunnel",    "run",   "end_reason",
+    "duration",     "state",      "pkts",         "orig_port", "peer",  "mode",
+    "confidence",   "dropped",    "malformed",    "expected",  "peers", "server_name",
+    "last_seen",    "first_seen", "row",          "apps",      "app",   "unchecked",
+    "bytes",        "direction",  "rule"};
 static const char *const table_cut[] = {"reason",      "description", "source",
                                         "server_name", "hosts",       "tunnel"};
 

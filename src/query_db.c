@@ -10,9 +10,10 @@
  *     shadow the main tables) join them with UNION ALL. Run ids of the k-th
  *     database (from 0) are shown as k * QUERY_RUN_STRIDE + id and flow ids
  *     as k * QUERY_FLOW_STRIDE + id, so ids stay unique and --run works;
- *   - a database from before a column existed (tunnel, community_id): the
- *     view computes community_id (sm_community_id) and shows NULL for the
- *     others (a flow of such a database crossed no tunnel we know of);
+ *   - a database from before a column existed (tunnel, community_id,
+ *     missed_bytes): the view computes community_id (sm_community_id) and
+ *     shows NULL for the others (a flow of such a database crossed no
+ *     tunnel we know of; its missed bytes were not measured);
  *   - the per-hour flow roll-up (store_rollup.c), as the temporary views
  *     sm_rollup and sm_peers (run ids shifted too), only when every
  *     database has one in step with its flows; else the questions read
@@ -373,7 +374,7 @@ static int union_view(sqlite3 *db, const char *table, const char *view, int n,
 }
 
 /* Flow columns the questions read that older databases lack. */
-static const char *const flow_later_cols[] = {"tunnel", "community_id", NULL};
+static const char *const flow_later_cols[] = {"tunnel", "community_id", "missed_bytes", NULL};
 
 /* 1 if every database among n has every column of flow_later_cols. */
 static int all_have_later_cols(sqlite3 *db, int n)

@@ -20,6 +20,7 @@ struct zeek_conn {
 	const char *uid, *orig_h, *resp_h, *proto, *state, *hist, *cid, *tunnel;
 	int orig_p, resp_p, local_orig, local_resp;
 	int64_t orig_bytes, resp_bytes, orig_pkts, orig_ip_bytes, resp_pkts, resp_ip_bytes;
+	int64_t missed_bytes;
 	char service[32];
 };
 
@@ -27,7 +28,7 @@ struct zeek_conn {
 	"f.ts_start, f.uid, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port, f.proto,"          \
 	" f.app_proto, f.app_confidence, f.ts_end - f.ts_start, f.orig_bytes, f.resp_bytes,"       \
 	" f.conn_state, f.direction, f.history, f.orig_pkts, f.orig_ip_bytes, f.resp_pkts,"        \
-	" f.resp_ip_bytes, f.community_id, f.tunnel"
+	" f.resp_ip_bytes, f.community_id, f.tunnel, ifnull(f.missed_bytes, 0)"
 
 /* ---- Zeek ---------------------------------------------------------------- */
 
@@ -80,6 +81,7 @@ static void zeek_row(sqlite3_stmt *st, struct zeek_conn *z)
 	z->resp_ip_bytes = sqlite3_column_int64(st, 18);
 	z->cid = (const char *)sqlite3_column_text(st, 19);
 	z->tunnel = (const char *)sqlite3_column_text(st, 20);
+	z->missed_bytes = sqlite3_column_int64(st, 21); /* NULL (not measured): 0 */
 }
 
 /* s, or Zeek's unset mark '-' when empty. */
@@ -114,10 +116,10 @@ static int zeek_tsv_line(FILE *out, const struct zeek_conn *z)
 		        (long long)z->resp_bytes);
 	else
 		fputs("-\t-\t-\t", out);
-	fprintf(out, "%s\t%s\t%s\t0\t%s\t%lld\t%lld\t%lld\t%lld\t", zset(z->state),
-	        z->local_orig ? "T" : "F", z->local_resp ? "T" : "F", zset(z->hist),
-	        (long long)z->orig_pkts, (long long)z->orig_ip_bytes, (long long)z->resp_pkts,
-	        (long long)z->resp_ip_bytes);
+	fprintf(out, "%s\t%s\t%s\t%lld\t%s\t%lld\t%lld\t%lld\t%lld\t", zset(z->state),
+	        z->local_orig ? "T" : "F", z->local_resp ? "T" : "F", (long long)z->missed_bytes,
+	        zset(z->hist), (long long)z->orig_pkts, (long long)z->orig_ip_bytes,
+	        (long long)z->resp_pkts, (long long)z->resp_ip_bytes);
 	zeek_set1(out, z->tunnel);
 	return fprintf(out, "\t%s\n", zset(z->cid)) < 0 ? -1 : 0;
 }
@@ -152,7 +154,7 @@ static int zeek_json_line(FILE *out, const struct zeek_conn *z)
 	zset_json(o, "conn_state", z->state);
 	json_object_set_new(o, "local_orig", json_boolean(z->local_orig));
 	json_object_set_new(o, "local_resp", json_boolean(z->local_resp));
-	json_object_set_new(o, "missed_bytes", json_integer(0));
+	json_object_set_new(o, "missed_bytes", json_integer(z->missed_bytes));
 	zset_json(o, "history", z->hist);
 	json_object_set_new(o, "orig_pkts", json_integer(z->orig_pkts));
 	json_object_set_new(o, "orig_ip_bytes", json_integer(z->orig_ip_bytes));

@@ -152,6 +152,7 @@ static int add_columns(struct store *s, char *err, size_t errlen)
 	    add_column(s, "runs", "roles", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "unchecked", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "flows", "missed_bytes", "INTEGER", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "community_id", "TEXT",
 	               "UPDATE flows SET community_id = sm_community_id(proto, orig_addr, "
 	               "orig_port, resp_addr, resp_port)",
@@ -232,9 +233,9 @@ static int prepare_flow_insert(struct store *s, const char *verb, sqlite3_stmt *
 	    "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	    "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	    "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	    "reason, tunnel, community_id, unchecked) VALUES (?29,?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
-	    "?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?30,?31,"
-	    "?32)",
+	    "reason, tunnel, community_id, unchecked, missed_bytes) VALUES (?29,?1,?2,?3,?4,?5,?6,"
+	    "?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,"
+	    "?28,?30,?31,?32,?33)",
 	    verb);
 	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
 }
@@ -559,6 +560,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 		sqlite3_bind_null(st, 29);
 	bind_text_static(st, 31, community_id_flow(r, cid, sizeof(cid)) == 0 ? cid : NULL);
 	bind_text_static(st, 32, verdict_unchecked_str(v));
+	sqlite3_bind_int64(st, 33, (sqlite3_int64)r->missed_bytes);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE && r->store_id <= 0)
 		r->store_id = sqlite3_last_insert_rowid(s->db);

@@ -457,6 +457,36 @@ Test(flow, acked_data_never_seen_is_a_content_gap)
 	cr_assert_eq(ended[0].orig_bytes, 300, "sizes still from sequence numbers: %llu",
 	             (unsigned long long)ended[0].orig_bytes);
 	cr_assert_eq(ended[0].resp_bytes, 300);
+	cr_assert_eq(ended[0].missed_bytes, 200, "100 missed each way, reordering is no gap: %llu",
+	             (unsigned long long)ended[0].missed_bytes);
+	flow_table_free(t);
+}
+
+/* missed_bytes sums every gap's length, both sides, as Zeek's content_gap
+ * handler does: a hole below data seen above it, a hole at the acked end,
+ * the responder's; a FIN's sequence number is no data. */
+Test(flow, missed_bytes_counts_the_bytes_of_every_gap)
+{
+	struct flow_table *t = table(16);
+	struct flow *f;
+
+	handshake(t); /* 127.0.0.50:40000 -> :443, ISNs 100 / 5000 */
+	/* originator: 101..150 missed, 151..200 seen, 201..230 missed, acked to 231 */
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_PUSH, 151, 5001, 50), NULL);
+	f = feed(t, tcpp(10, 443, 50, 40000, TH_ACK, 5001, 231, 0), NULL);
+	cr_assert_eq(flow_rec(f)->missed_bytes, 80,
+	             "50 below the block + 30 above it, counted as the ack comes: %llu",
+	             (unsigned long long)flow_rec(f)->missed_bytes);
+	/* responder: 5001..5007 missed, acked; then a FIN acked: no more */
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK, 231, 5008, 0), NULL);
+	feed(t, tcpp(10, 443, 50, 40000, TH_ACK | TH_FIN, 5008, 231, 0), NULL);
+	feed(t, tcpp(50, 40000, 10, 443, TH_ACK | TH_FIN, 231, 5009, 0), NULL);
+	feed(t, tcpp(10, 443, 50, 40000, TH_ACK, 5009, 232, 0), NULL);
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, 1);
+	cr_assert_str_eq(ended[0].history, "ShADaGgfF", "%s", ended[0].history);
+	cr_assert_eq(ended[0].missed_bytes, 87, "80 + 7: %llu",
+	             (unsigned long long)ended[0].missed_bytes);
 	flow_table_free(t);
 }
 
@@ -472,6 +502,7 @@ Test(flow, no_gap_on_a_partial_connection)
 	flow_flush(t, END_CAPTURE_END);
 	cr_assert_eq(nended, 1);
 	cr_assert_str_eq(ended[0].history, "Da");
+	cr_assert_eq(ended[0].missed_bytes, 0, "no gap, no missed bytes");
 	flow_table_free(t);
 }
 
@@ -490,6 +521,7 @@ Test(flow, content_gap_letters_at_the_first_and_tenth_gap)
 	flow_flush(t, END_CAPTURE_END);
 	cr_assert_eq(nended, 1);
 	cr_assert_str_eq(ended[0].history, "ShADaGG");
+	cr_assert_eq(ended[0].missed_bytes, 100, "10 gaps of 10 bytes");
 	flow_table_free(t);
 }
 

@@ -100,9 +100,9 @@ static void setup(void)
 	                       " orig_port, resp_addr, resp_port, direction, peer_addr, orig_pkts,"
 	                       " orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes,"
 	                       " end_reason, app_proto, app_confidence, server_name, rule_id,"
-	                       " verdict, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-	                       " ?11, 3, ?12 + 120, ?12, 3, ?13 + 120, ?13, 'closed', ?14, 'dpi',"
-	                       " ?15, ?16, ?17, ?18)",
+	                       " verdict, reason, missed_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	                       " ?8, ?9, ?10, ?11, 3, ?12 + 120, ?12, 3, ?13 + 120, ?13, 'closed',"
+	                       " ?14, 'dpi', ?15, ?16, ?17, ?18, 0)",
 	                       -1, &st, NULL),
 	    SQLITE_OK);
 	exec_sql(db, "BEGIN");
@@ -506,7 +506,7 @@ Test(query, flow_filters)
 	/* flows are listed by start time */
 	cr_assert_eq(q("flows --run 1 --limit 1"), 0);
 	cr_assert(strstr(out, "\n1,1,C1,,2024-05-01T10:00:00.500000Z,2.500000,tcp,127.0.0.50,"
-	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,,closed,TLS,dpi,"
+	                      "40000,127.0.0.10,443,in,127.0.0.50,6,6000,0,,closed,TLS,dpi,"
 	                      "sm.example.com,https-in,expected,,,\r\n"),
 	          "%s", out);
 }
@@ -1122,6 +1122,41 @@ Test(query, several_databases_of_two_schema_ages)
 	cr_expect(strstr(out, ",C2,1:"), "%s", out);
 	cr_assert_eq(q2("flows --format csv --run 1", b), 0, "%s", out);
 	cr_expect(strstr(out, "\r\n1,1,C1,,2024-05-01T10:00:00.500000Z,"), "%s", out);
+}
+
+/* A database from before missed_bytes (with or without community_id) is
+ * read as it is: Zeek's exports say 0 (Zeek's default), query flows shows
+ * the value as not measured (empty), and a second database that has the
+ * column keeps its counts beside it. */
+Test(query, older_database_without_missed_bytes_reads_as_zero_in_zeek)
+{
+	sqlite3 *db;
+	char b[192];
+
+	copy_fixture("new.db", b, sizeof(b));
+	cr_assert_eq(sqlite3_open(b, &db), SQLITE_OK);
+	exec_sql(db, "UPDATE flows SET missed_bytes = 63 WHERE uid = 'C1'");
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	to_v1_flows(db);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	for (int k = 0; k < 2; k++) {
+		if (k) { /* community_id there, missed_bytes not */
+			cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+			exec_sql(db, "ALTER TABLE flows ADD COLUMN community_id TEXT");
+			cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+		}
+		cr_assert_eq(q("flows --format zeek --run 1"), 0, "%s", out);
+		cr_expect(strstr(out, "\tC1\t") && strstr(out, "\tF\tT\t0\t"), "%s", out);
+		cr_expect_null(strstr(out, "\tT\t63\t"), "%s", out);
+		cr_assert_eq(q("flows --format zeek-json --run 1"), 0, "%s", out);
+		cr_expect(strstr(out, "\"missed_bytes\":0,"), "%s", out);
+		cr_assert_eq(q("flows --format csv --run 1"), 0, "%s", out);
+		cr_expect(strstr(out, ",bytes,missed_bytes,state,"), "%s", out);
+	}
+	cr_assert_eq(q2("flows --format zeek", b), 0, "%s", out);
+	cr_expect(strstr(out, "\tT\t63\t"), "the newer database's count: %s", out);
+	cr_expect(strstr(out, "\tT\t0\t"), "the older one's 0: %s", out);
 }
 
 /* Each database is checked like the first, and errors name the file. */

@@ -1,8 +1,8 @@
 /* test_read.c: end to end: the real binary reads every shipped capture and
  * the real database it writes holds exactly the flows in pcaps/NAME.expected
  * (computed from tshark by tests/gen/expected.py, never by smaudit): packets
- * and IP bytes per direction, payload bytes, conn_state, history and
- * inferred direction. Then what users meet at the edges: bad files, stdin,
+ * and IP bytes per direction, payload bytes, conn_state, history, inferred
+ * direction and missed bytes (content gaps). Then what users meet at the edges: bad files, stdin,
  * appending runs, a full flow table, missing --host, usage errors. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -78,7 +78,7 @@ static void check_expected(const char *name)
 	        "SELECT proto, orig_addr, orig_port, resp_addr, resp_port, orig_pkts, "
 	        "orig_ip_bytes, "
 	        "orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, coalesce(conn_state,'-'), "
-	        "coalesce(nullif(history,''),'-'), direction_inferred FROM flows "
+	        "coalesce(nullif(history,''),'-'), direction_inferred, missed_bytes FROM flows "
 	        "WHERE run_id = (SELECT max(id) FROM runs) ORDER BY ts_start, id",
 	        -1, &st, NULL),
 	    SQLITE_OK);
@@ -90,7 +90,7 @@ static void check_expected(const char *name)
 		n++;
 		cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: flow %d missing: %s", name, n,
 		             line);
-		for (int c = 0; c < 14; c++) {
+		for (int c = 0; c < 15; c++) {
 			const char *v = (const char *)sqlite3_column_text(st, c);
 			strcat(got, c ? "\t" : "");
 			strcat(got, v ? v : "NULL");
@@ -363,10 +363,24 @@ static int split_tabs(char *line, char **f, int n)
 	return k;
 }
 
+/* The next record of conn.log TSV text at *p into buf (the '#' lines
+ * skipped), *p moved past it; 0 at the end. */
+static int zeek_next(const char **p, char *buf, size_t len)
+{
+	while (**p) {
+		size_t n = strcspn(*p, "\n");
+		snprintf(buf, len, "%.*s", (int)n, *p);
+		*p += n + ((*p)[n] == '\n');
+		if (buf[0] != '#')
+			return 1;
+	}
+	return 0;
+}
+
 Test(read, zeek_conn_log_export_matches_the_expected_table)
 {
 	static char log[131072];
-	char line[1024], cmd[512], *z[32], *e[32];
+	char line[1024], cmd[512], zl[1024], *z[32], *e[32];
 	FILE *exp;
 	int rows = 0, rc;
 	const char *p;
@@ -387,21 +401,15 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	cr_assert_not_null(exp);
 	cr_assert_not_null(fgets(line, sizeof(line), exp)); /* header */
 	p = log;
-	while (*p) {
-		char zl[1024];
-		size_t len = strcspn(p, "\n");
-		snprintf(zl, sizeof(zl), "%.*s", (int)len, p);
-		p += len + (p[len] == '\n');
-		if (zl[0] == '#')
-			continue;
+	while (zeek_next(&p, zl, sizeof(zl))) {
 		cr_assert_not_null(fgets(line, sizeof(line), exp), "more flows than expected: %s",
 		                   zl);
 		cr_assert_eq(split_tabs(zl, z, 32), 22, "22 conn.log columns: %s", zl);
-		cr_assert_eq(split_tabs(line, e, 32), 14);
+		cr_assert_eq(split_tabs(line, e, 32), 15);
 		rows++;
 		/* expected: proto orig_addr orig_port resp_addr resp_port orig_pkts
 		 * orig_ip_bytes orig_bytes resp_pkts resp_ip_bytes resp_bytes conn_state
-		 * history direction_inferred */
+		 * history direction_inferred missed_bytes */
 		cr_expect_str_eq(z[6], strncmp(e[0], "icmp", 4) ? e[0] : "icmp", "row %d proto",
 		                 rows);
 		cr_expect_str_eq(z[2], e[1], "row %d orig_h", rows);
@@ -414,6 +422,7 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 		cr_expect_str_eq(z[19], e[9], "row %d resp_ip_bytes", rows);
 		cr_expect_str_eq(z[11], e[11], "row %d conn_state", rows);
 		cr_expect_str_eq(z[15], e[12], "row %d history", rows);
+		cr_expect_str_eq(z[14], e[14], "row %d missed_bytes", rows);
 		cr_expect(!strncmp(z[21], "1:", 2) && strlen(z[21]) == 30, "row %d community_id %s",
 		          rows, z[21]);
 		if (strcmp(z[8], "-") != 0) { /* Zeek leaves sizes unset for zero duration */
@@ -428,6 +437,66 @@ Test(read, zeek_conn_log_export_matches_the_expected_table)
 	cr_assert_eq(rows, 30);
 	cr_assert(strstr(log, "\tssl\t") && strstr(log, "\thttp\t") && strstr(log, "\tdns\t"),
 	          "services named as Zeek names them");
+}
+
+/* Issue 12 #14 follow-up: conn.log's missed_bytes (TSV and JSON) is the sum
+ * of the content gaps that tests/gen/expected.py computed from tshark, for
+ * the captures that hold gaps (segments never captured; payloads cut by the
+ * snap length), and 0 where there is none. */
+Test(read, zeek_missed_bytes_match_the_expected_table)
+{
+	static const char *const names[] = {"gaps", "caplen"};
+	static char log[65536], js[65536];
+	int nonzero = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[128], line[1024], zl[1024], *z[32], *e[32];
+		const char *p, *j;
+		FILE *exp;
+		int rows = 0;
+
+		snprintf(path, sizeof(path), "%s/%s.db", dir, names[i]);
+		cr_assert_eq(tu_run(out, sizeof(out),
+		                    SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s pcaps/%s.pcap",
+		                    path, names[i]),
+		             0, "%s", out);
+		cr_assert_eq(tu_run(log, sizeof(log),
+		                    SMAUDIT_BIN " query flows --format zeek --db %s", path),
+		             0, "%s", log);
+		cr_assert_eq(tu_run(js, sizeof(js),
+		                    SMAUDIT_BIN " query flows --format zeek-json --db %s", path),
+		             0, "%s", js);
+		snprintf(line, sizeof(line), "pcaps/%s.expected", names[i]);
+		exp = fopen(line, "r");
+		cr_assert_not_null(exp);
+		cr_assert_not_null(fgets(line, sizeof(line), exp)); /* header */
+		p = log;
+		j = js;
+		while (zeek_next(&p, zl, sizeof(zl))) {
+			cr_assert_not_null(fgets(line, sizeof(line), exp), "%s: extra flow %s",
+			                   names[i], zl);
+			cr_assert_eq(split_tabs(zl, z, 32), 22, "%s", zl);
+			cr_assert_eq(split_tabs(line, e, 32), 15);
+			rows++;
+			cr_expect_str_eq(z[2], e[1], "%s row %d orig_h", names[i], rows);
+			cr_expect_str_eq(z[3], e[2], "%s row %d orig_p", names[i], rows);
+			cr_expect_str_eq(z[15], e[12], "%s row %d history", names[i], rows);
+			cr_expect_str_eq(z[14], e[14], "%s row %d missed_bytes", names[i], rows);
+			j = strstr(j, "\"missed_bytes\":");
+			cr_assert_not_null(j, "%s row %d: no missed_bytes in the JSON", names[i],
+			                   rows);
+			j += strlen("\"missed_bytes\":");
+			cr_expect_eq(strtoll(j, NULL, 10), strtoll(e[14], NULL, 10),
+			             "%s row %d JSON missed_bytes", names[i], rows);
+			nonzero += strcmp(e[14], "0") != 0;
+		}
+		cr_expect_null(fgets(line, sizeof(line), exp), "%s: fewer flows than expected",
+		               names[i]);
+		cr_expect_null(strstr(j, "\"missed_bytes\":"), "%s: more JSON rows", names[i]);
+		fclose(exp);
+		cr_assert_gt(rows, 0);
+	}
+	cr_assert_eq(nonzero, 2, "both captures hold a flow with gaps");
 }
 
 /* Start `smaudit read -q --host 127.0.0.10` on path into db, stdout (and

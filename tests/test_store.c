@@ -790,3 +790,42 @@ Test(store, smaudit_prune_older_than)
 	cr_assert_eq(rc, 2, "%s", out);
 	cr_assert(strstr(out, "--older-than"), "%s", out);
 }
+
+/* A database from before missed_bytes gets the column: the rows already
+ * there read NULL (not measured, which is not 0 gaps), new rows and a
+ * checkpointed row replaced at its end carry the flow's count. */
+Test(store, a_flows_table_without_missed_bytes_gets_it_and_it_is_written)
+{
+	char err[256];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
+	struct flow_record r = sample(40000);
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	exec_raw("DROP VIEW flows_v; ALTER TABLE flows DROP COLUMN missed_bytes");
+	cr_assert_eq(q1("SELECT count(*) FROM pragma_table_info('flows') WHERE name = "
+	                "'missed_bytes'"),
+	             0);
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
+	r = sample(40001);
+	r.missed_bytes = 63;
+	r.end_reason = END_CHECKPOINT;
+	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	r.missed_bytes = 5000000000ULL; /* past 32 bits */
+	r.end_reason = END_CLOSED;
+	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 2);
+	cr_assert_eq(
+	    q1("SELECT count(*) FROM flows WHERE orig_port = 40000 AND missed_bytes IS NULL"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE orig_port = 40001 AND missed_bytes = "
+	                "5000000000"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows_v WHERE missed_bytes = 5000000000"), 1);
+}

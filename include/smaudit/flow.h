@@ -5,7 +5,7 @@
  * with no service port: the side on an ephemeral port; record.h's orient
  * says how), counts packets, IP bytes and payload bytes per direction,
  * follows TCP state into Zeek's conn_state and history (content gaps
- * included), and
+ * included, with their bytes as missed_bytes), and
  * ends on close, idle timeout, eviction (table full: least recently seen
  * first) or flush. An ended flow is handed to the end callback, which must
  * copy what it needs: the slot is reused when the callback returns.

@@ -130,12 +130,13 @@ struct flow_record {
 	uint8_t orient;                  /* flow: enum flow_orient, how the originator was chosen */
 	uint64_t orig_pkts, orig_ip_bytes, orig_bytes; /* flow: per direction; bytes = payload */
 	uint64_t resp_pkts, resp_ip_bytes, resp_bytes; /* flow */
-	char conn_state[8];       /* flow: Zeek's S0 S1 SF REJ ...; UDP SF S0 SHR OTH; ICMP OTH */
-	char history[24];         /* flow: Zeek's history letters */
-	uint8_t end_reason;       /* flow (audit for checkpoints): enum flow_end */
-	uint8_t first_verdict;    /* audit: enum verdict_kind last announced (live), 0 = none */
-	int64_t store_id;         /* store: database row once written (checkpoints), 0 = none */
-	struct flow_app app;      /* dpi */
+	char conn_state[8];    /* flow: Zeek's S0 S1 SF REJ ...; UDP SF S0 SHR OTH; ICMP OTH */
+	char history[24];      /* flow: Zeek's history letters */
+	uint64_t missed_bytes; /* flow: bytes of content gaps, both sides (Zeek's missed_bytes) */
+	uint8_t end_reason;    /* flow (audit for checkpoints): enum flow_end */
+	uint8_t first_verdict; /* audit: enum verdict_kind last announced (live), 0 = none */
+	int64_t store_id;      /* store: database row once written (checkpoints), 0 = none */
+	struct flow_app app;   /* dpi */
 	struct encap_info tunnel; /* flow: what the first packet came through (decode's view) */
 };
 

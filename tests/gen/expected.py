@@ -19,7 +19,7 @@ import sys
 
 HEADER = ("proto\torig_addr\torig_port\tresp_addr\tresp_port\torig_pkts\torig_ip_bytes\t"
           "orig_bytes\tresp_pkts\tresp_ip_bytes\tresp_bytes\tconn_state\thistory\t"
-          "direction_inferred")
+          "direction_inferred\tmissed_bytes")
 
 FIELDS = ["frame.number", "frame.time_epoch", "frame.protocols", "frame.len", "frame.cap_len",
           "ip.src", "ip.dst", "ip.len", "ip.hdr_len", "ip.id", "ip.flags.mf", "ip.frag_offset",
@@ -143,10 +143,16 @@ def parse(v):
         if (_int(v["tcp.hdr_len"]) or 0) < 20:
             return None  # bad data offset: Zeek's TCP analyzer rejects the header
         # a payload cut by the snap length is never delivered (Zeek's
-        # DeliverPacket needs the whole segment captured)
+        # DeliverPacket needs the whole segment captured). The payload length
+        # is Zeek's: IP length minus the headers; tshark's tcp.len is shorter
+        # when a dissector takes the frame's end for a trailer (its FabricPath
+        # dissector assumes an FCS: encap-l2.pcap)
+        tlen = int(v["tcp.len"] or 0)
+        if "ip" in protos:
+            tlen = max(tlen, ip_bytes - hdr - int(v["tcp.hdr_len"]))
         p.update(proto="tcp", sport=int(v["tcp.srcport"]), dport=int(v["tcp.dstport"]),
                  seq=int(v["tcp.seq_raw"]), ack=int(v["tcp.ack_raw"]),
-                 flags=int(v["tcp.flags"], 16), len=int(v["tcp.len"] or 0),
+                 flags=int(v["tcp.flags"], 16), len=tlen,
                  cut=int(v["frame.cap_len"]) < int(v["frame.len"]))
     elif l4 == "udp":
         p.update(proto="udp", sport=int(v["udp.srcport"]), dport=int(v["udp.dstport"]),
@@ -233,19 +239,25 @@ class Endpoint:
             up_to = self.fin_seq - 1
         if up_to <= self.last_reassem or (up_to <= 2 and partial):
             return
-        gaps = 0
+        gaps = missed = 0
         for lo, hi in sorted(self.blocks):
             if lo >= up_to:
                 break
             if lo > self.last_reassem:
                 gaps += 1
+                missed += lo - self.last_reassem
                 self.last_reassem = lo
                 self.deliver()
         if up_to > self.last_reassem:
             gaps += 1
+            missed += up_to - self.last_reassem
             self.last_reassem = up_to
             self.deliver()
         if self.clean() and self.peer.clean():
+            # Gap(seq, len) raises content_gap only in this state (Zeek's
+            # report_gap, report_gaps_for_partial = F); conn/main.zeek adds
+            # each len to missed_bytes
+            conn.missed += missed
             for _ in range(gaps):
                 self.gap_cnt += 1
                 if self.gap_cnt == self.gap_thresh:
@@ -260,6 +272,7 @@ class TcpConn:
         self.orig.peer, self.resp.peer = self.resp, self.orig
         self.hist = []
         self.seen = set()
+        self.missed = 0  # conn.log missed_bytes: the lengths of the gaps, both sides
 
     def check_history(self, ep, kind, code):
         """Zeek Connection::CheckHistory: True when this kind was already seen."""
@@ -482,6 +495,7 @@ class Flow:
         if self.tcp:
             ob, rb = self.tcp.orig.size(), self.tcp.resp.size()
             state, hist = self.tcp.conn_state(), "".join(self.tcp.hist)
+            missed = self.tcp.missed
         else:
             ob, rb = self.bytes
             # Zeek's conn_state for UDP (orig/resp active) and other protocols
@@ -491,9 +505,10 @@ class Flow:
             else:
                 state = "OTH"
             hist = "".join(self.udp_hist) if self.proto == "udp" else ""
+            missed = 0  # no reassembly, no gaps: Zeek's default 0
         return "\t".join(str(x) for x in (
             self.proto, self.oa, self.op, self.ra, self.rp, self.pk[0], self.ipb[0], ob,
-            self.pk[1], self.ipb[1], rb, state, hist or "-", self.inferred))
+            self.pk[1], self.ipb[1], rb, state, hist or "-", self.inferred, missed))
 
 
 def flow_key(p):
