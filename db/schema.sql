@@ -188,6 +188,32 @@ CREATE TABLE IF NOT EXISTS flow_peers (
   PRIMARY KEY (day, rule_id, run_id, peer_addr, verdict)
 ) WITHOUT ROWID;
 
+-- The peer map of `smaudit report`: flows per day, run, peer, direction,
+-- service port and verdict (whole days of a window come from here, the
+-- partial days at its ends from flows). Kept by the store with flow_rollup;
+-- in step with flows when peer_ports_state says so (like rollup_state: an
+-- smaudit from before this table leaves it out of step, and the next
+-- `read` or `live` of this one rebuilds both).
+CREATE TABLE IF NOT EXISTS flow_peer_ports (
+  day        INTEGER NOT NULL,          -- the flows started in hours [day * 24, day * 24 + 24)
+  run_id     INTEGER NOT NULL,
+  peer_addr  TEXT NOT NULL,             -- flows.peer_addr
+  direction  TEXT NOT NULL,             -- flows.direction
+  resp_port  INTEGER NOT NULL,          -- flows.resp_port
+  verdict    TEXT NOT NULL,             -- flows.verdict; '' when none
+  flows      INTEGER NOT NULL,          -- count(*)
+  PRIMARY KEY (day, run_id, peer_addr, direction, resp_port, verdict)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS peer_ports_state (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  flows_max_id  INTEGER                 -- as rollup_state.flows_max_id, for flow_peer_ports
+);
+CREATE TRIGGER IF NOT EXISTS flows_ports_stale_delete AFTER DELETE ON flows
+  BEGIN UPDATE peer_ports_state SET flows_max_id = -1; END;
+CREATE TRIGGER IF NOT EXISTS flows_ports_stale_update
+  AFTER UPDATE OF id, run_id, ts_start, peer_addr, direction, resp_port, verdict ON flows
+  BEGIN UPDATE peer_ports_state SET flows_max_id = -1; END;
+
 -- Which flows the roll-up accounts for: max(flows.id) at the last commit by
 -- smaudit. Anything else (-1 after flows were deleted or edited by hand, a
 -- database written by an older smaudit) means stale: `query` then reads
@@ -201,6 +227,10 @@ CREATE TRIGGER IF NOT EXISTS flows_rollup_stale_delete AFTER DELETE ON flows
 CREATE TRIGGER IF NOT EXISTS flows_rollup_stale_update
   AFTER UPDATE OF id, run_id, ts_start, ts_end, peer_addr, orig_bytes, resp_bytes, rule_id,
                   verdict ON flows
+  BEGIN UPDATE rollup_state SET flows_max_id = -1; END;
+-- flow_rollup.unchecked counts flows.unchecked (a trigger of its own: the one above
+-- exists already in older databases, and IF NOT EXISTS leaves it as it was)
+CREATE TRIGGER IF NOT EXISTS flows_rollup_stale_unchecked AFTER UPDATE OF unchecked ON flows
   BEGIN UPDATE rollup_state SET flows_max_id = -1; END;
 
 -- Readable times for people.

@@ -63,6 +63,7 @@ struct qsql {
 	char peer[ADDR_STRLEN + 8]; /* canonical --peer text, bound by pointer */
 	const char *uc;             /* "f.unchecked", or "NULL" for a database without it */
 	int rollup;                 /* the roll-up (sm_rollup, sm_peers) may be read */
+	int peer_ports;             /* the peer map roll-up (sm_peer_ports) may be read */
 };
 
 /* A window cut at whole roll-up hours: hours [lo, hi) come from the roll-up,
@@ -72,6 +73,11 @@ struct hour_split {
 	int has_lo, has_hi;
 	int64_t lo, hi;
 };
+
+/* STORE_ROLLUP_SECONDS as an SQL real literal */
+#define STR_(x)            #x
+#define STR(x)             STR_(x)
+#define ROLLUP_SECONDS_SQL STR(STORE_ROLLUP_SECONDS) ".0"
 
 /* epoch seconds of an ISO 8601 text column (runs.started/finished) */
 #define EPOCH(x) "((julianday(" x ") - 2440587.5) * 86400.0)"
@@ -284,7 +290,7 @@ static void add_hours(struct qsql *q, const struct hour_split *sp)
 /* " UNION ALL <head> AND ..." for each edge of sp that holds time: the flows
  * aliased f that started in it, with f's other filters when with_filters. */
 static void add_edges(struct qsql *q, const struct query_filter *f, const struct hour_split *sp,
-                      const char *head, int with_filters)
+                      const char *head, int with_filters, int with_rule)
 {
 	struct query_filter e;
 	double lo = (double)sp->lo * STORE_ROLLUP_SECONDS,
@@ -299,14 +305,14 @@ static void add_edges(struct qsql *q, const struct query_filter *f, const struct
 		e.until = lo;
 		sql_add(q, " UNION ALL ");
 		sql_add(q, head);
-		add_flow_filters(q, &e, 0);
+		add_flow_filters(q, &e, with_rule);
 	}
 	if (sp->has_hi && hi < f->until) {
 		e.since = hi;
 		e.until = f->until;
 		sql_add(q, " UNION ALL ");
 		sql_add(q, head);
-		add_flow_filters(q, &e, 0);
+		add_flow_filters(q, &e, with_rule);
 	}
 }
 
@@ -329,7 +335,7 @@ static void add_run_window(struct qsql *q, const struct query_filter *f)
 		/* the whole hours from the roll-up, which counts every flow */
 		sql_add(q, ") OR r.id IN (SELECT u.run_id FROM sm_rollup u WHERE 1");
 		add_hours(q, &sp);
-		add_edges(q, f, &sp, "SELECT f.run_id FROM flows f WHERE 1", 0);
+		add_edges(q, f, &sp, "SELECT f.run_id FROM flows f WHERE 1", 0, 0);
 		sql_add(q, "))");
 		return;
 	}
@@ -429,7 +435,7 @@ static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
 	         " f.orig_bytes + f.resp_bytes, f.ts_start, f.ts_end FROM flows f"
 	         " WHERE f.rule_id IN (SELECT rule_id FROM rules)",
 	         q->uc);
-	add_edges(q, f, &sp, head, 1);
+	add_edges(q, f, &sp, head, 1, 0);
 	/* distinct peers: days and hour bits from flow_peers, edges from flows */
 	sql_add(q, ") g GROUP BY g.rule_id) c JOIN (SELECT x.rule_id,"
 	           " count(DISTINCT x.peer_addr) AS p FROM (SELECT v.rule_id, v.peer_addr"
@@ -439,8 +445,86 @@ static void add_coverage_stats(struct qsql *q, const struct query_filter *f)
 	add_edges(q, f, &sp,
 	          "SELECT f.rule_id, f.peer_addr FROM flows f"
 	          " WHERE f.rule_id IN (SELECT rule_id FROM rules)",
-	          1);
+	          1, 0);
 	sql_add(q, ") x GROUP BY x.rule_id) pp ON pp.rule_id = c.rule_id)");
+}
+
+/* The SELECT of QUERY_SCOPE_GROUPS (query.h): the flows f takes, summed
+ * per hour, run, rule and verdict from the roll-up for the whole hours of
+ * the window, one group per flow for the edges; every flow one group when
+ * the roll-up cannot answer f. */
+static void add_groups(struct qsql *q, const struct query_filter *f)
+{
+	struct hour_split sp;
+	char head[320];
+
+	/* q->uc is a fixed column name or NULL, never user text */
+	snprintf(head, sizeof(head),
+	         "SELECT f.run_id AS run_id, ifnull(f.rule_id, '') AS rule_id,"
+	         " ifnull(f.verdict, '') AS verdict, f.ts_start AS t, 1 AS n,"
+	         " f.verdict IS 'expected' AS e, %s IS NOT NULL AS uc,"
+	         " f.orig_bytes + f.resp_bytes AS b, f.ts_start AS t0, f.ts_end AS t1"
+	         " FROM flows f WHERE 1",
+	         q->uc);
+	if (!q->rollup || f->has_peer || f->port || f->proto || f->app || !hour_split(f, &sp)) {
+		sql_add(q, head);
+		add_flow_filters(q, f, 1);
+		return;
+	}
+	sql_add(q, "SELECT u.run_id AS run_id, u.rule_id AS rule_id, u.verdict AS verdict,"
+	           " u.hour * " ROLLUP_SECONDS_SQL " AS t, u.flows AS n, u.expected AS e,"
+	           " u.unchecked AS uc, u.bytes AS b, u.ts_first AS t0, u.ts_last AS t1"
+	           " FROM sm_rollup u WHERE 1");
+	add_hours(q, &sp);
+	add_run_verdict(q, f, "u");
+	if (f->rule_id)
+		sql_add_s(q, " AND u.rule_id = ?", f->rule_id);
+	add_edges(q, f, &sp, head, 1, 1);
+}
+
+/* Cut f's window at whole days of the roll-up into *sp (in hours, as
+ * hour_split); 0 when no whole day lies inside it. */
+static int day_split(const struct query_filter *f, struct hour_split *sp)
+{
+	int bit;
+
+	hour_split(f, sp);
+	if (sp->has_lo) {
+		sp->lo = store_day(sp->lo, &bit) + (bit != 0);
+		sp->lo *= 24;
+	}
+	if (sp->has_hi)
+		sp->hi = store_day(sp->hi, &bit) * 24;
+	return !(sp->has_lo && sp->has_hi && sp->lo >= sp->hi);
+}
+
+/* The SELECT of QUERY_SCOPE_PEERS (query.h): flows per direction, peer,
+ * verdict and port, from flow_peer_ports for the whole days of the window
+ * and from flows for the rest. */
+static void add_peer_groups(struct qsql *q, const struct query_filter *f)
+{
+	static const char head[] = "SELECT f.direction <> 'out' AS d, f.peer_addr AS peer_addr,"
+	                           " 1 AS n, ifnull(f.verdict, '') AS verdict, f.resp_port AS port"
+	                           " FROM flows f WHERE 1";
+	struct hour_split sp;
+
+	if (!q->peer_ports || f->rule_id || f->proto || f->app || !day_split(f, &sp)) {
+		sql_add(q, head);
+		add_flow_filters(q, f, 1);
+		return;
+	}
+	sql_add(q, "SELECT p.direction <> 'out' AS d, p.peer_addr AS peer_addr, p.flows AS n,"
+	           " p.verdict AS verdict, p.resp_port AS port FROM sm_peer_ports p WHERE 1");
+	if (sp.has_lo)
+		sql_add_i(q, " AND p.day >= ?", sp.lo / 24);
+	if (sp.has_hi)
+		sql_add_i(q, " AND p.day < ?", sp.hi / 24);
+	add_run_verdict(q, f, "p");
+	if (f->has_peer)
+		add_peer_cond(q, f, "p");
+	if (f->port)
+		sql_add_i(q, " AND p.resp_port = ?", f->port);
+	add_edges(q, f, &sp, head, 1, 1);
 }
 
 /* Fill q with the SQL of one question; returns its columns. */
@@ -1164,6 +1248,7 @@ static void qsql_init(struct qsql *q, sqlite3 *db)
 
 	memset(q, 0, sizeof(*q));
 	q->rollup = query_has_rollup(db);
+	q->peer_ports = query_has_peer_ports(db);
 	q->uc = "NULL";
 	if (sqlite3_prepare_v2(db,
 	                       "SELECT 1 FROM pragma_table_info('flows') WHERE name = 'unchecked'",
@@ -1229,6 +1314,10 @@ sqlite3_stmt *query_prepare_sql(sqlite3 *db, const char *head, enum query_scope 
 	sql_add(&q, head);
 	if (scope == QUERY_SCOPE_RUNS)
 		add_run_window(&q, f);
+	else if (scope == QUERY_SCOPE_GROUPS)
+		add_groups(&q, f);
+	else if (scope == QUERY_SCOPE_PEERS)
+		add_peer_groups(&q, f);
 	else
 		add_flow_filters(&q, f, 1);
 	sql_add(&q, tail);

@@ -393,19 +393,25 @@ static int all_have_later_cols(sqlite3 *db, int n)
 	return 1;
 }
 
-/* 1 if every database among n has a flow roll-up in step with its flows
- * (rollup_state stamped with max(flows.id) by the store; store_rollup.c). */
-static int all_rollups_current(sqlite3 *db, int n)
+/* 1 if every database among n has table, and state (a table such as
+ * rollup_state) says it is in step with its flows (stamped with
+ * max(flows.id) by the store; store_rollup.c). state and table are fixed
+ * names. */
+static int all_current(sqlite3 *db, int n, const char *state, const char *table)
 {
 	for (int k = 0; k < n; k++) {
-		char buf[16], sql[320];
+		char buf[16], sql[400];
 		const char *schema = schema_name(k, buf, sizeof(buf));
 		int ok;
 		snprintf(sql, sizeof(sql),
-		         "SELECT count(*) FROM %s.rollup_state WHERE id = 1"
+		         "SELECT count(*) FROM %s.sqlite_master WHERE name = '%s'", schema, state);
+		if (int_of(db, sql, &ok) != 1)
+			return 0;
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM %s.%s WHERE id = 1"
 		         " AND flows_max_id IS (SELECT max(id) FROM %s.flows)"
-		         " AND EXISTS (SELECT 1 FROM %s.sqlite_master WHERE name = 'flow_peers')",
-		         schema, schema, schema);
+		         " AND EXISTS (SELECT 1 FROM %s.sqlite_master WHERE name = '%s')",
+		         schema, state, schema, schema, table);
 		if (int_of(db, sql, &ok) != 1)
 			return 0;
 	}
@@ -413,8 +419,8 @@ static int all_rollups_current(sqlite3 *db, int n)
 }
 
 /* Present runs, run_rules and flows as the questions expect them, and the
- * roll-up as views sm_rollup and sm_peers only when it may be read
- * (query_has_rollup). */
+ * roll-up as views sm_rollup and sm_peers (sm_peer_ports) only when it may
+ * be read (query_has_rollup, query_has_peer_ports). */
 static int build_views(sqlite3 *db, int n)
 {
 	if (community_id_sql_register(db) < 0)
@@ -422,11 +428,14 @@ static int build_views(sqlite3 *db, int n)
 	if (n > 1 && (union_view(db, "runs", NULL, n, NULL) < 0 ||
 	              union_view(db, "run_rules", NULL, n, NULL) < 0))
 		return -1;
-	if (all_rollups_current(db, n) &&
+	if (all_current(db, n, "rollup_state", "flow_peers") &&
 	    (union_view(db, "flow_rollup", "sm_rollup", n, NULL) < 0 ||
 	     union_view(db, "flow_peers", "sm_peers", n, NULL) < 0))
 		/* a roll-up we cannot present is not read: the flows are */
 		sqlite3_exec(db, "DROP VIEW IF EXISTS temp.sm_rollup", NULL, NULL, NULL);
+	if (all_current(db, n, "peer_ports_state", "flow_peer_ports") &&
+	    union_view(db, "flow_peer_ports", "sm_peer_ports", n, NULL) < 0)
+		sqlite3_exec(db, "DROP VIEW IF EXISTS temp.sm_peer_ports", NULL, NULL, NULL);
 	if (n > 1 || !all_have_later_cols(db, n))
 		return union_view(db, "flows", NULL, n, flow_later_cols);
 	return 0;
@@ -439,6 +448,14 @@ int query_has_rollup(sqlite3 *db)
 	int ok;
 
 	return int_of(db, "SELECT count(*) FROM temp.sqlite_master WHERE name = 'sm_rollup'",
+	              &ok) == 1;
+}
+
+int query_has_peer_ports(sqlite3 *db)
+{
+	int ok;
+
+	return int_of(db, "SELECT count(*) FROM temp.sqlite_master WHERE name = 'sm_peer_ports'",
 	              &ok) == 1;
 }
 

@@ -17,6 +17,10 @@ sqlite3_stmt *query_flow_stmt(sqlite3 *db, enum query_kind kind, const struct qu
  * database opened has a current flow roll-up), else 0. */
 int query_has_rollup(sqlite3 *db);
 
+/* 1 if the view sm_peer_ports (flow_peer_ports) may be read instead of
+ * flows, as query_has_rollup. */
+int query_has_peer_ports(sqlite3 *db);
+
 /* Flows as Zeek's conn.log: TSV with its header, or (json) one JSON object
  * per line as Zeek's JSON writer. Returns the flows written, or -1 with err. */
 int64_t query_zeek(sqlite3 *db, enum query_kind kind, const struct query_filter *f, int json,

@@ -2,7 +2,11 @@
  *
  * Every section is one or two read-only statements over the database with
  * the user's filters bound (query_prepare_sql), written as it is read, so
- * memory does not grow with the number of flows. Long lists are cut at a
+ * memory does not grow with the number of flows. Counts that the flow
+ * roll-up holds (per verdict, per run, per rule, per hour) are read as its
+ * groups (QUERY_SCOPE_GROUPS: whole hours from the roll-up when it is
+ * current, the rest from flows), so a month of flows costs a few thousand
+ * rows; the same numbers as over flows. Long lists are cut at a
  * stated bound and the report says how many rows it left out and which
  * query lists them all. Values from the database (addresses, server names,
  * reasons, paths) only ever reach the output through rp_esc(), which
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query_int.h"
 #include "report_int.h"
 #include "smaudit/jsonl.h"
 
@@ -449,18 +454,21 @@ static int section_audited(struct rep *r)
 	static const char *const fheads[] = {"Rules file", "SHA-256"};
 	struct run_totals t;
 	sqlite3_stmt *st;
-	char head[640];
-	int rc;
+	char head[720];
+	int rc, rollup = query_has_rollup(r->db);
 
 	memset(&t, 0, sizeof(t));
 	/* columns an older database may lack are read as NULL (never migrated here) */
+	/* each run's first start and last end: from the roll-up when current */
 	snprintf(head, sizeof(head),
 	         "SELECT r.id, r.mode, r.source, r.hosts, r.started, r.finished, r.status,"
 	         " r.packets, r.bytes, r.dropped, r.malformed, r.flows, r.flows_other, r.evicted,"
-	         " r.version, %s, r.rules_files, %s, (SELECT min(ts_start) FROM flows WHERE"
-	         " run_id = r.id), (SELECT max(ts_end) FROM flows WHERE run_id = r.id), %s"
+	         " r.version, %s, r.rules_files, %s, (SELECT min(%s) FROM %s WHERE"
+	         " run_id = r.id), (SELECT max(%s) FROM %s WHERE run_id = r.id), %s"
 	         " FROM runs r WHERE 1",
 	         r->new_runs ? "r.ndpi_version" : "NULL", r->new_runs ? "r.roles" : "NULL",
+	         rollup ? "ts_first" : "ts_start", rollup ? "sm_rollup" : "flows",
+	         rollup ? "ts_last" : "ts_end", rollup ? "sm_rollup" : "flows",
 	         has_column(r->db, "runs", "encap") ? "r.encap" : "NULL");
 	st = rp_prepare(r, head, QUERY_SCOPE_RUNS, " ORDER BY r.id");
 	if (!st)
@@ -711,12 +719,10 @@ static int unchecked_peers(struct rep *r, long long *nflows)
 		long long n;
 	} cnt[16];
 	int ncnt = 0, rc, rows = 0;
-	sqlite3_stmt *st = rp_prepare(r,
-	                              "SELECT rr.peer, count(*) FROM flows f JOIN runs r ON r.id ="
-	                              " f.run_id JOIN run_rules rr ON rr.run_id = f.run_id AND"
-	                              " rr.rule_id = f.rule_id WHERE f.verdict = 'expected' AND"
-	                              " " ROLE_MISSING,
-	                              QUERY_SCOPE_FLOWS, " GROUP BY rr.peer");
+	sqlite3_stmt *st = rp_prepare(r, "SELECT rr.peer, sum(x.e) FROM (", QUERY_SCOPE_GROUPS,
+	                              ") x JOIN runs r ON r.id = x.run_id JOIN run_rules rr ON"
+	                              " rr.run_id = x.run_id AND rr.rule_id = x.rule_id"
+	                              " WHERE x.e > 0 AND " ROLE_MISSING " GROUP BY rr.peer");
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ncnt < 16) {
@@ -836,10 +842,9 @@ static int section_summary(struct rep *r)
 	double t0 = 0, t1 = 0;
 	int rc, any = 0;
 	char a[40], b[40];
-	sqlite3_stmt *st = rp_prepare(r,
-	                              "SELECT " SEVERITY ", count(*), min(f.ts_start),"
-	                              " max(f.ts_end) FROM flows f WHERE 1",
-	                              QUERY_SCOPE_FLOWS, " GROUP BY f.verdict");
+	sqlite3_stmt *st =
+	    rp_prepare(r, "SELECT " SEVERITY ", sum(x.n), min(x.t0), max(x.t1) FROM (",
+	               QUERY_SCOPE_GROUPS, ") x GROUP BY x.verdict");
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

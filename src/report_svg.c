@@ -3,8 +3,11 @@
  * follow light and dark mode and print).
  *
  * Flows over time: the window cut into at most TL_BUCKETS equal slices,
- * one bar per slice stacked by verdict, counted in SQL (GROUP BY slice), so
- * the cost is one pass over the flows whatever their number. The peer map:
+ * one bar per slice stacked by verdict, counted in SQL (GROUP BY slice).
+ * A window of TL_BUCKETS hours or more is cut into slices of whole hours, so
+ * the flow roll-up's hours (QUERY_SCOPE_GROUPS) count them without reading
+ * every flow; a shorter one into slices of its own span, from the flows
+ * (the demo's seconds stay readable). The peer map:
  * the busiest peers on each side of the host (those that connect to it on
  * the left, those it connects to on the right), grouped by role, each line
  * coloured by the worst verdict of its flows. Markdown gets the same numbers
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "report_int.h"
+#include "smaudit/store.h"
 
 /* ---- things you may reasonably want to change ---- */
 #define TL_BUCKETS   60 /* bars of the timeline */
@@ -22,16 +26,24 @@
 #define MAP_ROW      42 /* height of one peer row */
 
 /* SQL: rank of f.verdict, worst first (report_verdicts order). */
-#define F_SEVERITY                                                                                 \
-	"CASE f.verdict WHEN 'protocol-mismatch' THEN 0 WHEN 'unexpected-peer' THEN 1"             \
+#define SEVERITY_OF(v)                                                                             \
+	"CASE " v " WHEN 'protocol-mismatch' THEN 0 WHEN 'unexpected-peer' THEN 1"                 \
 	" WHEN 'unexpected-port' THEN 2 WHEN 'unexpected-direction' THEN 3 ELSE 4 END"
+#define F_SEVERITY SEVERITY_OF("f.verdict")
+#define X_SEVERITY SEVERITY_OF("x.verdict")
 
-/* The window of the flows shown: first and last start, and their count. */
-static int flow_window(struct rep *r, double *t0, double *t1, long long *n)
+/* The window of the flows shown: first and last start, and their count;
+ * from flows, or (groups) from the roll-up's groups, whose starts are
+ * their hours. */
+static int flow_window(struct rep *r, int groups, double *t0, double *t1, long long *n)
 {
 	sqlite3_stmt *st =
-	    rp_prepare(r, "SELECT min(f.ts_start), max(f.ts_start), count(*) FROM flows f WHERE 1",
-	               QUERY_SCOPE_FLOWS, "");
+	    groups ? rp_prepare(r, "SELECT min(x.t), max(x.t), sum(x.n) FROM (", QUERY_SCOPE_GROUPS,
+	                        ") x")
+	           : rp_prepare(r,
+	                        "SELECT min(f.ts_start), max(f.ts_start), count(*) FROM flows f"
+	                        " WHERE 1",
+	                        QUERY_SCOPE_FLOWS, "");
 	int rc;
 
 	if (!st)
@@ -45,19 +57,29 @@ static int flow_window(struct rep *r, double *t0, double *t1, long long *n)
 	return rp_finish(r, st, rc);
 }
 
-/* Count flows per slice and verdict into c; returns the slice count. */
-static int timeline_counts(struct rep *r, double t0, double w, long long c[TL_BUCKETS][5])
+/* Count flows per slice and verdict into c, from flows, or (groups) from
+ * roll-up groups, whose slices are whole hours. */
+static int timeline_counts(struct rep *r, double t0, double w, int groups,
+                           long long c[TL_BUCKETS][5])
 {
 	char head[512];
 	sqlite3_stmt *st;
 	int rc;
 
 	/* numbers computed here (never user text) go into the SQL as literals */
-	snprintf(head, sizeof(head),
-	         "SELECT min(CAST((f.ts_start - %.17g) / %.17g AS INTEGER), %d), " F_SEVERITY
-	         ", count(*) FROM flows f WHERE 1",
-	         t0, w, TL_BUCKETS - 1);
-	st = rp_prepare(r, head, QUERY_SCOPE_FLOWS, " GROUP BY 1, 2");
+	if (groups)
+		snprintf(head, sizeof(head),
+		         "SELECT min(CAST((x.t - %.17g) / %.17g AS INTEGER), %d), " X_SEVERITY
+		         ", sum(x.n) FROM (",
+		         t0, w, TL_BUCKETS - 1);
+	else
+		snprintf(
+		    head, sizeof(head),
+		    "SELECT min(CAST((f.ts_start - %.17g) / %.17g AS INTEGER), %d), " F_SEVERITY
+		    ", count(*) FROM flows f WHERE 1",
+		    t0, w, TL_BUCKETS - 1);
+	st = rp_prepare(r, head, groups ? QUERY_SCOPE_GROUPS : QUERY_SCOPE_FLOWS,
+	                groups ? ") x GROUP BY 1, 2" : " GROUP BY 1, 2");
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -66,6 +88,15 @@ static int timeline_counts(struct rep *r, double t0, double w, long long c[TL_BU
 			c[b][v] += sqlite3_column_int64(st, 2);
 	}
 	return rp_finish(r, st, rc);
+}
+
+/* "per 12 h slice" or "per 4.5 s slice" into buf. */
+static void slice_words(double w, char *buf, size_t len)
+{
+	if (w >= STORE_ROLLUP_SECONDS && fmod(w, STORE_ROLLUP_SECONDS) == 0)
+		snprintf(buf, len, "%.0f h", w / STORE_ROLLUP_SECONDS);
+	else
+		snprintf(buf, len, "%.3g s", w);
 }
 
 /* The legend of verdict colours at (x, y). */
@@ -86,7 +117,7 @@ static void timeline_svg(struct rep *r, double t0, double w, long long c[TL_BUCK
 	const int W = 1000, H = 250, L = 56, B = 52, T = 30;
 	const double bw = (double)(W - L - 10) / TL_BUCKETS;
 	long long max = 1;
-	char a[40], b[40];
+	char a[40], b[40], per[32];
 
 	for (int i = 0; i < TL_BUCKETS; i++) {
 		long long s = 0;
@@ -115,22 +146,26 @@ static void timeline_svg(struct rep *r, double t0, double w, long long c[TL_BUCK
 	}
 	query_fmt_time(t0, 0, a, sizeof(a));
 	query_fmt_time(t0 + w * TL_BUCKETS, 0, b, sizeof(b));
+	slice_words(w, per, sizeof(per));
 	rp_printf(r,
 	          "<path class=\"ax\" d=\"M%d %d V%d H%d\"/>\n"
 	          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%lld</text>"
 	          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n"
 	          "<text x=\"%d\" y=\"%d\">%s UTC</text>"
 	          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s UTC</text>\n"
-	          "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">flows started per %.3g s "
+	          "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">flows started per %s "
 	          "slice</text>\n</svg>\n",
 	          L, T, H - B, W - 10, L - 6, T + 10, max, L - 6, H - B, L, H - B + 18, a, W - 10,
-	          H - B + 18, b, (L + W) / 2, H - 8, w);
+	          H - B + 18, b, (L + W) / 2, H - 8, per);
 }
 
 /* The timeline as a table of non-empty slices (Markdown). */
 static void timeline_md(struct rep *r, double t0, double w, long long c[TL_BUCKETS][5])
 {
-	rp_printf(r, "\nFlows started per %.3g s slice:\n\n| Slice start (UTC) |", w);
+	char per[32];
+
+	slice_words(w, per, sizeof(per));
+	rp_printf(r, "\nFlows started per %s slice:\n\n| Slice start (UTC) |", per);
 	for (int v = 4; v >= 0; v--)
 		rp_printf(r, " %s |", report_verdicts[v].name);
 	rp_put(r, "\n|---|---|---|---|---|---|\n");
@@ -153,21 +188,35 @@ int report_timeline(struct rep *r)
 {
 	long long(*c)[5] = calloc(TL_BUCKETS, sizeof(*c));
 	double t0 = 0, t1 = 0, w;
+	int64_t h0, h1;
 	long long n = 0;
-	int rc = -1;
+	int rc = -1, hours;
 
 	if (!c) {
 		snprintf(r->err, r->errlen, "out of memory");
 		return -1;
 	}
-	if (flow_window(r, &t0, &t1, &n) < 0)
+	if (flow_window(r, 1, &t0, &t1, &n) < 0)
 		goto out;
 	rc = 0;
 	if (!n)
 		goto out;
-	/* the last flow falls inside the last slice; an instant gets 1 s slices */
-	w = t1 > t0 ? (t1 - t0) * 1.0001 / TL_BUCKETS : 1.0 / TL_BUCKETS;
-	if (timeline_counts(r, t0, w, c) < 0) {
+	h0 = store_hour(t0);
+	h1 = store_hour(t1);
+	/* a long window: slices of whole hours (the roll-up's), from the first
+	 * flow's hour; a short one: the flows' own span, the last flow inside
+	 * the last slice, an instant in 1 s */
+	hours = h1 - h0 + 1 >= TL_BUCKETS;
+	if (hours) {
+		t0 = (double)h0 * STORE_ROLLUP_SECONDS;
+		w = (double)((h1 - h0 + TL_BUCKETS) / TL_BUCKETS) * STORE_ROLLUP_SECONDS;
+	} else {
+		rc = flow_window(r, 0, &t0, &t1, &n);
+		if (rc < 0 || !n)
+			goto out;
+		w = t1 > t0 ? (t1 - t0) * 1.0001 / TL_BUCKETS : 1.0 / TL_BUCKETS;
+	}
+	if (timeline_counts(r, t0, w, hours, c) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -192,7 +241,8 @@ struct map_peer {
 	int in;    /* 1: the peer connects to the host */
 };
 
-/* Role first (peers without a role last), then busiest first. */
+/* Role first (peers without a role last), then busiest first, then by
+ * address. */
 static int peer_cmp(const void *pa, const void *pb)
 {
 	const struct map_peer *a = pa, *b = pb;
@@ -202,28 +252,35 @@ static int peer_cmp(const void *pa, const void *pb)
 		return a->role ? -1 : 1;
 	if (a->role && (c = strcmp(a->role, b->role)) != 0)
 		return c;
-	return a->flows > b->flows ? -1 : a->flows < b->flows;
+	if (a->flows != b->flows)
+		return a->flows > b->flows ? -1 : 1;
+	if ((c = strcmp(a->addr, b->addr)) != 0)
+		return c;
+	return b->in - a->in; /* as the statement orders them: a total order */
 }
 
-static int int_cmp(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* "443,80,25" -> "25,80,443" into buf; cut with "..." when it does not fit. */
+/* "443,80,25" -> "25,80,443" into buf; cut with "..." when it does not
+ * fit. The smallest ports are shown whatever the order of list. */
 static void sorted_ports(const char *list, char *buf, size_t len)
 {
-	int p[64], n = 0;
+	int p[64], n = 0, all = 0;
 	size_t off = 0;
 
-	for (const char *s = list; *s && n < 64; s += strcspn(s, ",") + (s[strcspn(s, ",")] != 0))
-		p[n++] = atoi(s);
-	qsort(p, (size_t)n, sizeof(p[0]), int_cmp);
+	for (const char *s = list; *s; s += strcspn(s, ",") + (s[strcspn(s, ",")] != 0)) {
+		int v = atoi(s), i;
+		all++;
+		if (n == 64 && v >= p[63])
+			continue;
+		i = n < 64 ? n++ : 63; /* insert v in order, the largest falls off */
+		for (; i > 0 && p[i - 1] > v; i--)
+			p[i] = p[i - 1];
+		p[i] = v;
+	}
 	buf[0] = '\0';
 	for (int i = 0; i < n; i++) {
 		char one[16];
 		int w = snprintf(one, sizeof(one), "%s%d", i ? "," : "", p[i]);
-		if (off + (size_t)w + 4 >= len || (i == 63 && strlen(list) > 300)) {
+		if (off + (size_t)w + 4 >= len || (i == 63 && all > 64)) {
 			snprintf(buf + off, len - off, ",...");
 			return;
 		}
@@ -238,9 +295,10 @@ static int map_peers(struct rep *r, struct map_peer *p, long long *more)
 	int n = 0, side[2] = {0, 0}, rc;
 	sqlite3_stmt *st = rp_prepare(
 	    r,
-	    "SELECT f.direction <> 'out' AS d, f.peer_addr, count(*), min(" F_SEVERITY "),"
-	    " group_concat(DISTINCT f.resp_port) FROM flows f WHERE 1",
-	    QUERY_SCOPE_FLOWS, " GROUP BY d, f.peer_addr ORDER BY count(*) DESC, f.peer_addr");
+	    "SELECT x.d, x.peer_addr, sum(x.n), min(" X_SEVERITY "), group_concat(DISTINCT x.port)"
+	    " FROM (",
+	    QUERY_SCOPE_PEERS,
+	    ") x GROUP BY x.d, x.peer_addr ORDER BY sum(x.n) DESC, x.peer_addr, x.d DESC");
 
 	if (!st)
 		return -1;

@@ -265,6 +265,8 @@ static void rollup_flow(struct store *s, int64_t id, const struct flow_record *r
 	    .ts_end = (double)r->ts_end_us / 1e6,
 	    .bytes = (int64_t)r->orig_bytes + (int64_t)r->resp_bytes,
 	    .unchecked = verdict_unchecked_str(v) != NULL,
+	    .direction = flow_dir_str((enum flow_dir)r->direction),
+	    .resp_port = r->resp_port,
 	};
 
 	rollup_add(s->rollup, old, &row);

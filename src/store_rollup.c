@@ -6,10 +6,10 @@
  * a flow: what `query coverage` reads instead of every flow row (distinct
  * peers do not add up across hours, so they are kept by peer, but per day,
  * so a busy host's thousands of peers make one row a day each, not one an
- * hour). The store adds each row it writes to a small in-memory table of
- * deltas (open addressing, bounded: written out early when full) and
- * upserts them just before the batch commits: one statement per group, not
- * per flow.
+ * hour); flow_peer_ports, per day, run, peer, direction, service port and
+ * verdict, the flows (the report's peer map). The store adds each row it writes to a small
+ * in-memory table of deltas (open addressing, bounded: written out early when full) and upserts
+ * them just before the batch commits: one statement per group, not per flow.
  *
  * A checkpoint row that is replaced must not count twice: its stored values
  * are read first and subtracted. Counts and bytes subtract exactly; first
@@ -34,26 +34,29 @@
 #include "store_rollup.h"
 
 /* ---- things you may reasonably want to change ---- */
-#define ROLLUP_SLOTS 1024 /* delta table size (power of two) */
-#define ROLLUP_FILL  768  /* deltas held before they are written early */
+#define ROLLUP_SLOTS 2048 /* delta table size (power of two) */
+#define ROLLUP_FILL  1536 /* deltas held before they are written early */
 
 /* ---- types ---- */
 
 /* One group's pending change: kind GROUP_FLOWS (flow_rollup: bucket is the
- * hour, peer "") or GROUP_PEER (flow_peers: bucket is the day). */
-enum { GROUP_FLOWS, GROUP_PEER };
+ * hour, peer ""), GROUP_PEER (flow_peers: bucket is the day) or GROUP_PORTS
+ * (flow_peer_ports: bucket is the day, rule "", keyed also by direction
+ * and port). */
+enum { GROUP_FLOWS, GROUP_PEER, GROUP_PORTS };
 
 struct delta {
-	int used, kind, recompute;
+	int used, kind, recompute, port;
 	int64_t bucket, run_id, flows, expected, unchecked, bytes, hours;
 	double t0, t1;
-	char rule_id[64], peer[ADDR_STRLEN], verdict[32];
+	char rule_id[64], peer[ADDR_STRLEN], verdict[32], dir[8];
 };
 
 struct rollup {
 	sqlite3 *db;
 	sqlite3_stmt *upsert, *old_row, *fix_times, *drop_empty;
 	sqlite3_stmt *peer_upsert, *peer_fix, *peer_drop;
+	sqlite3_stmt *ports_upsert, *ports_drop;
 	int ok; /* the roll-up is in step with flows in this transaction */
 	int used;
 	struct delta slot[ROLLUP_SLOTS];
@@ -86,12 +89,15 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 }
 
 /* The slot of group (kind, bucket) of row, found or claimed; the peer is
- * part of the key of GROUP_PEER only. NULL when the table is full. */
+ * part of the key of GROUP_PEER and GROUP_PORTS, the direction and port of
+ * GROUP_PORTS, the rule of the others. NULL when the table is full. */
 static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int kind,
                              int64_t bucket)
 {
-	const char *rule = nz(row->rule_id), *verdict = nz(row->verdict);
-	const char *peer = kind == GROUP_PEER ? nz(row->peer) : "";
+	const char *rule = kind != GROUP_PORTS ? nz(row->rule_id) : "", *verdict = nz(row->verdict);
+	const char *peer = kind != GROUP_FLOWS ? nz(row->peer) : "";
+	const char *dir = kind == GROUP_PORTS ? nz(row->direction) : "";
+	int port = kind == GROUP_PORTS ? row->resp_port : 0;
 	uint64_t h = 1469598103934665603ULL;
 
 	h = fnv(h, &kind, sizeof(kind));
@@ -100,6 +106,8 @@ static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int
 	h = fnv(h, rule, strlen(rule));
 	h = fnv(h, peer, strlen(peer));
 	h = fnv(h, verdict, strlen(verdict));
+	h = fnv(h, dir, strlen(dir));
+	h = fnv(h, &port, sizeof(port));
 	for (size_t i = 0; i < ROLLUP_SLOTS; i++) {
 		struct delta *d = &r->slot[(h + i) & (ROLLUP_SLOTS - 1)];
 		if (!d->used) {
@@ -113,21 +121,33 @@ static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int
 			snprintf(d->rule_id, sizeof(d->rule_id), "%s", rule);
 			snprintf(d->peer, sizeof(d->peer), "%s", peer);
 			snprintf(d->verdict, sizeof(d->verdict), "%s", verdict);
+			snprintf(d->dir, sizeof(d->dir), "%s", dir);
+			d->port = port;
 			r->used++;
 			return d;
 		}
 		if (d->kind == kind && d->bucket == bucket && d->run_id == row->run_id &&
 		    !strcmp(d->rule_id, rule) && !strcmp(d->peer, peer) &&
-		    !strcmp(d->verdict, verdict))
+		    !strcmp(d->verdict, verdict) && !strcmp(d->dir, dir) && d->port == port)
 			return d;
 	}
 	return NULL;
 }
 
 /* Bind a group's key: ?1 bucket (hour or day), ?2 rule_id, ?3 run_id,
- * ?4 verdict, and ?5 peer_addr for flow_peers. */
+ * ?4 verdict, and ?5 peer_addr for flow_peers; for flow_peer_ports ?1 day,
+ * ?2 run_id, ?3 peer_addr, ?4 direction, ?5 resp_port, ?7 verdict. */
 static void bind_key(sqlite3_stmt *st, const struct delta *d)
 {
+	if (d->kind == GROUP_PORTS) {
+		sqlite3_bind_int64(st, 1, d->bucket);
+		sqlite3_bind_int64(st, 2, d->run_id);
+		sqlite3_bind_text(st, 3, d->peer, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, d->dir, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, d->port);
+		sqlite3_bind_text(st, 7, d->verdict, -1, SQLITE_STATIC);
+		return;
+	}
 	sqlite3_bind_int64(st, 1, d->bucket);
 	sqlite3_bind_text(st, 2, d->rule_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, d->run_id);
@@ -171,6 +191,13 @@ static void bind_flows_of(sqlite3_stmt *st, const struct delta *d, double span)
  * Returns 0 or -1. */
 static int write_delta(struct rollup *r, const struct delta *d)
 {
+	if (d->kind == GROUP_PORTS) {
+		bind_key(r->ports_upsert, d);
+		sqlite3_bind_int64(r->ports_upsert, 6, d->flows);
+		if (step_done(r->ports_upsert) < 0)
+			return -1;
+		return step_if(d->flows < 0, r->ports_drop, d);
+	}
 	if (d->kind == GROUP_PEER) {
 		bind_key(r->peer_upsert, d);
 		sqlite3_bind_int64(r->peer_upsert, 6, d->hours);
@@ -247,6 +274,10 @@ static int add_row(struct rollup *r, const struct rollup_row *row, int sign, int
 		d->t1 = fmax(d->t1, row->ts_end);
 	}
 	d->recompute |= recompute;
+	d = slot_or_write(r, row, GROUP_PORTS, day); /* counts subtract exactly */
+	if (!d)
+		return -1;
+	d->flows += sign;
 	if (sign < 0 && !recompute)
 		return 0; /* the row that replaces it sets the same peer bit */
 	p = slot_or_write(r, row, GROUP_PEER, day);
@@ -276,7 +307,8 @@ static int is_current(sqlite3 *db, int *cur)
 	*cur = 0;
 	if (sqlite3_prepare_v2(db,
 	                       "SELECT count(*) FROM rollup_state WHERE id = 1"
-	                       " AND flows_max_id IS (SELECT max(id) FROM flows)",
+	                       " AND flows_max_id IS (SELECT max(id) FROM flows)"
+	                       " AND flows_max_id IS (SELECT flows_max_id FROM peer_ports_state)",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_step(st);
@@ -310,7 +342,10 @@ static void give_up(struct rollup *r)
 {
 	rollup_discard(r);
 	r->ok = 0;
-	sqlite3_exec(r->db, "UPDATE rollup_state SET flows_max_id = -1", NULL, NULL, NULL);
+	sqlite3_exec(r->db,
+	             "UPDATE rollup_state SET flows_max_id = -1;"
+	             " UPDATE peer_ports_state SET flows_max_id = -1",
+	             NULL, NULL, NULL);
 }
 
 /* ---- API ---- */
@@ -331,7 +366,15 @@ struct rollup *rollup_new(sqlite3 *db)
 	     " ts_last = max(ts_last, excluded.ts_last)"},
 	    {offsetof(struct rollup, old_row),
 	     "SELECT run_id, rule_id, peer_addr, verdict, ts_start, ts_end,"
-	     " orig_bytes + resp_bytes, unchecked IS NOT NULL FROM flows WHERE id = ?1"},
+	     " orig_bytes + resp_bytes, unchecked IS NOT NULL, direction, resp_port"
+	     " FROM flows WHERE id = ?1"},
+	    {offsetof(struct rollup, ports_upsert),
+	     "INSERT INTO flow_peer_ports (day, run_id, peer_addr, direction, resp_port, verdict,"
+	     " flows) VALUES (?1,?2,?3,?4,?5,?7,?6) ON CONFLICT (day, run_id, peer_addr,"
+	     " direction, resp_port, verdict) DO UPDATE SET flows = flows + excluded.flows"},
+	    {offsetof(struct rollup, ports_drop),
+	     "DELETE FROM flow_peer_ports WHERE day = ?1 AND run_id = ?2 AND peer_addr = ?3"
+	     " AND direction = ?4 AND resp_port = ?5 AND verdict = ?7 AND flows <= 0"},
 	    {offsetof(struct rollup, drop_empty),
 	     "DELETE FROM flow_rollup WHERE hour = ?1 AND rule_id = ?2 AND run_id = ?3"
 	     " AND verdict = ?4 AND flows <= 0"},
@@ -384,6 +427,8 @@ void rollup_free(struct rollup *r)
 	sqlite3_finalize(r->peer_upsert);
 	sqlite3_finalize(r->peer_fix);
 	sqlite3_finalize(r->peer_drop);
+	sqlite3_finalize(r->ports_upsert);
+	sqlite3_finalize(r->ports_drop);
 	free(r);
 }
 
@@ -417,6 +462,10 @@ int rollup_read_old(struct rollup *r, int64_t id, struct rollup_old *old)
 		old->row.ts_end = sqlite3_column_double(st, 5);
 		old->row.bytes = sqlite3_column_int64(st, 6);
 		old->row.unchecked = sqlite3_column_int(st, 7);
+		snprintf(old->direction, sizeof(old->direction), "%s",
+		         nz((const char *)sqlite3_column_text(st, 8)));
+		old->row.direction = old->direction;
+		old->row.resp_port = sqlite3_column_int(st, 9);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -448,7 +497,8 @@ void rollup_flush(struct rollup *r)
 	if (write_deltas(r) < 0 ||
 	    sqlite3_exec(r->db,
 	                 "UPDATE rollup_state SET flows_max_id = (SELECT max(id) FROM flows)"
-	                 " WHERE id = 1",
+	                 " WHERE id = 1; INSERT OR REPLACE INTO peer_ports_state (id,"
+	                 " flows_max_id) SELECT 1, flows_max_id FROM rollup_state WHERE id = 1",
 	                 NULL, NULL, NULL) != SQLITE_OK)
 		give_up(r);
 }
@@ -473,7 +523,7 @@ int rollup_rebuild_if_stale(sqlite3 *db)
 	/* day and bit as store_day(): h = day * 24 + bit, 0 <= bit < 24 */
 	return sqlite3_exec(
 	           db,
-	           "DELETE FROM flow_rollup; DELETE FROM flow_peers;"
+	           "DELETE FROM flow_rollup; DELETE FROM flow_peers; DELETE FROM flow_peer_ports;"
 	           " INSERT INTO flow_rollup (hour, rule_id, run_id, verdict, flows, expected,"
 	           " unchecked, bytes, ts_first, ts_last)"
 	           " SELECT sm_hour(ts_start), ifnull(rule_id, ''), run_id, ifnull(verdict, ''),"
@@ -486,7 +536,14 @@ int rollup_rebuild_if_stale(sqlite3 *db)
 	           " FROM (SELECT sm_hour(ts_start) AS h, ifnull(rule_id, '') AS r, run_id,"
 	           " peer_addr, ifnull(verdict, '') AS v FROM flows))"
 	           " GROUP BY 1, 2, 3, 4, 5;"
+	           " INSERT INTO flow_peer_ports (day, run_id, peer_addr, direction, resp_port,"
+	           " verdict, flows) SELECT (h - (h % 24 + 24) % 24) / 24, run_id, peer_addr,"
+	           " direction, resp_port, v, count(*) FROM (SELECT sm_hour(ts_start) AS h, run_id,"
+	           " peer_addr, direction, resp_port, ifnull(verdict, '') AS v FROM flows)"
+	           " GROUP BY 1, 2, 3, 4, 5, 6;"
 	           " INSERT OR REPLACE INTO rollup_state (id, flows_max_id)"
+	           " VALUES (1, (SELECT max(id) FROM flows));"
+	           " INSERT OR REPLACE INTO peer_ports_state (id, flows_max_id)"
 	           " VALUES (1, (SELECT max(id) FROM flows));",
 	           NULL, NULL, NULL) == SQLITE_OK
 	           ? 0

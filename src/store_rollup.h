@@ -1,5 +1,6 @@
 /* store_rollup.h: the per-hour flow roll-up the store keeps beside flows
- * (table flow_rollup, db/schema.sql), for `query coverage`. Private to src/.
+ * (tables flow_rollup, flow_peers and flow_peer_ports, db/schema.sql), for
+ * `query coverage` and `report`. Private to src/.
  *
  * Ownership: a struct rollup belongs to one store and uses its connection;
  * every call runs inside the store's open transaction, so the roll-up and
@@ -17,7 +18,8 @@
 /* What one flow row adds to the roll-up (strings borrowed; NULL = none). */
 struct rollup_row {
 	int64_t run_id;
-	const char *rule_id, *peer, *verdict;
+	const char *rule_id, *peer, *verdict, *direction;
+	int resp_port;
 	double ts_start, ts_end;
 	int64_t bytes; /* orig_bytes + resp_bytes */
 	int unchecked; /* flows.unchecked is set */
@@ -27,7 +29,7 @@ struct rollup_row {
  * its strings copied. */
 struct rollup_old {
 	struct rollup_row row;
-	char rule_id[64], peer[ADDR_STRLEN], verdict[32];
+	char rule_id[64], peer[ADDR_STRLEN], verdict[32], direction[8];
 };
 
 struct rollup;

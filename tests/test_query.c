@@ -1185,72 +1185,6 @@ Test(query, several_databases_bad_ones_are_named)
 
 /* ---- the per-hour roll-up (flow_rollup) ---- */
 
-/* Append to db, as run 3 of `live`, flows over three days for rules the
- * shipped matrix has: each written at a checkpoint first, then replaced by
- * its final row (some in the same batch, some moving to another verdict or
- * rule-less), so the roll-up must count each once. */
-static void add_checkpointed_flows(const char *db, double t0)
-{
-	static const char *const rules[] = {"https-in", "http-in", "xmpp-in", NULL};
-	struct store_run run = {.mode = "live", .source = "lo", .hosts = "127.0.0.10"};
-	struct store *s;
-	char err[256];
-	int64_t id;
-
-	s = store_open(db, err, sizeof(err));
-	cr_assert_not_null(s, "%s", err);
-	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
-	for (int i = 0; i < 120; i++) {
-		struct flow_record r;
-		struct rule ru;
-		struct verdict_result v;
-		uint8_t a[4] = {127, 0, 0, (uint8_t)(50 + i % 7)}, b[4] = {127, 0, 0, 10};
-
-		memset(&r, 0, sizeof(r));
-		memset(&ru, 0, sizeof(ru));
-		memset(&v, 0, sizeof(v));
-		addr_set4(&r.orig, a);
-		addr_set4(&r.resp, b);
-		r.proto = 6;
-		r.orig_port = (uint16_t)(30000 + i);
-		r.resp_port = 443;
-		r.direction = DIR_IN;
-		r.ts_start_us = (uint64_t)((t0 + i * 1799.75) * 1e6); /* 2.5 days */
-		r.ts_end_us = r.ts_start_us + 60000000;
-		r.orig_bytes = (uint64_t)(100 + i);
-		r.resp_bytes = 1000;
-		snprintf(r.uid, sizeof(r.uid), "Ck%d", i);
-		r.end_reason = END_CHECKPOINT;
-		snprintf(ru.id, sizeof(ru.id), "%s", rules[i % 3]);
-		v.rule = &ru;
-		v.kind = VERDICT_EXPECTED;
-		v.peer_unchecked = i % 4 == 2; /* flows.unchecked 'peer' */
-		cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
-		if (i % 4 == 0)
-			cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
-		r.end_reason = END_CLOSED;
-		r.ts_end_us += (uint64_t)(i % 5) * 600000000;
-		r.resp_bytes += 500;
-		if (i % 6 == 1)
-			v.kind = VERDICT_PROTOCOL_MISMATCH;
-		if (i % 10 == 9)
-			v.rule = NULL, v.kind = VERDICT_UNEXPECTED_PORT;
-		cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
-	}
-	store_close(s);
-}
-
-/* "YYYY-MM-DDTHH:MM:SS" of epoch t (UTC). */
-static const char *iso(double t, char *buf, size_t len)
-{
-	time_t secs = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	return buf;
-}
-
 /* The same questions on db (its roll-up current) and on a copy whose
  * roll-up is marked stale (so query reads flows, as before the roll-up)
  * print the same bytes: coverage, runs and anomalies, windows cut inside
@@ -1285,9 +1219,9 @@ static void same_with_and_without_rollup(const char *db, double t0)
 	};
 	int n = 0;
 
-	iso(t0 + 5000.5, w[0], sizeof(w[0]));                                  /* inside an hour */
-	iso(t0 + 90000.25, w[1], sizeof(w[1]));                                /* a day later */
-	iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
+	tu_iso(t0 + 5000.5, w[0], sizeof(w[0]));   /* inside an hour */
+	tu_iso(t0 + 90000.25, w[1], sizeof(w[1])); /* a day later */
+	tu_iso((double)((long long)t0 / 3600 * 3600 + 7200), w[2], sizeof(w[2])); /* on an hour */
 	snprintf(stale, sizeof(stale), "%s.stale", db);
 	cr_assert_eq(tu_run(out, sizeof(out),
 	                    "cp %s %s && sqlite3 %s 'UPDATE rollup_state SET"
@@ -1335,7 +1269,7 @@ Test(query, coverage_from_the_rollup_equals_coverage_over_flows)
 	read_into(db, "pcaps/demo.pcap pcaps/mismatch.pcap");
 	read_into(db, "pcaps/vlan.pcap pcaps/ipv6.pcap pcaps/midstream.pcap");
 	t0 = (double)tu_q1(db, "SELECT CAST(min(ts_start) AS INTEGER) FROM flows");
-	add_checkpointed_flows(db, t0 - 3 * 86400);
+	tu_add_checkpointed_flows(db, t0 - 3 * 86400);
 	cr_assert_eq(tu_q1(db, "SELECT count(*) FROM flows WHERE run_id = 3"), 120,
 	             "one row per checkpointed flow");
 	cr_assert_eq(tu_q1(db, TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");

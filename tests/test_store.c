@@ -324,6 +324,51 @@ Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 	cr_assert_neq(q1(TU_ROLLUP_DIFF), 0);
 	reopen();
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after the edit");
+	/* flow_rollup counts unchecked flows: an edit of unchecked marks it stale too */
+	exec_raw("UPDATE flows SET unchecked = 'peer' WHERE id % 3 = 0");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), -1);
+	reopen();
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after editing unchecked");
+}
+
+/* The peer map's roll-up (flow_peer_ports) is built for a database whose
+ * roll-up an smaudit before it kept (the table missing, or there and left
+ * behind by such an smaudit writing since); editing a flow's direction or
+ * port by hand marks it stale. Each time the next open rebuilds it. */
+Test(store, flow_peer_ports_is_built_for_an_older_rollup_and_rebuilt_after_an_edit)
+{
+	int64_t id;
+	struct store *s = open_with_run(&id);
+
+	for (int i = 0; i < 40; i++) {
+		struct flow_record r = sample((uint16_t)(20000 + i));
+		r.ts_start_us += (uint64_t)i * 3000000000ULL; /* 50 min apart: 33 hours */
+		r.resp_port = (uint16_t)(i % 3 ? 443 : 5222);
+		put(s, id, &r, i % 3 ? "https-in" : "xmpp-in",
+		    i % 4 ? VERDICT_EXPECTED : VERDICT_UNEXPECTED_DIRECTION);
+	}
+	store_close(s);
+	cr_assert_gt(q1("SELECT count(*) FROM flow_peer_ports"), 3, "days x ports x verdicts");
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0);
+	/* as the smaudit before flow_peer_ports left it */
+	exec_raw("DROP TABLE flow_peer_ports; DROP TABLE peer_ports_state;"
+	         " DROP TRIGGER flows_ports_stale_delete; DROP TRIGGER flows_ports_stale_update");
+	reopen();
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "built from the flows already there");
+	/* that smaudit wrote a flow since: rollup_state stamped, peer_ports_state not */
+	exec_raw("INSERT INTO flows (run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port,"
+	         " resp_addr, resp_port, direction, peer_addr, orig_pkts, orig_ip_bytes,"
+	         " orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, end_reason)"
+	         " SELECT run_id, 'Cx', ts_start, ts_end, proto, orig_addr, 1, resp_addr, 8443,"
+	         " direction, peer_addr, 1, 1, 1, 1, 1, 1, 'closed' FROM flows LIMIT 1;"
+	         " UPDATE rollup_state SET flows_max_id = (SELECT max(id) FROM flows)");
+	cr_assert_neq(q1(TU_ROLLUP_DIFF), 0);
+	reopen();
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt: it was behind");
+	exec_raw("UPDATE flows SET resp_port = 8080 WHERE id % 5 = 0");
+	cr_assert_eq(q1("SELECT flows_max_id FROM peer_ports_state"), -1);
+	reopen();
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "rebuilt after the edit");
 }
 
 /* A roll-up write that fails (here a trigger refuses new flow_peers rows)

@@ -109,8 +109,19 @@ int64_t query_run(struct sqlite3 *db, enum query_kind kind, const struct query_f
                   enum query_format fmt, FILE *out, char *err, size_t errlen);
 
 /* Which filters query_prepare_sql appends: conditions on flows aliased f,
- * or the run window on runs aliased r. */
-enum query_scope { QUERY_SCOPE_FLOWS, QUERY_SCOPE_RUNS };
+ * or the run window on runs aliased r; or (QUERY_SCOPE_GROUPS) a whole
+ * SELECT of the flows the filters take, summed in groups, with the columns
+ * run_id, rule_id ('' for none), verdict ('' for none), t (a start time:
+ * the group's hour or the flow's ts_start), n (flows), e (expected), uc
+ * (unchecked), b (bytes), t0 (first start), t1 (last end): from the flow
+ * roll-up for whole hours when it is current and no filter it cannot
+ * answer (peer, port, proto, app) is given, else one group per flow; head
+ * ends with "(" and tail starts with ")". QUERY_SCOPE_PEERS likewise, with
+ * the columns d (1: the peer connects in or is local, 0: out), peer_addr,
+ * n (flows), verdict ('' for none), port (resp_port): from the peer map
+ * roll-up (flow_peer_ports) for whole days, unless a rule, protocol or app
+ * is asked for. */
+enum query_scope { QUERY_SCOPE_FLOWS, QUERY_SCOPE_RUNS, QUERY_SCOPE_GROUPS, QUERY_SCOPE_PEERS };
 
 /* Prepare head + the filter conditions of scope (each " AND ...", values
  * bound) + tail, for other read-only outputs (the report). head is constant

@@ -5,7 +5,8 @@
  * one, or a file that is not an smaudit database, is refused. Flows are
  * written with one prepared statement, many rows per transaction, in WAL
  * mode with synchronous=NORMAL. Each batch also updates a per-hour roll-up
- * of the flows (flow_rollup, flow_peers: for `query coverage`) in the same transaction. */
+ * of the flows (flow_rollup, flow_peers: for `query coverage`; flow_peer_ports: for the
+ * report's peer map) in the same transaction. */
 #ifndef SMAUDIT_STORE_H
 #define SMAUDIT_STORE_H
 

@@ -77,9 +77,11 @@ EOF
 	     "$(du -h "$DB" | cut -f1) at $DB"
 fi
 
-if [ "$(sqlite3 "$DB" "SELECT count(*) FROM sqlite_master WHERE name = 'rollup_state'")" = 1 ] &&
+if [ "$(sqlite3 "$DB" "SELECT count(*) FROM sqlite_master
+                       WHERE name IN ('rollup_state', 'peer_ports_state')")" = 2 ] &&
    [ "$(sqlite3 "$DB" "SELECT count(*) FROM rollup_state WHERE flows_max_id IS
-                       (SELECT max(id) FROM flows)")" = 1 ]; then
+                       (SELECT max(id) FROM flows) AND flows_max_id IS
+                       (SELECT flows_max_id FROM peer_ports_state)")" = 1 ]; then
 	echo "roll-up: current"
 else
 	# the migration a `read` or `live` does on an older database (once)
@@ -92,7 +94,8 @@ fi
 rows=$(sqlite3 "$DB" "SELECT count(*) FROM flows")
 anom=$(sqlite3 "$DB" "SELECT count(*) FROM flows WHERE verdict <> 'expected'")
 groups=$(sqlite3 "$DB" "SELECT (SELECT count(*) FROM flow_rollup) || ' + ' || (SELECT count(*) FROM flow_peers)" 2>/dev/null || echo 0)
-echo "database: $rows flows, $anom anomalies, $groups roll-up rows (flow_rollup + flow_peers)"
+ports=$(sqlite3 "$DB" "SELECT count(*) FROM flow_peer_ports" 2>/dev/null || echo 0)
+echo "database: $rows flows, $anom anomalies, $groups roll-up rows (flow_rollup + flow_peers), $ports flow_peer_ports rows"
 
 # stats MS...: best, worst and median ($best $worst $med) of the times.
 stats() {
