@@ -9,8 +9,9 @@
 #include "cli_common.h"
 #include "smaudit/dpi.h"
 
-/* The option lists' arrays, freed at exit (they hold argv strings, which
- * live as long as the process); a list is one entry, updated as it grows. */
+/* The option lists' arrays (they hold argv strings, which live as long as
+ * the process) and the paths cli_site_pin resolved, freed at exit; a list
+ * is one entry, updated as it grows. */
 static void **lists;
 static size_t nlists;
 
@@ -275,19 +276,27 @@ void cli_catch_signals(void (*handler)(int), int service)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* realpath of path, kept (and freed at exit) with the option lists; path
+ * itself when it does not resolve or memory is short. */
+static const char *pinned(const char *path)
+{
+	char *abs = realpath(path, NULL);
+
+	if (!abs)
+		return path;
+	if (keep_list(NULL, abs) < 0) {
+		free(abs);
+		return path;
+	}
+	return abs;
+}
+
 void cli_site_pin(struct cli_site *s)
 {
 	const char *rules = s->rules ? s->rules : rules_default_path();
-	char *abs;
 
-	if (rules) {
-		abs = realpath(rules, NULL);
-		if (abs)
-			s->rules = abs; /* kept for the life of the process */
-	}
-	for (size_t i = 0; i < s->nsites; i++) {
-		abs = realpath(s->sites[i], NULL);
-		if (abs)
-			s->sites[i] = abs;
-	}
+	if (rules)
+		s->rules = pinned(rules);
+	for (size_t i = 0; i < s->nsites; i++)
+		s->sites[i] = pinned(s->sites[i]);
 }
