@@ -26,24 +26,6 @@ static void teardown(void)
 
 TestSuite(record, .init = setup, .fini = teardown);
 
-static struct flow_record base(uint16_t sport)
-{
-	struct flow_record r;
-	uint8_t a[4] = {127, 0, 0, 50}, b[4] = {127, 0, 0, 10};
-
-	memset(&r, 0, sizeof(r));
-	addr_set4(&r.orig, a);
-	addr_set4(&r.resp, b);
-	r.proto = 6;
-	r.orig_port = sport;
-	r.resp_port = 443;
-	r.direction = DIR_IN;
-	r.end_reason = END_CLOSED;
-	r.app.confidence = APP_CONF_DPI;
-	snprintf(r.uid, sizeof(r.uid), "C%u", sport);
-	return r;
-}
-
 /* Text of column col of the flow with uid, or "" (static buffer). */
 static const char *col_of(const char *col, const char *uid)
 {
@@ -78,26 +60,26 @@ Test(record, every_stored_name_is_accepted_by_the_schema_and_read_back)
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
 	for (int d = DIR_IN; d <= DIR_MAX; d++, n++) {
-		r[n] = base((uint16_t)(40000 + n));
+		r[n] = tu_sample_flow((uint16_t)(40000 + n));
 		r[n].direction = (uint8_t)d;
 		want_col[n] = "direction", want[n] = flow_dir_str((enum flow_dir)d);
 	}
 	for (int e = END_NONE + 1; e <= END_MAX; e++, n++) {
-		r[n] = base((uint16_t)(40000 + n));
+		r[n] = tu_sample_flow((uint16_t)(40000 + n));
 		r[n].end_reason = (uint8_t)e;
 		want_col[n] = "end_reason", want[n] = flow_end_str((enum flow_end)e);
 	}
 	for (int c = APP_CONF_NONE; c <= APP_CONF_MAX; c++, n++) {
-		r[n] = base((uint16_t)(40000 + n));
+		r[n] = tu_sample_flow((uint16_t)(40000 + n));
 		r[n].app.confidence = (uint8_t)c;
 		want_col[n] = "app_confidence", want[n] = app_conf_str((enum app_conf)c);
 	}
 	for (int k = VERDICT_NONE + 1; k <= VERDICT_MAX; k++, n++) {
-		r[n] = base((uint16_t)(40000 + n));
+		r[n] = tu_sample_flow((uint16_t)(40000 + n));
 		want_col[n] = "verdict", want[n] = verdict_str((enum verdict_kind)k);
 	}
 	for (unsigned u = 1; u <= UNCHECKED_MAX; u++, n++) {
-		r[n] = base((uint16_t)(40000 + n));
+		r[n] = tu_sample_flow((uint16_t)(40000 + n));
 		want_col[n] = "unchecked", want[n] = unchecked_str(u);
 	}
 	cr_assert_eq(n, 3 + 6 + 4 + 5 + 3);

@@ -33,34 +33,6 @@ static void exec_raw(const char *sql)
 	sqlite3_close(db);
 }
 
-static struct flow_record sample(uint16_t sport)
-{
-	struct flow_record r;
-	uint8_t a[4] = {127, 0, 0, 50}, b[4] = {127, 0, 0, 10};
-
-	memset(&r, 0, sizeof(r));
-	addr_set4(&r.orig, a);
-	addr_set4(&r.resp, b);
-	r.proto = 6;
-	r.orig_port = sport;
-	r.resp_port = 443;
-	r.direction = DIR_IN;
-	r.ts_start_us = 1793491200123456ULL;
-	r.ts_end_us = 1793491201123456ULL;
-	r.orig_pkts = 5;
-	r.orig_ip_bytes = 300;
-	r.resp_pkts = 4;
-	r.resp_ip_bytes = 900;
-	strcpy(r.conn_state, "SF");
-	strcpy(r.history, "ShADadFf");
-	strcpy(r.uid, "Cabc");
-	r.end_reason = END_CLOSED;
-	strcpy(r.app.proto, "TLS");
-	r.app.confidence = APP_CONF_DPI;
-	strcpy(r.app.server_name, "sm.example.com");
-	return r;
-}
-
 TestSuite(store, .init = setup, .fini = teardown);
 
 Test(store, creates_schema_in_wal_mode_and_stores_a_run)
@@ -74,7 +46,7 @@ Test(store, creates_schema_in_wal_mode_and_stores_a_run)
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
 	for (uint16_t p = 0; p < 2500; p++) { /* more than one batch */
-		r = sample((uint16_t)(40000 + p));
+		r = tu_sample_flow((uint16_t)(40000 + p));
 		cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
 	}
 	run.packets = 22500;
@@ -112,11 +84,11 @@ Test(store, a_second_run_appends)
 	char err[256];
 	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "h"};
 	int64_t id1, id2;
-	struct flow_record r = sample(40000);
+	struct flow_record r = tu_sample_flow(40000);
 
 	for (int k = 0; k < 2; k++) {
 		struct store *s = store_open(path, err, sizeof(err));
-		r = sample(40000); /* each run has its own records */
+		r = tu_sample_flow(40000); /* each run has its own records */
 		cr_assert_not_null(s, "%s", err);
 		cr_assert_eq(store_run_begin(s, &run, NULL, k ? &id2 : &id1, err, sizeof(err)), 0);
 		cr_assert_eq(store_flow(s, k ? id2 : id1, &r, NULL, err, sizeof(err)), 0);
@@ -134,7 +106,7 @@ Test(store, unfinished_run_keeps_flows_committed_before_close)
 	struct store *s = store_open(path, err, sizeof(err));
 	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "h"};
 	int64_t id;
-	struct flow_record r = sample(40000);
+	struct flow_record r = tu_sample_flow(40000);
 
 	cr_assert_not_null(s);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
@@ -150,7 +122,7 @@ Test(store, a_checkpointed_flow_is_replaced_not_duplicated)
 	struct store *s = store_open(path, err, sizeof(err));
 	struct store_run run = {.mode = "live", .source = "lo", .hosts = "h"};
 	int64_t id, row;
-	struct flow_record r = sample(40000);
+	struct flow_record r = tu_sample_flow(40000);
 
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
@@ -179,7 +151,7 @@ Test(store, committed_counts_rows_added_and_committed_once)
 	struct store *s = store_open(path, err, sizeof(err));
 	struct store_run run = {.mode = "live", .source = "lo", .hosts = "h"};
 	int64_t id;
-	struct flow_record a = sample(40000), b = sample(40001);
+	struct flow_record a = tu_sample_flow(40000), b = tu_sample_flow(40001);
 
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0);
@@ -238,7 +210,8 @@ static void put(struct store *s, int64_t run, struct flow_record *r, const char 
 Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 {
 	char err[256];
-	struct flow_record a = sample(40000), b = sample(40001), c = sample(40002), d;
+	struct flow_record a = tu_sample_flow(40000), b = tu_sample_flow(40001),
+	                   c = tu_sample_flow(40002), d;
 	int64_t id;
 	struct store *s = open_with_run(&id);
 
@@ -263,7 +236,7 @@ Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 	/* e: the only flow of its peer; its final row moves to another verdict,
 	 * so the peer's row under the old verdict goes */
 	{
-		struct flow_record e = sample(40004);
+		struct flow_record e = tu_sample_flow(40004);
 		uint8_t o[4] = {127, 0, 0, 77};
 		addr_set4(&e.orig, o);
 		e.end_reason = END_CHECKPOINT;
@@ -273,7 +246,7 @@ Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 		put(s, id, &e, "http-in", VERDICT_UNEXPECTED_PEER);
 	}
 	/* d: checkpoint and final row in one batch; no verdict at all */
-	d = sample(40003);
+	d = tu_sample_flow(40003);
 	d.ts_start_us = 1793491200000000ULL; /* exactly on an hour */
 	d.end_reason = END_CHECKPOINT;
 	cr_assert_eq(store_flow(s, id, &d, NULL, err, sizeof(err)), 0, "%s", err);
@@ -282,7 +255,7 @@ Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 	cr_assert_eq(store_flow(s, id, &d, NULL, err, sizeof(err)), 0, "%s", err);
 	/* more groups than the delta table holds: written before the commit */
 	for (int i = 0; i < 1000; i++) {
-		struct flow_record e = sample((uint16_t)(10000 + i));
+		struct flow_record e = tu_sample_flow((uint16_t)(10000 + i));
 		uint8_t o[4] = {127, 1, (uint8_t)(i >> 8), (uint8_t)i};
 		addr_set4(&e.orig, o);
 		e.ts_start_us += (uint64_t)(i % 3) * 3600000000ULL;
@@ -304,7 +277,7 @@ Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 	struct store *s = open_with_run(&id);
 
 	for (int i = 0; i < 50; i++) {
-		struct flow_record r = sample((uint16_t)(20000 + i));
+		struct flow_record r = tu_sample_flow((uint16_t)(20000 + i));
 		r.ts_start_us += (uint64_t)i * 600000000ULL; /* 10 min apart: 9 hours */
 		put(s, id, &r, i % 3 ? "https-in" : "xmpp-in",
 		    i % 4 ? VERDICT_EXPECTED : VERDICT_UNEXPECTED_DIRECTION);
@@ -341,7 +314,7 @@ Test(store, flow_peer_ports_is_built_for_an_older_rollup_and_rebuilt_after_an_ed
 	struct store *s = open_with_run(&id);
 
 	for (int i = 0; i < 40; i++) {
-		struct flow_record r = sample((uint16_t)(20000 + i));
+		struct flow_record r = tu_sample_flow((uint16_t)(20000 + i));
 		r.ts_start_us += (uint64_t)i * 3000000000ULL; /* 50 min apart: 33 hours */
 		r.resp_port = (uint16_t)(i % 3 ? 443 : 5222);
 		put(s, id, &r, i % 3 ? "https-in" : "xmpp-in",
@@ -381,7 +354,7 @@ Test(store, a_failing_rollup_loses_no_flow_and_is_rebuilt)
 	struct store *s = open_with_run(&id);
 
 	for (int i = 0; i < 10; i++) {
-		struct flow_record r = sample((uint16_t)(30000 + i));
+		struct flow_record r = tu_sample_flow((uint16_t)(30000 + i));
 		put(s, id, &r, "https-in", VERDICT_EXPECTED);
 	}
 	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
@@ -389,7 +362,7 @@ Test(store, a_failing_rollup_loses_no_flow_and_is_rebuilt)
 	exec_raw("CREATE TRIGGER no_peers BEFORE INSERT ON flow_peers"
 	         " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END");
 	for (int i = 0; i < 5; i++) {
-		struct flow_record r = sample((uint16_t)(31000 + i));
+		struct flow_record r = tu_sample_flow((uint16_t)(31000 + i));
 		uint8_t o[4] = {127, 0, 1, (uint8_t)i};
 		addr_set4(&r.orig, o);
 		put(s, id, &r, "https-in", VERDICT_EXPECTED);
@@ -503,7 +476,7 @@ Test(store, a_tunnelled_flow_and_the_runs_encapsulations_are_written_as_text)
 	char err[256];
 	struct store *s = store_open(path, err, sizeof(err));
 	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
-	struct flow_record r = sample(40000), plain = sample(40001);
+	struct flow_record r = tu_sample_flow(40000), plain = tu_sample_flow(40001);
 	uint8_t a[4] = {198, 51, 100, 1}, b[4] = {198, 51, 100, 2};
 	char text[128];
 	int64_t id;
@@ -613,7 +586,7 @@ Test(store, writes_community_id)
 	int64_t run;
 	struct store *s = store_open(path, err, sizeof(err));
 	struct store_run rr = {.mode = "read", .source = "x", .hosts = "h"};
-	struct flow_record r = sample(1122);
+	struct flow_record r = tu_sample_flow(1122);
 	uint8_t a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
 
 	cr_assert_not_null(s, "%s", err);
@@ -659,7 +632,7 @@ Test(store, a_flows_table_without_unchecked_gets_it_and_it_is_written)
 	struct store *s = store_open(path, err, sizeof(err));
 	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
 	struct verdict_result v = {.kind = VERDICT_EXPECTED, .peer_unchecked = 1};
-	struct flow_record r = sample(40000);
+	struct flow_record r = tu_sample_flow(40000);
 	int64_t id;
 
 	cr_assert_not_null(s, "%s", err);
@@ -669,10 +642,10 @@ Test(store, a_flows_table_without_unchecked_gets_it_and_it_is_written)
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
-	r = sample(40001);
+	r = tu_sample_flow(40001);
 	v.app_unchecked = 1;
 	cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
-	r = sample(40002);
+	r = tu_sample_flow(40002);
 	v.kind = VERDICT_UNEXPECTED_PEER; /* only expected flows carry it */
 	cr_assert_eq(store_flow(s, id, &r, &v, err, sizeof(err)), 0, "%s", err);
 	store_close(s);
@@ -751,7 +724,7 @@ Test(store, prune_deletes_old_flows_in_batches_and_runs_count_them)
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
 	for (uint16_t p = 0; p < 50; p++) { /* 30 old (ts 1000 + p), 20 new */
-		r = sample((uint16_t)(40000 + p));
+		r = tu_sample_flow((uint16_t)(40000 + p));
 		if (p < 30)
 			r.ts_start_us = (1000ull + p) * 1000000;
 		cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
@@ -799,7 +772,7 @@ Test(store, a_flows_table_without_missed_bytes_gets_it_and_it_is_written)
 	char err[256];
 	struct store *s = store_open(path, err, sizeof(err));
 	struct store_run run = {.mode = "read", .source = "a.pcap", .hosts = "127.0.0.10/32"};
-	struct flow_record r = sample(40000);
+	struct flow_record r = tu_sample_flow(40000);
 	int64_t id;
 
 	cr_assert_not_null(s, "%s", err);
@@ -813,7 +786,7 @@ Test(store, a_flows_table_without_missed_bytes_gets_it_and_it_is_written)
 	s = store_open(path, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_run_begin(s, &run, NULL, &id, err, sizeof(err)), 0, "%s", err);
-	r = sample(40001);
+	r = tu_sample_flow(40001);
 	r.missed_bytes = 63;
 	r.end_reason = END_CHECKPOINT;
 	cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);

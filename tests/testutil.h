@@ -225,4 +225,36 @@ static inline void tu_add_checkpointed_flows(const char *db, double t0)
 }
 #endif
 
+#ifdef SMAUDIT_RECORD_H
+/* A finished TLS flow 127.0.0.50:sport -> 127.0.0.10:443 (inbound, SF,
+ * closed), uid "C<sport>": the record the store and record suites write. */
+static inline struct flow_record tu_sample_flow(uint16_t sport)
+{
+	struct flow_record r;
+	uint8_t a[4] = {127, 0, 0, 50}, b[4] = {127, 0, 0, 10};
+
+	memset(&r, 0, sizeof(r));
+	addr_set4(&r.orig, a);
+	addr_set4(&r.resp, b);
+	r.proto = 6;
+	r.orig_port = sport;
+	r.resp_port = 443;
+	r.direction = DIR_IN;
+	r.ts_start_us = 1793491200123456ULL;
+	r.ts_end_us = 1793491201123456ULL;
+	r.orig_pkts = 5;
+	r.orig_ip_bytes = 300;
+	r.resp_pkts = 4;
+	r.resp_ip_bytes = 900;
+	strcpy(r.conn_state, "SF");
+	strcpy(r.history, "ShADadFf");
+	snprintf(r.uid, sizeof(r.uid), "C%u", sport);
+	r.end_reason = END_CLOSED;
+	strcpy(r.app.proto, "TLS");
+	r.app.confidence = APP_CONF_DPI;
+	strcpy(r.app.server_name, "sm.example.com");
+	return r;
+}
+#endif
+
 #endif
