@@ -416,6 +416,29 @@ static int capture_loop(struct run *run, struct live_state *st, char *err, size_
 	return 0;
 }
 
+/* After a clean stop, read what the kernel had already captured: a
+ * TPACKET_V3 block reaches us when full or when its timeout retires it, so
+ * the last packets before the signal may still wait there. Reads for a bit
+ * more than one block timeout (CAPTURE_BLOCK_TIMEOUT_MS), then stops even
+ * if traffic goes on: stopping loses no packet that came before it. */
+static void drain(struct run *run)
+{
+	double until = cli_now() + 3.0 * CAPTURE_BLOCK_TIMEOUT_MS / 1000.0;
+	int dlt = capture_datalink(live_cap);
+	const struct pcap_pkthdr *h;
+	const uint8_t *d;
+	char err[256];
+	int r;
+
+	while (cli_now() < until) {
+		r = capture_next(live_cap, &h, &d, err, sizeof(err));
+		if (r == 1)
+			run_packet(run, dlt, h, d);
+		else if (r == -1 || r == -3)
+			break; /* 0: the stop's own pcap_breakloop, -2: nothing yet */
+	}
+}
+
 /* -Z: hand the database files to user, then become user (groups, gid,
  * uid; a root process that sets its uid keeps no capabilities). Returns 0,
  * or -1 with err. */
@@ -530,6 +553,8 @@ int cli_live(int argc, char **argv)
 	failed = capture_loop(run, &st, cerr, sizeof(cerr)) < 0;
 	if (failed)
 		fprintf(stderr, "smaudit live: %s\n", cerr);
+	else
+		drain(run);
 	run_set_dropped(run, capture_dropped(live_cap));
 	rc = failed ? 3 : 0;
 	if (run_close(run, END_SHUTDOWN, failed ? "failed" : "complete", failed ? cerr : NULL, err,

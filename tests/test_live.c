@@ -201,7 +201,7 @@ Test(live, sigterm_ends_open_flows_and_commits)
 		cr_skip_test("live capture needs root");
 	start_live("--role cuic=127.0.0.22 --no-alerts");
 	connect_once(1526);
-	usleep(300000);
+	/* no pause: a clean stop still reads what the kernel captured before it */
 	cr_assert_eq(kill(live_pid, SIGTERM), 0);
 	st = live_wait();
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d: %s", st, live_stderr());
@@ -254,7 +254,6 @@ Test(live, long_lived_flows_are_checkpointed_and_alerts_come_at_once)
 	                "verdict='unexpected-peer'"),
 	             1, "the open flow is in the database while it lasts");
 	conn_close(&c);
-	usleep(300000);
 	cr_assert_eq(kill(live_pid, SIGTERM), 0);
 	st = live_wait();
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d: %s", st, live_stderr());
@@ -329,12 +328,16 @@ Test(live, eve_file_is_written_and_reopened_on_sighup)
 	snprintf(extra, sizeof(extra), "--role cuic=127.0.0.22 --no-alerts --eve %s", path);
 	start_live(extra);
 	connect_once(1526); /* unexpected-peer: an alert at once */
-	usleep(500000);
+	for (int i = 0; i < 200 && tu_run(NULL, 0, "grep -q '\"event_type\":\"alert\"' %s", path);
+	     i++) /* 10 s */
+		usleep(50000);
 	cr_assert_eq(rename(path, rotated), 0);
 	cr_assert_eq(kill(live_pid, SIGHUP), 0);
-	usleep(500000);
+	for (int i = 0; i < 200 && access(path, F_OK) != 0; i++) /* reopened: the file is back */
+		usleep(50000);
+	cr_assert_eq(access(path, F_OK), 0, "SIGHUP did not reopen %s: %s", path, live_stderr());
 	connect_once(7071); /* expected: a flow event only */
-	usleep(300000);
+	/* no pause: a clean stop still reads what the kernel captured before it */
 	cr_assert_eq(kill(live_pid, SIGTERM), 0);
 	st = live_wait();
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d: %s", st, live_stderr());
