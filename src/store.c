@@ -711,6 +711,29 @@ int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *r
 	return *run > 0;
 }
 
+int store_input_size_seen(struct store *s, int64_t id, uint64_t size, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* a size left NULL (no database of ours writes one) could be any size */
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT count(*) FROM (SELECT 1 FROM inputs i JOIN runs r ON "
+	                       "r.id = i.run_id WHERE (i.size = ?1 OR i.size IS NULL) AND "
+	                       "i.sha256 IS NOT NULL AND i.skipped IS NULL AND r.id != ?2 AND "
+	                       "r.status = 'complete' LIMIT 1)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_err(s, err, errlen, "database: looking up an input");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	int found = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return db_err(s, err, errlen, "database: looking up an input");
+	return found;
+}
+
 /* ---- run liveness ------------------------------------------------------ */
 
 /* Run one UPDATE of runs (sql, with ?1 = id and ?2 = now) plus the text

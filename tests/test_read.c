@@ -857,6 +857,76 @@ Test(read, a_file_given_twice_in_one_read_is_named_and_skip_seen_reads_it_once)
 	check_expected("demo");
 }
 
+/* A file libpcap stops reading far before its end (a record claiming
+ * 256 MiB after the demo's 488 packets, then 3 MiB more: past the read
+ * buffer) is still recorded with the whole file's hash and size: what
+ * libpcap left unread is hashed after the read. */
+Test(read, a_file_read_only_in_part_is_recorded_with_the_whole_files_hash)
+{
+	char bad[160], want[128], got[128], msg[200];
+	struct stat sb;
+	int rc;
+
+	snprintf(bad, sizeof(bad), "%s/cut.pcap", dir);
+	rc = tu_run(out, sizeof(out),
+	            "cp pcaps/demo.pcap %s && printf '\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\020"
+	            "\\0\\0\\0\\020' >> %s && head -c 3145728 /dev/urandom >> %s",
+	            bad, bad, bad);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(stat(bad, &sb), 0);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s %s", db, bad);
+	cr_assert_eq(rc, 2, "a damaged record exits 2: %d\n%s", rc, out);
+	snprintf(msg, sizeof(msg), "%s: packet 489: ", bad);
+	cr_assert(strstr(out, msg), "the damaged record is named: %s", out);
+	cr_assert_eq(q1("SELECT packets FROM inputs"), 488);
+	cr_assert_eq(q1("SELECT size FROM inputs"), sb.st_size);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs", got, sizeof(got)),
+	                 sha256sum(bad, want, sizeof(want)));
+}
+
+/* --skip-seen hashes up front the files that may have been read before:
+ * one of the same size as a file read earlier but other bytes is read
+ * (and recorded with its own hash), a copy is skipped, and a file of a
+ * size never read (hashed while read) is read and recorded right. */
+Test(read, skip_seen_tells_a_file_of_the_same_size_from_a_copy)
+{
+	char alt[160], copy[160], want[128], got[128];
+	struct stat sb;
+	int rc;
+
+	snprintf(alt, sizeof(alt), "%s/alt.pcap", dir);
+	snprintf(copy, sizeof(copy), "%s/copy.pcap", dir);
+	cr_assert_eq(stat("pcaps/demo.pcap", &sb), 0);
+	/* the last byte of the last packet's payload changed: same size */
+	rc = tu_run(out, sizeof(out),
+	            "cp pcaps/demo.pcap %s && cp pcaps/demo.pcap %s && printf '\\377' | dd "
+	            "of=%s bs=1 seek=%lld conv=notrunc 2>/dev/null && ! cmp -s %s %s",
+	            alt, copy, alt, (long long)sb.st_size - 1, alt, copy);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 127.0.0.10 --db %s pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE run_id = 1", got, sizeof(got)),
+	                 sha256sum("pcaps/demo.pcap", want, sizeof(want)));
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN
+	            " read -q --skip-seen --host 127.0.0.10 --db %s %s %s pcaps/sll.pcap",
+	            db, alt, copy);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "copy.pcap: already read in run 1: skipped"), "%s", out);
+	cr_assert(!strstr(out, "alt.pcap: already"), "%s", out);
+	cr_assert_eq(q1("SELECT skipped IS NULL FROM inputs WHERE run_id = 2 AND seq = 1"), 1);
+	cr_assert_eq(q1("SELECT skipped FROM inputs WHERE run_id = 2 AND seq = 2"), 1);
+	cr_assert_eq(q1("SELECT packets FROM runs WHERE id = 2"), 488 + 13, "alt and sll read");
+	cr_assert_str_eq(
+	    qs("SELECT sha256 FROM inputs WHERE run_id = 2 AND seq = 1", got, sizeof(got)),
+	    sha256sum(alt, want, sizeof(want)));
+	cr_assert_str_eq(
+	    qs("SELECT sha256 FROM inputs WHERE run_id = 2 AND seq = 3", got, sizeof(got)),
+	    sha256sum("pcaps/sll.pcap", want, sizeof(want)));
+}
+
 Test(read, a_full_disk_counts_only_the_flows_really_committed)
 {
 	char full[128], fdb[160], cap[160];
