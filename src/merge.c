@@ -36,9 +36,13 @@
 #include "smaudit/merge.h"
 
 /* Stdio buffer of one input: MERGE_BUF_TOTAL shared among the inputs,
- * each between MERGE_BUF_MIN and MERGE_BUF_MAX bytes. */
-#define MERGE_BUF_MAX   (1024 * 1024)
-#define MERGE_BUF_MIN   (16 * 1024)
+ * each between MERGE_BUF_MIN (stdio's own size for a file: 10,000 rotated
+ * files hold 40 MiB, as with fopen) and MERGE_BUF_MAX bytes: 1,712 reads
+ * instead of 109,500 for a 428 MiB file, each hashed and parsed while
+ * still in the L2 cache (main-thread CPU measured alike from 4 KiB to
+ * 1 MiB, within noise: the saving is the second pass, not the size). */
+#define MERGE_BUF_MAX   (256 * 1024)
+#define MERGE_BUF_MIN   (4 * 1024)
 #define MERGE_BUF_TOTAL (16 * 1024 * 1024)
 
 /* An input read through the hashing cookie. */
