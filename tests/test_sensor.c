@@ -5,14 +5,17 @@
  * captures into sa0 with tcpreplay; nothing leaves the namespace. Every
  * smaudit run is bounded by --duration and killed in teardown. Needs root,
  * ip (iproute2) and tcpreplay; skipped without them. The expected verdicts
- * are pcaps/demo.verdicts (made without smaudit). */
+ * are pcaps/demo.verdicts (made without smaudit). The syslog tests also run
+ * smaudit in a mount namespace whose /dev/log is a socket the test reads. */
 #define _GNU_SOURCE /* pipe2 */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 
 static char dir[64], db[128], ns[32];
 static const char *live_prefix = ""; /* shell words before smaudit runs (limits) */
+static const char *live_wrap = "";   /* a command smaudit runs under (a mount namespace) */
 static const char *live_rules = "--site rules/demo.site"; /* the matrix live loads */
 static pid_t live_pid = -1, helper_pid = -1;
 
@@ -140,10 +144,10 @@ static pid_t start_live(const char *extra, int out_fd)
 			close(out_fd);
 		}
 		snprintf(cmd, sizeof(cmd),
-		         "%s exec ip netns exec %s " SMAUDIT_BIN " live -i sb0 %s "
+		         "%s exec %s ip netns exec %s " SMAUDIT_BIN " live -i sb0 %s "
 		         "--db %s --buffer-size 32 %s %s 2>%s/err",
-		         live_prefix, ns, live_rules, db, extra, out_fd >= 0 ? "" : "> \"$0\"/out",
-		         dir);
+		         live_prefix, live_wrap, ns, live_rules, db, extra,
+		         out_fd >= 0 ? "" : "> \"$0\"/out", dir);
 		execl("/bin/sh", "sh", "-c", cmd, dir, (char *)NULL);
 		_exit(127);
 	}
@@ -739,4 +743,149 @@ Test(sensor, an_interface_down_or_gone_is_a_recorded_gap_and_capture_resumes)
 	       "AND gaps LIKE '%Z gone'"),
 	    1);
 	cr_assert_eq(q1("SELECT packets FROM runs"), 2 * DEMO_PKTS, "packets before and after");
+}
+
+/* A syslog daemon of the test's own: python3 receives the datagrams of a
+ * unix socket at dir/log into dir/syslog (one per line), and smaudit runs in
+ * a mount namespace where /dev is an overlay of the real one with that
+ * socket bound onto /dev/log (this machine has no syslog daemon; nothing
+ * outside the namespace sees the change). Returns once it listens. */
+static void syslog_listen(void)
+{
+	static char wrap[512];
+	char ready[160], cmd[512];
+
+	snprintf(ready, sizeof(ready), "%s/log.ready", dir);
+	helper_pid = fork();
+	cr_assert_neq(helper_pid, -1);
+	if (helper_pid == 0) {
+		snprintf(cmd, sizeof(cmd),
+		         "import socket\n"
+		         "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+		         "s.bind('%s/log')\n"
+		         "open('%s', 'w').close()\n"
+		         "f = open('%s/syslog', 'ab', buffering=0)\n"
+		         "while True:\n"
+		         "    f.write(s.recv(65536) + b'\\n')\n",
+		         dir, ready, dir);
+		execlp("python3", "python3", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && access(ready, F_OK) != 0; i++)
+		usleep(50000);
+	cr_assert_eq(access(ready, F_OK), 0, "the syslog listener did not start");
+	cr_assert_eq(sh("mkdir %s/up %s/work", dir, dir), 0);
+	snprintf(wrap, sizeof(wrap),
+	         "unshare -m sh -c 'mount -t overlay overlay -o lowerdir=/dev,upperdir=%s/up,"
+	         "workdir=%s/work /dev && touch /dev/log && mount --bind %s/log /dev/log && "
+	         "exec \"$@\"' sh",
+	         dir, dir, dir);
+	if (sh("%s true", wrap) != 0)
+		cr_skip_test("needs mount namespaces and overlayfs (unshare -m)");
+	live_wrap = wrap;
+}
+
+static int syslog_lines(const char *pri, const char *s);
+
+/* Wait until the listener has written every datagram sent so far: a
+ * marker of our own, queued behind them, reaches dir/syslog. */
+static void syslog_settle(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	static const char mark[] = "test: settled";
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0), before = syslog_lines(NULL, mark), n = 0;
+
+	cr_assert_geq(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/log", dir);
+	cr_assert_eq(sendto(fd, mark, sizeof(mark) - 1, 0, (struct sockaddr *)&sa, sizeof(sa)),
+	             (ssize_t)sizeof(mark) - 1);
+	close(fd);
+	for (int i = 0; i < 200 && (n = syslog_lines(NULL, mark)) == before; i++)
+		usleep(50000);
+	cr_assert_eq(n, before + 1, "the syslog listener is stuck");
+}
+
+/* Lines of dir/syslog that contain s (and, if pri is not NULL, start with it). */
+static int syslog_lines(const char *pri, const char *s)
+{
+	char path[160], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/syslog", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, s) && (!pri || !strncmp(line, pri, strlen(pri)));
+	fclose(f);
+	return n;
+}
+
+/* Every alert line that reached syslog (tagged smaudit[pid], priority pri)
+ * names a flow of the database by its uid; returns how many there were. */
+static int syslog_alerts_name_flows(const char *pri, pid_t pid)
+{
+	char path[160], line[1024], tag[48];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/syslog", dir);
+	snprintf(tag, sizeof(tag), " smaudit[%d]: ", (int)pid);
+	syslog_settle();
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "nothing reached syslog");
+	while (fgets(line, sizeof(line), f)) {
+		char uid[32] = "", sql[160], *u = strstr(line, " uid ");
+		if (!u)
+			continue;
+		cr_assert(!strncmp(line, pri, strlen(pri)) && strstr(line, tag), "%s", line);
+		cr_assert_eq(sscanf(u, " uid %31[^:]", uid), 1, "%s", line);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM flows WHERE uid='%s'", uid);
+		cr_assert_eq(q1(sql), 1, "%s", line);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+Test(sensor, syslog_gets_the_alerts_and_the_drop_warning_with_the_facility_asked)
+{
+	char tag[64];
+	pid_t pid;
+
+	need_ns();
+	syslog_listen();
+	/* a 1 MiB ring and a stopped sensor: drops, as in the test above */
+	pid = start_live("--duration 60 --checkpoint 1 --syslog local3 --buffer-size 1", -1);
+	kill(live_pid, SIGSTOP);
+	cr_assert_eq(replay("pcaps/demo.pcap", 20000, 40), 0);
+	kill(live_pid, SIGCONT);
+	wait_err("the capture dropped");
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	cr_assert_eq(sh("test -e /dev/log"), 1, "the host's /dev is untouched");
+	/* local3.warning: <19 * 8 + 4> */
+	cr_assert_geq(syslog_alerts_name_flows("<156>", pid), 1);
+	cr_assert_eq(syslog_alerts_name_flows("<156>", pid), out_lines(" uid "),
+	             "every alert line of stdout is in syslog");
+	snprintf(tag, sizeof(tag), " smaudit[%d]: the capture dropped ", (int)pid);
+	cr_assert_geq(syslog_lines("<156>", tag), 1, "the drop warning reached syslog");
+}
+
+Test(sensor, syslog_without_a_facility_is_daemon)
+{
+	pid_t pid;
+
+	need_ns();
+	syslog_listen();
+	pid = start_live("--duration 60 --checkpoint 1 --syslog --alert-interval 0", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	/* daemon.warning: <3 * 8 + 4>; with --alert-interval 0 a line per flow */
+	cr_assert_eq(syslog_alerts_name_flows("<28>", pid),
+	             q1("SELECT count(*) FROM flows WHERE verdict != 'expected'"));
+	cr_assert_eq(syslog_lines(NULL, "<156>"), 0);
 }
