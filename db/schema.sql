@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS runs (
   flows         INTEGER NOT NULL DEFAULT 0, -- flows stored
   flows_other   INTEGER NOT NULL DEFAULT 0, -- flows touching no monitored host (counted only)
   evicted       INTEGER NOT NULL DEFAULT 0,
+  flows_lost    INTEGER NOT NULL DEFAULT 0, -- live: ended flows dropped, the oldest first, when
+                                          -- the database could not take them and the most it
+                                          -- may hold (--max-flows, at least 4096) were held in
+                                          -- memory; each flow that ended is in flows or here
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place

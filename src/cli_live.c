@@ -237,6 +237,7 @@ struct live_state {
 	const struct cli_audit_opts *o;
 	struct alerts *alerts;
 	uint64_t dropped; /* drops already warned about */
+	uint64_t lost;    /* ended flows lost already warned about */
 	double t0, next_cp;
 	/* capture gaps: the interface down (the handle waits) or gone (the
 	 * handle is reopened with backoff) */
@@ -335,8 +336,25 @@ static void reload(struct run *run, struct live_state *st)
 	alert_warn(st->alerts, "SIGHUP: rules reloaded (%zu rules)", rules_count(run_matrix(run)));
 }
 
-/* Once a second: age flows, announce new drops, summarise alerts, and
- * checkpoint when due. Returns 1 when --duration is over. */
+/* Say so when ended flows were lost (the database down, the most it may
+ * hold already held): the first time, and each time the count grows. */
+static void warn_lost(struct run *run, struct live_state *st)
+{
+	const struct audit_counts *n = run_counts(run);
+
+	if (n->flows_lost <= st->lost)
+		return;
+	alert_warn(st->alerts,
+	           "the database cannot take flows and %llu are held in memory, the most "
+	           "allowed (--max-flows, at least 4096): %llu ended flows lost (%llu in all), "
+	           "the oldest first",
+	           (unsigned long long)n->hold_max, (unsigned long long)(n->flows_lost - st->lost),
+	           (unsigned long long)n->flows_lost);
+	st->lost = n->flows_lost;
+}
+
+/* Once a second: age flows, announce new drops and lost flows, summarise
+ * alerts, and checkpoint when due. Returns 1 when --duration is over. */
 static int on_second(struct run *run, struct live_state *st)
 {
 	double now = cli_now();
@@ -356,6 +374,7 @@ static int on_second(struct run *run, struct live_state *st)
 		st->dropped = dropped;
 	}
 	run_set_dropped(run, dropped);
+	warn_lost(run, st);
 	if (now >= st->next_cp) {
 		run_checkpoint(run, wall, st->l->checkpoint_s * 1000000);
 		st->next_cp = now + (double)st->l->checkpoint_s;

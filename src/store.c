@@ -150,6 +150,8 @@ static int add_columns(struct store *s, char *err, size_t errlen)
 	    add_column(s, "runs", "pruned", "INTEGER NOT NULL DEFAULT 0", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "gaps", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "roles", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "flows_lost", "INTEGER NOT NULL DEFAULT 0", NULL, err, errlen) <
+	        0 ||
 	    add_column(s, "flows", "unchecked", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "missed_bytes", "INTEGER", NULL, err, errlen) < 0 ||
@@ -611,9 +613,11 @@ uint64_t store_flows_committed(const struct store *s)
 }
 
 /* Bind a run's counters as ?3 packets .. ?11 evicted (the order of the
- * runs UPDATEs). */
+ * runs UPDATEs) and :lost. */
 static void bind_run_counters(sqlite3_stmt *st, const struct store_run *run)
 {
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":lost"),
+	                   (sqlite3_int64)run->flows_lost);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
@@ -637,7 +641,8 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET finished=?2, packets=?3, bytes=?4, malformed=?5, "
 	                       "unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, flows_other=?10, "
-	                       "evicted=?11, status=?12, error=?13, encap=?14 WHERE id=?1",
+	                       "evicted=?11, status=?12, error=?13, encap=?14, flows_lost=:lost "
+	                       "WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
@@ -769,7 +774,8 @@ int store_run_progress(struct store *s, int64_t id, const struct store_run *run,
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET heartbeat=?2, finished=NULL, packets=?3, bytes=?4, "
 	                       "malformed=?5, unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, "
-	                       "flows_other=?10, evicted=?11, gaps=?12 WHERE id=?1",
+	                       "flows_other=?10, evicted=?11, gaps=?12, flows_lost=:lost "
+	                       "WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);

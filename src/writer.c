@@ -10,7 +10,10 @@
  * transaction is tried. A transaction that fails is rolled back and kept:
  * live tries it again every second, and meanwhile the queue absorbs the
  * ended flows; read counts its rows as not stored. flows_stored grows only
- * when a COMMIT succeeds. */
+ * when a COMMIT succeeds. In live, a queue at hold_max drops its oldest
+ * record for a new one (counted in c.flows_lost when it is an ended flow),
+ * so the packet thread never waits; deq counts dropped records as taken,
+ * so a progress or sync waiting for them is not held up. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,6 +439,18 @@ static int grow(struct writer *w)
 	return 0;
 }
 
+/* Drop the oldest queued record to make room (mu held): an ended flow is
+ * counted as lost; a snapshot is not (the flow's end is still to come, and
+ * is written as a new row if the snapshot never was). */
+static void drop_oldest(struct writer *w)
+{
+	if (w->q[w->qhead].end_reason != END_CHECKPOINT)
+		w->c.flows_lost++;
+	w->qhead = (w->qhead + 1) % w->qcap;
+	w->qcount--;
+	w->deq++;
+}
+
 /* ---- API ------------------------------------------------------------------ */
 
 struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matrix *m, char *err,
@@ -467,11 +482,15 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	return w;
 }
 
-int writer_put(struct writer *w, const struct flow_record *r, int may_wait)
+int writer_put(struct writer *w, const struct flow_record *r, enum writer_full full)
 {
 	pthread_mutex_lock(&w->mu);
 	while (w->qcount == w->qcap && grow(w) < 0) {
-		if (!may_wait) {
+		if (full == WRITER_DROP_OLDEST) {
+			drop_oldest(w);
+			break;
+		}
+		if (full == WRITER_REFUSE) {
 			pthread_mutex_unlock(&w->mu);
 			return -1;
 		}
@@ -551,7 +570,9 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 	n->flows_local = w->c.flows_local;
 	n->flows_stored = w->c.flows_stored;
 	n->store_errors = w->c.store_errors;
+	n->flows_lost = w->c.flows_lost;
 	n->held = w->qcount;
+	n->hold_max = w->cfg.hold_max;
 	pthread_mutex_unlock(&w->mu);
 }
 

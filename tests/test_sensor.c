@@ -682,6 +682,49 @@ Test(sensor, a_failing_database_holds_flows_and_stores_them_when_it_works_again)
 	same_verdicts_as_read();
 }
 
+#define MANY_FLOWS 10000 /* one-packet UDP flows of tests/gen/manyflows.py */
+
+/* The database stays locked while more flows end than the writer may hold
+ * (--max-flows 100: the table evicts; the writer holds at most 4,096 queued
+ * beside its batch and transaction): capture goes on, the oldest held flows
+ * are counted as lost and said so at once, and every flow ended is either
+ * stored or counted lost. Before, the packet thread waited for room. */
+Test(sensor, flows_beyond_what_may_be_held_are_counted_lost_and_capture_goes_on)
+{
+	char cap[160], err[16384], *p;
+	long long stored, lost;
+	int st;
+
+	need_ns();
+	snprintf(cap, sizeof(cap), "%s/many.pcap", dir);
+	cr_assert_eq(sh("python3 tests/gen/manyflows.py %d %s", MANY_FLOWS, cap), 0);
+	start_live("--duration 80 --checkpoint 1 --no-alerts --max-flows 100", -1);
+	hold_write_lock(15);
+	cr_assert_eq(replay(cap, 5000, 1), 0);
+	wait_err(" ended flows lost (");
+	cr_assert_eq(waitpid(helper_pid, &st, WNOHANG), 0,
+	             "the loss is announced while the database is still locked");
+	cr_assert_eq(waitpid(helper_pid, &st, 0), helper_pid);
+	helper_pid = -1;
+	wait_packets(MANY_FLOWS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0, "%s", slurp("err", err, sizeof(err)));
+	stored = q1("SELECT flows FROM runs");
+	lost = q1("SELECT flows_lost FROM runs");
+	cr_assert_gt(lost, 0);
+	cr_assert_eq(stored + lost, MANY_FLOWS, "stored %lld + lost %lld", stored, lost);
+	cr_assert_eq(stored, q1("SELECT count(*) FROM flows"), "counters are rows really stored");
+	cr_assert_eq(q1("SELECT packets FROM runs"), MANY_FLOWS);
+	cr_assert_eq(q1("SELECT dropped FROM runs"), 0, "no packet lost to waiting");
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND error LIKE "
+	                "'%ended flows lost%'"),
+	             1);
+	slurp("err", err, sizeof(err));
+	p = strstr(err, "  flows lost: ");
+	cr_assert_not_null(p, "the stop summary states the loss:\n%s", err);
+	cr_assert_eq(strtoll(p + 14, NULL, 10), lost, "%s", err);
+}
+
 Test(sensor, retain_prunes_old_flows_at_checkpoints)
 {
 	char out[4096];

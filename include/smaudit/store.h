@@ -33,6 +33,7 @@ struct store_run {
 	const char *gaps;         /* live: capture gaps, 'START END why' lines, or NULL */
 	uint64_t packets, bytes, malformed, unknown_link, non_ip, dropped;
 	uint64_t flows, flows_other, evicted;
+	uint64_t flows_lost;         /* live: ended flows dropped while the database was down */
 	uint64_t encap[ENCAP_COUNT]; /* packets per encapsulation kind crossed */
 };
 
