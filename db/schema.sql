@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS runs (
   gaps          TEXT,                     -- live: times the interface was down or gone, one
                                           -- 'START END why' per line (ISO 8601 UTC); NULL: none
   ndpi_version  TEXT,                     -- nDPI library version that named the apps
-  roles         TEXT,                     -- role addresses in force, one "role cidr,cidr" per
+  roles         TEXT,                     -- role addresses in force (live: since the last
+                                          -- SIGHUP reload), one "role cidr,cidr" per
                                           -- line; a role without addresses is absent (its rules
                                           -- could not check the peer); NULL: not recorded
   encap         TEXT                      -- encapsulations seen and the packets each carried
@@ -85,6 +86,12 @@ CREATE TABLE IF NOT EXISTS run_rules (
   apps         TEXT,                      -- allowed app protocols, comma separated
   description  TEXT,
   source       TEXT,                      -- file:line
+  -- live: a SIGHUP reload records the new rule set beside the old one (query coverage
+  -- lists both; a rule a reload changed shows its new definition)
+  in_force_from  TEXT,                    -- ISO 8601 UTC of the reload that put it in force;
+                                          -- NULL: from the run's start
+  in_force_until TEXT,                    -- ISO 8601 UTC of the reload that removed it;
+                                          -- NULL: in force until the run's end
   PRIMARY KEY (run_id, rule_id)
 );
 

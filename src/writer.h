@@ -56,7 +56,9 @@ void writer_progress(struct writer *w, const struct store_run *row);
  * live packet path). */
 void writer_sync(struct writer *w);
 
-/* Put m in force from the next batch; 1 while a batch is judged with m. */
+/* Put m in force from the next batch (a reload) and record its rules for
+ * the run (store_run_rules: beside the earlier set, marked with the
+ * time); 1 while a batch is judged, or the rules written, with m. */
 void writer_set_matrix(struct writer *w, const struct rules_matrix *m);
 int writer_matrix_busy(struct writer *w, const struct rules_matrix *m);
 

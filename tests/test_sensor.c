@@ -314,6 +314,63 @@ Test(sensor, sighup_reloads_the_site_and_a_bad_file_keeps_the_old_matrix)
 	             "the third under the reloaded one");
 }
 
+/* Flows of the demo to ports 22 and 80 (4 per replay), ended by their FINs. */
+#define SSH_HTTP_CLOSED                                                                            \
+	"SELECT count(*) FROM flows WHERE resp_port IN (22, 80) AND end_reason='closed'"
+
+/* A reload that adds a rule (site file) and removes one (rules file): the
+ * run's rules in run_rules are those of both sets, each marked with when a
+ * reload put it in force or retired it, so `query coverage` for the run
+ * shows the new rule with its flows, and the removed one with the flows it
+ * matched before. Before, run_rules kept only the rules of the start. */
+Test(sensor, a_reload_writes_the_new_rules_for_the_run_and_coverage_shows_them)
+{
+	char opt[256], out[8192];
+
+	need_ns();
+	cr_assert_eq(
+	    sh("cp rules/socialminer.rules %s/r.rules && cp rules/demo.site %s/site", dir, dir), 0);
+	snprintf(opt, sizeof(opt), "--rules %s/r.rules --site %s/site", dir, dir);
+	live_rules = opt;
+	start_live("--duration 60 --checkpoint 1 --no-alerts", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	for (int i = 0; i < 300 && try_q1(SSH_HTTP_CLOSED) < 4; i++) /* 5 s after the FINs */
+		usleep(50000);
+	cr_assert_eq(q1(SSH_HTTP_CLOSED), 4);
+
+	cr_assert_eq(sh("grep -v '^rule http-in ' rules/socialminer.rules > %s/r.rules && "
+	                "echo 'rule ssh-admin-in in tcp/22 from any row 0 app SSH \"SSH\"' >> "
+	                "%s/site",
+	                dir, dir),
+	             0);
+	kill(live_pid, SIGHUP);
+	wait_err("rules reloaded");
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	for (int i = 0; i < 300 && try_q1(SSH_HTTP_CLOSED) < 8; i++)
+		usleep(50000);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE resp_port=22 AND rule_id='ssh-admin-in' "
+	                "AND verdict='expected'"),
+	             1, "the second replay's SSH flow was judged by the reloaded rules");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query coverage --db %s --run last --format csv", db),
+	             0, "%s", out);
+	cr_assert(strstr(out, "\nssh-admin-in,,in,tcp,22,any,SSH,yes,1,1,"), "%s", out);
+	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,yes,3,2,"),
+	          "the removed rule keeps the flows it matched:\n%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE rule_id='ssh-admin-in' AND "
+	                "in_force_from >= (SELECT started FROM runs) AND in_force_until IS NULL"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE rule_id='http-in' AND "
+	                "in_force_from IS NULL AND in_force_until >= (SELECT started FROM runs)"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE in_force_from IS NULL AND "
+	                "in_force_until IS NULL"),
+	             q1("SELECT count(*) FROM run_rules") - 2, "the others stayed in force");
+}
+
 /* Hold the database's write lock for secs seconds in another process
  * (python3's sqlite3); returns once the lock is held. */
 static void hold_write_lock(int secs)
