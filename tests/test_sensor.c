@@ -371,6 +371,21 @@ Test(sensor, a_reload_writes_the_new_rules_for_the_run_and_coverage_shows_them)
 	             q1("SELECT count(*) FROM run_rules") - 2, "the others stayed in force");
 }
 
+/* Run the python3 program prog as the helper process; returns once it has
+ * created the file ready (what names it in the failure: who). */
+static void start_helper(const char *prog, const char *ready, const char *who)
+{
+	helper_pid = fork();
+	cr_assert_neq(helper_pid, -1);
+	if (helper_pid == 0) {
+		execlp("python3", "python3", "-c", prog, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && access(ready, F_OK) != 0; i++)
+		usleep(50000);
+	cr_assert_eq(access(ready, F_OK), 0, "%s did not start", who);
+}
+
 /* Hold the database's write lock for secs seconds in another process
  * (python3's sqlite3); returns once the lock is held. */
 static void hold_write_lock(int secs)
@@ -378,23 +393,15 @@ static void hold_write_lock(int secs)
 	char flag[160], cmd[1024];
 
 	snprintf(flag, sizeof(flag), "%s/locked", dir);
-	helper_pid = fork();
-	cr_assert_neq(helper_pid, -1);
-	if (helper_pid == 0) {
-		snprintf(cmd, sizeof(cmd),
-		         "import sqlite3, time\n"
-		         "c = sqlite3.connect('%s', isolation_level=None, timeout=30)\n"
-		         "c.execute('BEGIN IMMEDIATE')\n"
-		         "open('%s', 'w').close()\n"
-		         "time.sleep(%d)\n"
-		         "c.execute('COMMIT')\n",
-		         db, flag, secs);
-		execlp("python3", "python3", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && access(flag, F_OK) != 0; i++)
-		usleep(50000);
-	cr_assert_eq(access(flag, F_OK), 0, "the lock holder did not start");
+	snprintf(cmd, sizeof(cmd),
+	         "import sqlite3, time\n"
+	         "c = sqlite3.connect('%s', isolation_level=None, timeout=30)\n"
+	         "c.execute('BEGIN IMMEDIATE')\n"
+	         "open('%s', 'w').close()\n"
+	         "time.sleep(%d)\n"
+	         "c.execute('COMMIT')\n",
+	         db, flag, secs);
+	start_helper(cmd, flag, "the lock holder");
 }
 
 Test(sensor, second_sigint_exits_at_once)
@@ -856,24 +863,16 @@ static void syslog_listen(void)
 	char ready[160], cmd[512];
 
 	snprintf(ready, sizeof(ready), "%s/log.ready", dir);
-	helper_pid = fork();
-	cr_assert_neq(helper_pid, -1);
-	if (helper_pid == 0) {
-		snprintf(cmd, sizeof(cmd),
-		         "import socket\n"
-		         "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
-		         "s.bind('%s/log')\n"
-		         "open('%s', 'w').close()\n"
-		         "f = open('%s/syslog', 'ab', buffering=0)\n"
-		         "while True:\n"
-		         "    f.write(s.recv(65536) + b'\\n')\n",
-		         dir, ready, dir);
-		execlp("python3", "python3", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && access(ready, F_OK) != 0; i++)
-		usleep(50000);
-	cr_assert_eq(access(ready, F_OK), 0, "the syslog listener did not start");
+	snprintf(cmd, sizeof(cmd),
+	         "import socket\n"
+	         "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+	         "s.bind('%s/log')\n"
+	         "open('%s', 'w').close()\n"
+	         "f = open('%s/syslog', 'ab', buffering=0)\n"
+	         "while True:\n"
+	         "    f.write(s.recv(65536) + b'\\n')\n",
+	         dir, ready, dir);
+	start_helper(cmd, ready, "the syslog listener");
 	cr_assert_eq(sh("mkdir %s/up %s/work", dir, dir), 0);
 	snprintf(wrap, sizeof(wrap),
 	         "unshare -m sh -c 'mount -t overlay overlay -o lowerdir=/dev,upperdir=%s/up,"
