@@ -11,9 +11,13 @@
  * An interface that goes down or disappears is a gap, not the end: it is
  * reported, reopened by name with backoff when gone, and the gap is kept
  * in the run row (runs.gaps).
+ * A database that cannot take flows for long never stops the capture:
+ * beyond the flows the writer may hold, the oldest are counted as lost
+ * (runs.flows_lost), with a warning each second the count grows.
  * Signals, as a service expects them: SIGPIPE is ignored (a closed stdout
  * ends the alert lines, the audit goes on); SIGHUP reloads the rules and
- * site files (a bad file keeps the old matrix); SIGINT/SIGTERM or
+ * site files (a bad file keeps the old matrix; the new rules are written
+ * for the run beside the old, run_rules); SIGINT/SIGTERM or
  * --duration end every open flow with end_reason 'shutdown', commit, and
  * mark the run complete; a second SIGINT exits at once, leaving what was
  * committed (the next smaudit to write marks the run interrupted). */
@@ -88,7 +92,9 @@ static void usage(FILE *out)
 	        "  --db FILE              database (default $SMAUDIT_DB or smaudit.db)\n"
 	        "  -f, --filter EXPR      BPF filter\n"
 	        "  --rules FILE, --site FILE, --role NAME=ADDR,...   as for read\n"
-	        "  --max-flows N          flow table bound (default 1000000)\n"
+	        "  --max-flows N          flow table bound (default 1000000), and of the ended\n"
+	        "                         flows held while the database cannot take them (at\n"
+	        "                         least 4096; beyond, the oldest are counted lost)\n"
 	        "  --tcp-timeout SEC, --udp-timeout SEC, --icmp-timeout SEC\n"
 	        "  --checkpoint SEC       every SEC seconds (default 60), write flows open longer\n"
 	        "                         than that as they stand (the row is updated when they\n"
