@@ -10,15 +10,13 @@
  * files go in the natural order of the file names (cap2 before cap10, as
  * rotation names them), whatever order they were given in. A read error
  * keeps the time of the input's last packet and is reported when reached.
- * Every input is read through a stdio cookie (the tap) that hashes the
- * bytes libpcap reads, so each file is read once: its SHA-256 and size are
- * known when it ends. A regular file libpcap stops short of its end (a
- * damaged record, an interrupted read) has the rest hashed by
- * merge_finish_hashes; a file whose hash is needed before reading
- * (--skip-seen) is hashed up front by merge_hash_file instead. The tap's
- * stdio buffer is large (fewer, larger reads: MERGE_BUF_MAX for one file,
- * shared out among many so thousands of rotated files stay cheap), and
- * the FILE is not locked (only the packet thread reads it). */
+ * Every input is read through a stdio cookie (tap.c) that hashes the
+ * bytes libpcap reads, so each file is read once, in large reads, and
+ * hashed off the packet thread when the inputs are few: its SHA-256 and
+ * size are final in merge_finish_hashes, which also hashes what libpcap
+ * left unread of a regular file it stopped short of (a damaged record, an
+ * interrupted read); a file whose hash is needed before reading
+ * (--skip-seen) is hashed up front by merge_hash_file instead. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -27,39 +25,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <stdio_ext.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "digest.h"
 #include "smaudit/capture.h"
 #include "smaudit/merge.h"
-
-/* Stdio buffer of one input: MERGE_BUF_TOTAL shared among the inputs,
- * each between MERGE_BUF_MIN (stdio's own size for a file: 10,000 rotated
- * files hold 40 MiB, as with fopen) and MERGE_BUF_MAX bytes: 1,712 reads
- * instead of 109,500 for a 428 MiB file, each hashed and parsed while
- * still in the L2 cache (main-thread CPU measured alike from 4 KiB to
- * 1 MiB, within noise: the saving is the second pass, not the size). */
-#define MERGE_BUF_MAX   (256 * 1024)
-#define MERGE_BUF_MIN   (4 * 1024)
-#define MERGE_BUF_TOTAL (16 * 1024 * 1024)
-
-/* An input read through the hashing cookie. */
-struct tap {
-	int fd;
-	struct digest *d; /* NULL once final, or when hashed up front */
-	uint64_t bytes;   /* read from fd so far */
-	int eof;          /* read returned 0: every byte has been hashed */
-	uint8_t magic[8]; /* the first bytes, to name a compressed stream */
-	size_t nmagic;
-};
+#include "tap.h"
 
 struct src {
 	struct merge_input in;
 	struct capture *cap;
 	struct tap *tap; /* freed when the capture closes */
-	char *buf;       /* the tap's stdio buffer; freed after the capture */
 	int state;       /* 1 a head is held, 0 ended, -1/-3 a pending error */
 	const struct pcap_pkthdr *h;
 	const uint8_t *d;
@@ -70,6 +47,7 @@ struct src {
 
 struct merge {
 	struct src *s;
+	struct tap_pool *pool; /* the taps' buffers and hashing thread */
 	size_t n;
 	struct src **heap; /* inputs with a head or a pending error, earliest at [0] */
 	size_t nheap;
@@ -78,34 +56,6 @@ struct merge {
 };
 
 /* ---- private ----------------------------------------------------------- */
-
-/* Cookie read: read the stream, hash and count what passes. */
-static ssize_t tap_read(void *cookie, char *buf, size_t len)
-{
-	struct tap *t = cookie;
-	ssize_t r = read(t->fd, buf, len); /* EINTR returns: a signal stops the read */
-
-	if (r > 0) {
-		for (size_t k = 0; k < (size_t)r && t->nmagic < sizeof(t->magic); k++)
-			t->magic[t->nmagic++] = (uint8_t)buf[k];
-		if (t->d)
-			digest_update(t->d, buf, (size_t)r);
-		t->bytes += (uint64_t)r;
-	}
-	t->eof = r == 0;
-	return r;
-}
-
-/* Cookie close: close the descriptor (stdin too: nothing reads it after). */
-static int tap_close(void *cookie)
-{
-	struct tap *t = cookie;
-
-	close(t->fd);
-	digest_free(t->d);
-	free(t);
-	return 0;
-}
 
 /* 1 if path is read as a stream (stdin, a named pipe, a device). */
 static int is_stream(const char *path)
@@ -144,52 +94,33 @@ static int open_fd(struct src *s, char *err, size_t errlen)
 	return -1;
 }
 
-/* Open input s through a hashing tap with a stdio buffer of bufsize bytes. */
-static int open_input(struct src *s, size_t bufsize, const char *filter, char *err, size_t errlen)
+/* Open input s through a tap of pool. */
+static int open_input(struct src *s, struct tap_pool *pool, const char *filter, char *err,
+                      size_t errlen)
 {
-	static const cookie_io_functions_t io = {.read = tap_read, .close = tap_close};
-	struct tap *t = calloc(1, sizeof(*t));
+	int fd = open_fd(s, err, errlen);
+	const uint8_t *magic;
 	FILE *f;
 
-	s->buf = malloc(bufsize);
-	if (!t || !s->buf || !(t->d = digest_new())) {
-		free(t);
-		snprintf(err, errlen, "%s: out of memory", s->in.name);
+	if (fd < 0)
 		return -1;
-	}
-	t->fd = open_fd(s, err, errlen);
-	if (t->fd < 0) {
-		digest_free(t->d);
-		free(t);
-		return -1;
-	}
-	f = fopencookie(t, "r", io);
+	f = tap_fopen(pool, fd, &s->tap);
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", s->in.name, strerror(errno));
-		tap_close(t);
 		return -1;
 	}
-	setvbuf(f, s->buf, _IOFBF, bufsize);
-	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	s->cap = capture_open_stream(f, s->in.name, filter, err, errlen);
 	if (!s->cap) {
-		capture_compressed_error(s->in.name, t->magic, t->nmagic, err, errlen);
+		size_t nmagic = tap_magic(s->tap, &magic);
+		capture_compressed_error(s->in.name, magic, nmagic, err, errlen);
 		fclose(f); /* closes the tap */
+		s->tap = NULL;
 		return -1;
 	}
-	s->tap = t;
 	return 0;
 }
 
-/* Finish s's hash: 64 hex digits into its sha256, the bytes hashed as its size. */
-static void tap_final(struct src *s)
-{
-	digest_final_hex(s->tap->d, s->in.sha256);
-	s->tap->d = NULL;
-	s->in.size = s->tap->bytes;
-}
-
-/* Read s's next packet into its head; at the end of a stream, take its hash. */
+/* Read s's next packet into its head. */
 static void advance(struct src *s)
 {
 	int r = capture_next(s->cap, &s->h, &s->d, s->err, sizeof(s->err));
@@ -200,8 +131,6 @@ static void advance(struct src *s)
 		return;
 	}
 	s->state = r == 0 ? 0 : r == -3 ? -3 : -1;
-	if (r == 0 && s->tap->d && s->tap->eof) /* read to its end: every byte hashed */
-		tap_final(s);
 }
 
 /* 1 if a's next packet goes before b's. */
@@ -303,16 +232,14 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
                          char *err, size_t errlen)
 {
 	struct merge *m = calloc(1, sizeof(*m));
-	size_t bufsize = MERGE_BUF_TOTAL / (n ? n : 1);
 
-	bufsize = bufsize > MERGE_BUF_MAX   ? MERGE_BUF_MAX
-	          : bufsize < MERGE_BUF_MIN ? MERGE_BUF_MIN
-	                                    : bufsize;
 	*interrupted = 0;
 	if (!m || !(m->s = calloc(n ? n : 1, sizeof(*m->s))) ||
-	    !(m->heap = calloc(n ? n : 1, sizeof(*m->heap)))) {
-		if (m)
+	    !(m->heap = calloc(n ? n : 1, sizeof(*m->heap))) || !(m->pool = tap_pool_new(n))) {
+		if (m) {
 			free(m->s);
+			free(m->heap);
+		}
 		free(m);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -329,7 +256,7 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
 			goto fail;
 		}
 		errno = 0; /* only what the opening sets: EINTR, EMFILE */
-		if (open_input(s, bufsize, filter, err, errlen) < 0) {
+		if (open_input(s, m->pool, filter, err, errlen) < 0) {
 			*interrupted = errno == EINTR;
 			if (errno == EMFILE)
 				snprintf(err, errlen,
@@ -360,10 +287,9 @@ int merge_hash_file(struct merge *m, size_t i, char *err, size_t errlen)
 {
 	struct src *s = &m->s[i];
 
-	if (s->in.stream || !s->tap->d)
+	if (s->in.stream || !tap_hashing(s->tap))
 		return 0;
-	digest_free(s->tap->d); /* the tap stops hashing */
-	s->tap->d = NULL;
+	tap_stop(s->tap);
 	return digest_file(s->in.path, s->in.sha256, &s->in.size, err, errlen);
 }
 
@@ -374,15 +300,14 @@ int merge_finish_hashes(struct merge *m, const volatile sig_atomic_t *stop, char
 
 	for (size_t i = 0; i < m->n; i++) {
 		struct src *s = &m->s[i];
-		if (s->in.stream || s->in.skip || !s->tap->d)
+		int eof = tap_eof(s->tap);
+		if (s->in.skip || !tap_hashing(s->tap) || (s->in.stream && !eof))
 			continue; /* a stream cannot be read on: its hash stays unknown */
-		if (digest_rest(s->tap->d, s->tap->fd, &s->tap->bytes, stop) < 0) {
+		if (tap_final(s->tap, !eof, stop, s->in.sha256, &s->in.size) < 0) {
 			if (!rc && errno != EINTR)
 				snprintf(err, errlen, "%s: %s", s->in.name, strerror(errno));
 			rc = errno == EINTR ? rc : -1;
-			continue;
 		}
-		tap_final(s);
 	}
 	return rc;
 }
@@ -436,7 +361,8 @@ double merge_progress(const struct merge *m)
 
 	for (size_t i = 0; i < m->n; i++) {
 		const struct src *s = &m->s[i];
-		double f = s->in.ended || s->in.skip ? (double)s->in.size : (double)s->tap->bytes;
+		double f =
+		    s->in.ended || s->in.skip ? (double)s->in.size : (double)tap_bytes(s->tap);
 		if (s->in.stream)
 			continue;
 		done += f;
@@ -471,8 +397,7 @@ void merge_close(struct merge *m)
 		return;
 	for (size_t i = 0; i < m->n; i++)
 		capture_close(m->s[i].cap); /* its tap goes with it */
-	for (size_t i = 0; i < m->n; i++)
-		free(m->s[i].buf);
+	tap_pool_free(m->pool);
 	free(m->heap);
 	free(m->s);
 	free(m);

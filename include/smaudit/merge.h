@@ -5,8 +5,8 @@
  * written, so a bad file, pipe or device is refused up front. Then the
  * input whose next packet is earliest gives the next packet; ties go to
  * the input whose name comes first in natural order (cap2 before cap10). Each input keeps what the
- * run records of it: its SHA-256 (taken as it is read, so each file is read once), size, packet
- * count and first/last packet times. */
+ * run records of it: its SHA-256 (taken as it is read, so each file is read once, by a
+ * hashing thread when the inputs are few), size, packet count and first/last packet times. */
 #ifndef SMAUDIT_MERGE_H
 #define SMAUDIT_MERGE_H
 
@@ -27,7 +27,7 @@ struct merge_input {
 	uint64_t packets;  /* packets returned so far */
 	uint64_t first_us; /* time of the first packet returned (0: none) */
 	uint64_t last_us;  /* time of the last packet returned */
-	char sha256[65];   /* "" until known: read to its end, or merge_finish_hashes */
+	char sha256[65];   /* "" until merge_hash_file or merge_finish_hashes */
 };
 
 struct merge;
@@ -45,12 +45,14 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
  * input already hashed), or -1 with err ("FILE: why"). */
 int merge_hash_file(struct merge *m, size_t i, char *err, size_t errlen);
 
-/* After reading: hash what libpcap left unread of each regular file not
- * skipped that it stopped short of (a damaged record, an interrupted
- * read), so its sha256 is the whole file's; stops when *stop (may be NULL)
- * becomes non-zero, leaving those hashes empty. A stream's hash is known
- * only when it was read to its end. Returns 0, or -1 with err naming the
- * first file that could not be read. */
+/* After reading: finish each input's sha256 and size, once the hashing
+ * thread has hashed every byte read, after hashing what libpcap left
+ * unread of each regular file not skipped that it stopped short of (a
+ * damaged record, an interrupted read), so its sha256 is the whole
+ * file's; stops when *stop (may be NULL) becomes non-zero, leaving those
+ * hashes empty. A stream's hash is known only when it was read to its
+ * end. Returns 0, or -1 with err naming the first file that could not be
+ * read. */
 int merge_finish_hashes(struct merge *m, const volatile sig_atomic_t *stop, char *err,
                         size_t errlen);
 
