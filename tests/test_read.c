@@ -1157,8 +1157,67 @@ Test(read, a_link_type_change_mid_file_fails_the_run_and_keeps_what_was_read)
 	cr_assert_eq(q1("SELECT packets FROM runs"), 11);
 }
 
+/* Each input of the last run recorded with sha256sum's digest and the
+ * file's size, for every file of the shell word list files; the number of
+ * files checked. */
+static int inputs_match_sha256sum(const char *files)
+{
+	char cmd[512], line[1024], sql[1300], got[128];
+	struct stat sb;
+	FILE *p;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", files);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *path = line + strcspn(line, " ");
+		*path = '\0';
+		path += 2; /* "HASH  PATH\n" */
+		path[strcspn(path, "\n")] = '\0';
+		snprintf(sql, sizeof(sql),
+		         "SELECT sha256 FROM inputs WHERE run_id = (SELECT max(id) FROM runs) AND "
+		         "path = '%s'",
+		         path);
+		cr_assert_str_eq(qs(sql, got, sizeof(got)), line, "%s", path);
+		cr_assert_eq(stat(path, &sb), 0);
+		snprintf(sql, sizeof(sql),
+		         "SELECT size FROM inputs WHERE run_id = (SELECT max(id) FROM runs) AND "
+		         "path = '%s'",
+		         path);
+		cr_assert_eq(q1(sql), sb.st_size, "%s", path);
+		n++;
+	}
+	cr_assert_eq(pclose(p), 0, "%s", cmd);
+	return n;
+}
+
+/* Several files read at once, their packets interleaved in time, each
+ * many read chunks long (16 copies of the demo, 1.4 MB; the second shifted
+ * by 100 s, in pcapng, so each copy falls between two of the first's), and
+ * a third file: each is recorded with its own whole digest, whichever
+ * thread hashed it and in whatever order their reads came. */
+Test(read, files_read_at_once_are_each_recorded_with_their_own_hash)
+{
+	char files[512];
+	int rc = tu_run(out, sizeof(out),
+	                "for k in $(seq 0 15); do editcap -t $((k * 200)) pcaps/demo.pcap "
+	                "%s/p$k.pcap || exit 1; done && mergecap -F pcap -a -w %s/a.pcap $(ls -v "
+	                "%s/p*.pcap) && editcap -F pcapng -t 100 %s/a.pcap %s/b.pcapng",
+	                dir, dir, dir, dir, dir);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	snprintf(files, sizeof(files), "%s/a.pcap %s/b.pcapng pcaps/sll.pcap", dir, dir);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s %s", db,
+	            files);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_eq(q1("SELECT sum(packets = 16 * 488) FROM inputs"), 2, "both read whole");
+	cr_assert_eq(inputs_match_sha256sum(files), 3);
+}
+
 Test(read, a_rotation_of_more_files_than_the_open_file_limit_is_merged)
 {
+	char files[200];
 	int rc = tu_run(out, sizeof(out), "editcap -c 1 pcaps/demo.pcap %s/one.pcap", dir);
 	cr_assert_eq(rc, 0, "editcap: %s", out);
 	/* 488 one-packet files, named in reverse, under a soft limit of 256 */
@@ -1171,6 +1230,9 @@ Test(read, a_rotation_of_more_files_than_the_open_file_limit_is_merged)
 	          out);
 	check_expected("demo");
 	cr_assert_eq(q1("SELECT count(*) FROM inputs"), 488);
+	/* hashed inline, one buffer each: still each file's own digest */
+	snprintf(files, sizeof(files), "%s/one*.pcap", dir);
+	cr_assert_eq(inputs_match_sha256sum(files), 488);
 }
 
 /* Issue 12 item 19: a bad option value is named by its option, however it
