@@ -16,8 +16,8 @@
  * With more inputs (a rotation of thousands of files), the chunks would be
  * too small to be worth a hand-over: the cookie reads straight into the
  * stdio buffer and hashes inline, as one thread. Either way, memory is
- * bounded whatever the number of inputs (TAP_MEM_TOTAL, at least
- * TAP_CHUNK_MIN per input). */
+ * bounded whatever the number of inputs: TAP_MEM_TOTAL (at least
+ * TAP_CHUNK_MIN per input), and with the thread TAP_STDIO_BUF per input. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -40,8 +40,12 @@
 /* The hashing thread serves chunks of at least TAP_THREAD_CHUNK bytes (a
  * hand-over costs a few microseconds, hashing 64 KiB about 35), so at most
  * TAP_THREAD_MAX inputs; TAP_SPARE chunks beyond one per input let the
- * packet thread run ahead of the hashing by as many chunks. */
-#define TAP_SPARE        4
+ * packet thread run ahead of the hashing by as many (2 MiB, about 5 ms of
+ * packets, covers the thread's wait for a core: on the loaded 2-core
+ * machine, reading sm100k, the packet thread waited for a chunk at 6-10
+ * of 1,500 refills with DPI, 60-75 with --no-dpi, where the writer fills
+ * the other core; with 4 spares, 90 and 160). */
+#define TAP_SPARE        8
 #define TAP_THREAD_CHUNK (64 * 1024)
 #define TAP_THREAD_MAX   (TAP_MEM_TOTAL / TAP_THREAD_CHUNK - TAP_SPARE)
 /* libpcap's stdio buffer when the cookie copies from chunks into it. */
