@@ -7,6 +7,7 @@
  * later are added by add_columns() when missing (with values for the rows
  * already there); version upgrades that need more go in migrate(). */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,13 +210,31 @@ static const char *roles_text(const struct rules_matrix *m, char *buf, size_t le
 	return buf;
 }
 
+/* Once per process, before SQLite starts: no memory statistics (they take
+ * a global mutex around every allocation; smaudit never reads them). When
+ * SQLite was started already (a query earlier in the process), it keeps
+ * them: slower, not wrong. */
+static void sqlite_config_once(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* Open path for writing; a new database (and its -wal and -shm, which
  * SQLite gives the main file's mode) is created 0640: flows are not for
- * every local user. */
+ * every local user. NOMUTEX: the connection is used by one thread at a
+ * time (the run's thread, then the writer thread, then the run's thread
+ * again, handed over under the writer's lock), so SQLite's per-call
+ * connection mutex is dead weight. */
 static int open_0640(struct store *s, const char *path)
 {
-	mode_t old = umask(027);
-	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	mode_t old;
+	int rc;
+
+	pthread_once(&once, sqlite_config_once);
+	old = umask(027);
+	rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 
 	umask(old);
 	return rc;
