@@ -34,27 +34,27 @@ struct view {
 	uint8_t proto;
 };
 
-/* Put c at buf[o] while it fits (one byte kept for the NUL); the count
- * goes on either way, as vsnprintf's does. */
-static inline void put_ch(char *buf, size_t len, size_t o, char c)
+/* Put the n bytes at p at buf[o] as far as they fit (one byte kept for the
+ * NUL); the count goes on either way, as vsnprintf's does. */
+static void put(char *buf, size_t len, size_t *o, const char *p, size_t n)
 {
-	if (o + 1 < len)
-		buf[o] = c;
+	if (*o + 1 < len)
+		memcpy(buf + *o, p, *o + n < len ? n : len - 1 - *o);
+	*o += n;
 }
 
 /* Append v in decimal (with a '-' when neg) at *o. */
 static void put_dec(char *buf, size_t len, size_t *o, unsigned long long v, int neg)
 {
 	char d[24];
-	int n = 0;
+	int n = sizeof(d);
 
-	if (neg)
-		put_ch(buf, len, (*o)++, '-');
 	do
-		d[n++] = (char)('0' + v % 10);
+		d[--n] = (char)('0' + v % 10);
 	while (v /= 10);
-	while (n)
-		put_ch(buf, len, (*o)++, d[--n]);
+	if (neg)
+		d[--n] = '-';
+	put(buf, len, o, d + n, sizeof(d) - (size_t)n);
 }
 
 /* Append printf text to buf at *off (bounded), with vsnprintf's result:
@@ -66,37 +66,50 @@ __attribute__((format(printf, 4, 5))) static void appendf(char *buf, size_t len,
 {
 	va_list ap, again;
 	size_t o = *off;
+	const char *f = fmt;
 
 	if (*off >= len)
 		return;
 	va_start(ap, fmt);
 	va_copy(again, ap);
-	for (const char *f = fmt; *f; f++) {
-		if (*f != '%') {
-			put_ch(buf, len, o++, *f);
-			continue;
-		}
-		if (f[1] == 's') {
-			const char *t = va_arg(ap, const char *);
-			for (t = t ? t : "(null)"; *t; t++) /* NULL as glibc prints it */
-				put_ch(buf, len, o++, *t);
-		} else if (f[1] == 'u') {
-			put_dec(buf, len, &o, va_arg(ap, unsigned), 0);
-		} else if (f[1] == 'd') {
-			int v = va_arg(ap, int);
-			put_dec(buf, len, &o, v < 0 ? 0ull - (unsigned long long)v : (unsigned)v,
-			        v < 0);
-		} else if (f[1] == 'z' && f[2] == 'u') {
-			put_dec(buf, len, &o, va_arg(ap, size_t), 0);
-			f++;
-		} else if (f[1] == '%') {
-			put_ch(buf, len, o++, '%');
-		} else {
-			int n = vsnprintf(buf + *off, len - *off, fmt, again);
-			o = *off + (n > 0 ? (size_t)n : 0);
+	while (*f) {
+		const char *pc = strchr(f, '%'), *t;
+		int v;
+
+		if (!pc) {
+			put(buf, len, &o, f, strlen(f));
 			break;
 		}
-		f++;
+		put(buf, len, &o, f, (size_t)(pc - f));
+		f = pc + 2;
+		switch (pc[1]) {
+		case 's':
+			t = va_arg(ap, const char *);
+			t = t ? t : "(null)"; /* as glibc prints it */
+			put(buf, len, &o, t, strlen(t));
+			continue;
+		case 'u':
+			put_dec(buf, len, &o, va_arg(ap, unsigned), 0);
+			continue;
+		case 'd':
+			v = va_arg(ap, int);
+			put_dec(buf, len, &o, v < 0 ? 0ull - (unsigned long long)v : (unsigned)v,
+			        v < 0);
+			continue;
+		case '%':
+			put(buf, len, &o, "%", 1);
+			continue;
+		case 'z':
+			if (pc[2] == 'u') {
+				put_dec(buf, len, &o, va_arg(ap, size_t), 0);
+				f++;
+				continue;
+			}
+			break;
+		}
+		v = vsnprintf(buf + *off, len - *off, fmt, again); /* anything else */
+		o = *off + (v > 0 ? (size_t)v : 0);
+		break;
 	}
 	buf[o < len ? o : len - 1] = '\0';
 	va_end(again);
