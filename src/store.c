@@ -547,7 +547,7 @@ static void row_text_fill(struct row_text *t, int64_t run, const struct verdict_
 
 	t->run_id = run;
 	if (proto)
-		snprintf(t->proto, sizeof(t->proto), "%s", proto);
+		rollup_copy(t->proto, sizeof(t->proto), proto);
 	else
 		snprintf(t->proto, sizeof(t->proto), "%u", r->proto);
 	addr_str(&r->orig, t->oa, sizeof(t->oa));
@@ -557,7 +557,7 @@ static void row_text_fill(struct row_text *t, int64_t run, const struct verdict_
 		t->cid[0] = '\0';
 	t->has_rule = v && v->rule;
 	if (t->has_rule)
-		snprintf(t->rule_id, sizeof(t->rule_id), "%s", v->rule->id);
+		rollup_copy(t->rule_id, sizeof(t->rule_id), v->rule->id);
 	t->has_verdict = v != NULL;
 	t->verdict = v ? verdict_str(v->kind) : NULL;
 	if (v)

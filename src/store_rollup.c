@@ -79,16 +79,6 @@ static void bind_key_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* s into dst (size bytes), cut as snprintf cuts it; one per new group. */
-static void copy_key(char *dst, size_t size, const char *s)
-{
-	size_t n = strlen(s);
-
-	n = n < size ? n : size - 1;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *c = p;
@@ -128,10 +118,10 @@ static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int
 			d->run_id = row->run_id;
 			d->t0 = INFINITY;
 			d->t1 = -INFINITY;
-			copy_key(d->rule_id, sizeof(d->rule_id), rule);
-			copy_key(d->peer, sizeof(d->peer), peer);
-			copy_key(d->verdict, sizeof(d->verdict), verdict);
-			copy_key(d->dir, sizeof(d->dir), dir);
+			rollup_copy(d->rule_id, sizeof(d->rule_id), rule);
+			rollup_copy(d->peer, sizeof(d->peer), peer);
+			rollup_copy(d->verdict, sizeof(d->verdict), verdict);
+			rollup_copy(d->dir, sizeof(d->dir), dir);
 			d->port = port;
 			r->used++;
 			return d;
