@@ -181,10 +181,12 @@ static void sql_add_s(struct qsql *q, const char *frag, const char *v)
 	q->b[q->nb++].s = v;
 }
 
-/* " f.verdict IN (...)": every verdict but expected (record.h's names, bound). */
+/* " f.verdict IN (...)": every verdict but expected (record.h's names, bound),
+ * after the words of the partial index flows_anomaly's WHERE, which SQLite
+ * must see to use it. */
 static void add_anomaly_cond(struct qsql *q)
 {
-	sql_add(q, " f.verdict IN (");
+	sql_add(q, " " QUERY_NOT_EXPECTED " AND f.verdict IN (");
 	for (int k = VERDICT_EXPECTED + 1; k <= VERDICT_MAX; k++)
 		sql_add_s(q, k == VERDICT_EXPECTED + 1 ? "?" : ", ?",
 		          verdict_str((enum verdict_kind)k));
@@ -222,6 +224,8 @@ static void add_flow_filters(struct qsql *q, const struct query_filter *f, int w
 		sql_add_i(q, " AND f.run_id = ?", f->run_id);
 	if (f->verdict)
 		sql_add_s(q, " AND f.verdict = ?", f->verdict);
+	if (f->verdict && strcmp(f->verdict, verdict_str(VERDICT_EXPECTED)))
+		sql_add(q, " AND " QUERY_NOT_EXPECTED); /* flows_anomaly serves it */
 	if (with_rule && f->rule_id)
 		sql_add_s(q, " AND f.rule_id = ?", f->rule_id);
 	if (f->has_peer)

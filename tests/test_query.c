@@ -724,8 +724,10 @@ Test(query, views_match_cli)
 Test(query, plan_uses_indexes)
 {
 	cr_assert_eq(q("anomalies --since 24h --explain"), 0);
-	cr_assert(strstr(out, "USING INDEX flows_verdict"), "%s", out);
+	cr_assert(strstr(out, "USING INDEX flows_anomaly"), "%s", out);
 	cr_assert_null(strstr(out, "SCAN f\n"), "%s", out);
+	cr_assert_eq(q("flows --verdict unexpected-port --explain"), 0);
+	cr_assert(strstr(out, "USING INDEX flows_anomaly"), "%s", out);
 	cr_assert_eq(q("flows --since 24h --explain"), 0);
 	cr_assert(strstr(out, "USING INDEX flows_ts"), "%s", out);
 	cr_assert_eq(q("flows --peer 127.0.0.66 --explain"), 0);

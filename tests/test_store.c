@@ -370,6 +370,40 @@ Test(store, a_refused_row_fails_its_batch_and_the_store_goes_on)
 	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
 }
 
+/* Issue 13: the index on verdicts holds anomalies only (an expected flow
+ * costs the writer no entry); an older database's index on every verdict
+ * is replaced by it. */
+Test(store, the_verdict_index_holds_anomalies_only_and_replaces_the_old_one)
+{
+	char err[256];
+	int64_t id;
+	struct store *s = open_with_run(&id);
+	struct flow_record r;
+
+	for (int i = 0; i < 10; i++) {
+		r = tu_sample_flow((uint16_t)(40000 + i));
+		put(s, id, &r, i < 3 ? NULL : "https-in",
+		    i < 3 ? VERDICT_UNEXPECTED_PORT : VERDICT_EXPECTED);
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows INDEXED BY flows_anomaly"
+	                " WHERE verdict <> 'expected'"),
+	             3);
+	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name = 'flows_verdict'"), 0);
+	/* an older database: its index on every verdict */
+	exec_raw(
+	    "DROP INDEX flows_anomaly; CREATE INDEX flows_verdict ON flows(verdict, ts_start)");
+	reopen();
+	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name = 'flows_verdict'"), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name = 'flows_anomaly'"
+	                " AND sql LIKE '%WHERE verdict <> ''expected''%'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows INDEXED BY flows_anomaly"
+	                " WHERE verdict <> 'expected'"),
+	             3);
+}
+
 Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 {
 	int64_t id;
