@@ -386,7 +386,8 @@ struct rollup *rollup_new(sqlite3 *db)
 	    {offsetof(struct rollup, peer_upsert),
 	     "INSERT INTO flow_peers (day, rule_id, run_id, verdict, peer_addr, hours)"
 	     " VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT (day, rule_id, run_id, peer_addr, verdict)"
-	     " DO UPDATE SET hours = hours | excluded.hours"},
+	     " DO UPDATE SET hours = hours | excluded.hours"
+	     " WHERE hours | excluded.hours <> hours"}, /* no write when no new hour */
 	    {offsetof(struct rollup, peer_fix),
 	     "UPDATE flow_peers SET hours = (SELECT ifnull(sum(DISTINCT 1 << (sm_hour(ts_start)"
 	     " - ?1 * 24)), 0) FROM flows WHERE peer_addr = ?5 AND rule_id IS ?6"
