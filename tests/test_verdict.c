@@ -347,26 +347,6 @@ Test(reason, ipv6_addresses_are_bracketed)
 	HAS(v, "2001:db8::50 connected in to [2001:db8::10]:443/tcp");
 }
 
-Test(reason, long_reasons_keep_the_inferred_note)
-{
-	struct rules_matrix *m;
-	char err[512];
-	const char *roles[] = {"xmpp=2001:db8:aaaa:bbbb:cccc:dddd:eeee:1,2001:db8:aaaa:bbbb:cccc:"
-	                       "dddd:eeee:2,2001:db8:aaaa:bbbb:cccc:dddd:eeee:3"};
-	struct flow_record r = mk(IPPROTO_TCP, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:10", 40000,
-	                          "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", 5222, DIR_OUT);
-	struct verdict_result v;
-
-	cr_assert_eq(rules_build(&m, "rules/socialminer.rules", NULL, 0, NULL, 0, roles, 1, err,
-	                         sizeof(err)),
-	             0, "%s", err);
-	r.direction_inferred = 1;
-	v = judge(m, r, VERDICT_UNEXPECTED_PEER, "xmpp-notify-out");
-	cr_expect_lt(strlen(v.reason), sizeof(v.reason));
-	HAS(v, "direction inferred");
-	rules_free(m);
-}
-
 TestSuite(mismatch, .init = setup, .fini = teardown);
 
 /* rec with an application protocol and confidence. */
@@ -555,7 +535,8 @@ Test(icmp, flow_lines_are_cut_as_snprintf_cuts_them)
 	}
 }
 
-Test(reason, a_long_reason_is_cut_before_the_note)
+/* A long reason is cut before the inferred note, which is kept whole. */
+Test(reason, long_reasons_keep_the_inferred_note)
 {
 	struct rules_matrix *m;
 	char err[512];
