@@ -6,11 +6,11 @@
  * STORE_ROWS at a time by one INSERT OR ROLLBACK: a statement's fixed cost
  * (a cursor on the table and each index, opened and closed) is paid once
  * for them all, and a refused row rolls the transaction back at once, as
- * the writer would, so SQLite keeps no statement journal for it. The schema text is compiled in
- * from db/schema.sql (build/schema_sql.c) and uses IF NOT EXISTS throughout,
- * so applying it to an older database adds what is missing; columns added
- * later are added by add_columns() when missing (with values for the rows
- * already there); version upgrades that need more go in migrate(). */
+ * the writer would, so SQLite keeps no statement journal for it. The
+ * schema text is compiled in from db/schema.sql (build/schema_sql.c) and uses IF NOT EXISTS
+ * throughout, so applying it to an older database adds what is missing; columns added later are
+ * added by add_columns() when missing (with values for the rows already there); version upgrades
+ * that need more go in migrate(). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -294,13 +294,12 @@ static int prepare_flow_insert(struct store *s, const char *verb, int rows, sqli
 	    "reason, tunnel, community_id, unchecked, missed_bytes) VALUES ",
 	    verb);
 	for (int k = 0; k < rows && n < sizeof(sql); k++)
-		for (int c = 0; c < FLOW_PARAMS && n < sizeof(sql); c++)
-			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d%s",
-			                      c   ? ","
-			                      : k ? ",("
-			                          : "(",
+		for (int c = 0; c < FLOW_PARAMS && n < sizeof(sql); c++) {
+			const char *lead = c ? "," : k ? ",(" : "(";
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d%s", lead,
 			                      k * FLOW_PARAMS + order[c],
 			                      c == FLOW_PARAMS - 1 ? ")" : "");
+		}
 	if (n >= sizeof(sql))
 		return -1;
 	rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
@@ -406,7 +405,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	if (migrate(s, v, err, errlen) < 0)
 		goto fail;
 	/* plain INSERT for new rows: OR REPLACE makes every row open a statement
-	 * journal (savepoint, truncate), about a third of the insert's cost */
+	 * journal (savepoint, truncate), about a third of the insert's cost; so
+	 * would a many-row INSERT that may abort half-way, hence OR ROLLBACK */
 	if (prepare_flow_insert(s, "INSERT", 1, &s->ins_flow) < 0 ||
 	    prepare_flow_insert(s, "INSERT OR ROLLBACK", STORE_ROWS, &s->ins_rows) < 0 ||
 	    prepare_flow_insert(s, "INSERT OR REPLACE", 1, &s->rep_flow) < 0) {
