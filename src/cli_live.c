@@ -14,6 +14,8 @@
  * A database that cannot take flows for long never stops the capture:
  * beyond the flows the writer may hold, the oldest are counted as lost
  * (runs.flows_lost), with a warning each second the count grows.
+ * Syslog lines never wait for the daemon (alert.c): those it refuses are
+ * counted, warned each second, told to it later and in the stop summary.
  * Signals, as a service expects them: SIGPIPE is ignored (a closed stdout
  * ends the alert lines, the audit goes on); SIGHUP reloads the rules and
  * site files (a bad file keeps the old matrix; the new rules are written
@@ -390,6 +392,23 @@ static int on_second(struct run *run, struct live_state *st)
 	return st->l->duration_s && now - st->t0 >= (double)st->l->duration_s;
 }
 
+/* The stop summary's line on syslog lines lost, when some were. */
+static void syslog_summary(const struct alerts *a)
+{
+	uint64_t refused, unsent;
+
+	alert_syslog_lost(a, &refused, &unsent);
+	if (refused)
+		fprintf(stderr,
+		        "  syslog lines dropped: %llu (the syslog daemon did not keep up; "
+		        "smaudit did not wait for it)\n",
+		        (unsigned long long)refused);
+	if (unsent)
+		fprintf(stderr,
+		        "  syslog lines not sent: %llu (no syslog daemon could be reached)\n",
+		        (unsigned long long)unsent);
+}
+
 /* The capture loop: packets into the run until a signal, --duration or a
  * capture error (err filled, returns -1); timers run once a second of
  * packet time, and on the read timeout when the link is quiet. */
@@ -588,8 +607,10 @@ int cli_live(int argc, char **argv)
 		rc = 3;
 	}
 	alert_flush(st.alerts, wall_us());
-	if (!o.quiet)
+	if (!o.quiet) {
 		run_print_summary(run, cli_now() - st.t0, stderr, stdout);
+		syslog_summary(st.alerts);
+	}
 	run_free(run);
 	alert_free(st.alerts);
 	capture_close(live_cap);
