@@ -246,6 +246,7 @@ struct live_state {
 	struct alerts *alerts;
 	uint64_t dropped; /* drops already warned about */
 	uint64_t lost;    /* ended flows lost already warned about */
+	uint64_t stale;   /* ended flows whose end alone was lost, already warned about */
 	double t0, next_cp;
 	/* capture gaps: the interface down (the handle waits) or gone (the
 	 * handle is reopened with backoff) */
@@ -350,15 +351,19 @@ static void warn_lost(struct run *run, struct live_state *st)
 {
 	const struct audit_counts *n = run_counts(run);
 
-	if (n->flows_lost <= st->lost)
+	if (n->flows_lost <= st->lost && n->flows_stale <= st->stale)
 		return;
 	alert_warn(st->alerts,
 	           "the database cannot take flows and %llu are held in memory, the most "
 	           "allowed (--max-flows, at least 4096): %llu ended flows lost (%llu in all), "
-	           "the oldest first",
+	           "the oldest first; %llu (%llu in all) lost only their end and keep their "
+	           "last checkpoint row",
 	           (unsigned long long)n->hold_max, (unsigned long long)(n->flows_lost - st->lost),
-	           (unsigned long long)n->flows_lost);
+	           (unsigned long long)n->flows_lost,
+	           (unsigned long long)(n->flows_stale - st->stale),
+	           (unsigned long long)n->flows_stale);
 	st->lost = n->flows_lost;
+	st->stale = n->flows_stale;
 }
 
 /* Once a second: age flows, announce new drops and lost flows, summarise
