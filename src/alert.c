@@ -147,7 +147,8 @@ struct alerts *alert_new(const struct alert_cfg *cfg)
 	if (!a)
 		return NULL;
 	a->cfg = *cfg;
-	if (cfg->syslog_facility >= 0 && !(a->sl = slog_open(cfg->syslog_facility, NULL))) {
+	if (cfg->syslog_facility >= 0 &&
+	    !(a->sl = slog_open(cfg->syslog_facility, cfg->syslog_path))) {
 		free(a);
 		return NULL;
 	}

@@ -568,7 +568,7 @@ int cli_live(int argc, char **argv)
 	                      .snaplen = LIVE_SNAPLEN,
 	                      .syslog_facility = -1};
 	struct live_state st = {.l = &l, .o = &o};
-	struct alert_cfg acfg;
+	struct alert_cfg acfg = {0};
 	struct run *run;
 	char err[1024], cerr[1024] = "";
 	int rc, failed;

@@ -21,9 +21,10 @@
 #include "smaudit/verdict.h"
 
 struct alert_cfg {
-	FILE *out;            /* alert lines, or NULL */
-	int syslog_facility;  /* LOG_DAEMON, LOG_LOCAL0, ...; -1 = no syslog */
-	uint64_t interval_us; /* suppression window; 0 = announce every flow */
+	FILE *out;               /* alert lines, or NULL */
+	int syslog_facility;     /* LOG_DAEMON, LOG_LOCAL0, ...; -1 = no syslog */
+	const char *syslog_path; /* the syslog daemon's socket; NULL = /dev/log */
+	uint64_t interval_us;    /* suppression window; 0 = announce every flow */
 };
 
 struct alerts;
