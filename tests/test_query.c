@@ -39,6 +39,16 @@ static void exec_sql(sqlite3 *db, const char *sql)
 	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, e ? e : "");
 }
 
+/* Run sql on the database file at path (opened and closed for it). */
+static void exec_file(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, sql);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+}
+
 static void add_flow(sqlite3_stmt *st, int run, const char *uid, double ts, const char *proto,
                      const char *oa, int op, const char *ra, int rp, const char *dir_,
                      const char *peer, int ob, int rb, const char *app, const char *sni,
@@ -1135,9 +1145,7 @@ Test(query, older_database_without_missed_bytes_reads_as_zero_in_zeek)
 	char b[192];
 
 	copy_fixture("new.db", b, sizeof(b));
-	cr_assert_eq(sqlite3_open(b, &db), SQLITE_OK);
-	exec_sql(db, "UPDATE flows SET missed_bytes = 63 WHERE uid = 'C1'");
-	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	exec_file(b, "UPDATE flows SET missed_bytes = 63 WHERE uid = 'C1'");
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	to_v1_flows(db);
 	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
@@ -1168,16 +1176,11 @@ Test(query, runs_show_flows_lost_also_of_an_older_database)
 {
 	static const char *const head = ",packets,dropped,malformed,flows,flows_lost\r\n";
 	unsigned long long before;
-	sqlite3 *db;
 	char b[192];
 
 	copy_fixture("new.db", b, sizeof(b));
-	cr_assert_eq(sqlite3_open(b, &db), SQLITE_OK);
-	exec_sql(db, "UPDATE runs SET flows_lost = 7 WHERE id = 2");
-	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
-	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	exec_sql(db, "ALTER TABLE runs DROP COLUMN flows_lost");
-	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	exec_file(b, "UPDATE runs SET flows_lost = 7 WHERE id = 2");
+	exec_file(dbpath, "ALTER TABLE runs DROP COLUMN flows_lost");
 	before = file_hash(dbpath);
 
 	cr_assert_eq(
