@@ -79,6 +79,8 @@ CREATE TABLE IF NOT EXISTS inputs (
   PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX IF NOT EXISTS inputs_sha256 ON inputs(sha256);
+-- read --skip-seen hashes up front only the files whose size an earlier input had
+CREATE INDEX IF NOT EXISTS inputs_size ON inputs(size);
 
 -- The rules in force for a run (so coverage needs nothing but the database).
 CREATE TABLE IF NOT EXISTS run_rules (

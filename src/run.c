@@ -389,6 +389,11 @@ int run_input_seen(struct run *r, const char *sha256, int64_t *prev, char *err, 
 	return store_input_seen(r->store, r->id, sha256, prev, err, errlen);
 }
 
+int run_input_size_seen(struct run *r, uint64_t size, char *err, size_t errlen)
+{
+	return store_input_size_seen(r->store, r->id, size, err, errlen);
+}
+
 void run_set_inputs(struct run *r, const struct store_input *in, size_t n)
 {
 	r->inputs = in;

@@ -752,19 +752,28 @@ int store_input_add(struct store *s, int64_t id, int seq, const struct store_inp
 	return 0;
 }
 
-int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
-                     size_t errlen)
+/* The earliest complete run other than id with an input (hashed, not
+ * skipped) of this sha256, or when sha256 is NULL of this size (a size
+ * left NULL, which no database of ours writes, could be any size): 1 with
+ * *run set, 0 when none, -1 with err. */
+static int earlier_input(struct store *s, int64_t id, const char *sha256, uint64_t size,
+                         int64_t *run, char *err, size_t errlen)
 {
+	static const char *const sql[] = {
+	    "SELECT min(i.run_id) FROM inputs i JOIN runs r ON r.id = i.run_id WHERE i.sha256 = ?1 "
+	    "AND i.skipped IS NULL AND r.id != ?2 AND r.status = 'complete'",
+	    "SELECT min(i.run_id) FROM inputs i JOIN runs r ON r.id = i.run_id WHERE (i.size = ?1 "
+	    "OR i.size IS NULL) AND i.sha256 IS NOT NULL AND i.skipped IS NULL AND r.id != ?2 AND "
+	    "r.status = 'complete'"};
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT min(i.run_id) FROM inputs i JOIN runs r ON r.id = i.run_id "
-	                       "WHERE i.sha256 = ?1 AND i.skipped IS NULL AND r.id != ?2 AND "
-	                       "r.status = 'complete'",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, sql[!sha256], -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database: looking up an input");
-	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
+	if (sha256)
+		sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
 	sqlite3_bind_int64(st, 2, id);
 	rc = sqlite3_step(st);
 	*run = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -772,6 +781,20 @@ int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *r
 	if (rc != SQLITE_ROW)
 		return db_err(s, err, errlen, "database: looking up an input");
 	return *run > 0;
+}
+
+int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
+                     size_t errlen)
+{
+	*run = 0;
+	return sha256 ? earlier_input(s, id, sha256, 0, run, err, errlen) : 0;
+}
+
+int store_input_size_seen(struct store *s, int64_t id, uint64_t size, char *err, size_t errlen)
+{
+	int64_t run;
+
+	return earlier_input(s, id, NULL, size, &run, err, errlen);
 }
 
 /* ---- run liveness ------------------------------------------------------ */

@@ -133,6 +133,11 @@ int store_input_add(struct store *s, int64_t id, int seq, const struct store_inp
 int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
                      size_t errlen);
 
+/* 1 when a complete run other than id read a file of size bytes (with a
+ * hash, not skipped): only then can a file of that size be one read
+ * before. 0 when none, -1 with err. */
+int store_input_size_seen(struct store *s, int64_t id, uint64_t size, char *err, size_t errlen);
+
 /* Seconds in one bucket of the flow roll-up (flow_rollup.hour). */
 #define STORE_ROLLUP_SECONDS 3600
 
