@@ -31,7 +31,13 @@ CREATE TABLE IF NOT EXISTS runs (
   flows_lost    INTEGER NOT NULL DEFAULT 0, -- live: ended flows dropped, the oldest first, when
                                           -- the database could not take them and the most it
                                           -- may hold (--max-flows, at least 4096) were held in
-                                          -- memory; each flow that ended is in flows or here
+                                          -- memory, and that have no row. Each flow that ended
+                                          -- counts once, in flows or here: a flow whose end was
+                                          -- dropped after its checkpoint row was written keeps
+                                          -- that row (end_reason 'checkpoint', its counters of
+                                          -- then) and counts in flows, not here; in a complete
+                                          -- run, its rows with end_reason 'checkpoint' are those
+                                          -- flows (the stop summary and error count them too)
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
