@@ -60,7 +60,11 @@ int store_run_rules(struct store *s, int64_t id, const struct rules_matrix *m, i
 
 /* Queue one flow for run id (committed in batches). A record with a
  * store_id (written before, at a checkpoint) replaces that row; otherwise a
- * row is added and rec->store_id set. Returns 0 or -1 with err. */
+ * row is added: a checkpoint row (END_CHECKPOINT) at once, with
+ * rec->store_id set; other new rows are held and inserted several at a time
+ * (at the latest by the commit), in the order they came. Returns 0 or -1
+ * with err; on -1 (which may name a row held by an earlier call) the open
+ * batch is lost: call store_rollback. */
 int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struct verdict_result *v,
                char *err, size_t errlen);
 
