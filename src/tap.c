@@ -48,6 +48,9 @@
 #define TAP_SPARE        8
 #define TAP_THREAD_CHUNK (64 * 1024)
 #define TAP_THREAD_MAX   (TAP_MEM_TOTAL / TAP_THREAD_CHUNK - TAP_SPARE)
+/* The thread is woken when TAP_WAKE chunks wait (or the packet thread
+ * waits for it), not for each: fewer wake-ups, each hashing a batch. */
+#define TAP_WAKE 4
 /* libpcap's stdio buffer when the cookie copies from chunks into it. */
 #define TAP_STDIO_BUF (16 * 1024)
 
@@ -177,8 +180,10 @@ static struct chunk *swap_chunk(struct tap *t)
 			p->free[p->nfree++] = t->cur;
 		t->cur = NULL;
 	}
-	while (!p->nfree)
+	while (!p->nfree) {
+		pthread_cond_signal(&p->work); /* the queue may wait for a batch */
 		pthread_cond_wait(&p->done, &p->mu);
+	}
 	c = p->free[--p->nfree];
 	c->served = 1;
 	c->tap = t;
@@ -209,7 +214,8 @@ static ssize_t refill(struct tap *t)
 	c->queued = 1;
 	t->pending++;
 	p->q[(p->qhead + p->qlen++) % p->nchunks] = c;
-	pthread_cond_signal(&p->work);
+	if (p->qlen >= TAP_WAKE)
+		pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	return r;
 }
@@ -242,8 +248,10 @@ static void drain(struct tap *t)
 	if (!p->threaded)
 		return;
 	pthread_mutex_lock(&p->mu);
-	while (t->pending)
+	while (t->pending) {
+		pthread_cond_signal(&p->work);
 		pthread_cond_wait(&p->done, &p->mu);
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
