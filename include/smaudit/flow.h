@@ -42,6 +42,7 @@ struct flow_stats {
 	uint64_t created, ended, evicted, timed_out, closed;
 	uint32_t active, peak;
 	uint64_t frags_orphan; /* later fragments with no flow to attach to */
+	uint32_t buckets;      /* hash buckets now: grown with the open flows */
 };
 
 /* New table for cfg (copied); NULL on allocation failure. The pool of
