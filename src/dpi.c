@@ -14,7 +14,11 @@
  *    DPI_MAX_TCP_PKTS / DPI_MAX_UDP_PKTS packets (ndpiReader's -T/-U
  *    defaults); an unnamed flow is then given up with guessing on, as
  *    ndpiReader does, so a port guess comes back with confidence "port";
- *  - a flow that ends before that is given up the same way (dpi_end).
+ *  - a flow that ends before that is given up the same way (dpi_end); so is
+ *    a TCP flow both of whose sides have closed or reset (audit calls
+ *    dpi_end then: no payload can follow, so the answer is the one its end
+ *    would give, and an unnamed flow's state does not wait out the close
+ *    delay).
  *
  * Differences from ndpiReader, on purpose:
  *  - State is allocated at the first packet carrying payload (TCP/UDP), not

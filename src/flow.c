@@ -293,6 +293,14 @@ struct flow_record *flow_rec(struct flow *f)
 	return &f->rec;
 }
 
+int flow_sides_done(const struct flow *f)
+{
+	const struct tcp_ep *o = &f->ep[0], *r = &f->ep[1];
+
+	return f->rec.proto == IPPROTO_TCP && (o->state == TCP_CLOSED || o->state == TCP_RESET) &&
+	       (r->state == TCP_CLOSED || r->state == TCP_RESET);
+}
+
 void **flow_user(struct flow *f)
 {
 	return &f->user;

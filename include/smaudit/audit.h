@@ -51,6 +51,7 @@ struct audit_counts {
 	uint64_t app_unchecked;  /* expected flows whose application DPI did not confirm */
 	uint64_t store_errors;   /* flows that could not be stored */
 	uint64_t held;           /* ended flows waiting for the database */
+	uint64_t dpi_states;     /* nDPI states live now: flows still in detection */
 };
 
 struct audit;
