@@ -99,6 +99,8 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 		free(a);
 		return NULL;
 	}
+	if (cfg->no_dpi)
+		dpi_spare_free(); /* the names' module: no detection will use it */
 	if (!cfg->no_dpi) {
 		a->dpi = dpi_new(err, errlen);
 		if (!a->dpi) {
