@@ -640,11 +640,14 @@ static void buckets_grow(struct flow_table *t)
 	t->nbuckets = n;
 }
 
-/* Move f to the tail of its LRU list (it was just seen). */
+/* Move f to the tail of its LRU list (it was just seen); a flow already
+ * there (a burst of one flow's packets) stays, touching no neighbour. */
 static void lru_touch(struct flow_table *t, struct flow *f)
 {
 	uint32_t i = (uint32_t)(f - t->pool);
 
+	if (t->tail[f->lru] == i)
+		return;
 	lru_unlink(t, i);
 	lru_push(t, i, f->lru);
 }
