@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS runs (
   flows         INTEGER NOT NULL DEFAULT 0, -- flows stored
   flows_other   INTEGER NOT NULL DEFAULT 0, -- flows touching no monitored host (counted only)
   evicted       INTEGER NOT NULL DEFAULT 0,
+  flows_lost    INTEGER NOT NULL DEFAULT 0, -- live: ended flows dropped, the oldest first, when
+                                          -- the database could not take them and the most it
+                                          -- may hold (--max-flows, at least 4096) were held in
+                                          -- memory; each flow that ended is in flows or here
   status        TEXT NOT NULL DEFAULT 'running'
                 CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
   error         TEXT,                     -- first error or warning, with its place
@@ -44,7 +48,8 @@ CREATE TABLE IF NOT EXISTS runs (
   gaps          TEXT,                     -- live: times the interface was down or gone, one
                                           -- 'START END why' per line (ISO 8601 UTC); NULL: none
   ndpi_version  TEXT,                     -- nDPI library version that named the apps
-  roles         TEXT,                     -- role addresses in force, one "role cidr,cidr" per
+  roles         TEXT,                     -- role addresses in force (live: since the last
+                                          -- SIGHUP reload), one "role cidr,cidr" per
                                           -- line; a role without addresses is absent (its rules
                                           -- could not check the peer); NULL: not recorded
   encap         TEXT                      -- encapsulations seen and the packets each carried
@@ -81,6 +86,12 @@ CREATE TABLE IF NOT EXISTS run_rules (
   apps         TEXT,                      -- allowed app protocols, comma separated
   description  TEXT,
   source       TEXT,                      -- file:line
+  -- live: a SIGHUP reload records the new rule set beside the old one (query coverage
+  -- lists both; a rule a reload changed shows its new definition)
+  in_force_from  TEXT,                    -- ISO 8601 UTC of the reload that put it in force;
+                                          -- NULL: from the run's start
+  in_force_until TEXT,                    -- ISO 8601 UTC of the reload that removed it;
+                                          -- NULL: in force until the run's end
   PRIMARY KEY (run_id, rule_id)
 );
 

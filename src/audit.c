@@ -7,7 +7,8 @@
  * thread, so on the packet thread) and hand a copy of the record to the
  * writer thread (writer.c), which judges it against the matrix and stores
  * it. The packet thread never waits on SQLite: the writer's queue absorbs a
- * slow, locked or failing database up to the flow table's size, and
+ * slow, locked or failing database up to the flow table's size (beyond
+ * it, live counts the oldest held flows as lost; read waits), and
  * checkpoints are snapshots queued like ended flows.
  * The SQLite row and the reason text are most of the per-flow cost, so on
  * two cores this takes them off the packet path. */
@@ -27,6 +28,7 @@ struct audit {
 	struct writer *writer;
 	struct audit_counts n; /* packet thread's counters (+ writer's, merged on read) */
 	uint64_t last_tick_us;
+	int finishing; /* audit_finish: the last flows may wait for room */
 };
 
 /* ---- private ----------------------------------------------------------- */
@@ -78,7 +80,10 @@ static void on_flow_end(void *ctx, struct flow *f)
 		a->n.flows_other++;
 		return;
 	}
-	writer_put(a->writer, r, 1); /* waits only when hold_max flows are held */
+	/* live drops the oldest held flow rather than stop capturing; read, and
+	 * live once capture is over, wait for room */
+	writer_put(a->writer, r,
+	           a->cfg.retry_store && !a->finishing ? WRITER_DROP_OLDEST : WRITER_WAIT);
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -229,7 +234,7 @@ static void checkpoint_one(void *ctx, struct flow *f)
 	if (live->direction == DIR_NONE || live->ts_start_us > c->cutoff_us)
 		return;
 	flow_snapshot(f, &snap);
-	if (writer_put(c->a->writer, &snap, 0) < 0)
+	if (writer_put(c->a->writer, &snap, WRITER_REFUSE) < 0)
 		return;      /* the writer holds all it may: the next checkpoint */
 	live->store_id = -1; /* the writer knows the row; the end replaces it */
 	c->queued++;
@@ -259,6 +264,7 @@ int audit_store_news(struct audit *a, char *msg, size_t len)
 
 int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen)
 {
+	a->finishing = 1;
 	flow_flush(a->flows, reason);
 	return writer_finish(a->writer, err, errlen);
 }
@@ -301,6 +307,7 @@ void audit_fill_run(const struct audit *a, struct store_run *run)
 	run->non_ip = n->non_ip;
 	run->flows = n->flows_stored;
 	run->flows_other = n->flows_other;
+	run->flows_lost = n->flows_lost;
 	run->evicted = flow_table_stats(a->flows)->evicted;
 	memcpy(run->encap, n->encap, sizeof(run->encap));
 }

@@ -11,9 +11,13 @@
  * An interface that goes down or disappears is a gap, not the end: it is
  * reported, reopened by name with backoff when gone, and the gap is kept
  * in the run row (runs.gaps).
+ * A database that cannot take flows for long never stops the capture:
+ * beyond the flows the writer may hold, the oldest are counted as lost
+ * (runs.flows_lost), with a warning each second the count grows.
  * Signals, as a service expects them: SIGPIPE is ignored (a closed stdout
  * ends the alert lines, the audit goes on); SIGHUP reloads the rules and
- * site files (a bad file keeps the old matrix); SIGINT/SIGTERM or
+ * site files (a bad file keeps the old matrix; the new rules are written
+ * for the run beside the old, run_rules); SIGINT/SIGTERM or
  * --duration end every open flow with end_reason 'shutdown', commit, and
  * mark the run complete; a second SIGINT exits at once, leaving what was
  * committed (the next smaudit to write marks the run interrupted). */
@@ -88,7 +92,9 @@ static void usage(FILE *out)
 	        "  --db FILE              database (default $SMAUDIT_DB or smaudit.db)\n"
 	        "  -f, --filter EXPR      BPF filter\n"
 	        "  --rules FILE, --site FILE, --role NAME=ADDR,...   as for read\n"
-	        "  --max-flows N          flow table bound (default 1000000)\n"
+	        "  --max-flows N          flow table bound (default 1000000), and of the ended\n"
+	        "                         flows held while the database cannot take them (at\n"
+	        "                         least 4096; beyond, the oldest are counted lost)\n"
 	        "  --tcp-timeout SEC, --udp-timeout SEC, --icmp-timeout SEC\n"
 	        "  --checkpoint SEC       every SEC seconds (default 60), write flows open longer\n"
 	        "                         than that as they stand (the row is updated when they\n"
@@ -237,6 +243,7 @@ struct live_state {
 	const struct cli_audit_opts *o;
 	struct alerts *alerts;
 	uint64_t dropped; /* drops already warned about */
+	uint64_t lost;    /* ended flows lost already warned about */
 	double t0, next_cp;
 	/* capture gaps: the interface down (the handle waits) or gone (the
 	 * handle is reopened with backoff) */
@@ -335,8 +342,25 @@ static void reload(struct run *run, struct live_state *st)
 	alert_warn(st->alerts, "SIGHUP: rules reloaded (%zu rules)", rules_count(run_matrix(run)));
 }
 
-/* Once a second: age flows, announce new drops, summarise alerts, and
- * checkpoint when due. Returns 1 when --duration is over. */
+/* Say so when ended flows were lost (the database down, the most it may
+ * hold already held): the first time, and each time the count grows. */
+static void warn_lost(struct run *run, struct live_state *st)
+{
+	const struct audit_counts *n = run_counts(run);
+
+	if (n->flows_lost <= st->lost)
+		return;
+	alert_warn(st->alerts,
+	           "the database cannot take flows and %llu are held in memory, the most "
+	           "allowed (--max-flows, at least 4096): %llu ended flows lost (%llu in all), "
+	           "the oldest first",
+	           (unsigned long long)n->hold_max, (unsigned long long)(n->flows_lost - st->lost),
+	           (unsigned long long)n->flows_lost);
+	st->lost = n->flows_lost;
+}
+
+/* Once a second: age flows, announce new drops and lost flows, summarise
+ * alerts, and checkpoint when due. Returns 1 when --duration is over. */
 static int on_second(struct run *run, struct live_state *st)
 {
 	double now = cli_now();
@@ -356,6 +380,7 @@ static int on_second(struct run *run, struct live_state *st)
 		st->dropped = dropped;
 	}
 	run_set_dropped(run, dropped);
+	warn_lost(run, st);
 	if (now >= st->next_cp) {
 		run_checkpoint(run, wall, st->l->checkpoint_s * 1000000);
 		st->next_cp = now + (double)st->l->checkpoint_s;

@@ -48,9 +48,10 @@ struct run {
 	struct store_run row;             /* strings borrowed from cfg and this struct */
 	const struct store_input *inputs; /* borrowed from the caller until run_close */
 	size_t ninputs;
-	int closed;          /* run_close has stopped the writer */
-	uint64_t committed;  /* then: ended flows whose rows were committed */
-	char lost_err[1024]; /* then: the store's error with the count of flows lost */
+	int closed;             /* run_close has stopped the writer */
+	uint64_t committed;     /* then: ended flows whose rows were committed */
+	char lost_err[1024];    /* then: the store's error with the count of flows lost */
+	char dropped_warn[256]; /* then: runs.error when live dropped held flows */
 };
 
 /* The monitored hosts of m as "a/32,b/128" (allocated: a site may list many). */
@@ -345,6 +346,14 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		rc = -1;
 	}
 	fill_row(r);
+	if (r->row.flows_lost && !r->row.error) {
+		snprintf(r->dropped_warn, sizeof(r->dropped_warn),
+		         "%llu ended flows lost: the database could not take them while %llu were "
+		         "held in memory (the oldest went first)",
+		         (unsigned long long)r->row.flows_lost,
+		         (unsigned long long)audit_counts(r->audit)->hold_max);
+		r->row.error = r->dropped_warn;
+	}
 	if (r->row.gaps) {
 		char e3[512];
 		store_run_gaps(r->store, r->id, r->row.gaps, e3, sizeof(e3));
@@ -463,6 +472,11 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	if (r->dropped)
 		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
 		        (unsigned long long)r->dropped);
+	if (n->flows_lost)
+		fprintf(err_out,
+		        "  flows lost: %llu ended while the database could not take them and %llu "
+		        "were held in memory (the oldest went first; runs.flows_lost)\n",
+		        (unsigned long long)n->flows_lost, (unsigned long long)n->hold_max);
 	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->app_unchecked,
 	               n->flows_stored, r->db, r->id, out);
 }

@@ -150,6 +150,10 @@ static int add_columns(struct store *s, char *err, size_t errlen)
 	    add_column(s, "runs", "pruned", "INTEGER NOT NULL DEFAULT 0", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "gaps", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "runs", "roles", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "runs", "flows_lost", "INTEGER NOT NULL DEFAULT 0", NULL, err, errlen) <
+	        0 ||
+	    add_column(s, "run_rules", "in_force_from", "TEXT", NULL, err, errlen) < 0 ||
+	    add_column(s, "run_rules", "in_force_until", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "unchecked", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "tunnel", "TEXT", NULL, err, errlen) < 0 ||
 	    add_column(s, "flows", "missed_bytes", "INTEGER", NULL, err, errlen) < 0 ||
@@ -396,6 +400,61 @@ void store_close(struct store *s)
 	free(s);
 }
 
+/* Upsert the rules of m for run id (in a transaction), in force from
+ * since (ISO 8601 UTC; NULL: the run's start). A rule the run already has
+ * keeps its in_force_from when its definition is the same and it was in
+ * force until since (retire_all below); else it takes since. Every rule of
+ * m ends up with in_force_until NULL. Returns 0 or -1 (SQLite's error). */
+static int insert_rules(struct store *s, int64_t id, const struct rules_matrix *m,
+                        const char *since)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE;
+
+	if (sqlite3_prepare_v2(
+	        s->db,
+	        "INSERT INTO run_rules (run_id, rule_id, row, direction, proto, port, peer, apps, "
+	        "description, source, in_force_from) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) "
+	        "ON CONFLICT (run_id, rule_id) DO UPDATE SET in_force_from = CASE WHEN "
+	        "in_force_until IS ?11 AND row IS excluded.row AND direction = excluded.direction "
+	        "AND proto = excluded.proto AND port = excluded.port AND peer = excluded.peer AND "
+	        "apps IS excluded.apps THEN in_force_from ELSE ?11 END, in_force_until = NULL, "
+	        "row = excluded.row, direction = excluded.direction, proto = excluded.proto, "
+	        "port = excluded.port, peer = excluded.peer, apps = excluded.apps, "
+	        "description = excluded.description, source = excluded.source",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	for (size_t i = 0; i < rules_count(m) && rc == SQLITE_DONE; i++) {
+		const struct rule *r = rules_get(m, i);
+		char apps[RULE_MAX_APPS * 25 + 1] = "", src[512];
+		for (int a = 0; a < r->napps; a++) {
+			if (a)
+				strcat(apps, ",");
+			strcat(apps, r->apps[a]);
+		}
+		snprintf(src, sizeof(src), "%s:%d", r->file ? r->file : "?", r->line);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, r->id, -1, SQLITE_TRANSIENT);
+		if (r->row > 0)
+			sqlite3_bind_int(st, 3, r->row);
+		else
+			sqlite3_bind_null(st, 3);
+		sqlite3_bind_text(st, 4, r->dir == RULE_IN ? "in" : "out", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, flow_proto_str(r->proto) ? flow_proto_str(r->proto) : "?",
+		                  -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, r->port);
+		sqlite3_bind_text(st, 7, r->role, -1, SQLITE_TRANSIENT);
+		bind_text(st, 8, apps);
+		bind_text(st, 9, r->description);
+		sqlite3_bind_text(st, 10, src, -1, SQLITE_TRANSIENT);
+		bind_text(st, 11, since);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_run_begin(struct store *s, const struct store_run *run, const struct rules_matrix *m,
                     int64_t *id, char *err, size_t errlen)
 {
@@ -447,52 +506,53 @@ int store_run_begin(struct store *s, const struct store_run *run, const struct r
 		goto dberr;
 	*id = sqlite3_last_insert_rowid(s->db);
 
-	if (m) {
-		if (sqlite3_prepare_v2(s->db,
-		                       "INSERT OR REPLACE INTO run_rules (run_id, rule_id, row, "
-		                       "direction, proto, port, peer, apps, description, source) "
-		                       "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
-		                       -1, &st, NULL) != SQLITE_OK)
-			goto dberr;
-		for (size_t i = 0; i < rules_count(m); i++) {
-			const struct rule *r = rules_get(m, i);
-			char apps[RULE_MAX_APPS * 25 + 1] = "", src[512];
-			for (int a = 0; a < r->napps; a++) {
-				if (a)
-					strcat(apps, ",");
-				strcat(apps, r->apps[a]);
-			}
-			snprintf(src, sizeof(src), "%s:%d", r->file ? r->file : "?", r->line);
-			sqlite3_bind_int64(st, 1, *id);
-			sqlite3_bind_text(st, 2, r->id, -1, SQLITE_TRANSIENT);
-			if (r->row > 0)
-				sqlite3_bind_int(st, 3, r->row);
-			else
-				sqlite3_bind_null(st, 3);
-			sqlite3_bind_text(st, 4, r->dir == RULE_IN ? "in" : "out", -1,
-			                  SQLITE_STATIC);
-			sqlite3_bind_text(st, 5,
-			                  flow_proto_str(r->proto) ? flow_proto_str(r->proto) : "?",
-			                  -1, SQLITE_STATIC);
-			sqlite3_bind_int(st, 6, r->port);
-			sqlite3_bind_text(st, 7, r->role, -1, SQLITE_TRANSIENT);
-			bind_text(st, 8, apps);
-			bind_text(st, 9, r->description);
-			sqlite3_bind_text(st, 10, src, -1, SQLITE_TRANSIENT);
-			rc = sqlite3_step(st);
-			sqlite3_reset(st);
-			if (rc != SQLITE_DONE) {
-				sqlite3_finalize(st);
-				goto dberr;
-			}
-		}
-		sqlite3_finalize(st);
-	}
+	if (m && insert_rules(s, *id, m, NULL) < 0)
+		goto dberr;
 	free(files);
 	return exec(s, "COMMIT", err, errlen);
 dberr:
 	free(files);
 	db_err(s, err, errlen, "database");
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int store_run_rules(struct store *s, int64_t id, const struct rules_matrix *m, int64_t when,
+                    char *err, size_t errlen)
+{
+	time_t t = (time_t)when;
+	char since[32], roles[4096];
+	struct tm tm;
+	sqlite3_stmt *st;
+	int rc;
+
+	gmtime_r(&t, &tm);
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (store_flush(s, err, errlen) < 0 || exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	/* every rule in force is retired at since, then m's are put back */
+	if (sqlite3_prepare_v2(s->db,
+	                       "UPDATE run_rules SET in_force_until = ?2 WHERE run_id = ?1 AND "
+	                       "in_force_until IS NULL",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, since, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || insert_rules(s, id, m, since) < 0 ||
+	    sqlite3_prepare_v2(s->db, "UPDATE runs SET roles = ?2 WHERE id = ?1", -1, &st, NULL) !=
+	        SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, roles_text(m, roles, sizeof(roles)), -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto dberr;
+	return exec(s, "COMMIT", err, errlen);
+dberr:
+	db_err(s, err, errlen, "database: recording the reloaded rules");
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }
@@ -611,9 +671,11 @@ uint64_t store_flows_committed(const struct store *s)
 }
 
 /* Bind a run's counters as ?3 packets .. ?11 evicted (the order of the
- * runs UPDATEs). */
+ * runs UPDATEs) and :lost. */
 static void bind_run_counters(sqlite3_stmt *st, const struct store_run *run)
 {
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":lost"),
+	                   (sqlite3_int64)run->flows_lost);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)run->packets);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)run->bytes);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)run->malformed);
@@ -637,7 +699,8 @@ int store_run_end(struct store *s, int64_t id, const struct store_run *run, char
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET finished=?2, packets=?3, bytes=?4, malformed=?5, "
 	                       "unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, flows_other=?10, "
-	                       "evicted=?11, status=?12, error=?13, encap=?14 WHERE id=?1",
+	                       "evicted=?11, status=?12, error=?13, encap=?14, flows_lost=:lost "
+	                       "WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);
@@ -769,7 +832,8 @@ int store_run_progress(struct store *s, int64_t id, const struct store_run *run,
 	if (sqlite3_prepare_v2(s->db,
 	                       "UPDATE runs SET heartbeat=?2, finished=NULL, packets=?3, bytes=?4, "
 	                       "malformed=?5, unknown_link=?6, non_ip=?7, dropped=?8, flows=?9, "
-	                       "flows_other=?10, evicted=?11, gaps=?12 WHERE id=?1",
+	                       "flows_other=?10, evicted=?11, gaps=?12, flows_lost=:lost "
+	                       "WHERE id=?1",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database");
 	sqlite3_bind_int64(st, 1, id);

@@ -10,7 +10,12 @@
  * transaction is tried. A transaction that fails is rolled back and kept:
  * live tries it again every second, and meanwhile the queue absorbs the
  * ended flows; read counts its rows as not stored. flows_stored grows only
- * when a COMMIT succeeds. */
+ * when a COMMIT succeeds. In live, a queue at hold_max drops its oldest
+ * record for a new one (counted in c.flows_lost when it is an ended flow),
+ * so the packet thread never waits; deq counts dropped records as taken,
+ * so a progress or sync waiting for them is not held up. A reload's matrix
+ * is recorded in the run's rules (run_rules) by this thread, which owns the
+ * store, before its next batch. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,9 @@ struct writer {
 	const struct rules_matrix *matrix, *in_use;
 	struct store_run progress;
 	int progress_pending, sync_pending;
+	int rules_due;      /* a reload's matrix is to be recorded for the run */
+	int rules_held;     /* recording it failed: again at the next progress */
+	int64_t rules_when; /* when the reload put it in force (epoch seconds) */
 	uint64_t progress_after, sync_after;
 	struct audit_counts c;
 	char news[640], first_err[512];
@@ -337,6 +345,7 @@ static void write_progress(struct writer *w)
 	}
 
 	w->progress_pending = 0;
+	w->rules_held = 0; /* a reload's rules that could not be recorded: try again */
 	pthread_mutex_unlock(&w->mu);
 	if (w->ntx)
 		commit_tx(w);
@@ -348,6 +357,30 @@ static void write_progress(struct writer *w)
 	if (w->cfg.retain_s)
 		prune(w);
 	pthread_mutex_lock(&w->mu);
+}
+
+/* Record the matrix a reload put in force in the run's rules (mu held;
+ * released around SQL); when that fails, again at the next progress save. */
+static void write_rules(struct writer *w)
+{
+	const struct rules_matrix *m;
+	char err[512];
+	int64_t when;
+	int rc;
+
+	w->rules_due = 0;
+	pthread_mutex_unlock(&w->mu);
+	if (w->ntx)
+		commit_tx(w);
+	pthread_mutex_lock(&w->mu);
+	m = w->in_use = w->matrix; /* a later reload may not free it meanwhile */
+	when = w->rules_when;
+	pthread_mutex_unlock(&w->mu);
+	rc = store_run_rules(w->cfg.store, w->cfg.run_id, m, when, err, sizeof(err));
+	pthread_mutex_lock(&w->mu);
+	w->in_use = NULL;
+	if (rc < 0 && !w->rules_due)
+		w->rules_due = w->rules_held = 1;
 }
 
 /* Wait for work; commit an open transaction after a quiet second (mu held). */
@@ -385,6 +418,10 @@ static void *writer_main(void *arg)
 			write_progress(w);
 			continue;
 		}
+		if (w->rules_due && !w->rules_held) {
+			write_rules(w);
+			continue;
+		}
 		if (w->sync_pending && w->deq >= w->sync_after) {
 			pthread_mutex_unlock(&w->mu);
 			if (w->ntx)
@@ -411,6 +448,8 @@ static void *writer_main(void *arg)
 		merge_counts(&w->c, &c);
 		w->deq += n;
 	}
+	if (w->rules_due) /* held since a failure: one last try */
+		write_rules(w);
 	w->sync_pending = 0;
 	pthread_cond_broadcast(&w->synced);
 	pthread_mutex_unlock(&w->mu);
@@ -434,6 +473,18 @@ static int grow(struct writer *w)
 	w->qcap = cap;
 	w->qhead = 0;
 	return 0;
+}
+
+/* Drop the oldest queued record to make room (mu held): an ended flow is
+ * counted as lost; a snapshot is not (the flow's end is still to come, and
+ * is written as a new row if the snapshot never was). */
+static void drop_oldest(struct writer *w)
+{
+	if (w->q[w->qhead].end_reason != END_CHECKPOINT)
+		w->c.flows_lost++;
+	w->qhead = (w->qhead + 1) % w->qcap;
+	w->qcount--;
+	w->deq++;
 }
 
 /* ---- API ------------------------------------------------------------------ */
@@ -467,11 +518,15 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	return w;
 }
 
-int writer_put(struct writer *w, const struct flow_record *r, int may_wait)
+int writer_put(struct writer *w, const struct flow_record *r, enum writer_full full)
 {
 	pthread_mutex_lock(&w->mu);
 	while (w->qcount == w->qcap && grow(w) < 0) {
-		if (!may_wait) {
+		if (full == WRITER_DROP_OLDEST) {
+			drop_oldest(w);
+			break;
+		}
+		if (full == WRITER_REFUSE) {
 			pthread_mutex_unlock(&w->mu);
 			return -1;
 		}
@@ -514,6 +569,10 @@ void writer_set_matrix(struct writer *w, const struct rules_matrix *m)
 {
 	pthread_mutex_lock(&w->mu);
 	w->matrix = m;
+	w->rules_due = 1;
+	w->rules_held = 0;
+	w->rules_when = (int64_t)time(NULL);
+	pthread_cond_signal(&w->not_empty);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -551,7 +610,9 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 	n->flows_local = w->c.flows_local;
 	n->flows_stored = w->c.flows_stored;
 	n->store_errors = w->c.store_errors;
+	n->flows_lost = w->c.flows_lost;
 	n->held = w->qcount;
+	n->hold_max = w->cfg.hold_max;
 	pthread_mutex_unlock(&w->mu);
 }
 

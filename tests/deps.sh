@@ -30,6 +30,8 @@ command -v tshark >/dev/null 2>&1 || need="$need tshark"
 # the sensor tests make a network namespace with a veth pair and replay captures into it
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v tcpreplay >/dev/null 2>&1 || need="$need tcpreplay"
+# the syslog tests give smaudit a /dev/log of their own in a mount namespace
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 # the report tests parse the HTML with a real HTML5 parser (Debian's python3)
 /usr/bin/python3 -c 'import html5lib' >/dev/null 2>&1 || need="$need python3-html5lib"
 if [ "${1:-}" = report ]; then

@@ -5,14 +5,17 @@
  * captures into sa0 with tcpreplay; nothing leaves the namespace. Every
  * smaudit run is bounded by --duration and killed in teardown. Needs root,
  * ip (iproute2) and tcpreplay; skipped without them. The expected verdicts
- * are pcaps/demo.verdicts (made without smaudit). */
+ * are pcaps/demo.verdicts (made without smaudit). The syslog tests also run
+ * smaudit in a mount namespace whose /dev/log is a socket the test reads. */
 #define _GNU_SOURCE /* pipe2 */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 
 static char dir[64], db[128], ns[32];
 static const char *live_prefix = ""; /* shell words before smaudit runs (limits) */
+static const char *live_wrap = "";   /* a command smaudit runs under (a mount namespace) */
 static const char *live_rules = "--site rules/demo.site"; /* the matrix live loads */
 static pid_t live_pid = -1, helper_pid = -1;
 
@@ -140,10 +144,10 @@ static pid_t start_live(const char *extra, int out_fd)
 			close(out_fd);
 		}
 		snprintf(cmd, sizeof(cmd),
-		         "%s exec ip netns exec %s " SMAUDIT_BIN " live -i sb0 %s "
+		         "%s exec %s ip netns exec %s " SMAUDIT_BIN " live -i sb0 %s "
 		         "--db %s --buffer-size 32 %s %s 2>%s/err",
-		         live_prefix, ns, live_rules, db, extra, out_fd >= 0 ? "" : "> \"$0\"/out",
-		         dir);
+		         live_prefix, live_wrap, ns, live_rules, db, extra,
+		         out_fd >= 0 ? "" : "> \"$0\"/out", dir);
 		execl("/bin/sh", "sh", "-c", cmd, dir, (char *)NULL);
 		_exit(127);
 	}
@@ -310,6 +314,78 @@ Test(sensor, sighup_reloads_the_site_and_a_bad_file_keeps_the_old_matrix)
 	             "the third under the reloaded one");
 }
 
+/* Flows of the demo to ports 22 and 80 (4 per replay), ended by their FINs. */
+#define SSH_HTTP_CLOSED                                                                            \
+	"SELECT count(*) FROM flows WHERE resp_port IN (22, 80) AND end_reason='closed'"
+
+/* A reload that adds a rule (site file) and removes one (rules file): the
+ * run's rules in run_rules are those of both sets, each marked with when a
+ * reload put it in force or retired it, so `query coverage` for the run
+ * shows the new rule with its flows, and the removed one with the flows it
+ * matched before. Before, run_rules kept only the rules of the start. */
+Test(sensor, a_reload_writes_the_new_rules_for_the_run_and_coverage_shows_them)
+{
+	char opt[256], out[8192];
+
+	need_ns();
+	cr_assert_eq(
+	    sh("cp rules/socialminer.rules %s/r.rules && cp rules/demo.site %s/site", dir, dir), 0);
+	snprintf(opt, sizeof(opt), "--rules %s/r.rules --site %s/site", dir, dir);
+	live_rules = opt;
+	start_live("--duration 60 --checkpoint 1 --no-alerts", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	for (int i = 0; i < 300 && try_q1(SSH_HTTP_CLOSED) < 4; i++) /* 5 s after the FINs */
+		usleep(50000);
+	cr_assert_eq(q1(SSH_HTTP_CLOSED), 4);
+
+	cr_assert_eq(sh("grep -v '^rule http-in ' rules/socialminer.rules > %s/r.rules && "
+	                "echo 'rule ssh-admin-in in tcp/22 from any row 0 app SSH \"SSH\"' >> "
+	                "%s/site",
+	                dir, dir),
+	             0);
+	kill(live_pid, SIGHUP);
+	wait_err("rules reloaded");
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	for (int i = 0; i < 300 && try_q1(SSH_HTTP_CLOSED) < 8; i++)
+		usleep(50000);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE resp_port=22 AND rule_id='ssh-admin-in' "
+	                "AND verdict='expected'"),
+	             1, "the second replay's SSH flow was judged by the reloaded rules");
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query coverage --db %s --run last --format csv", db),
+	             0, "%s", out);
+	cr_assert(strstr(out, "\nssh-admin-in,,in,tcp,22,any,SSH,yes,1,1,"), "%s", out);
+	cr_assert(strstr(out, "\nhttp-in,2,in,tcp,80,any,HTTP,yes,3,2,"),
+	          "the removed rule keeps the flows it matched:\n%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE rule_id='ssh-admin-in' AND "
+	                "in_force_from >= (SELECT started FROM runs) AND in_force_until IS NULL"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE rule_id='http-in' AND "
+	                "in_force_from IS NULL AND in_force_until >= (SELECT started FROM runs)"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE in_force_from IS NULL AND "
+	                "in_force_until IS NULL"),
+	             q1("SELECT count(*) FROM run_rules") - 2, "the others stayed in force");
+}
+
+/* Run the python3 program prog as the helper process; returns once it has
+ * created the file ready (what names it in the failure: who). */
+static void start_helper(const char *prog, const char *ready, const char *who)
+{
+	helper_pid = fork();
+	cr_assert_neq(helper_pid, -1);
+	if (helper_pid == 0) {
+		execlp("python3", "python3", "-c", prog, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && access(ready, F_OK) != 0; i++)
+		usleep(50000);
+	cr_assert_eq(access(ready, F_OK), 0, "%s did not start", who);
+}
+
 /* Hold the database's write lock for secs seconds in another process
  * (python3's sqlite3); returns once the lock is held. */
 static void hold_write_lock(int secs)
@@ -317,23 +393,15 @@ static void hold_write_lock(int secs)
 	char flag[160], cmd[1024];
 
 	snprintf(flag, sizeof(flag), "%s/locked", dir);
-	helper_pid = fork();
-	cr_assert_neq(helper_pid, -1);
-	if (helper_pid == 0) {
-		snprintf(cmd, sizeof(cmd),
-		         "import sqlite3, time\n"
-		         "c = sqlite3.connect('%s', isolation_level=None, timeout=30)\n"
-		         "c.execute('BEGIN IMMEDIATE')\n"
-		         "open('%s', 'w').close()\n"
-		         "time.sleep(%d)\n"
-		         "c.execute('COMMIT')\n",
-		         db, flag, secs);
-		execlp("python3", "python3", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && access(flag, F_OK) != 0; i++)
-		usleep(50000);
-	cr_assert_eq(access(flag, F_OK), 0, "the lock holder did not start");
+	snprintf(cmd, sizeof(cmd),
+	         "import sqlite3, time\n"
+	         "c = sqlite3.connect('%s', isolation_level=None, timeout=30)\n"
+	         "c.execute('BEGIN IMMEDIATE')\n"
+	         "open('%s', 'w').close()\n"
+	         "time.sleep(%d)\n"
+	         "c.execute('COMMIT')\n",
+	         db, flag, secs);
+	start_helper(cmd, flag, "the lock holder");
 }
 
 Test(sensor, second_sigint_exits_at_once)
@@ -678,6 +746,49 @@ Test(sensor, a_failing_database_holds_flows_and_stores_them_when_it_works_again)
 	same_verdicts_as_read();
 }
 
+#define MANY_FLOWS 10000 /* one-packet UDP flows of tests/gen/manyflows.py */
+
+/* The database stays locked while more flows end than the writer may hold
+ * (--max-flows 100: the table evicts; the writer holds at most 4,096 queued
+ * beside its batch and transaction): capture goes on, the oldest held flows
+ * are counted as lost and said so at once, and every flow ended is either
+ * stored or counted lost. Before, the packet thread waited for room. */
+Test(sensor, flows_beyond_what_may_be_held_are_counted_lost_and_capture_goes_on)
+{
+	char cap[160], err[16384], *p;
+	long long stored, lost;
+	int st;
+
+	need_ns();
+	snprintf(cap, sizeof(cap), "%s/many.pcap", dir);
+	cr_assert_eq(sh("python3 tests/gen/manyflows.py %d %s", MANY_FLOWS, cap), 0);
+	start_live("--duration 80 --checkpoint 1 --no-alerts --max-flows 100", -1);
+	hold_write_lock(15);
+	cr_assert_eq(replay(cap, 5000, 1), 0);
+	wait_err(" ended flows lost (");
+	cr_assert_eq(waitpid(helper_pid, &st, WNOHANG), 0,
+	             "the loss is announced while the database is still locked");
+	cr_assert_eq(waitpid(helper_pid, &st, 0), helper_pid);
+	helper_pid = -1;
+	wait_packets(MANY_FLOWS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0, "%s", slurp("err", err, sizeof(err)));
+	stored = q1("SELECT flows FROM runs");
+	lost = q1("SELECT flows_lost FROM runs");
+	cr_assert_gt(lost, 0);
+	cr_assert_eq(stored + lost, MANY_FLOWS, "stored %lld + lost %lld", stored, lost);
+	cr_assert_eq(stored, q1("SELECT count(*) FROM flows"), "counters are rows really stored");
+	cr_assert_eq(q1("SELECT packets FROM runs"), MANY_FLOWS);
+	cr_assert_eq(q1("SELECT dropped FROM runs"), 0, "no packet lost to waiting");
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='complete' AND error LIKE "
+	                "'%ended flows lost%'"),
+	             1);
+	slurp("err", err, sizeof(err));
+	p = strstr(err, "  flows lost: ");
+	cr_assert_not_null(p, "the stop summary states the loss:\n%s", err);
+	cr_assert_eq(strtoll(p + 14, NULL, 10), lost, "%s", err);
+}
+
 Test(sensor, retain_prunes_old_flows_at_checkpoints)
 {
 	char out[4096];
@@ -739,4 +850,141 @@ Test(sensor, an_interface_down_or_gone_is_a_recorded_gap_and_capture_resumes)
 	       "AND gaps LIKE '%Z gone'"),
 	    1);
 	cr_assert_eq(q1("SELECT packets FROM runs"), 2 * DEMO_PKTS, "packets before and after");
+}
+
+/* A syslog daemon of the test's own: python3 receives the datagrams of a
+ * unix socket at dir/log into dir/syslog (one per line), and smaudit runs in
+ * a mount namespace where /dev is an overlay of the real one with that
+ * socket bound onto /dev/log (this machine has no syslog daemon; nothing
+ * outside the namespace sees the change). Returns once it listens. */
+static void syslog_listen(void)
+{
+	static char wrap[512];
+	char ready[160], cmd[512];
+
+	snprintf(ready, sizeof(ready), "%s/log.ready", dir);
+	snprintf(cmd, sizeof(cmd),
+	         "import socket\n"
+	         "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+	         "s.bind('%s/log')\n"
+	         "open('%s', 'w').close()\n"
+	         "f = open('%s/syslog', 'ab', buffering=0)\n"
+	         "while True:\n"
+	         "    f.write(s.recv(65536) + b'\\n')\n",
+	         dir, ready, dir);
+	start_helper(cmd, ready, "the syslog listener");
+	cr_assert_eq(sh("mkdir %s/up %s/work", dir, dir), 0);
+	snprintf(wrap, sizeof(wrap),
+	         "unshare -m sh -c 'mount -t overlay overlay -o lowerdir=/dev,upperdir=%s/up,"
+	         "workdir=%s/work /dev && touch /dev/log && mount --bind %s/log /dev/log && "
+	         "exec \"$@\"' sh",
+	         dir, dir, dir);
+	if (sh("%s true", wrap) != 0)
+		cr_skip_test("needs mount namespaces and overlayfs (unshare -m)");
+	live_wrap = wrap;
+}
+
+static int syslog_lines(const char *pri, const char *s);
+
+/* Wait until the listener has written every datagram sent so far: a
+ * marker of our own, queued behind them, reaches dir/syslog. */
+static void syslog_settle(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	static const char mark[] = "test: settled";
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0), before = syslog_lines(NULL, mark), n = 0;
+
+	cr_assert_geq(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/log", dir);
+	cr_assert_eq(sendto(fd, mark, sizeof(mark) - 1, 0, (struct sockaddr *)&sa, sizeof(sa)),
+	             (ssize_t)sizeof(mark) - 1);
+	close(fd);
+	for (int i = 0; i < 200 && (n = syslog_lines(NULL, mark)) == before; i++)
+		usleep(50000);
+	cr_assert_eq(n, before + 1, "the syslog listener is stuck");
+}
+
+/* Lines of dir/syslog that contain s (and, if pri is not NULL, start with it). */
+static int syslog_lines(const char *pri, const char *s)
+{
+	char path[160], line[1024];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/syslog", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, s) && (!pri || !strncmp(line, pri, strlen(pri)));
+	fclose(f);
+	return n;
+}
+
+/* Every alert line that reached syslog (tagged smaudit[pid], priority pri)
+ * names a flow of the database by its uid; returns how many there were. */
+static int syslog_alerts_name_flows(const char *pri, pid_t pid)
+{
+	char path[160], line[1024], tag[48];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/syslog", dir);
+	snprintf(tag, sizeof(tag), " smaudit[%d]: ", (int)pid);
+	syslog_settle();
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "nothing reached syslog");
+	while (fgets(line, sizeof(line), f)) {
+		char uid[32] = "", sql[160], *u = strstr(line, " uid ");
+		if (!u)
+			continue;
+		cr_assert(!strncmp(line, pri, strlen(pri)) && strstr(line, tag), "%s", line);
+		cr_assert_eq(sscanf(u, " uid %31[^:]", uid), 1, "%s", line);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM flows WHERE uid='%s'", uid);
+		cr_assert_eq(q1(sql), 1, "%s", line);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+Test(sensor, syslog_gets_the_alerts_and_the_drop_warning_with_the_facility_asked)
+{
+	char tag[64];
+	pid_t pid;
+
+	need_ns();
+	syslog_listen();
+	/* a 1 MiB ring and a stopped sensor: drops, as in the test above */
+	pid = start_live("--duration 60 --checkpoint 1 --syslog local3 --buffer-size 1", -1);
+	kill(live_pid, SIGSTOP);
+	cr_assert_eq(replay("pcaps/demo.pcap", 20000, 40), 0);
+	kill(live_pid, SIGCONT);
+	wait_err("the capture dropped");
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	cr_assert_eq(sh("test -e /dev/log"), 1, "the host's /dev is untouched");
+	/* local3.warning: <19 * 8 + 4> */
+	cr_assert_geq(syslog_alerts_name_flows("<156>", pid), 1);
+	cr_assert_eq(syslog_alerts_name_flows("<156>", pid), out_lines(" uid "),
+	             "every alert line of stdout is in syslog");
+	snprintf(tag, sizeof(tag), " smaudit[%d]: the capture dropped ", (int)pid);
+	cr_assert_geq(syslog_lines("<156>", tag), 1, "the drop warning reached syslog");
+}
+
+Test(sensor, syslog_without_a_facility_is_daemon)
+{
+	pid_t pid;
+
+	need_ns();
+	syslog_listen();
+	pid = start_live("--duration 60 --checkpoint 1 --syslog --alert-interval 0", -1);
+	cr_assert_eq(replay("pcaps/demo.pcap", 2000, 1), 0);
+	wait_packets(DEMO_PKTS);
+	kill(live_pid, SIGTERM);
+	cr_assert_eq(wait_live(), 0);
+	/* daemon.warning: <3 * 8 + 4>; with --alert-interval 0 a line per flow */
+	cr_assert_eq(syslog_alerts_name_flows("<28>", pid),
+	             q1("SELECT count(*) FROM flows WHERE verdict != 'expected'"));
+	cr_assert_eq(syslog_lines(NULL, "<156>"), 0);
 }

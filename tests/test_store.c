@@ -802,3 +802,68 @@ Test(store, a_flows_table_without_missed_bytes_gets_it_and_it_is_written)
 	             1);
 	cr_assert_eq(q1("SELECT count(*) FROM flows_v WHERE missed_bytes = 5000000000"), 1);
 }
+
+/* The matrix of a rules file and a site file. */
+static struct rules_matrix *matrix_of(const char *rules, const char *site)
+{
+	const char *sites[] = {site};
+	struct rules_matrix *m;
+	char err[512];
+
+	cr_assert_eq(rules_build(&m, rules, sites, 1, NULL, 0, NULL, 0, err, sizeof(err)), 0, "%s",
+	             err);
+	return m;
+}
+
+/* An older database gets runs.flows_lost and run_rules.in_force_from and
+ * in_force_until; a reload's matrix is recorded beside the first: a rule
+ * added is in force from the reload, one removed until it, one changed
+ * shows its new definition from the reload, the others are untouched. */
+Test(store, a_reload_records_its_rules_beside_the_first_and_lost_flows_are_counted)
+{
+	char err[256], r2[128], s2[128];
+	struct store *s = store_open(path, err, sizeof(err));
+	struct store_run run = {.mode = "live", .source = "sb0", .hosts = "127.0.0.10/32"};
+	struct rules_matrix *a, *b;
+	int64_t id;
+
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	exec_raw("ALTER TABLE runs DROP COLUMN flows_lost; ALTER TABLE run_rules DROP COLUMN "
+	         "in_force_from; ALTER TABLE run_rules DROP COLUMN in_force_until");
+	snprintf(r2, sizeof(r2), "%s/r2.rules", dir);
+	snprintf(s2, sizeof(s2), "%s/s2.site", dir);
+	cr_assert_eq(tu_run(NULL, 0,
+	                    "grep -v '^rule http-in ' rules/socialminer.rules > %s && "
+	                    "{ cat rules/demo.site; echo 'port smtps-notify-out 1465'; "
+	                    "echo 'rule ssh-admin-in in tcp/22 from any row 0 \"SSH\"'; } > %s",
+	                    r2, s2),
+	             0);
+	a = matrix_of("rules/socialminer.rules", "rules/demo.site");
+	b = matrix_of(r2, s2);
+	s = store_open(path, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_run_begin(s, &run, a, &id, err, sizeof(err)), 0, "%s", err);
+	/* 2026-11-25T12:00:00Z */
+	cr_assert_eq(store_run_rules(s, id, b, 1795608000, err, sizeof(err)), 0, "%s", err);
+	run.flows_lost = 7;
+	run.status = "complete";
+	cr_assert_eq(store_run_end(s, id, &run, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	rules_free(a);
+	rules_free(b);
+	cr_assert_eq(q1("SELECT flows_lost FROM runs"), 7);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE rule_id = 'ssh-admin-in' AND "
+	                "in_force_from = '2026-11-25T12:00:00Z' AND in_force_until IS NULL"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE rule_id = 'http-in' AND "
+	                "in_force_from IS NULL AND in_force_until = '2026-11-25T12:00:00Z'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE rule_id = 'smtps-notify-out' AND "
+	                "port = 1465 AND in_force_from = '2026-11-25T12:00:00Z' AND "
+	                "in_force_until IS NULL"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE in_force_from IS NULL AND "
+	                "in_force_until IS NULL"),
+	             q1("SELECT count(*) FROM run_rules") - 3);
+}

@@ -5,7 +5,9 @@
  * allocates, prints or touches SQL. Ended flows go through a queue to a
  * writer thread that judges them and writes them in batches; the store
  * belongs to that thread from audit_new() to audit_finish(). Nothing on
- * the packet thread waits for SQLite. */
+ * the packet thread waits for SQLite in live: beyond the flow table's size
+ * (at least 4,096) of held flows, the oldest are counted lost; read waits,
+ * as it must lose nothing. */
 #ifndef SMAUDIT_AUDIT_H
 #define SMAUDIT_AUDIT_H
 
@@ -50,7 +52,10 @@ struct audit_counts {
 	uint64_t peer_unchecked; /* expected flows whose peer role had no addresses */
 	uint64_t app_unchecked;  /* expected flows whose application DPI did not confirm */
 	uint64_t store_errors;   /* flows that could not be stored */
+	uint64_t flows_lost;     /* live: ended flows dropped, oldest first, when the
+	                          * database could not take them and hold_max were held */
 	uint64_t held;           /* ended flows waiting for the database */
+	uint64_t hold_max;       /* records the writer may hold queued */
 	uint64_t dpi_states;     /* nDPI states live now: flows still in detection */
 };
 

@@ -33,6 +33,7 @@ struct store_run {
 	const char *gaps;         /* live: capture gaps, 'START END why' lines, or NULL */
 	uint64_t packets, bytes, malformed, unknown_link, non_ip, dropped;
 	uint64_t flows, flows_other, evicted;
+	uint64_t flows_lost;         /* live: ended flows dropped while the database was down */
 	uint64_t encap[ENCAP_COUNT]; /* packets per encapsulation kind crossed */
 };
 
@@ -46,6 +47,16 @@ void store_close(struct store *s);
  * Returns 0 or -1 with err. */
 int store_run_begin(struct store *s, const struct store_run *run, const struct rules_matrix *m,
                     int64_t *id, char *err, size_t errlen);
+
+/* Matrix m came into force for run id at when (epoch seconds: a reload).
+ * In run_rules, the run's rules in force get in_force_until = when, then
+ * m's rules are added or updated with in_force_from = when, or keep theirs
+ * when a rule's definition did not change (so a rule in both sets reads as
+ * in force throughout, one removed keeps its row and the flows it matched,
+ * one changed shows its new definition); runs.roles becomes m's. One
+ * transaction. Returns 0 or -1 with err (nothing changed). */
+int store_run_rules(struct store *s, int64_t id, const struct rules_matrix *m, int64_t when,
+                    char *err, size_t errlen);
 
 /* Queue one flow for run id (committed in batches). A record with a
  * store_id (written before, at a checkpoint) replaces that row; otherwise a
