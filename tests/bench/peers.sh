@@ -58,7 +58,7 @@ table() {
 	cap=$DIR/$name.pcap
 	read -r pk fl open < "$DIR/$name.meta"
 	echo
-	echo "== $name: $fl flows, $pk packets, $(($(stat -c %s "$cap") / 1048576)) MiB, up to $open open at once"
+	echo "== $name: $fl flows, $pk packets, $(($(stat -L -c %s "$cap") / 1048576)) MiB, up to $open open at once"
 	echo "| program                                |    wall   |    CPU    | µs/flow  |  peak memory |"
 	echo "|----------------------------------------|-----------|-----------|----------|--------------|"
 	measure "$FLOOR" "$cap"; line "bare libpcap loop (the floor)"; F_WALL=$WALL
