@@ -8,7 +8,9 @@
  * fills with old keys; when it is three quarters full anyway (a scan of
  * thousands of peers inside one window), new keys are announced without
  * suppression rather than lost. Trade-off: a fixed table, no allocation
- * after alert_new(). */
+ * after alert_new(). Syslog lines go through syslog_dgram.c, which never
+ * waits for the daemon: lines it refuses wait in a bounded queue, beyond it
+ * they are counted, and said on stderr each second the count grows. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@
 
 #include "smaudit/alert.h"
 #include "smaudit/community_id.h"
+#include "config.h"
+#include "syslog_dgram.h"
 
 #define ALERT_KEYS 4096 /* power of two */
 
@@ -33,7 +37,9 @@ struct akey {
 
 struct alerts {
 	struct alert_cfg cfg;
-	int closed; /* the stream failed (EPIPE): syslog only */
+	int closed;                      /* the stream failed (EPIPE): syslog only */
+	struct slog *sl;                 /* with --syslog, else NULL */
+	uint64_t sl_warned[SLOG_LOSSES]; /* syslog lines lost already said on stderr */
 	uint32_t nkeys;
 	uint64_t lines, suppressed;
 	struct akey keys[ALERT_KEYS], spare[ALERT_KEYS];
@@ -85,8 +91,8 @@ static void emit(struct alerts *a, uint64_t now_us, const char *line)
 	char ts[32];
 
 	a->lines++;
-	if (a->cfg.syslog_facility >= 0)
-		syslog(LOG_WARNING, "%s", line);
+	if (a->sl)
+		slog_send(a->sl, LOG_WARNING, line);
 	if (!a->cfg.out || a->closed)
 		return;
 	gmtime_r(&t, &tm);
@@ -141,8 +147,11 @@ struct alerts *alert_new(const struct alert_cfg *cfg)
 	if (!a)
 		return NULL;
 	a->cfg = *cfg;
-	if (cfg->syslog_facility >= 0)
-		openlog("smaudit", LOG_PID | LOG_NDELAY, cfg->syslog_facility);
+	if (cfg->syslog_facility >= 0 &&
+	    !(a->sl = slog_open(cfg->syslog_facility, cfg->syslog_path))) {
+		free(a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -197,9 +206,36 @@ void alert_flow(struct alerts *a, const struct flow_record *r, const struct verd
 	k->more = 0;
 }
 
+/* Say on stderr the syslog lines lost since the last second, and tell the
+ * daemon of them if it takes lines again. */
+static void syslog_tick(struct alerts *a)
+{
+	uint64_t refused = slog_lost(a->sl, SLOG_REFUSED), unsent = slog_lost(a->sl, SLOG_UNSENT);
+
+	if (refused > a->sl_warned[SLOG_REFUSED])
+		fprintf(stderr,
+		        "smaudit live: %llu syslog lines dropped (%llu in all): the syslog daemon "
+		        "does not keep up (its queue is full) and smaudit does not wait for it; "
+		        "the daemon is told the count when it reads again\n",
+		        (unsigned long long)(refused - a->sl_warned[SLOG_REFUSED]),
+		        (unsigned long long)refused);
+	if (unsent > a->sl_warned[SLOG_UNSENT])
+		fprintf(stderr,
+		        "smaudit live: %llu syslog lines not sent (%llu in all): %s; retrying "
+		        "each second\n",
+		        (unsigned long long)(unsent - a->sl_warned[SLOG_UNSENT]),
+		        (unsigned long long)unsent, slog_error(a->sl));
+	a->sl_warned[SLOG_REFUSED] = refused;
+	a->sl_warned[SLOG_UNSENT] = unsent;
+	slog_flush(a->sl);
+}
+
 void alert_tick(struct alerts *a, uint64_t now_us)
 {
 	uint32_t over = 0;
+
+	if (a->sl)
+		syslog_tick(a);
 
 	for (uint32_t i = 0; i < ALERT_KEYS; i++) {
 		struct akey *k = &a->keys[i];
@@ -234,6 +270,8 @@ void alert_flush(struct alerts *a, uint64_t now_us)
 			k->more = 0;
 		}
 	}
+	if (a->sl)
+		slog_drain(a->sl, CFG_SYSLOG_DRAIN_MS);
 }
 
 void alert_warn(struct alerts *a, const char *fmt, ...)
@@ -245,8 +283,8 @@ void alert_warn(struct alerts *a, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "smaudit live: %s\n", msg);
-	if (a && a->cfg.syslog_facility >= 0)
-		syslog(LOG_WARNING, "%s", msg);
+	if (a && a->sl)
+		slog_send(a->sl, LOG_WARNING, msg);
 }
 
 int alert_facility(const char *s)
@@ -275,11 +313,16 @@ uint64_t alert_suppressed(const struct alerts *a)
 	return a->suppressed;
 }
 
+void alert_syslog_lost(const struct alerts *a, uint64_t *refused, uint64_t *unsent)
+{
+	*refused = a->sl ? slog_lost(a->sl, SLOG_REFUSED) : 0;
+	*unsent = a->sl ? slog_lost(a->sl, SLOG_UNSENT) : 0;
+}
+
 void alert_free(struct alerts *a)
 {
 	if (!a)
 		return;
-	if (a->cfg.syslog_facility >= 0)
-		closelog();
+	slog_close(a->sl);
 	free(a);
 }

@@ -1,8 +1,8 @@
 /* capture.c: packet sources over libpcap (see capture.h).
  *
  * Files are read with pcap_next_ex so a truncated last record becomes an
- * error with its packet number instead of a silent end. The file size is
- * taken at open so progress can be reported as a share of bytes read.
+ * error with its packet number instead of a silent end. `read` hands its
+ * files in as streams (capture_open_stream) through merge.c's hashing tap.
  * Interfaces are opened in libpcap's buffered mode (TPACKET_V3 on Linux):
  * a ring of --buffer-size MiB absorbs the packet thread's hiccups. */
 #include <errno.h>
@@ -23,7 +23,6 @@ struct capture {
 	pcap_t *p;
 	char name[256];
 	uint64_t pkt_no;
-	uint64_t size; /* file size, 0 if unknown */
 	int live;
 	/* live: what reopening needs, and the drops of handles closed before */
 	char *filter;
@@ -104,8 +103,6 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 			free(c);
 			return NULL;
 		}
-		if (S_ISREG(sb.st_mode)) /* pipes and devices: no progress share */
-			c->size = (uint64_t)sb.st_size;
 	}
 	c->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 	if (!c->p) {
@@ -316,19 +313,6 @@ int capture_datalink(const struct capture *c)
 uint64_t capture_pkt_no(const struct capture *c)
 {
 	return c->pkt_no;
-}
-
-double capture_progress(const struct capture *c)
-{
-	FILE *f;
-	long pos;
-
-	if (c->live || !c->size)
-		return -1;
-	f = pcap_file(c->p);
-	if (!f || (pos = ftell(f)) < 0)
-		return -1;
-	return (double)pos / (double)c->size;
 }
 
 uint64_t capture_dropped(struct capture *c)

@@ -14,6 +14,8 @@
  * A database that cannot take flows for long never stops the capture:
  * beyond the flows the writer may hold, the oldest are counted as lost
  * (runs.flows_lost), with a warning each second the count grows.
+ * Syslog lines never wait for the daemon (alert.c): those it refuses are
+ * counted, warned each second, told to it later and in the stop summary.
  * Signals, as a service expects them: SIGPIPE is ignored (a closed stdout
  * ends the alert lines, the audit goes on); SIGHUP reloads the rules and
  * site files (a bad file keeps the old matrix; the new rules are written
@@ -244,6 +246,7 @@ struct live_state {
 	struct alerts *alerts;
 	uint64_t dropped; /* drops already warned about */
 	uint64_t lost;    /* ended flows lost already warned about */
+	uint64_t stale;   /* ended flows whose end alone was lost, already warned about */
 	double t0, next_cp;
 	/* capture gaps: the interface down (the handle waits) or gone (the
 	 * handle is reopened with backoff) */
@@ -348,15 +351,19 @@ static void warn_lost(struct run *run, struct live_state *st)
 {
 	const struct audit_counts *n = run_counts(run);
 
-	if (n->flows_lost <= st->lost)
+	if (n->flows_lost <= st->lost && n->flows_stale <= st->stale)
 		return;
 	alert_warn(st->alerts,
 	           "the database cannot take flows and %llu are held in memory, the most "
 	           "allowed (--max-flows, at least 4096): %llu ended flows lost (%llu in all), "
-	           "the oldest first",
+	           "the oldest first; %llu (%llu in all) lost only their end and keep their "
+	           "last checkpoint row",
 	           (unsigned long long)n->hold_max, (unsigned long long)(n->flows_lost - st->lost),
-	           (unsigned long long)n->flows_lost);
+	           (unsigned long long)n->flows_lost,
+	           (unsigned long long)(n->flows_stale - st->stale),
+	           (unsigned long long)n->flows_stale);
 	st->lost = n->flows_lost;
+	st->stale = n->flows_stale;
 }
 
 /* Once a second: age flows, announce new drops and lost flows, summarise
@@ -388,6 +395,23 @@ static int on_second(struct run *run, struct live_state *st)
 	if (run_store_news(run, msg, sizeof(msg)))
 		alert_warn(st->alerts, "%s", msg);
 	return st->l->duration_s && now - st->t0 >= (double)st->l->duration_s;
+}
+
+/* The stop summary's line on syslog lines lost, when some were. */
+static void syslog_summary(const struct alerts *a)
+{
+	uint64_t refused, unsent;
+
+	alert_syslog_lost(a, &refused, &unsent);
+	if (refused)
+		fprintf(stderr,
+		        "  syslog lines dropped: %llu (the syslog daemon did not keep up; "
+		        "smaudit did not wait for it)\n",
+		        (unsigned long long)refused);
+	if (unsent)
+		fprintf(stderr,
+		        "  syslog lines not sent: %llu (no syslog daemon could be reached)\n",
+		        (unsigned long long)unsent);
 }
 
 /* The capture loop: packets into the run until a signal, --duration or a
@@ -544,7 +568,7 @@ int cli_live(int argc, char **argv)
 	                      .snaplen = LIVE_SNAPLEN,
 	                      .syslog_facility = -1};
 	struct live_state st = {.l = &l, .o = &o};
-	struct alert_cfg acfg;
+	struct alert_cfg acfg = {0};
 	struct run *run;
 	char err[1024], cerr[1024] = "";
 	int rc, failed;
@@ -588,8 +612,10 @@ int cli_live(int argc, char **argv)
 		rc = 3;
 	}
 	alert_flush(st.alerts, wall_us());
-	if (!o.quiet)
+	if (!o.quiet) {
 		run_print_summary(run, cli_now() - st.t0, stderr, stdout);
+		syslog_summary(st.alerts);
+	}
 	run_free(run);
 	alert_free(st.alerts);
 	capture_close(live_cap);

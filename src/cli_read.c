@@ -4,11 +4,14 @@
  * devices as captures, each one's first packet read; the matrix loads; the
  * database opens), then reads them merged in packet time order (merge.c)
  * into one run, and records each input (SHA-256, size, packets, first and
- * last packet time). A file an earlier run read is named, or skipped with
- * --skip-seen. A read error mid-file (a truncated record) is a warning
- * naming the packet: the flows read so far are ended and stored, the run
- * says what happened, and the exit code is 2. SIGINT/SIGTERM stop the read
- * the same way with status 'interrupted'. */
+ * last packet time). Each file is hashed as it is read, so it is read once;
+ * a file an earlier run read (or this read holds twice) is named after the
+ * run. With --skip-seen such files are skipped, so the files that may be
+ * among them (the same size as another input or an earlier run's file)
+ * are hashed up front, the others still as they are read. A read error mid-file (a truncated
+ * record) is a warning naming the packet: the flows read so far are ended and stored, the run says
+ * what happened, and the exit code is 2. SIGINT/SIGTERM stop the read the same way with status
+ * 'interrupted'. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,11 +25,14 @@
 #include "smaudit/decode.h"
 #include "smaudit/merge.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, stop_again;
 
+/* SIGINT, SIGTERM: stop reading; a second one also stops hashing the rest. */
 static void on_signal(int sig)
 {
 	(void)sig;
+	if (stop_requested)
+		stop_again = 1;
 	stop_requested = 1;
 }
 
@@ -220,9 +226,9 @@ static int by_hash(const void *a, const void *b)
 	return c ? c : x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* Before reading: a file whose bytes another file of this read also holds
- * (the same capture named twice, or a copy) is named, or with --skip-seen
- * skipped. -1 when out of memory. */
+/* A file whose bytes another file of this read also holds (the same
+ * capture named twice, or a copy) is named after reading, or with
+ * --skip-seen skipped before. -1 when out of memory. */
 static int check_twins(struct run *run, struct merge *m, struct read_state *rs)
 {
 	size_t n = merge_count(m), k = 0;
@@ -251,19 +257,69 @@ static int check_twins(struct run *run, struct merge *m, struct read_state *rs)
 		        strcmp(other, mi->name) ? "the same bytes as " : "named twice",
 		        strcmp(other, mi->name) ? other : "",
 		        rs->skip_seen ? ": skipped"
-		                      : ": its packets are read twice (--skip-seen skips it)");
+		                      : ": its packets were read twice (--skip-seen skips it)");
 	}
 	free(t);
 	return 0;
 }
 
-/* Before reading: warn about (or with --skip-seen, skip) every file the
- * database has read in an earlier complete run, or this read holds twice.
- * -1 on a database error. */
+/* An input's size and place, to find the files that may share bytes. */
+struct sized {
+	uint64_t size;
+	size_t i;
+};
+
+/* qsort: by size, then by place on the command line. */
+static int by_size(const void *a, const void *b)
+{
+	const struct sized *x = a, *y = b;
+
+	return x->size != y->size ? (x->size < y->size ? -1 : 1) : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* With --skip-seen, before reading: hash up front each regular file that
+ * may hold bytes read before, its size being another input's or that of a
+ * file an earlier complete run read (the same bytes have the same size);
+ * the others cannot be skipped and are hashed as they are read. -1 on a
+ * database error or when out of memory. */
+static int hash_candidates(struct run *run, struct merge *m, struct read_state *rs)
+{
+	size_t n = merge_count(m), k = 0;
+	struct sized *t = malloc((n ? n : 1) * sizeof(*t));
+	char err[1024];
+
+	if (!t) {
+		fprintf(stderr, "smaudit read: out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!merge_input(m, i)->stream)
+			t[k++] = (struct sized){merge_input(m, i)->size, i};
+	qsort(t, k, sizeof(*t), by_size);
+	for (size_t j = 0; j < k && !stop_requested; j++) {
+		int r = (j > 0 && t[j - 1].size == t[j].size) ||
+		        (j + 1 < k && t[j + 1].size == t[j].size);
+		if (!r && (r = run_input_size_seen(run, t[j].size, err, sizeof(err))) < 0) {
+			fprintf(stderr, "smaudit read: %s\n", err);
+			free(t);
+			return -1;
+		}
+		if (r && merge_hash_file(m, t[j].i, err, sizeof(err)) < 0 && !stop_requested)
+			warn_input(rs, err);
+	}
+	free(t);
+	return 0;
+}
+
+/* With --skip-seen, before reading: skip every file the database has read
+ * in an earlier complete run, or this read holds twice. -1 on a database
+ * error. */
 static int check_seen(struct run *run, struct merge *m, struct read_state *rs)
 {
 	char err[512];
 
+	if (hash_candidates(run, m, rs) < 0)
+		return -1;
 	if (check_twins(run, m, rs) < 0) {
 		fprintf(stderr, "smaudit read: out of memory\n");
 		return -1;
@@ -278,18 +334,10 @@ static int check_seen(struct run *run, struct merge *m, struct read_state *rs)
 		}
 		if (!r)
 			continue;
-		if (rs->skip_seen) {
-			mi->skip = 1;
-			rs->in[i].skipped = prev;
-			fprintf(stderr, "smaudit read: %s: already read in run %lld: skipped\n",
-			        mi->name, (long long)prev);
-		} else {
-			fprintf(
-			    stderr,
-			    "smaudit read: warning: %s: already read in run %lld (same SHA-256): "
-			    "its flows are stored again (--skip-seen skips such files)\n",
-			    mi->name, (long long)prev);
-		}
+		mi->skip = 1;
+		rs->in[i].skipped = prev;
+		fprintf(stderr, "smaudit read: %s: already read in run %lld: skipped\n", mi->name,
+		        (long long)prev);
 	}
 	for (size_t i = 0; i < merge_count(m); i++)
 		if (!merge_input(m, i)->skip)
@@ -377,22 +425,57 @@ static void note_inputs(struct merge *m, const char *filter, struct read_state *
 	}
 }
 
-/* After the run is closed: a stream read to its end that an earlier run
- * also read (its hash is known only now). */
-static void check_seen_streams(struct run *run, struct merge *m)
+/* After the run is closed (the hashes are known, the store is free again):
+ * without --skip-seen, each file this read holds twice or an earlier
+ * complete run also read is named; with it, only the streams are left to
+ * name (the files were checked before reading). */
+static void check_seen_after(struct run *run, struct merge *m, struct read_state *rs)
 {
 	char err[512];
 
+	if (!rs->skip_seen && check_twins(run, m, rs) < 0)
+		fprintf(stderr, "smaudit read: out of memory\n");
 	for (size_t i = 0; i < merge_count(m); i++) {
 		struct merge_input *mi = merge_input(m, i);
 		int64_t prev;
-		if (mi->stream && run_input_seen(run, mi->sha256, &prev, err, sizeof(err)) > 0)
+		if ((rs->skip_seen && !mi->stream) ||
+		    run_input_seen(run, mi->sha256, &prev, err, sizeof(err)) <= 0)
+			continue;
+		if (mi->stream)
 			fprintf(
 			    stderr,
 			    "smaudit read: warning: %s: the same bytes were already read in run "
 			    "%lld: its flows are stored twice\n",
 			    mi->name, (long long)prev);
+		else
+			fprintf(
+			    stderr,
+			    "smaudit read: warning: %s: already read in run %lld (same SHA-256): "
+			    "its flows are stored again (--skip-seen skips such files)\n",
+			    mi->name, (long long)prev);
 	}
+}
+
+/* After reading: hash what libpcap left unread of the files it stopped
+ * short of (a damaged record, a signal), so each hash is the whole file's;
+ * after a signal, a second one leaves those hashes out. */
+static void finish_hashes(struct merge *m, struct read_state *rs)
+{
+	char err[1024];
+
+	if (stop_requested)
+		for (size_t i = 0; i < merge_count(m); i++) {
+			const struct merge_input *mi = merge_input(m, i);
+			if (!mi->stream && !mi->skip && !mi->sha256[0]) {
+				fprintf(stderr,
+				        "smaudit read: interrupted: hashing the rest of the "
+				        "files for the inputs table (interrupt again to leave "
+				        "their SHA-256 out)\n");
+				break;
+			}
+		}
+	if (merge_finish_hashes(m, &stop_again, err, sizeof(err)) < 0)
+		warn_input(rs, err);
 }
 
 /* Name the busiest addresses of the first regular file of m (a stream
@@ -481,7 +564,7 @@ int cli_read(int argc, char **argv)
 	struct read_state rs = {.warn = "", .code = 0};
 	struct run *run = NULL;
 	struct merge *m = NULL;
-	char err[1024], *source = NULL;
+	char *source = NULL;
 	size_t n;
 	int rc, tty;
 	double t0 = cli_now();
@@ -513,19 +596,18 @@ int cli_read(int argc, char **argv)
 	if (!run)
 		goto out;
 	run_set_inputs(run, rs.in, n);
-	if (merge_hash_files(m, err, sizeof(err)) < 0 && !stop_requested)
-		warn_input(&rs, err);
-	if (!stop_requested && check_seen(run, m, &rs) < 0)
+	if (rs.skip_seen && !stop_requested && check_seen(run, m, &rs) < 0)
 		rs.code = 3;
 
 	tty = !o.quiet && isatty(2);
 	if (rs.code != 3)
 		read_inputs(run, m, tty, t0, &rs);
+	finish_hashes(m, &rs);
 	note_inputs(m, o.filter, &rs);
 	rc = close_run(run, &rs);
 	if (rs.code == 3)
 		rc = 3;
-	check_seen_streams(run, m);
+	check_seen_after(run, m, &rs);
 	if (!o.quiet)
 		run_print_summary(run, cli_now() - t0, stderr, stdout);
 	if (!stop_requested && no_host_flows(run, m) && rc == 0)

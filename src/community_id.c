@@ -7,6 +7,7 @@
  * their direction (one-way). The tables are Zeek's ICMP4/6_counterpart as
  * the spec's reference implementation lists them. The same hash is offered
  * to SQL as sm_community_id() for rows stored before the column existed. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,22 @@
 #define PROTO_SCTP   132
 
 /* ---- private ----------------------------------------------------------- */
+
+static const EVP_MD *sha1_md; /* fetched once: SHA1() fetches it at every call */
+
+static void fetch_sha1(void)
+{
+	sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+/* SHA-1 of buf into digest (SHA_DIGEST_LENGTH bytes); 0 or -1. */
+static int sha1(const uint8_t *buf, size_t n, uint8_t *digest)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fetch_sha1);
+	return sha1_md && EVP_Digest(buf, n, digest, NULL, sha1_md, NULL) == 1 ? 0 : -1;
+}
 
 /* 1 if (a, ap) sorts strictly before (b, bp): addresses bytewise, then ports. */
 static int endpoint_lt(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp, size_t alen)
@@ -98,9 +115,13 @@ int community_id_v1(uint16_t seed, const struct sm_addr *src, const struct sm_ad
 		buf[n++] = (uint8_t)(dport >> 8);
 		buf[n++] = (uint8_t)dport;
 	}
-	SHA1(buf, n, digest);
-	EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
-	snprintf(out, outlen, "1:%s", (const char *)b64);
+	if (sha1(buf, n, digest) < 0)
+		return -1;
+	/* "1:" and the base64 (28 characters and its NUL: COMMUNITY_ID_LEN) */
+	n = (size_t)EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
+	out[0] = '1';
+	out[1] = ':';
+	memcpy(out + 2, b64, n + 1);
 	return 0;
 }
 

@@ -41,6 +41,10 @@
 #define CFG_FINDING_GROUPS 512 /* non-expected groups tallied in memory */
 #define CFG_FINDINGS_SHOWN 10  /* groups printed per verdict */
 
+/* ---- live alerts to syslog ----------------------------------------------- */
+#define CFG_SYSLOG_QUEUE    512  /* lines held while the daemon's queue is full (1 KiB each) */
+#define CFG_SYSLOG_DRAIN_MS 2000 /* at the end, the daemon may take this long to read them */
+
 /* ---- EVE JSON (query --format eve) --------------------------------------- */
 #define CFG_EVE_GID      1       /* alert.gid, as Suricata's own rules */
 #define CFG_EVE_SID_BASE 1000000 /* alert.signature_id = base + verdict (local-use range) */

@@ -1,8 +1,11 @@
 /* digest.c: SHA-256 through libcrypto's EVP interface (see digest.h).
  *
  * Files are hashed in 256 KiB reads; the digest is the one sha256sum
- * prints, so a user can check a recorded input by hand. */
+ * prints, so a user can check a recorded input by hand. A capture read by
+ * libpcap is hashed on the way (merge.c's tap), and only what libpcap left
+ * unread (after a damaged record, or an interrupted read) by digest_rest. */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,12 +51,30 @@ void digest_free(struct digest *d)
 	EVP_MD_CTX_free((EVP_MD_CTX *)d);
 }
 
-int digest_file(const char *path, char hex[65], uint64_t *size, char *err, size_t errlen)
+int digest_rest(struct digest *d, int fd, uint64_t *bytes, const volatile sig_atomic_t *stop)
 {
 	static unsigned char buf[256 * 1024];
-	struct digest *d;
 	ssize_t r;
-	int fd = open(path, O_RDONLY);
+
+	while ((!stop || !*stop) && (r = read(fd, buf, sizeof(buf))) != 0) {
+		if (r < 0 && errno == EINTR && stop)
+			continue; /* the caller's stop flag decides; without one a signal stops */
+		if (r < 0)
+			return -1;
+		digest_update(d, buf, (size_t)r);
+		*bytes += (uint64_t)r;
+	}
+	if (stop && *stop) {
+		errno = EINTR;
+		return -1;
+	}
+	return 0;
+}
+
+int digest_file(const char *path, char hex[65], uint64_t *size, char *err, size_t errlen)
+{
+	struct digest *d;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	*size = 0;
 	if (fd < 0) {
@@ -66,11 +87,7 @@ int digest_file(const char *path, char hex[65], uint64_t *size, char *err, size_
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -1;
 	}
-	while ((r = read(fd, buf, sizeof(buf))) > 0) { /* EINTR: a signal stops it */
-		digest_update(d, buf, (size_t)r);
-		*size += (uint64_t)r;
-	}
-	if (r < 0) {
+	if (digest_rest(d, fd, size, NULL) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		digest_free(d);
 		close(fd);

@@ -5,6 +5,7 @@
 #ifndef SMAUDIT_DIGEST_H
 #define SMAUDIT_DIGEST_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,13 @@ void digest_final_hex(struct digest *d, char hex[65]);
 
 /* Free d without finishing; safe with NULL. */
 void digest_free(struct digest *d);
+
+/* Hash what is left of fd, from its offset to its end, adding the bytes
+ * read to *bytes; stops early when stop (may be NULL) becomes non-zero
+ * (a read a signal interrupts is retried while *stop is 0; without stop,
+ * a signal stops the hashing).
+ * Returns 0, or -1 with errno (EINTR when stopped). */
+int digest_rest(struct digest *d, int fd, uint64_t *bytes, const volatile sig_atomic_t *stop);
 
 /* SHA-256 and size of the whole file at path. Returns 0, or -1 with err
  * ("PATH: why"). */

@@ -10,9 +10,15 @@
  * files go in the natural order of the file names (cap2 before cap10, as
  * rotation names them), whatever order they were given in. A read error
  * keeps the time of the input's last packet and is reported when reached.
- * Streams (stdin, pipes, devices) are read through a stdio cookie that
- * hashes the bytes libpcap reads, so their SHA-256 and size are known once
- * they end; regular files are hashed by merge_hash_files. */
+ * Every input is read through a stdio cookie (the tap) that hashes the
+ * bytes libpcap reads, so each file is read once: its SHA-256 and size are
+ * known when it ends. A regular file libpcap stops short of its end (a
+ * damaged record, an interrupted read) has the rest hashed by
+ * merge_finish_hashes; a file whose hash is needed before reading
+ * (--skip-seen) is hashed up front by merge_hash_file instead. The tap's
+ * stdio buffer is large (fewer, larger reads: MERGE_BUF_MAX for one file,
+ * shared out among many so thousands of rotated files stay cheap), and
+ * the FILE is not locked (only the packet thread reads it). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdio_ext.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -28,11 +35,22 @@
 #include "smaudit/capture.h"
 #include "smaudit/merge.h"
 
-/* A stream read through the hashing cookie. */
+/* Stdio buffer of one input: MERGE_BUF_TOTAL shared among the inputs,
+ * each between MERGE_BUF_MIN (stdio's own size for a file: 10,000 rotated
+ * files hold 40 MiB, as with fopen) and MERGE_BUF_MAX bytes: 1,712 reads
+ * instead of 109,500 for a 428 MiB file, each hashed and parsed while
+ * still in the L2 cache (main-thread CPU measured alike from 4 KiB to
+ * 1 MiB, within noise: the saving is the second pass, not the size). */
+#define MERGE_BUF_MAX   (256 * 1024)
+#define MERGE_BUF_MIN   (4 * 1024)
+#define MERGE_BUF_TOTAL (16 * 1024 * 1024)
+
+/* An input read through the hashing cookie. */
 struct tap {
 	int fd;
-	struct digest *d;
-	uint64_t bytes;
+	struct digest *d; /* NULL once final, or when hashed up front */
+	uint64_t bytes;   /* read from fd so far */
+	int eof;          /* read returned 0: every byte has been hashed */
 	uint8_t magic[8]; /* the first bytes, to name a compressed stream */
 	size_t nmagic;
 };
@@ -40,7 +58,8 @@ struct tap {
 struct src {
 	struct merge_input in;
 	struct capture *cap;
-	struct tap *tap; /* streams only; freed when the capture closes */
+	struct tap *tap; /* freed when the capture closes */
+	char *buf;       /* the tap's stdio buffer; freed after the capture */
 	int state;       /* 1 a head is held, 0 ended, -1/-3 a pending error */
 	const struct pcap_pkthdr *h;
 	const uint8_t *d;
@@ -69,9 +88,11 @@ static ssize_t tap_read(void *cookie, char *buf, size_t len)
 	if (r > 0) {
 		for (size_t k = 0; k < (size_t)r && t->nmagic < sizeof(t->magic); k++)
 			t->magic[t->nmagic++] = (uint8_t)buf[k];
-		digest_update(t->d, buf, (size_t)r);
+		if (t->d)
+			digest_update(t->d, buf, (size_t)r);
 		t->bytes += (uint64_t)r;
 	}
+	t->eof = r == 0;
 	return r;
 }
 
@@ -96,21 +117,48 @@ static int is_stream(const char *path)
 	return stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode);
 }
 
-/* Open stream s->in.path through a hashing tap. */
-static int open_stream(struct src *s, const char *filter, char *err, size_t errlen)
+/* Open s->in.path's descriptor: stdin, or the path (a regular file must
+ * be neither a directory nor empty; its size is noted). -1 with err. */
+static int open_fd(struct src *s, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd = strcmp(s->in.path, "-") ? open(s->in.path, O_RDONLY | O_CLOEXEC) : 0;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", s->in.path, strerror(errno));
+		return -1;
+	}
+	if (s->in.stream)
+		return fd;
+	if (fstat(fd, &sb) < 0)
+		snprintf(err, errlen, "%s: %s", s->in.path, strerror(errno));
+	else if (S_ISDIR(sb.st_mode))
+		snprintf(err, errlen, "%s: is a directory, not a capture file", s->in.path);
+	else if (!sb.st_size)
+		snprintf(err, errlen, "%s: empty file (0 bytes), not a capture", s->in.path);
+	else {
+		s->in.size = (uint64_t)sb.st_size;
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+/* Open input s through a hashing tap with a stdio buffer of bufsize bytes. */
+static int open_input(struct src *s, size_t bufsize, const char *filter, char *err, size_t errlen)
 {
 	static const cookie_io_functions_t io = {.read = tap_read, .close = tap_close};
 	struct tap *t = calloc(1, sizeof(*t));
 	FILE *f;
 
-	if (!t || !(t->d = digest_new())) {
+	s->buf = malloc(bufsize);
+	if (!t || !s->buf || !(t->d = digest_new())) {
 		free(t);
 		snprintf(err, errlen, "%s: out of memory", s->in.name);
 		return -1;
 	}
-	t->fd = strcmp(s->in.path, "-") ? open(s->in.path, O_RDONLY) : 0;
+	t->fd = open_fd(s, err, errlen);
 	if (t->fd < 0) {
-		snprintf(err, errlen, "%s: %s", s->in.path, strerror(errno));
 		digest_free(t->d);
 		free(t);
 		return -1;
@@ -121,6 +169,8 @@ static int open_stream(struct src *s, const char *filter, char *err, size_t errl
 		tap_close(t);
 		return -1;
 	}
+	setvbuf(f, s->buf, _IOFBF, bufsize);
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	s->cap = capture_open_stream(f, s->in.name, filter, err, errlen);
 	if (!s->cap) {
 		capture_compressed_error(s->in.name, t->magic, t->nmagic, err, errlen);
@@ -131,15 +181,12 @@ static int open_stream(struct src *s, const char *filter, char *err, size_t errl
 	return 0;
 }
 
-/* Open regular file s->in.path (hashed later, by merge_hash_files). */
-static int open_file(struct src *s, const char *filter, char *err, size_t errlen)
+/* Finish s's hash: 64 hex digits into its sha256, the bytes hashed as its size. */
+static void tap_final(struct src *s)
 {
-	struct stat sb;
-
-	s->cap = capture_open_file(s->in.path, filter, err, errlen);
-	if (s->cap && stat(s->in.path, &sb) == 0)
-		s->in.size = (uint64_t)sb.st_size;
-	return s->cap ? 0 : -1;
+	digest_final_hex(s->tap->d, s->in.sha256);
+	s->tap->d = NULL;
+	s->in.size = s->tap->bytes;
 }
 
 /* Read s's next packet into its head; at the end of a stream, take its hash. */
@@ -153,11 +200,8 @@ static void advance(struct src *s)
 		return;
 	}
 	s->state = r == 0 ? 0 : r == -3 ? -3 : -1;
-	if (r == 0 && s->tap) {
-		digest_final_hex(s->tap->d, s->in.sha256);
-		s->tap->d = NULL;
-		s->in.size = s->tap->bytes;
-	}
+	if (r == 0 && s->tap->d && s->tap->eof) /* read to its end: every byte hashed */
+		tap_final(s);
 }
 
 /* 1 if a's next packet goes before b's. */
@@ -259,7 +303,11 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
                          char *err, size_t errlen)
 {
 	struct merge *m = calloc(1, sizeof(*m));
+	size_t bufsize = MERGE_BUF_TOTAL / (n ? n : 1);
 
+	bufsize = bufsize > MERGE_BUF_MAX   ? MERGE_BUF_MAX
+	          : bufsize < MERGE_BUF_MIN ? MERGE_BUF_MIN
+	                                    : bufsize;
 	*interrupted = 0;
 	if (!m || !(m->s = calloc(n ? n : 1, sizeof(*m->s))) ||
 	    !(m->heap = calloc(n ? n : 1, sizeof(*m->heap)))) {
@@ -281,8 +329,7 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
 			goto fail;
 		}
 		errno = 0; /* only what the opening sets: EINTR, EMFILE */
-		if ((s->in.stream ? open_stream(s, filter, err, errlen)
-		                  : open_file(s, filter, err, errlen)) < 0) {
+		if (open_input(s, bufsize, filter, err, errlen) < 0) {
 			*interrupted = errno == EINTR;
 			if (errno == EMFILE)
 				snprintf(err, errlen,
@@ -309,14 +356,35 @@ fail:
 	return NULL;
 }
 
-int merge_hash_files(struct merge *m, char *err, size_t errlen)
+int merge_hash_file(struct merge *m, size_t i, char *err, size_t errlen)
 {
+	struct src *s = &m->s[i];
+
+	if (s->in.stream || !s->tap->d)
+		return 0;
+	digest_free(s->tap->d); /* the tap stops hashing */
+	s->tap->d = NULL;
+	return digest_file(s->in.path, s->in.sha256, &s->in.size, err, errlen);
+}
+
+int merge_finish_hashes(struct merge *m, const volatile sig_atomic_t *stop, char *err,
+                        size_t errlen)
+{
+	int rc = 0;
+
 	for (size_t i = 0; i < m->n; i++) {
-		struct merge_input *in = &m->s[i].in;
-		if (!in->stream && digest_file(in->path, in->sha256, &in->size, err, errlen) < 0)
-			return -1;
+		struct src *s = &m->s[i];
+		if (s->in.stream || s->in.skip || !s->tap->d)
+			continue; /* a stream cannot be read on: its hash stays unknown */
+		if (digest_rest(s->tap->d, s->tap->fd, &s->tap->bytes, stop) < 0) {
+			if (!rc && errno != EINTR)
+				snprintf(err, errlen, "%s: %s", s->in.name, strerror(errno));
+			rc = errno == EINTR ? rc : -1;
+			continue;
+		}
+		tap_final(s);
 	}
-	return 0;
+	return rc;
 }
 
 int merge_next(struct merge *m, size_t *in, const struct pcap_pkthdr **h, const uint8_t **d,
@@ -368,10 +436,10 @@ double merge_progress(const struct merge *m)
 
 	for (size_t i = 0; i < m->n; i++) {
 		const struct src *s = &m->s[i];
-		double f = s->in.ended || s->in.skip ? 1 : capture_progress(s->cap);
-		if (s->in.stream || f < 0)
+		double f = s->in.ended || s->in.skip ? (double)s->in.size : (double)s->tap->bytes;
+		if (s->in.stream)
 			continue;
-		done += f * (double)s->in.size;
+		done += f;
 		total += (double)s->in.size;
 	}
 	return total > 0 ? done / total : -1;
@@ -402,7 +470,9 @@ void merge_close(struct merge *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->n; i++)
-		capture_close(m->s[i].cap); /* a stream's tap goes with it */
+		capture_close(m->s[i].cap); /* its tap goes with it */
+	for (size_t i = 0; i < m->n; i++)
+		free(m->s[i].buf);
 	free(m->heap);
 	free(m->s);
 	free(m);

@@ -125,9 +125,9 @@ static const struct col coverage_cols[] = {
 };
 
 static const struct col run_cols[] = {
-    {"id", COL_INT},        {"mode", COL_TEXT},   {"source", COL_TEXT}, {"started", COL_TEXT},
-    {"finished", COL_TEXT}, {"status", COL_TEXT}, {"packets", COL_INT}, {"dropped", COL_INT},
-    {"malformed", COL_INT}, {"flows", COL_INT},
+    {"id", COL_INT},        {"mode", COL_TEXT},   {"source", COL_TEXT},    {"started", COL_TEXT},
+    {"finished", COL_TEXT}, {"status", COL_TEXT}, {"packets", COL_INT},    {"dropped", COL_INT},
+    {"malformed", COL_INT}, {"flows", COL_INT},   {"flows_lost", COL_INT},
 };
 
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -181,10 +181,12 @@ static void sql_add_s(struct qsql *q, const char *frag, const char *v)
 	q->b[q->nb++].s = v;
 }
 
-/* " f.verdict IN (...)": every verdict but expected (record.h's names, bound). */
+/* " f.verdict IN (...)": every verdict but expected (record.h's names, bound),
+ * after the words of the partial index flows_anomaly's WHERE, which SQLite
+ * must see to use it. */
 static void add_anomaly_cond(struct qsql *q)
 {
-	sql_add(q, " f.verdict IN (");
+	sql_add(q, " " QUERY_NOT_EXPECTED " AND f.verdict IN (");
 	for (int k = VERDICT_EXPECTED + 1; k <= VERDICT_MAX; k++)
 		sql_add_s(q, k == VERDICT_EXPECTED + 1 ? "?" : ", ?",
 		          verdict_str((enum verdict_kind)k));
@@ -222,6 +224,8 @@ static void add_flow_filters(struct qsql *q, const struct query_filter *f, int w
 		sql_add_i(q, " AND f.run_id = ?", f->run_id);
 	if (f->verdict)
 		sql_add_s(q, " AND f.verdict = ?", f->verdict);
+	if (f->verdict && strcmp(f->verdict, verdict_str(VERDICT_EXPECTED)))
+		sql_add(q, " AND " QUERY_NOT_EXPECTED); /* flows_anomaly serves it */
 	if (with_rule && f->rule_id)
 		sql_add_s(q, " AND f.rule_id = ?", f->rule_id);
 	if (f->has_peer)
@@ -610,7 +614,8 @@ static const struct col *build_sql(struct qsql *q, enum query_kind kind,
 	case QUERY_RUNS:
 	default:
 		sql_add(q, "SELECT r.id, r.mode, r.source, r.started, r.finished, r.status,"
-		           " r.packets, r.dropped, r.malformed, r.flows FROM runs r WHERE 1");
+		           " r.packets, r.dropped, r.malformed, r.flows, ifnull(r.flows_lost, 0)"
+		           " FROM runs r WHERE 1");
 		add_run_window(q, f);
 		sql_add(q, " ORDER BY r.id");
 		add_limit(q, f);
@@ -900,11 +905,11 @@ struct table {
  * repeats another or matters less); text in table_cut columns is cut
  * instead, down to TABLE_MIN_CUT. Every other column is always shown. */
 static const char *const table_hide_order[] = {
-    "missed_bytes", "uid",        "community_id", "tunnel",    "run",   "end_reason",
-    "duration",     "state",      "pkts",         "orig_port", "peer",  "mode",
-    "confidence",   "dropped",    "malformed",    "expected",  "peers", "server_name",
-    "last_seen",    "first_seen", "row",          "apps",      "app",   "unchecked",
-    "bytes",        "direction",  "rule"};
+    "missed_bytes", "uid",       "community_id", "tunnel",    "run",      "end_reason",
+    "duration",     "state",     "pkts",         "orig_port", "peer",     "mode",
+    "confidence",   "dropped",   "flows_lost",   "malformed", "expected", "peers",
+    "server_name",  "last_seen", "first_seen",   "row",       "apps",     "app",
+    "unchecked",    "bytes",     "direction",    "rule"};
 static const char *const table_cut[] = {"reason",      "description", "source",
                                         "server_name", "hosts",       "tunnel"};
 

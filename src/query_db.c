@@ -10,10 +10,12 @@
  *     shadow the main tables) join them with UNION ALL. Run ids of the k-th
  *     database (from 0) are shown as k * QUERY_RUN_STRIDE + id and flow ids
  *     as k * QUERY_FLOW_STRIDE + id, so ids stay unique and --run works;
- *   - a database from before a column existed (tunnel, community_id,
- *     missed_bytes): the view computes community_id (sm_community_id) and
- *     shows NULL for the others (a flow of such a database crossed no
- *     tunnel we know of; its missed bytes were not measured);
+ *   - a database from before a column existed (flows: tunnel,
+ *     community_id, missed_bytes; runs: flows_lost): the view computes
+ *     community_id (sm_community_id) and shows NULL for the others (a flow
+ *     of such a database crossed no tunnel we know of; its missed bytes
+ *     were not measured; its live runs waited for the database instead of
+ *     losing flows);
  *   - the per-hour flow roll-up (store_rollup.c), as the temporary views
  *     sm_rollup and sm_peers (run ids shifted too), only when every
  *     database has one in step with its flows; else the questions read
@@ -373,20 +375,22 @@ static int union_view(sqlite3 *db, const char *table, const char *view, int n,
 	return rc;
 }
 
-/* Flow columns the questions read that older databases lack. */
+/* Columns of flows and runs the questions read that older databases lack. */
 static const char *const flow_later_cols[] = {"tunnel", "community_id", "missed_bytes", NULL};
+static const char *const run_later_cols[] = {"flows_lost", NULL};
 
-/* 1 if every database among n has every column of flow_later_cols. */
-static int all_have_later_cols(sqlite3 *db, int n)
+/* 1 if every database among n has every column of cols in table (fixed
+ * names). */
+static int all_have_later_cols(sqlite3 *db, int n, const char *table, const char *const *cols)
 {
 	for (int k = 0; k < n; k++)
-		for (int c = 0; flow_later_cols[c]; c++) {
-			char buf[16], sql[160];
+		for (int c = 0; cols[c]; c++) {
+			char buf[16], sql[200];
 			int ok;
 			snprintf(sql, sizeof(sql),
-			         "SELECT count(*) FROM pragma_table_info('flows', '%s')"
+			         "SELECT count(*) FROM pragma_table_info('%s', '%s')"
 			         " WHERE name = '%s'",
-			         schema_name(k, buf, sizeof(buf)), flow_later_cols[c]);
+			         table, schema_name(k, buf, sizeof(buf)), cols[c]);
 			if (int_of(db, sql, &ok) != 1)
 				return 0;
 		}
@@ -425,8 +429,10 @@ static int build_views(sqlite3 *db, int n)
 {
 	if (community_id_sql_register(db) < 0)
 		return -1;
-	if (n > 1 && (union_view(db, "runs", NULL, n, NULL) < 0 ||
-	              union_view(db, "run_rules", NULL, n, NULL) < 0))
+	if ((n > 1 || !all_have_later_cols(db, n, "runs", run_later_cols)) &&
+	    union_view(db, "runs", NULL, n, run_later_cols) < 0)
+		return -1;
+	if (n > 1 && union_view(db, "run_rules", NULL, n, NULL) < 0)
 		return -1;
 	if (all_current(db, n, "rollup_state", "flow_peers") &&
 	    (union_view(db, "flow_rollup", "sm_rollup", n, NULL) < 0 ||
@@ -436,7 +442,7 @@ static int build_views(sqlite3 *db, int n)
 	if (all_current(db, n, "peer_ports_state", "flow_peer_ports") &&
 	    union_view(db, "flow_peer_ports", "sm_peer_ports", n, NULL) < 0)
 		sqlite3_exec(db, "DROP VIEW IF EXISTS temp.sm_peer_ports", NULL, NULL, NULL);
-	if (n > 1 || !all_have_later_cols(db, n))
+	if (n > 1 || !all_have_later_cols(db, n, "flows", flow_later_cols))
 		return union_view(db, "flows", NULL, n, flow_later_cols);
 	return 0;
 }

@@ -7,6 +7,11 @@
 
 #include "smaudit/query.h"
 
+/* A non-expected flow of flows aliased f, in the words of the partial index
+ * flows_anomaly's WHERE (db/schema.sql): SQLite uses that index only for a
+ * query whose WHERE says so, even beside a list of the other verdicts. */
+#define QUERY_NOT_EXPECTED "f.verdict <> 'expected'"
+
 /* "SELECT cols FROM flows f" with the question's filters (kind: QUERY_FLOWS
  * or QUERY_ANOMALY_FLOWS), by start time, prepared with its values bound;
  * NULL with err. The caller finalizes. */

@@ -40,8 +40,8 @@ const struct verdict_info report_verdicts[5] = {
 	"CASE verdict WHEN 'protocol-mismatch' THEN 0 WHEN 'unexpected-peer' THEN 1"               \
 	" WHEN 'unexpected-port' THEN 2 WHEN 'unexpected-direction' THEN 3 ELSE 4 END"
 #define NOT_EXPECTED                                                                               \
-	" f.verdict IN ('protocol-mismatch', 'unexpected-peer', 'unexpected-port',"                \
-	" 'unexpected-direction')"
+	" " QUERY_NOT_EXPECTED " AND f.verdict IN ('protocol-mismatch', 'unexpected-peer',"        \
+	" 'unexpected-port', 'unexpected-direction')"
 
 static const char css[] =
     ":root{--fg:#1d232a;--bg:#fff;--mute:#5b6570;--line:#d5dbe1;--head:#eef1f4;"
@@ -772,7 +772,10 @@ static int unchecked_apps(struct rep *r, long long *nflows)
 	    " WHERE f.verdict = 'expected' AND ifnull(rr.apps, '') <> ''"
 	    " AND (ifnull(f.app_confidence, 'none') <> 'dpi'"
 	    " OR ifnull(f.app_proto, '') IN ('', 'Unknown'))",
-	    QUERY_SCOPE_FLOWS, " GROUP BY f.rule_id ORDER BY f.rule_id");
+	    /* +rule_id: the window is read by time (flows_ts), its few groups sorted
+	     * after; grouped by flows_rule's order SQLite would read every rule's
+	     * flows whatever the window (0.2 s more on 5 M flows) */
+	    QUERY_SCOPE_FLOWS, " GROUP BY +f.rule_id ORDER BY f.rule_id");
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -51,7 +51,7 @@ struct run {
 	int closed;             /* run_close has stopped the writer */
 	uint64_t committed;     /* then: ended flows whose rows were committed */
 	char lost_err[1024];    /* then: the store's error with the count of flows lost */
-	char dropped_warn[256]; /* then: runs.error when live dropped held flows */
+	char dropped_warn[384]; /* then: runs.error when live dropped held flows */
 };
 
 /* The monitored hosts of m as "a/32,b/128" (allocated: a site may list many). */
@@ -346,12 +346,18 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 		rc = -1;
 	}
 	fill_row(r);
-	if (r->row.flows_lost && !r->row.error) {
-		snprintf(r->dropped_warn, sizeof(r->dropped_warn),
-		         "%llu ended flows lost: the database could not take them while %llu were "
-		         "held in memory (the oldest went first)",
-		         (unsigned long long)r->row.flows_lost,
-		         (unsigned long long)audit_counts(r->audit)->hold_max);
+	if ((r->row.flows_lost || audit_counts(r->audit)->flows_stale) && !r->row.error) {
+		const struct audit_counts *n = audit_counts(r->audit);
+		int len = snprintf(r->dropped_warn, sizeof(r->dropped_warn),
+		                   "%llu ended flows lost: the database could not take them while "
+		                   "%llu were held in memory (the oldest went first)",
+		                   (unsigned long long)r->row.flows_lost,
+		                   (unsigned long long)n->hold_max);
+		if (n->flows_stale && len > 0 && (size_t)len < sizeof(r->dropped_warn))
+			snprintf(r->dropped_warn + len, sizeof(r->dropped_warn) - (size_t)len,
+			         "; %llu more lost their end and keep their last checkpoint row "
+			         "(end_reason 'checkpoint')",
+			         (unsigned long long)n->flows_stale);
 		r->row.error = r->dropped_warn;
 	}
 	if (r->row.gaps) {
@@ -381,6 +387,11 @@ int run_input_seen(struct run *r, const char *sha256, int64_t *prev, char *err, 
 	if (!sha256 || !*sha256)
 		return 0;
 	return store_input_seen(r->store, r->id, sha256, prev, err, errlen);
+}
+
+int run_input_size_seen(struct run *r, uint64_t size, char *err, size_t errlen)
+{
+	return store_input_size_seen(r->store, r->id, size, err, errlen);
 }
 
 void run_set_inputs(struct run *r, const struct store_input *in, size_t n)
@@ -472,11 +483,16 @@ void run_print_summary(const struct run *r, double secs, FILE *err_out, FILE *ou
 	if (r->dropped)
 		fprintf(err_out, "  the capture dropped %llu packets (kernel or interface)\n",
 		        (unsigned long long)r->dropped);
-	if (n->flows_lost)
+	if (n->flows_lost || n->flows_stale)
 		fprintf(err_out,
 		        "  flows lost: %llu ended while the database could not take them and %llu "
 		        "were held in memory (the oldest went first; runs.flows_lost)\n",
 		        (unsigned long long)n->flows_lost, (unsigned long long)n->hold_max);
+	if (n->flows_stale)
+		fprintf(err_out,
+		        "  flows cut short: %llu lost their end the same way and keep their last "
+		        "checkpoint row (end_reason 'checkpoint'; counted stored, not lost)\n",
+		        (unsigned long long)n->flows_stale);
 	findings_print(r->findings, n->verdicts, n->peer_unchecked, n->app_unchecked,
 	               n->flows_stored, r->db, r->id, out);
 }

@@ -1,12 +1,18 @@
 /* store.c: the SQLite database (see store.h).
  *
  * One connection per store, statements prepared once and reset per row,
- * rows batched STORE_BATCH per transaction. The schema text is compiled in
- * from db/schema.sql (build/schema_sql.c) and uses IF NOT EXISTS throughout,
- * so applying it to an older database adds what is missing; columns added
- * later are added by add_columns() when missing (with values for the rows
- * already there); version upgrades that need more go in migrate(). */
+ * rows batched STORE_BATCH per transaction. New flow rows are held
+ * (row_text: the record and its text, bound without copies) and inserted
+ * STORE_ROWS at a time by one INSERT OR ROLLBACK: a statement's fixed cost
+ * (a cursor on the table and each index, opened and closed) is paid once
+ * for them all, and a refused row rolls the transaction back at once, as
+ * the writer would, so SQLite keeps no statement journal for it. The
+ * schema text is compiled in from db/schema.sql (build/schema_sql.c) and uses IF NOT EXISTS
+ * throughout, so applying it to an older database adds what is missing; columns added later are
+ * added by add_columns() when missing (with values for the rows already there); version upgrades
+ * that need more go in migrate(). */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +28,33 @@
 #include "store_rollup.h"
 
 #define STORE_BATCH CFG_STORE_BATCH
+/* new flow rows per INSERT: a statement's fixed cost (a cursor on the table
+ * and on each index, opened and closed) paid once for them all */
+#define STORE_ROWS  16
+#define FLOW_PARAMS 33 /* parameters of one flow row */
 
 extern const char store_schema_sql[];
 
+/* A flow row as bound (SQLITE_STATIC) into a statement: the record and the
+ * text made from it, kept until the statement is stepped. */
+struct row_text {
+	struct flow_record rec; /* uid, conn_state, history, app names */
+	int64_t run_id;
+	char proto[8], oa[ADDR_STRLEN], ra[ADDR_STRLEN], tunnel[160], cid[COMMUNITY_ID_LEN];
+	char rule_id[sizeof(((struct rule *)0)->id)];
+	char reason[sizeof(((struct verdict_result *)0)->reason)];
+	const char *verdict, *unchecked; /* static names, NULL = none */
+	int has_rule, has_verdict;
+};
+
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *ins_flow; /* a new row: plain INSERT */
-	sqlite3_stmt *rep_flow; /* a row written before at a checkpoint: REPLACE */
-	struct rollup *rollup;  /* per-hour roll-up deltas of the open batch */
+	sqlite3_stmt *ins_flow;           /* a new row: plain INSERT */
+	sqlite3_stmt *ins_rows;           /* STORE_ROWS new rows: one INSERT */
+	sqlite3_stmt *rep_flow;           /* a row written before at a checkpoint: REPLACE */
+	struct row_text held[STORE_ROWS]; /* new rows bound into ins_rows, not yet stepped */
+	int nheld;
+	struct rollup *rollup; /* per-hour roll-up deltas of the open batch */
 	int in_tx;
 	int pending;
 	uint64_t pending_new; /* rows added (not replaced) in the open transaction */
@@ -173,7 +198,10 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
 		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	if (add_columns(s, err, errlen) < 0 || exec(s, store_schema_sql, err, errlen) < 0 ||
+	/* flows_verdict (every verdict) gave way to flows_anomaly (the schema's) */
+	if (add_columns(s, err, errlen) < 0 ||
+	    exec(s, "DROP INDEX IF EXISTS flows_verdict", err, errlen) < 0 ||
+	    exec(s, store_schema_sql, err, errlen) < 0 ||
 	    (rollup_rebuild_if_stale(s->db) < 0 &&
 	     db_err(s, err, errlen, "database: building the flow roll-up") < 0)) {
 		exec(s, "ROLLBACK", err + strlen(err), 0);
@@ -213,35 +241,69 @@ static const char *roles_text(const struct rules_matrix *m, char *buf, size_t le
 	return buf;
 }
 
+/* Once per process, before SQLite starts: no memory statistics (they take
+ * a global mutex around every allocation; smaudit never reads them). When
+ * SQLite was started already (a query earlier in the process), it keeps
+ * them: slower, not wrong. */
+static void sqlite_config_once(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /* Open path for writing; a new database (and its -wal and -shm, which
  * SQLite gives the main file's mode) is created 0640: flows are not for
- * every local user. */
+ * every local user. NOMUTEX: the connection is used by one thread at a
+ * time (the run's thread, then the writer thread, then the run's thread
+ * again, handed over under the writer's lock), so SQLite's per-call
+ * connection mutex is dead weight. */
 static int open_0640(struct store *s, const char *path)
 {
-	mode_t old = umask(027);
-	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	mode_t old;
+	int rc;
+
+	pthread_once(&once, sqlite_config_once);
+	old = umask(027);
+	rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 
 	umask(old);
 	return rc;
 }
 
 /* Prepare the flow insert statement beginning with verb ("INSERT", "INSERT
- * OR REPLACE"); ?29 is the row id (NULL for a new row). Returns 0 or -1. */
-static int prepare_flow_insert(struct store *s, const char *verb, sqlite3_stmt **st)
+ * OR REPLACE") for rows rows: row k's parameters are k * FLOW_PARAMS + 1 ..
+ * + FLOW_PARAMS, in the order of bind_row (+29 is the row id, NULL for a new
+ * row). Returns 0 or -1. */
+static int prepare_flow_insert(struct store *s, const char *verb, int rows, sqlite3_stmt **st)
 {
-	char sql[1024];
+	/* the columns in the order of their parameters: +29 (id) comes first */
+	static const int order[FLOW_PARAMS] = {29, 1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+	                                       11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+	                                       22, 23, 24, 25, 26, 27, 28, 30, 31, 32, 33};
+	char sql[512 + STORE_ROWS * FLOW_PARAMS * 8];
+	size_t n;
+	int rc;
 
-	snprintf(
+	n = (size_t)snprintf(
 	    sql, sizeof(sql),
 	    "%s INTO flows (id, run_id, uid, ts_start, ts_end, proto, orig_addr, orig_port, "
 	    "resp_addr, resp_port, vlan, direction, direction_inferred, peer_addr, orig_pkts, "
 	    "orig_ip_bytes, orig_bytes, resp_pkts, resp_ip_bytes, resp_bytes, conn_state, "
 	    "history, end_reason, app_proto, app_confidence, server_name, rule_id, verdict, "
-	    "reason, tunnel, community_id, unchecked, missed_bytes) VALUES (?29,?1,?2,?3,?4,?5,?6,"
-	    "?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,"
-	    "?28,?30,?31,?32,?33)",
+	    "reason, tunnel, community_id, unchecked, missed_bytes) VALUES ",
 	    verb);
-	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
+	for (int k = 0; k < rows && n < sizeof(sql); k++)
+		for (int c = 0; c < FLOW_PARAMS && n < sizeof(sql); c++) {
+			const char *lead = c ? "," : k ? ",(" : "(";
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d%s", lead,
+			                      k * FLOW_PARAMS + order[c],
+			                      c == FLOW_PARAMS - 1 ? ")" : "");
+		}
+	if (n >= sizeof(sql))
+		return -1;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
 /* Bind v, or NULL when empty, without a copy: v must stay unchanged until
@@ -252,28 +314,6 @@ static void bind_text_static(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i);
-}
-
-/* Add stored flow r (run id, judged v, remote end peer), replacing old
- * (NULL = a new row), to the roll-up. Returns 0 or -1. */
-static void rollup_flow(struct store *s, int64_t id, const struct flow_record *r,
-                        const struct verdict_result *v, const char *peer,
-                        const struct rollup_old *old)
-{
-	struct rollup_row row = {
-	    .run_id = id,
-	    .rule_id = v && v->rule ? v->rule->id : NULL,
-	    .peer = peer,
-	    .verdict = v ? verdict_str(v->kind) : NULL,
-	    .ts_start = (double)r->ts_start_us / 1e6,
-	    .ts_end = (double)r->ts_end_us / 1e6,
-	    .bytes = (int64_t)r->orig_bytes + (int64_t)r->resp_bytes,
-	    .unchecked = verdict_unchecked_str(v) != NULL,
-	    .direction = flow_dir_str((enum flow_dir)r->direction),
-	    .resp_port = r->resp_port,
-	};
-
-	rollup_add(s->rollup, old, &row);
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -365,9 +405,11 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	if (migrate(s, v, err, errlen) < 0)
 		goto fail;
 	/* plain INSERT for new rows: OR REPLACE makes every row open a statement
-	 * journal (savepoint, truncate), about a third of the insert's cost */
-	if (prepare_flow_insert(s, "INSERT", &s->ins_flow) < 0 ||
-	    prepare_flow_insert(s, "INSERT OR REPLACE", &s->rep_flow) < 0) {
+	 * journal (savepoint, truncate), about a third of the insert's cost; so
+	 * would a many-row INSERT that may abort half-way, hence OR ROLLBACK */
+	if (prepare_flow_insert(s, "INSERT", 1, &s->ins_flow) < 0 ||
+	    prepare_flow_insert(s, "INSERT OR ROLLBACK", STORE_ROWS, &s->ins_rows) < 0 ||
+	    prepare_flow_insert(s, "INSERT OR REPLACE", 1, &s->rep_flow) < 0) {
 		db_err(s, err, errlen, path);
 		goto fail;
 	}
@@ -379,6 +421,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	return s;
 fail:
 	sqlite3_finalize(s->ins_flow);
+	sqlite3_finalize(s->ins_rows);
 	sqlite3_finalize(s->rep_flow);
 	if (s->db)
 		sqlite3_close(s->db);
@@ -394,6 +437,7 @@ void store_close(struct store *s)
 		return;
 	store_flush(s, err, sizeof(err));
 	sqlite3_finalize(s->ins_flow);
+	sqlite3_finalize(s->ins_rows);
 	sqlite3_finalize(s->rep_flow);
 	rollup_free(s->rollup);
 	sqlite3_close(s->db);
@@ -517,6 +561,134 @@ dberr:
 	return -1;
 }
 
+/* Make t's text from its record (t->rec), run id and verdict v (NULL = not
+ * judged). */
+static void row_text_fill(struct row_text *t, int64_t run, const struct verdict_result *v)
+{
+	const struct flow_record *r = &t->rec;
+	const char *proto = flow_proto_str(r->proto);
+
+	t->run_id = run;
+	if (proto)
+		rollup_copy(t->proto, sizeof(t->proto), proto);
+	else
+		snprintf(t->proto, sizeof(t->proto), "%u", r->proto);
+	addr_str(&r->orig, t->oa, sizeof(t->oa));
+	addr_str(&r->resp, t->ra, sizeof(t->ra));
+	encap_info_str(&r->tunnel, t->tunnel, sizeof(t->tunnel));
+	if (community_id_flow(r, t->cid, sizeof(t->cid)) < 0)
+		t->cid[0] = '\0';
+	t->has_rule = v && v->rule;
+	if (t->has_rule)
+		rollup_copy(t->rule_id, sizeof(t->rule_id), v->rule->id);
+	t->has_verdict = v != NULL;
+	t->verdict = v ? verdict_str(v->kind) : NULL;
+	if (v)
+		memcpy(t->reason, v->reason, sizeof(t->reason));
+	t->unchecked = verdict_unchecked_str(v);
+}
+
+/* Bind row t as parameters base + 1 .. base + FLOW_PARAMS of st, without
+ * copies (t must stay unchanged until st is stepped). */
+static void bind_row(sqlite3_stmt *st, int base, const struct row_text *t)
+{
+	const struct flow_record *r = &t->rec;
+
+	sqlite3_bind_int64(st, base + 1, t->run_id);
+	sqlite3_bind_text(st, base + 2, r->uid, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, base + 3, (double)r->ts_start_us / 1e6);
+	sqlite3_bind_double(st, base + 4, (double)r->ts_end_us / 1e6);
+	sqlite3_bind_text(st, base + 5, t->proto, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, base + 6, t->oa, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, base + 7, r->orig_port);
+	sqlite3_bind_text(st, base + 8, t->ra, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, base + 9, r->resp_port);
+	if (r->vlan)
+		sqlite3_bind_int(st, base + 10, r->vlan);
+	else
+		sqlite3_bind_null(st, base + 10);
+	sqlite3_bind_text(st, base + 11, flow_dir_str((enum flow_dir)r->direction), -1,
+	                  SQLITE_STATIC);
+	sqlite3_bind_int(st, base + 12, r->direction_inferred);
+	sqlite3_bind_text(st, base + 13, r->direction == DIR_OUT ? t->ra : t->oa, -1,
+	                  SQLITE_STATIC);
+	sqlite3_bind_int64(st, base + 14, (sqlite3_int64)r->orig_pkts);
+	sqlite3_bind_int64(st, base + 15, (sqlite3_int64)r->orig_ip_bytes);
+	sqlite3_bind_int64(st, base + 16, (sqlite3_int64)r->orig_bytes);
+	sqlite3_bind_int64(st, base + 17, (sqlite3_int64)r->resp_pkts);
+	sqlite3_bind_int64(st, base + 18, (sqlite3_int64)r->resp_ip_bytes);
+	sqlite3_bind_int64(st, base + 19, (sqlite3_int64)r->resp_bytes);
+	bind_text_static(st, base + 20, r->conn_state);
+	bind_text_static(st, base + 21, r->history);
+	sqlite3_bind_text(st, base + 22, flow_end_str((enum flow_end)r->end_reason), -1,
+	                  SQLITE_STATIC);
+	bind_text_static(st, base + 23, r->app.proto);
+	sqlite3_bind_text(st, base + 24, app_conf_str((enum app_conf)r->app.confidence), -1,
+	                  SQLITE_STATIC);
+	bind_text_static(st, base + 25, r->app.server_name);
+	bind_text_static(st, base + 26, t->has_rule ? t->rule_id : NULL);
+	bind_text_static(st, base + 27, t->verdict);
+	bind_text_static(st, base + 28, t->has_verdict ? t->reason : NULL);
+	if (r->store_id > 0)
+		sqlite3_bind_int64(st, base + 29, r->store_id);
+	else
+		sqlite3_bind_null(st, base + 29);
+	bind_text_static(st, base + 30, t->tunnel);
+	bind_text_static(st, base + 31, t->cid);
+	bind_text_static(st, base + 32, t->unchecked);
+	sqlite3_bind_int64(st, base + 33, (sqlite3_int64)r->missed_bytes);
+}
+
+/* Add stored row t, replacing old (NULL = a new row), to the roll-up. */
+static void rollup_flow(struct store *s, const struct row_text *t, const struct rollup_old *old)
+{
+	const struct flow_record *r = &t->rec;
+	struct rollup_row row = {
+	    .run_id = t->run_id,
+	    .rule_id = t->has_rule ? t->rule_id : NULL,
+	    .peer = r->direction == DIR_OUT ? t->ra : t->oa,
+	    .verdict = t->verdict,
+	    .ts_start = (double)r->ts_start_us / 1e6,
+	    .ts_end = (double)r->ts_end_us / 1e6,
+	    .bytes = (int64_t)r->orig_bytes + (int64_t)r->resp_bytes,
+	    .unchecked = t->unchecked != NULL,
+	    .direction = flow_dir_str((enum flow_dir)r->direction),
+	    .resp_port = r->resp_port,
+	};
+
+	rollup_add(s->rollup, old, &row);
+}
+
+/* Step st (bound), reset it; 0 or -1 with err. */
+static int step_rows(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_err(s, err, errlen, "database: storing a flow");
+}
+
+/* Insert the held rows: a full set with one statement, fewer one by one (at
+ * a commit). Returns 0 or -1 with err. */
+static int insert_held(struct store *s, char *err, size_t errlen)
+{
+	int n = s->nheld;
+
+	s->nheld = 0;
+	if (n == STORE_ROWS && step_rows(s, s->ins_rows, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (n < STORE_ROWS) {
+			bind_row(s->ins_flow, 0, &s->held[i]);
+			if (step_rows(s, s->ins_flow, err, errlen) < 0)
+				return -1;
+		}
+		rollup_flow(s, &s->held[i],
+		            NULL); /* once in the table, as a recomputation reads it */
+	}
+	return 0;
+}
+
 int store_run_rules(struct store *s, int64_t id, const struct rules_matrix *m, int64_t when,
                     char *err, size_t errlen)
 {
@@ -560,11 +732,9 @@ dberr:
 int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct verdict_result *v,
                char *err, size_t errlen)
 {
-	sqlite3_stmt *st = r->store_id > 0 ? s->rep_flow : s->ins_flow;
-	char oa[ADDR_STRLEN], ra[ADDR_STRLEN], pnum[8], tunnel[160], cid[COMMUNITY_ID_LEN];
-	const char *proto = flow_proto_str(r->proto);
+	struct row_text now, *t = &now;
 	struct rollup_old old;
-	int rc, has_old = 0, is_new = r->store_id <= 0;
+	int has_old = 0, is_new = r->store_id <= 0;
 
 	if (!s->in_tx) {
 		/* IMMEDIATE: the roll-up's check below must hold until the commit */
@@ -573,62 +743,30 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 		s->in_tx = 1;
 		rollup_begin(s->rollup);
 	}
-	if (r->store_id > 0)
-		has_old = rollup_read_old(s->rollup, r->store_id, &old);
-	if (!proto) {
-		snprintf(pnum, sizeof(pnum), "%u", r->proto);
-		proto = pnum;
+	if (is_new && r->end_reason != END_CHECKPOINT) {
+		/* held, bound into the many-row INSERT, stepped when it is full */
+		t = &s->held[s->nheld];
+		t->rec = *r;
+		row_text_fill(t, id, v);
+		bind_row(s->ins_rows, s->nheld * FLOW_PARAMS, t);
+		if (++s->nheld == STORE_ROWS && insert_held(s, err, errlen) < 0)
+			return -1;
+	} else {
+		/* a checkpoint row needs its id now, a replacement the rows before
+		 * it (ids are given in the order rows come) */
+		if (insert_held(s, err, errlen) < 0)
+			return -1;
+		if (!is_new)
+			has_old = rollup_read_old(s->rollup, r->store_id, &old);
+		t->rec = *r;
+		row_text_fill(t, id, v);
+		bind_row(is_new ? s->ins_flow : s->rep_flow, 0, t);
+		if (step_rows(s, is_new ? s->ins_flow : s->rep_flow, err, errlen) < 0)
+			return -1;
+		if (is_new)
+			r->store_id = sqlite3_last_insert_rowid(s->db);
+		rollup_flow(s, t, has_old ? &old : NULL);
 	}
-	addr_str(&r->orig, oa, sizeof(oa));
-	addr_str(&r->resp, ra, sizeof(ra));
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, r->uid, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, 3, (double)r->ts_start_us / 1e6);
-	sqlite3_bind_double(st, 4, (double)r->ts_end_us / 1e6);
-	sqlite3_bind_text(st, 5, proto, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, oa, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 7, r->orig_port);
-	sqlite3_bind_text(st, 8, ra, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 9, r->resp_port);
-	if (r->vlan)
-		sqlite3_bind_int(st, 10, r->vlan);
-	else
-		sqlite3_bind_null(st, 10);
-	sqlite3_bind_text(st, 11, flow_dir_str((enum flow_dir)r->direction), -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 12, r->direction_inferred);
-	sqlite3_bind_text(st, 13, r->direction == DIR_OUT ? ra : oa, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->orig_pkts);
-	sqlite3_bind_int64(st, 15, (sqlite3_int64)r->orig_ip_bytes);
-	sqlite3_bind_int64(st, 16, (sqlite3_int64)r->orig_bytes);
-	sqlite3_bind_int64(st, 17, (sqlite3_int64)r->resp_pkts);
-	sqlite3_bind_int64(st, 18, (sqlite3_int64)r->resp_ip_bytes);
-	sqlite3_bind_int64(st, 19, (sqlite3_int64)r->resp_bytes);
-	bind_text_static(st, 20, r->conn_state);
-	bind_text_static(st, 21, r->history);
-	sqlite3_bind_text(st, 22, flow_end_str((enum flow_end)r->end_reason), -1, SQLITE_STATIC);
-	bind_text_static(st, 23, r->app.proto);
-	sqlite3_bind_text(st, 24, app_conf_str((enum app_conf)r->app.confidence), -1,
-	                  SQLITE_STATIC);
-	bind_text_static(st, 25, r->app.server_name);
-	bind_text_static(st, 26, v && v->rule ? v->rule->id : NULL);
-	bind_text_static(st, 27, v ? verdict_str(v->kind) : NULL);
-	bind_text_static(st, 28, v ? v->reason : NULL);
-	bind_text_static(st, 30, encap_info_str(&r->tunnel, tunnel, sizeof(tunnel)));
-	if (r->store_id > 0)
-		sqlite3_bind_int64(st, 29, r->store_id);
-	else
-		sqlite3_bind_null(st, 29);
-	bind_text_static(st, 31, community_id_flow(r, cid, sizeof(cid)) == 0 ? cid : NULL);
-	bind_text_static(st, 32, verdict_unchecked_str(v));
-	sqlite3_bind_int64(st, 33, (sqlite3_int64)r->missed_bytes);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE && r->store_id <= 0)
-		r->store_id = sqlite3_last_insert_rowid(s->db);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE)
-		return db_err(s, err, errlen, "database: storing a flow");
-	rollup_flow(s, id, r, v, r->direction == DIR_OUT ? ra : oa, has_old ? &old : NULL);
 	s->pending_new += (uint64_t)is_new;
 	if (++s->pending >= STORE_BATCH)
 		return store_flush(s, err, errlen);
@@ -640,6 +778,7 @@ void store_rollback(struct store *s)
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	rollup_discard(s->rollup);
+	s->nheld = 0;
 	s->in_tx = 0;
 	s->pending = 0;
 	s->pending_new = 0;
@@ -651,6 +790,10 @@ int store_flush(struct store *s, char *err, size_t errlen)
 
 	if (!s->in_tx)
 		return 0;
+	if (insert_held(s, err, errlen) < 0) {
+		store_rollback(s); /* the batch is lost, as when the commit fails */
+		return -1;
+	}
 	s->in_tx = 0;
 	s->pending = 0;
 	rollup_flush(s->rollup);
@@ -752,19 +895,28 @@ int store_input_add(struct store *s, int64_t id, int seq, const struct store_inp
 	return 0;
 }
 
-int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
-                     size_t errlen)
+/* The earliest complete run other than id with an input (hashed, not
+ * skipped) of this sha256, or when sha256 is NULL of this size (a size
+ * left NULL, which no database of ours writes, could be any size): 1 with
+ * *run set, 0 when none, -1 with err. */
+static int earlier_input(struct store *s, int64_t id, const char *sha256, uint64_t size,
+                         int64_t *run, char *err, size_t errlen)
 {
+	static const char *const sql[] = {
+	    "SELECT min(i.run_id) FROM inputs i JOIN runs r ON r.id = i.run_id WHERE i.sha256 = ?1 "
+	    "AND i.skipped IS NULL AND r.id != ?2 AND r.status = 'complete'",
+	    "SELECT min(i.run_id) FROM inputs i JOIN runs r ON r.id = i.run_id WHERE (i.size = ?1 "
+	    "OR i.size IS NULL) AND i.sha256 IS NOT NULL AND i.skipped IS NULL AND r.id != ?2 AND "
+	    "r.status = 'complete'"};
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT min(i.run_id) FROM inputs i JOIN runs r ON r.id = i.run_id "
-	                       "WHERE i.sha256 = ?1 AND i.skipped IS NULL AND r.id != ?2 AND "
-	                       "r.status = 'complete'",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, sql[!sha256], -1, &st, NULL) != SQLITE_OK)
 		return db_err(s, err, errlen, "database: looking up an input");
-	sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
+	if (sha256)
+		sqlite3_bind_text(st, 1, sha256, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
 	sqlite3_bind_int64(st, 2, id);
 	rc = sqlite3_step(st);
 	*run = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -772,6 +924,20 @@ int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *r
 	if (rc != SQLITE_ROW)
 		return db_err(s, err, errlen, "database: looking up an input");
 	return *run > 0;
+}
+
+int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
+                     size_t errlen)
+{
+	*run = 0;
+	return sha256 ? earlier_input(s, id, sha256, 0, run, err, errlen) : 0;
+}
+
+int store_input_size_seen(struct store *s, int64_t id, uint64_t size, char *err, size_t errlen)
+{
+	int64_t run;
+
+	return earlier_input(s, id, NULL, size, &run, err, errlen);
 }
 
 /* ---- run liveness ------------------------------------------------------ */

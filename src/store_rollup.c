@@ -79,12 +79,18 @@ static void bind_key_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+/* Mix the n bytes at p into h, eight at a time (a group key is hashed
+ * three times per stored flow: byte-at-a-time FNV cost ~500 instructions). */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *c = p;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 1099511628211ULL;
+	for (; n; c += 8, n = n > 8 ? n - 8 : 0) {
+		uint64_t w = 0;
+		memcpy(&w, c, n < 8 ? n : 8);
+		h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+		h ^= h >> 29;
+	}
 	return h;
 }
 
@@ -100,14 +106,14 @@ static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int
 	int port = kind == GROUP_PORTS ? row->resp_port : 0;
 	uint64_t h = 1469598103934665603ULL;
 
-	h = fnv(h, &kind, sizeof(kind));
-	h = fnv(h, &bucket, sizeof(bucket));
-	h = fnv(h, &row->run_id, sizeof(row->run_id));
-	h = fnv(h, rule, strlen(rule));
-	h = fnv(h, peer, strlen(peer));
-	h = fnv(h, verdict, strlen(verdict));
-	h = fnv(h, dir, strlen(dir));
-	h = fnv(h, &port, sizeof(port));
+	h = mix(h, &kind, sizeof(kind));
+	h = mix(h, &bucket, sizeof(bucket));
+	h = mix(h, &row->run_id, sizeof(row->run_id));
+	h = mix(h, rule, strlen(rule));
+	h = mix(h, peer, strlen(peer));
+	h = mix(h, verdict, strlen(verdict));
+	h = mix(h, dir, strlen(dir));
+	h = mix(h, &port, sizeof(port));
 	for (size_t i = 0; i < ROLLUP_SLOTS; i++) {
 		struct delta *d = &r->slot[(h + i) & (ROLLUP_SLOTS - 1)];
 		if (!d->used) {
@@ -118,10 +124,10 @@ static struct delta *slot_of(struct rollup *r, const struct rollup_row *row, int
 			d->run_id = row->run_id;
 			d->t0 = INFINITY;
 			d->t1 = -INFINITY;
-			snprintf(d->rule_id, sizeof(d->rule_id), "%s", rule);
-			snprintf(d->peer, sizeof(d->peer), "%s", peer);
-			snprintf(d->verdict, sizeof(d->verdict), "%s", verdict);
-			snprintf(d->dir, sizeof(d->dir), "%s", dir);
+			rollup_copy(d->rule_id, sizeof(d->rule_id), rule);
+			rollup_copy(d->peer, sizeof(d->peer), peer);
+			rollup_copy(d->verdict, sizeof(d->verdict), verdict);
+			rollup_copy(d->dir, sizeof(d->dir), dir);
 			d->port = port;
 			r->used++;
 			return d;
@@ -386,7 +392,8 @@ struct rollup *rollup_new(sqlite3 *db)
 	    {offsetof(struct rollup, peer_upsert),
 	     "INSERT INTO flow_peers (day, rule_id, run_id, verdict, peer_addr, hours)"
 	     " VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT (day, rule_id, run_id, peer_addr, verdict)"
-	     " DO UPDATE SET hours = hours | excluded.hours"},
+	     " DO UPDATE SET hours = hours | excluded.hours"
+	     " WHERE hours | excluded.hours <> hours"}, /* no write when no new hour */
 	    {offsetof(struct rollup, peer_fix),
 	     "UPDATE flow_peers SET hours = (SELECT ifnull(sum(DISTINCT 1 << (sm_hour(ts_start)"
 	     " - ?1 * 24)), 0) FROM flows WHERE peer_addr = ?5 AND rule_id IS ?6"

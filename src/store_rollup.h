@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
@@ -33,6 +34,17 @@ struct rollup_old {
 };
 
 struct rollup;
+
+/* s into dst (size > 0 bytes), cut as snprintf("%s") cuts it, without
+ * stdio (a few per stored flow). */
+static inline void rollup_copy(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	n = n < size ? n : size - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
 
 /* Statements and an empty delta table on db; NULL when out of memory or
  * the schema lacks the roll-up. */

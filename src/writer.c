@@ -12,10 +12,14 @@
  * ended flows; read counts its rows as not stored. flows_stored grows only
  * when a COMMIT succeeds. In live, a queue at hold_max drops its oldest
  * record for a new one (counted in c.flows_lost when it is an ended flow),
- * so the packet thread never waits; deq counts dropped records as taken,
- * so a progress or sync waiting for them is not held up. A reload's matrix
- * is recorded in the run's rules (run_rules) by this thread, which owns the
- * store, before its next batch. */
+ * so the packet thread never waits; an ended flow whose checkpoint row the
+ * writer already took keeps that row and is counted in c.flows_stale
+ * instead (rowed: the flows whose snapshot was taken and whose end was
+ * not yet, kept under the lock by take(), so that the packet thread can
+ * tell; each flow counts once, in flows or in flows_lost). deq counts
+ * dropped records as taken, so a progress or sync waiting for them is not
+ * held up. A reload's matrix is recorded in the run's rules (run_rules) by
+ * this thread, which owns the store, before its next batch. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,7 @@ struct writer {
 	int64_t rules_when; /* when the reload put it in force (epoch seconds) */
 	uint64_t progress_after, sync_after;
 	struct audit_counts c;
+	struct idmap rowed; /* seq of flows with a snapshot taken, their end not yet */
 	char news[640], first_err[512];
 	char gaps[CFG_GAPS_TEXT]; /* the progress row's gaps, copied */
 
@@ -304,13 +309,19 @@ static void merge_counts(struct audit_counts *to, const struct audit_counts *fro
 	to->flows_local += from->flows_local;
 }
 
-/* Take up to a batch off the queue (mu held). */
+/* Take up to a batch off the queue, noting which flows now have a row
+ * (their snapshot taken) and which no longer need noting (mu held). */
 static uint32_t take(struct writer *w)
 {
 	uint32_t n = 0;
 
 	while (n < WRITER_BATCH && w->qcount) {
-		w->batch[n++] = w->q[w->qhead];
+		const struct flow_record *r = &w->q[w->qhead];
+		if (r->end_reason == END_CHECKPOINT)
+			id_put(&w->rowed, r->seq, 1);
+		else if (r->store_id < 0)
+			id_del(&w->rowed, r->seq);
+		w->batch[n++] = *r;
 		w->qhead = (w->qhead + 1) % w->qcap;
 		w->qcount--;
 	}
@@ -476,11 +487,18 @@ static int grow(struct writer *w)
 }
 
 /* Drop the oldest queued record to make room (mu held): an ended flow is
- * counted as lost; a snapshot is not (the flow's end is still to come, and
- * is written as a new row if the snapshot never was). */
+ * counted as lost, or as stale when a snapshot of it was taken (its
+ * checkpoint row stays, the flow is among the stored); a snapshot is not
+ * counted (the flow's end is still to come, and is written as a new row if
+ * no snapshot was). */
 static void drop_oldest(struct writer *w)
 {
-	if (w->q[w->qhead].end_reason != END_CHECKPOINT)
+	const struct flow_record *r = &w->q[w->qhead];
+
+	if (r->end_reason != END_CHECKPOINT && r->store_id < 0 && id_get(&w->rowed, r->seq)) {
+		w->c.flows_stale++;
+		id_del(&w->rowed, r->seq);
+	} else if (r->end_reason != END_CHECKPOINT)
 		w->c.flows_lost++;
 	w->qhead = (w->qhead + 1) % w->qcap;
 	w->qcount--;
@@ -611,6 +629,7 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 	n->flows_stored = w->c.flows_stored;
 	n->store_errors = w->c.store_errors;
 	n->flows_lost = w->c.flows_lost;
+	n->flows_stale = w->c.flows_stale;
 	n->held = w->qcount;
 	n->hold_max = w->cfg.hold_max;
 	pthread_mutex_unlock(&w->mu);
@@ -649,6 +668,8 @@ void writer_free(struct writer *w)
 	pthread_cond_destroy(&w->synced);
 	free(w->ids.seq);
 	free(w->ids.id);
+	free(w->rowed.seq);
+	free(w->rowed.id);
 	free(w->q);
 	free(w->tx);
 	free(w);

@@ -39,6 +39,16 @@ static void exec_sql(sqlite3 *db, const char *sql)
 	cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, e ? e : "");
 }
 
+/* Run sql on the database file at path (opened and closed for it). */
+static void exec_file(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, sql);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+}
+
 static void add_flow(sqlite3_stmt *st, int run, const char *uid, double ts, const char *proto,
                      const char *oa, int op, const char *ra, int rp, const char *dir_,
                      const char *peer, int ob, int rb, const char *app, const char *sni,
@@ -226,13 +236,13 @@ Test(query, runs_csv)
 	cr_assert_eq(q("runs --format csv"), 0);
 	cr_assert_eq(csv_records(out), 3, "%s", out);
 	cr_assert(strstr(out, "id,mode,source,started,finished,status,packets,dropped,malformed,"
-	                      "flows\r\n"),
+	                      "flows,flows_lost\r\n"),
 	          "%s", out);
 	/* the two-line source is quoted (RFC 4180), the NULL finished is empty */
 	cr_assert(strstr(out, "1,read,\"pcaps/a.pcap\npcaps/b.pcap\",2024-05-01T10:00:00Z,"
-	                      "2024-05-01T10:00:05Z,complete,1000,0,3,6\r\n"),
+	                      "2024-05-01T10:00:05Z,complete,1000,0,3,6,0\r\n"),
 	          "%s", out);
-	cr_assert(strstr(out, "2,live,lo,2024-05-02T00:00:00Z,,running,50,0,0,3\r\n"), "%s", out);
+	cr_assert(strstr(out, "2,live,lo,2024-05-02T00:00:00Z,,running,50,0,0,3,0\r\n"), "%s", out);
 }
 
 Test(query, anomalies_csv_groups)
@@ -526,7 +536,8 @@ Test(query, runs_window)
 	    strstr(out, "{\"id\":1,\"mode\":\"read\",\"source\":\"pcaps/a.pcap\\npcaps/b.pcap\""),
 	    "%s", out);
 	cr_assert(strstr(out, "\"finished\":\"2024-05-01T10:00:05Z\",\"status\":\"complete\","
-	                      "\"packets\":1000,\"dropped\":0,\"malformed\":3,\"flows\":6}\n"),
+	                      "\"packets\":1000,\"dropped\":0,\"malformed\":3,\"flows\":6,"
+	                      "\"flows_lost\":0}\n"),
 	          "%s", out);
 }
 
@@ -724,8 +735,10 @@ Test(query, views_match_cli)
 Test(query, plan_uses_indexes)
 {
 	cr_assert_eq(q("anomalies --since 24h --explain"), 0);
-	cr_assert(strstr(out, "USING INDEX flows_verdict"), "%s", out);
+	cr_assert(strstr(out, "USING INDEX flows_anomaly"), "%s", out);
 	cr_assert_null(strstr(out, "SCAN f\n"), "%s", out);
+	cr_assert_eq(q("flows --verdict unexpected-port --explain"), 0);
+	cr_assert(strstr(out, "USING INDEX flows_anomaly"), "%s", out);
 	cr_assert_eq(q("flows --since 24h --explain"), 0);
 	cr_assert(strstr(out, "USING INDEX flows_ts"), "%s", out);
 	cr_assert_eq(q("flows --peer 127.0.0.66 --explain"), 0);
@@ -820,7 +833,7 @@ Test(query, e2e_demo_capture)
 	cr_assert_eq(tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --db %s", sq(db)), 0);
 	cr_assert_eq(csv_records(out), 2, "%s", out);
 	cr_assert(strstr(out, "\n1,read,pcaps/demo.pcap,"), "%s", out);
-	cr_assert(strstr(out, ",complete,488,0,0,30\r\n"), "%s", out);
+	cr_assert(strstr(out, ",complete,488,0,0,30,0\r\n"), "%s", out);
 }
 
 Test(query, e2e_never_seen_rules_and_windows)
@@ -1134,9 +1147,7 @@ Test(query, older_database_without_missed_bytes_reads_as_zero_in_zeek)
 	char b[192];
 
 	copy_fixture("new.db", b, sizeof(b));
-	cr_assert_eq(sqlite3_open(b, &db), SQLITE_OK);
-	exec_sql(db, "UPDATE flows SET missed_bytes = 63 WHERE uid = 'C1'");
-	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+	exec_file(b, "UPDATE flows SET missed_bytes = 63 WHERE uid = 'C1'");
 	cr_assert_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	to_v1_flows(db);
 	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
@@ -1157,6 +1168,46 @@ Test(query, older_database_without_missed_bytes_reads_as_zero_in_zeek)
 	cr_assert_eq(q2("flows --format zeek", b), 0, "%s", out);
 	cr_expect(strstr(out, "\tT\t63\t"), "the newer database's count: %s", out);
 	cr_expect(strstr(out, "\tT\t0\t"), "the older one's 0: %s", out);
+}
+
+/* `query runs` shows runs.flows_lost after flows. A database from before
+ * the column (its live runs waited for the database instead of losing
+ * flows) reads 0, alone and beside a newer one in either order, and is not
+ * written. */
+Test(query, runs_show_flows_lost_also_of_an_older_database)
+{
+	static const char *const head = ",packets,dropped,malformed,flows,flows_lost\r\n";
+	unsigned long long before;
+	char b[192];
+
+	copy_fixture("new.db", b, sizeof(b));
+	exec_file(b, "UPDATE runs SET flows_lost = 7 WHERE id = 2");
+	exec_file(dbpath, "ALTER TABLE runs DROP COLUMN flows_lost");
+	before = file_hash(dbpath);
+
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " query runs --format csv --db %s", sq(b)), 0,
+	    "%s", out);
+	cr_expect(strstr(out, head) && strstr(out, "\r\n2,live,lo,") &&
+	              strstr(out, ",running,50,0,0,3,7\r\n"),
+	          "%s", out);
+	cr_assert_eq(q("runs --format csv"), 0, "%s", out);
+	cr_expect(strstr(out, head) && strstr(out, ",running,50,0,0,3,0\r\n"), "%s", out);
+	cr_assert_eq(q("runs --format json"), 0, "%s", out);
+	cr_expect(strstr(out, "\"flows\":3,\"flows_lost\":0}"), "%s", out);
+	cr_assert_eq(q2("runs --format csv", b), 0, "%s", out);
+	cr_expect(strstr(out, head) && strstr(out, "\r\n2,live,lo,") &&
+	              strstr(out, ",running,50,0,0,3,0\r\n1000001,") &&
+	              strstr(out, "\r\n1000002,live,lo,") && strstr(out, ",running,50,0,0,3,7\r\n"),
+	          "%s", out);
+	cr_assert_eq(tu_run(out, sizeof(out),
+	                    SMAUDIT_BIN " query runs --format csv --db %s --db %s 2>/dev/null",
+	                    sq(b), sq(dbpath)),
+	             0, "%s", out);
+	cr_expect(strstr(out, head) && strstr(out, ",running,50,0,0,3,7\r\n1000001,") &&
+	              strstr(out, "\r\n1000002,live,lo,") && strstr(out, ",running,50,0,0,3,0\r\n"),
+	          "%s", out);
+	cr_expect_eq(file_hash(dbpath), before, "the older database changed");
 }
 
 /* Each database is checked like the first, and errors name the file. */

@@ -57,6 +57,21 @@ static const char *qs(const char *sql, char *buf, size_t len)
 	return buf;
 }
 
+/* sha256sum's digest of path (coreutils, not smaudit). */
+static const char *sha256sum(const char *path, char *buf, size_t len)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	cr_assert_not_null(fgets(buf, (int)len, p));
+	pclose(p);
+	buf[strcspn(buf, " ")] = '\0';
+	return buf;
+}
+
 /* Compare the flows of the last run with pcaps/NAME.expected, row by row in
  * order of first packet. */
 static void check_expected(const char *name)
@@ -499,9 +514,9 @@ Test(read, zeek_missed_bytes_match_the_expected_table)
 	cr_assert_eq(nonzero, 2, "both captures hold a flow with gaps");
 }
 
-/* Start `smaudit read -q --host 127.0.0.10` on path into db, stdout (and
- * stderr if quiet) to /dev/null; its pid. */
-static pid_t spawn_read(const char *path, int quiet)
+/* Start `smaudit read -q --host 127.0.0.10` on path (and path2 unless
+ * NULL) into db, stdout (and stderr if quiet) to /dev/null; its pid. */
+static pid_t spawn_read2(const char *path, const char *path2, int quiet)
 {
 	pid_t pid = fork();
 
@@ -511,10 +526,69 @@ static pid_t spawn_read(const char *path, int quiet)
 		    (quiet && !freopen("/dev/null", "w", stderr)))
 			_exit(127);
 		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
-		      path, (char *)NULL);
+		      path, path2, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+#define spawn_read(path, quiet) spawn_read2(path, NULL, quiet)
+
+/* Write path: the demo's 488 packets, a record header claiming 256 MiB
+ * (libpcap stops there: packet 489), then 3 MiB of random bytes (far past
+ * read's buffer); *sb gets its stat. */
+static void damaged_demo(const char *path, struct stat *sb)
+{
+	int rc = tu_run(out, sizeof(out),
+	                "cp pcaps/demo.pcap %s && printf '\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0"
+	                "\\0\\020\\0\\0\\0\\020' >> %s && head -c 3145728 /dev/urandom >> %s",
+	                path, path, path);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(stat(path, sb), 0);
+}
+
+/* Open fifo for writing (once read opens it) and write the demo's file
+ * header and first packet into it, then nothing; the open descriptor. */
+static int pipe_demo_head(const char *fifo)
+{
+	char cap[4096];
+	FILE *f = fopen("pcaps/demo.pcap", "rb");
+	size_t n, first;
+	int fd;
+
+	cr_assert_not_null(f);
+	n = fread(cap, 1, sizeof(cap), f);
+	fclose(f);
+	cr_assert_gt(n, 40);
+	first = 40 + (size_t)(cap[32] & 0xff) + ((size_t)(cap[33] & 0xff) << 8); /* LE incl_len */
+	cr_assert_leq(first, n);
+	fd = open(fifo, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, cap, first), (ssize_t)first);
+	return fd;
+}
+
+/* Once read (pid) has written its run row (within 10 s), SIGINT it, wait
+ * for it to end (within 10 s, else it is killed and the test fails), then
+ * close fd (the pipe it waited on); its exit status. */
+static int interrupt_running_read(pid_t pid, int fd)
+{
+	int st, i;
+
+	for (i = 0; i < 200 && tu_q1_try(db, "SELECT count(*) FROM runs") != 1; i++)
+		usleep(50000);
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
+		usleep(50000);
+	close(fd);
+	if (kill(pid, 0) == 0) { /* bounded: never left behind */
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cr_assert_fail("read did not stop within 10 s of SIGINT");
+	}
+	cr_assert_lt(i, 200, "read wrote no run row within 10 s");
+	return st;
 }
 
 Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
@@ -558,41 +632,46 @@ Test(read, sigint_while_waiting_on_a_pipe_stores_what_was_read)
  * has written its run row and waits for the second packet. */
 Test(read, sigint_right_after_start_is_an_interrupted_run)
 {
-	char fifo[160], cap[4096];
-	FILE *f;
-	size_t n, first;
+	char fifo[160];
 	pid_t pid;
-	int st, i, fd;
+	int st;
 
 	snprintf(fifo, sizeof(fifo), "%s/idle.fifo", dir);
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	f = fopen("pcaps/demo.pcap", "rb");
-	cr_assert_not_null(f);
-	n = fread(cap, 1, sizeof(cap), f);
-	fclose(f);
-	cr_assert_gt(n, 40);
-	first = 40 + (size_t)(cap[32] & 0xff) + ((size_t)(cap[33] & 0xff) << 8); /* LE incl_len */
-	cr_assert_leq(first, n);
 	pid = spawn_read(fifo, 1);
-	fd = open(fifo, O_WRONLY); /* the file header and the first packet, then nothing */
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, cap, first), (ssize_t)first);
-	for (i = 0; i < 200 && tu_q1_try(db, "SELECT count(*) FROM runs") != 1; i++)
-		usleep(50000);
-	cr_assert_eq(kill(pid, SIGINT), 0);
-	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
-		usleep(50000);
-	close(fd);
-	if (kill(pid, 0) == 0) { /* bounded: never left behind */
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		cr_assert_fail("read did not stop within 10 s of SIGINT");
-	}
-	cr_assert_lt(i, 200, "read wrote no run row within 10 s");
+	st = interrupt_running_read(pid, pipe_demo_head(fifo));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted' AND finished IS NOT "
 	                "NULL"),
 	             1);
+}
+
+/* A read stopped by SIGINT still records each regular file with the whole
+ * file's hash: the file (the demo, a damaged record, 3 MiB more, so most
+ * of it is never read into the buffer) is merged with a pipe that delivers
+ * the file header and one packet, then idles; read writes its run row and
+ * waits on the pipe; what it had not read of the file is hashed after the
+ * signal. The pipe, never read to its end, has no hash. */
+Test(read, sigint_mid_read_still_records_each_files_whole_hash)
+{
+	char fifo[160], cut[160], want[128], got[128];
+	struct stat sb;
+	pid_t pid;
+	int st;
+
+	snprintf(fifo, sizeof(fifo), "%s/idle.fifo", dir);
+	snprintf(cut, sizeof(cut), "%s/cut.pcap", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	damaged_demo(cut, &sb);
+	pid = spawn_read2(cut, fifo, 1);
+	st = interrupt_running_read(pid, pipe_demo_head(fifo));
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted'"), 1);
+	cr_assert_lt(q1("SELECT packets FROM inputs WHERE seq = 1"), 488, "stopped mid-file");
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE seq = 1", got, sizeof(got)),
+	                 sha256sum(cut, want, sizeof(want)));
+	cr_assert_eq(q1("SELECT size FROM inputs WHERE seq = 1"), sb.st_size);
+	cr_assert_eq(q1("SELECT sha256 IS NULL FROM inputs WHERE seq = 2"), 1);
 }
 
 /* A signal while read still waits for its input to open (before anything
@@ -758,21 +837,6 @@ Test(read, files_that_overlap_in_time_are_merged_with_a_warning)
 	cr_assert(strstr(out, "pcaps/demo.pcapng overlaps pcaps/demo.pcap"), "%s", out);
 }
 
-/* sha256sum's digest of path (coreutils, not smaudit). */
-static const char *sha256sum(const char *path, char *buf, size_t len)
-{
-	char cmd[256];
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
-	p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	cr_assert_not_null(fgets(buf, (int)len, p));
-	pclose(p);
-	buf[strcspn(buf, " ")] = '\0';
-	return buf;
-}
-
 Test(read, each_input_is_recorded_with_its_hash_size_and_packet_times)
 {
 	char want[128], got[128], sql[256];
@@ -855,6 +919,71 @@ Test(read, a_file_given_twice_in_one_read_is_named_and_skip_seen_reads_it_once)
 	cr_assert_eq(q1("SELECT packets FROM runs"), 488, "each packet once");
 	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE skipped = 1"), 2);
 	check_expected("demo");
+}
+
+/* A file libpcap stops reading far before its end (a record claiming
+ * 256 MiB after the demo's 488 packets, then 3 MiB more: past the read
+ * buffer) is still recorded with the whole file's hash and size: what
+ * libpcap left unread is hashed after the read. */
+Test(read, a_file_read_only_in_part_is_recorded_with_the_whole_files_hash)
+{
+	char bad[160], want[128], got[128], msg[200];
+	struct stat sb;
+	int rc;
+
+	snprintf(bad, sizeof(bad), "%s/cut.pcap", dir);
+	damaged_demo(bad, &sb);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s %s", db, bad);
+	cr_assert_eq(rc, 2, "a damaged record exits 2: %d\n%s", rc, out);
+	snprintf(msg, sizeof(msg), "%s: packet 489: ", bad);
+	cr_assert(strstr(out, msg), "the damaged record is named: %s", out);
+	cr_assert_eq(q1("SELECT packets FROM inputs"), 488);
+	cr_assert_eq(q1("SELECT size FROM inputs"), sb.st_size);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs", got, sizeof(got)),
+	                 sha256sum(bad, want, sizeof(want)));
+}
+
+/* --skip-seen hashes up front the files that may have been read before:
+ * one of the same size as a file read earlier but other bytes is read
+ * (and recorded with its own hash), a copy is skipped, and a file of a
+ * size never read (hashed while read) is read and recorded right. */
+Test(read, skip_seen_tells_a_file_of_the_same_size_from_a_copy)
+{
+	char alt[160], copy[160], want[128], got[128];
+	struct stat sb;
+	int rc;
+
+	snprintf(alt, sizeof(alt), "%s/alt.pcap", dir);
+	snprintf(copy, sizeof(copy), "%s/copy.pcap", dir);
+	cr_assert_eq(stat("pcaps/demo.pcap", &sb), 0);
+	/* the last byte of the last packet's payload changed: same size */
+	rc = tu_run(out, sizeof(out),
+	            "cp pcaps/demo.pcap %s && cp pcaps/demo.pcap %s && printf '\\377' | dd "
+	            "of=%s bs=1 seek=%lld conv=notrunc 2>/dev/null && ! cmp -s %s %s",
+	            alt, copy, alt, (long long)sb.st_size - 1, alt, copy);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --skip-seen --host 127.0.0.10 --db %s pcaps/demo.pcap",
+	            db);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE run_id = 1", got, sizeof(got)),
+	                 sha256sum("pcaps/demo.pcap", want, sizeof(want)));
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN
+	            " read -q --skip-seen --host 127.0.0.10 --db %s %s %s pcaps/sll.pcap",
+	            db, alt, copy);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert(strstr(out, "copy.pcap: already read in run 1: skipped"), "%s", out);
+	cr_assert(!strstr(out, "alt.pcap: already"), "%s", out);
+	cr_assert_eq(q1("SELECT skipped IS NULL FROM inputs WHERE run_id = 2 AND seq = 1"), 1);
+	cr_assert_eq(q1("SELECT skipped FROM inputs WHERE run_id = 2 AND seq = 2"), 1);
+	cr_assert_eq(q1("SELECT packets FROM runs WHERE id = 2"), 488 + 13, "alt and sll read");
+	cr_assert_str_eq(
+	    qs("SELECT sha256 FROM inputs WHERE run_id = 2 AND seq = 1", got, sizeof(got)),
+	    sha256sum(alt, want, sizeof(want)));
+	cr_assert_str_eq(
+	    qs("SELECT sha256 FROM inputs WHERE run_id = 2 AND seq = 3", got, sizeof(got)),
+	    sha256sum("pcaps/sll.pcap", want, sizeof(want)));
 }
 
 Test(read, a_full_disk_counts_only_the_flows_really_committed)

@@ -271,6 +271,124 @@ Test(store, the_rollup_sums_flows_and_counts_a_checkpointed_flow_once)
 	cr_assert_eq(q1("SELECT flows_max_id = (SELECT max(id) FROM flows) FROM rollup_state"), 1);
 }
 
+/* Issue 13: new rows are held and inserted several at once; rows keep the
+ * order they came in (their ids), a checkpoint row gets its id at once, a
+ * replacement sees the rows before it, and a commit writes what is held. */
+Test(store, held_rows_keep_their_order_ids_and_roll_up)
+{
+	char err[256], sql[96];
+	struct flow_record cp = tu_sample_flow(30000), r;
+	int64_t id, cp_row;
+	struct store *s = open_with_run(&id);
+
+	cp.end_reason = END_CHECKPOINT;
+	put(s, id, &cp, "https-in", VERDICT_EXPECTED);
+	cp_row = cp.store_id;
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 21; i++) {
+		r = tu_sample_flow((uint16_t)(40000 + i));
+		r.ts_start_us += (uint64_t)i * 1000000;
+		if (i == 5) { /* a new checkpoint row amid held rows */
+			r.end_reason = END_CHECKPOINT;
+			put(s, id, &r, "https-in", VERDICT_EXPECTED);
+			cr_assert_eq(r.store_id, 7, "ids 2-6 went to the rows before it");
+		} else if (i == 11) { /* the first checkpoint row's flow ends */
+			cp.end_reason = END_CLOSED;
+			cp.resp_bytes = 1234;
+			put(s, id, &cp, "https-in", VERDICT_EXPECTED);
+			cr_assert_eq(cp.store_id, cp_row);
+		} else {
+			put(s, id, &r, i % 3 ? "https-in" : NULL,
+			    i % 3 ? VERDICT_EXPECTED : VERDICT_UNEXPECTED_PORT);
+		}
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flows_committed(s), 21, "1 + 20 rows added, 1 replaced");
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 21);
+	cr_assert_eq(q1("SELECT resp_bytes FROM flows WHERE uid = 'C30000' AND id = 1"), 1234);
+	for (int i = 0; i < 21; i++) { /* ids in the order the rows came */
+		snprintf(sql, sizeof(sql), "SELECT id FROM flows WHERE uid = 'C%d'", 40000 + i);
+		if (i != 11)
+			cr_expect_eq(q1(sql), i < 11 ? i + 2 : i + 1, "%s", sql);
+	}
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), 21);
+}
+
+/* A row the database refuses fails its batch, wherever it was held: the
+ * call that inserts it (a later store_flow, or the commit) returns -1, the
+ * caller rolls back, the batch before it stays, and the store goes on. */
+Test(store, a_refused_row_fails_its_batch_and_the_store_goes_on)
+{
+	char err[256];
+	int64_t id;
+	struct store *s = open_with_run(&id);
+	struct flow_record r;
+	int fails = 0;
+
+	for (int i = 0; i < 10; i++) {
+		r = tu_sample_flow((uint16_t)(40000 + i));
+		put(s, id, &r, "https-in", VERDICT_EXPECTED);
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	for (int n = 8; n >= 3; n -= 5) {               /* a full set of held rows, then a few */
+		for (int i = 0; i < n && !fails; i++) { /* as the writer: stop at a failure */
+			r = tu_sample_flow((uint16_t)(50000 + 10 * n + i));
+			r.direction = i == 1 ? 7 : DIR_IN; /* no such direction: CHECK fails */
+			fails += store_flow(s, id, &r, NULL, err, sizeof(err)) < 0;
+		}
+		if (!fails)
+			fails += store_flush(s, err, sizeof(err)) < 0;
+		cr_expect_eq(fails, 1, "batch of %d: a call fails", n);
+		cr_expect(strstr(err, "CHECK constraint failed"), "%s", err);
+		store_rollback(s);
+		fails = 0;
+	}
+	r = tu_sample_flow(60000);
+	put(s, id, &r, "https-in", VERDICT_EXPECTED);
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_flows_committed(s), 11);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 11, "the refused batches left nothing");
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE uid = 'C60000'"), 1);
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour");
+}
+
+/* Issue 13: the index on verdicts holds anomalies only (an expected flow
+ * costs the writer no entry); an older database's index on every verdict
+ * is replaced by it. */
+Test(store, the_verdict_index_holds_anomalies_only_and_replaces_the_old_one)
+{
+	char err[256];
+	int64_t id;
+	struct store *s = open_with_run(&id);
+	struct flow_record r;
+
+	for (int i = 0; i < 10; i++) {
+		r = tu_sample_flow((uint16_t)(40000 + i));
+		put(s, id, &r, i < 3 ? NULL : "https-in",
+		    i < 3 ? VERDICT_UNEXPECTED_PORT : VERDICT_EXPECTED);
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows INDEXED BY flows_anomaly"
+	                " WHERE verdict <> 'expected'"),
+	             3);
+	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name = 'flows_verdict'"), 0);
+	/* an older database: its index on every verdict */
+	exec_raw(
+	    "DROP INDEX flows_anomaly; CREATE INDEX flows_verdict ON flows(verdict, ts_start)");
+	reopen();
+	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name = 'flows_verdict'"), 0);
+	cr_assert_eq(q1("SELECT count(*) FROM sqlite_master WHERE name = 'flows_anomaly'"
+	                " AND sql LIKE '%WHERE verdict <> ''expected''%'"),
+	             1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows INDEXED BY flows_anomaly"
+	                " WHERE verdict <> 'expected'"),
+	             3);
+}
+
 Test(store, an_older_database_gets_its_rollup_built_and_a_hand_edit_rebuilds_it)
 {
 	int64_t id;

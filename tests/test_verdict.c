@@ -347,26 +347,6 @@ Test(reason, ipv6_addresses_are_bracketed)
 	HAS(v, "2001:db8::50 connected in to [2001:db8::10]:443/tcp");
 }
 
-Test(reason, long_reasons_keep_the_inferred_note)
-{
-	struct rules_matrix *m;
-	char err[512];
-	const char *roles[] = {"xmpp=2001:db8:aaaa:bbbb:cccc:dddd:eeee:1,2001:db8:aaaa:bbbb:cccc:"
-	                       "dddd:eeee:2,2001:db8:aaaa:bbbb:cccc:dddd:eeee:3"};
-	struct flow_record r = mk(IPPROTO_TCP, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:10", 40000,
-	                          "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", 5222, DIR_OUT);
-	struct verdict_result v;
-
-	cr_assert_eq(rules_build(&m, "rules/socialminer.rules", NULL, 0, NULL, 0, roles, 1, err,
-	                         sizeof(err)),
-	             0, "%s", err);
-	r.direction_inferred = 1;
-	v = judge(m, r, VERDICT_UNEXPECTED_PEER, "xmpp-notify-out");
-	cr_expect_lt(strlen(v.reason), sizeof(v.reason));
-	HAS(v, "direction inferred");
-	rules_free(m);
-}
-
 TestSuite(mismatch, .init = setup, .fini = teardown);
 
 /* rec with an application protocol and confidence. */
@@ -521,6 +501,66 @@ Test(icmp, flow_lines_have_no_fake_icmp_ports)
 	r = mk(IPPROTO_UDP, "10.99.0.1", 5353, "10.99.0.2", 53, DIR_OUT);
 	cr_expect_str_eq(verdict_flow_str(&r, buf, sizeof(buf)),
 	                 "10.99.0.1:5353 -> 10.99.0.2:53/udp");
+}
+
+/* Issue 13: reasons and flow lines are formatted without stdio; at every
+ * buffer size the text is what snprintf makes of the whole line (cut, and
+ * always terminated), for each conversion they use. */
+Test(icmp, flow_lines_are_cut_as_snprintf_cuts_them)
+{
+	static const struct {
+		uint8_t proto;
+		const char *o, *r;
+		uint16_t op, rp;
+		const char *want;
+	} c[] = {
+	    {IPPROTO_TCP, "2001:db8::50", "2001:db8::10", 40000, 443,
+	     "[2001:db8::50]:40000 -> [2001:db8::10]:443/tcp"},
+	    {IPPROTO_UDP, "10.99.0.1", "10.99.0.2", 0, 65535, "10.99.0.1:0 -> 10.99.0.2:65535/udp"},
+	    {IPPROTO_ICMP, "10.99.0.1", "10.99.0.2", 3, 13,
+	     "10.99.0.1 -> 10.99.0.2 icmp type 3 code 13 (destination unreachable)"},
+	    {47, "10.99.0.1", "10.99.0.2", 0, 0, "10.99.0.1 -> 10.99.0.2 IP protocol 47"},
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct flow_record r = mk(c[i].proto, c[i].o, c[i].op, c[i].r, c[i].rp, DIR_OUT);
+		for (size_t len = 1; len <= strlen(c[i].want) + 2; len++) {
+			char got[128], want[128];
+			memset(got, 'x', sizeof(got));
+			snprintf(want, len, "%s", c[i].want);
+			verdict_flow_str(&r, got, len);
+			cr_expect_str_eq(got, want, "size %zu", len);
+			cr_expect_eq(got[len], 'x', "size %zu: written past the end", len);
+		}
+	}
+}
+
+/* A long reason is cut before the inferred note, which is kept whole. */
+Test(reason, long_reasons_keep_the_inferred_note)
+{
+	struct rules_matrix *m;
+	char err[512];
+	const char *roles[] = {"xmpp=2001:db8:aaaa:bbbb:cccc:dddd:eeee:1,2001:db8:aaaa:bbbb:cccc:"
+	                       "dddd:eeee:2,2001:db8:aaaa:bbbb:cccc:dddd:eeee:3"};
+	struct flow_record r = mk(IPPROTO_TCP, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:10", 40000,
+	                          "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", 5222, DIR_OUT);
+	const char *note = "; direction inferred: the capture missed the connection's start";
+	struct verdict_result whole, cut;
+	size_t n;
+
+	cr_assert_eq(rules_build(&m, "rules/socialminer.rules", NULL, 0, NULL, 0, roles, 1, err,
+	                         sizeof(err)),
+	             0, "%s", err);
+	whole = judge(m, r, VERDICT_UNEXPECTED_PEER, "xmpp-notify-out");
+	r.direction_inferred = 1;
+	cut = judge(m, r, VERDICT_UNEXPECTED_PEER, "xmpp-notify-out");
+	n = sizeof(cut.reason) - 1 - strlen(note) - 3;
+	cr_assert_gt(strlen(whole.reason), n, "the test needs a reason longer than the cut");
+	cr_expect_eq(strlen(cut.reason), sizeof(cut.reason) - 1);
+	cr_expect_eq(strncmp(cut.reason, whole.reason, n), 0, "%s", cut.reason);
+	cr_expect_str_eq(cut.reason + n, "...; direction inferred: the capture missed the "
+	                                 "connection's start");
+	rules_free(m);
 }
 
 /* Issue 11: nothing unchecked passes as verified. */

@@ -53,7 +53,11 @@ struct audit_counts {
 	uint64_t app_unchecked;  /* expected flows whose application DPI did not confirm */
 	uint64_t store_errors;   /* flows that could not be stored */
 	uint64_t flows_lost;     /* live: ended flows dropped, oldest first, when the
-	                          * database could not take them and hold_max were held */
+	                          * database could not take them and hold_max were held;
+	                          * only those with no row (see flows_stale) */
+	uint64_t flows_stale;    /* live: ended flows whose end was so dropped after their
+	                          * checkpoint row was taken: the row stays (counted in
+	                          * flows_stored), end_reason 'checkpoint' */
 	uint64_t held;           /* ended flows waiting for the database */
 	uint64_t hold_max;       /* records the writer may hold queued */
 	uint64_t dpi_states;     /* nDPI states live now: flows still in detection */

@@ -1,7 +1,7 @@
 /* capture.h: packet sources: capture files (pcap, pcapng), stdin, interfaces.
  *
  * Wraps libpcap: opening, the BPF filter, the next packet with its number,
- * how far through a file we are, and pcap_stats for live captures. Knows
+ * and pcap_stats for live captures. Knows
  * nothing of flows or SQL. */
 #ifndef SMAUDIT_CAPTURE_H
 #define SMAUDIT_CAPTURE_H
@@ -18,9 +18,9 @@ struct capture;
  * NULL with err ("FILE: why") on failure. */
 struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen);
 
-/* Open a capture read from f (a pipe or stdin, read once); name is how
- * errors name it. Takes f on success; on failure the caller still owns it.
- * NULL with err on failure. */
+/* Open a capture read from f (a file, pipe or stdin the caller opened,
+ * read once, e.g. through a hashing cookie); name is how errors name it. Takes f on success; on
+ * failure the caller still owns it. NULL with err on failure. */
 struct capture *capture_open_stream(FILE *f, const char *name, const char *filter, char *err,
                                     size_t errlen);
 
@@ -61,9 +61,6 @@ int capture_datalink(const struct capture *c);
 
 /* Number of the last packet returned, from 1. */
 uint64_t capture_pkt_no(const struct capture *c);
-
-/* Fraction of the file read, 0..1; -1 when unknown (stdin, live). */
-double capture_progress(const struct capture *c);
 
 /* Packets dropped by the kernel or interface (live only; 0 for files). */
 uint64_t capture_dropped(struct capture *c);

@@ -5,11 +5,12 @@
  * written, so a bad file, pipe or device is refused up front. Then the
  * input whose next packet is earliest gives the next packet; ties go to
  * the input whose name comes first in natural order (cap2 before cap10). Each input keeps what the
- * run records of it: its SHA-256 (regular files by merge_hash_files, streams as they are read),
- * size, packet count and first/last packet times. */
+ * run records of it: its SHA-256 (taken as it is read, so each file is read once), size, packet
+ * count and first/last packet times. */
 #ifndef SMAUDIT_MERGE_H
 #define SMAUDIT_MERGE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,11 +23,11 @@ struct merge_input {
 	int dlt;           /* link type */
 	int skip;          /* set by the caller before the first merge_next: not read */
 	int ended;         /* read to its end or to a read error */
-	uint64_t size;     /* bytes: regular files at open, streams as read */
+	uint64_t size;     /* bytes: regular files at open, then as hashed; streams as read */
 	uint64_t packets;  /* packets returned so far */
 	uint64_t first_us; /* time of the first packet returned (0: none) */
 	uint64_t last_us;  /* time of the last packet returned */
-	char sha256[65];   /* "" until known (a stream: read to its end) */
+	char sha256[65];   /* "" until known: read to its end, or merge_finish_hashes */
 };
 
 struct merge;
@@ -38,9 +39,20 @@ struct merge;
 struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *interrupted,
                          char *err, size_t errlen);
 
-/* Hash every regular file (sha256, size), reading each once more; streams
- * are hashed as they are read. Returns 0, or -1 with err ("FILE: why"). */
-int merge_hash_files(struct merge *m, char *err, size_t errlen);
+/* Hash regular file i now (sha256, size), reading it once more, for a
+ * caller that needs its hash before reading it (--skip-seen); every other
+ * input is hashed as libpcap reads it. Returns 0 (also for a stream or an
+ * input already hashed), or -1 with err ("FILE: why"). */
+int merge_hash_file(struct merge *m, size_t i, char *err, size_t errlen);
+
+/* After reading: hash what libpcap left unread of each regular file not
+ * skipped that it stopped short of (a damaged record, an interrupted
+ * read), so its sha256 is the whole file's; stops when *stop (may be NULL)
+ * becomes non-zero, leaving those hashes empty. A stream's hash is known
+ * only when it was read to its end. Returns 0, or -1 with err naming the
+ * first file that could not be read. */
+int merge_finish_hashes(struct merge *m, const volatile sig_atomic_t *stop, char *err,
+                        size_t errlen);
 
 /* The earliest next packet of the inputs not skipped: 1 with *in (its
  * input's index), *h and *d (valid until the next call); 0 when every

@@ -86,8 +86,14 @@ int run_close(struct run *r, enum flow_end reason, const char *status, const cha
 
 /* The earliest complete run that read a file with this SHA-256: 1 with
  * *prev set, 0 when none (or sha256 is empty), -1 with err. Call before
- * the first packet (the store is the writer's once flows end). */
+ * the first packet or after run_close (the store is the writer's once
+ * flows end). */
 int run_input_seen(struct run *r, const char *sha256, int64_t *prev, char *err, size_t errlen);
+
+/* 1 when a complete run read a file of size bytes (so a file of that size
+ * may be one read before: worth hashing up front), 0 when none, -1 with
+ * err. When run_input_seen may be called. */
+int run_input_size_seen(struct run *r, uint64_t size, char *err, size_t errlen);
 
 /* The capture files the run reads, recorded by run_close (in[] is borrowed
  * until then; the caller may update it while reading). */

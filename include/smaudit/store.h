@@ -60,7 +60,11 @@ int store_run_rules(struct store *s, int64_t id, const struct rules_matrix *m, i
 
 /* Queue one flow for run id (committed in batches). A record with a
  * store_id (written before, at a checkpoint) replaces that row; otherwise a
- * row is added and rec->store_id set. Returns 0 or -1 with err. */
+ * row is added: a checkpoint row (END_CHECKPOINT) at once, with
+ * rec->store_id set; other new rows are held and inserted several at a time
+ * (at the latest by the commit), in the order they came. Returns 0 or -1
+ * with err; on -1 (which may name a row held by an earlier call) the open
+ * batch is lost: call store_rollback. */
 int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struct verdict_result *v,
                char *err, size_t errlen);
 
@@ -132,6 +136,11 @@ int store_input_add(struct store *s, int64_t id, int seq, const struct store_inp
  * SHA-256: 1 with *run set, 0 when none, -1 with err. */
 int store_input_seen(struct store *s, int64_t id, const char *sha256, int64_t *run, char *err,
                      size_t errlen);
+
+/* 1 when a complete run other than id read a file of size bytes (with a
+ * hash, not skipped): only then can a file of that size be one read
+ * before. 0 when none, -1 with err. */
+int store_input_size_seen(struct store *s, int64_t id, uint64_t size, char *err, size_t errlen);
 
 /* Seconds in one bucket of the flow roll-up (flow_rollup.hour). */
 #define STORE_ROLLUP_SECONDS 3600

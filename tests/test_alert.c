@@ -1,0 +1,181 @@
+/* test_alert.c: live alert lines to syslog, against a syslog daemon of the
+ * test's own: a real AF_UNIX datagram socket in a temporary directory (the
+ * path alert_cfg.syslog_path names instead of /dev/log), read or left
+ * unread by the test. The lines must be the datagrams glibc's syslog(3)
+ * writes (RFC 3164: <PRI>Mmm dd hh:mm:ss smaudit[PID]: msg), must never
+ * wait for the daemon (a daemon that does not read costs lines, counted
+ * and told to it, not time: a blocking send would hang the test until its
+ * timeout), and must reach a daemon that restarted or came late. */
+#include <criterion/criterion.h>
+#include <regex.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "smaudit/alert.h"
+#include "testutil.h"
+
+#define SENT 2000 /* lines sent to a daemon that does not read: far beyond any queue */
+
+static char dir[64], path[96];
+static int lsn = -1; /* the daemon's socket */
+
+/* Bind the daemon's socket at path (a new one; the old is closed). */
+static void listen_log(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (lsn >= 0)
+		close(lsn);
+	unlink(path);
+	lsn = socket(AF_UNIX, SOCK_DGRAM, 0);
+	cr_assert_geq(lsn, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	cr_assert_eq(bind(lsn, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", path);
+}
+
+static void setup(void)
+{
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/log", dir);
+}
+
+static void teardown(void)
+{
+	if (lsn >= 0)
+		close(lsn);
+	lsn = -1;
+	cr_assert_eq(tu_rmrf(dir), 0);
+}
+
+TestSuite(alert, .init = setup, .fini = teardown, .timeout = 30);
+
+/* A sink with syslog at path, facility fac, no stream. */
+static struct alerts *sink(int fac)
+{
+	struct alert_cfg cfg = {.out = NULL, .syslog_facility = fac, .syslog_path = path};
+	struct alerts *a = alert_new(&cfg);
+
+	cr_assert_not_null(a);
+	return a;
+}
+
+/* The next datagram the daemon holds into buf (NUL-terminated); its
+ * length, or -1 when none is waiting. */
+static ssize_t next_line(char *buf, size_t len)
+{
+	ssize_t n = recv(lsn, buf, len - 1, MSG_DONTWAIT);
+
+	buf[n < 0 ? 0 : n] = '\0';
+	return n;
+}
+
+/* msg of a line "<PRI>Mmm dd hh:mm:ss smaudit[PID]: msg" with pri and
+ * this process's pid; fails the test on any other shape. */
+static const char *msg_of(const char *line, int pri)
+{
+	char re_s[160];
+	regmatch_t m;
+	regex_t re;
+
+	snprintf(
+	    re_s, sizeof(re_s),
+	    "^<%d>[A-Z][a-z]{2} [ 1-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9] smaudit\\[%d\\]: ",
+	    pri, (int)getpid());
+	cr_assert_eq(regcomp(&re, re_s, REG_EXTENDED), 0);
+	cr_assert_eq(regexec(&re, line, 1, &m, 0), 0, "not RFC 3164 with <%d>: %s", pri, line);
+	regfree(&re);
+	return line + m.rm_eo;
+}
+
+Test(alert, syslog_lines_are_the_datagrams_glibc_writes)
+{
+	struct alerts *a;
+	char line[1024];
+
+	listen_log();
+	a = sink(LOG_LOCAL3);
+	alert_warn(a, "SIGHUP: rules reloaded (%d rules)", 12);
+	cr_assert_gt(next_line(line, sizeof(line)), 0, "nothing reached the daemon");
+	/* local3.warning = 19 * 8 + 4; no trailing newline, as glibc */
+	cr_assert_str_eq(msg_of(line, 156), "SIGHUP: rules reloaded (12 rules)");
+	alert_free(a);
+}
+
+Test(alert, a_daemon_that_does_not_read_costs_lines_counted_and_told_not_time)
+{
+	uint64_t refused, unsent;
+	long got = 0, last = -1, told = 0;
+	struct alerts *a;
+	char line[1024];
+
+	cr_assert_not_null(freopen("/dev/null", "w", stderr)); /* a warning per line */
+	listen_log();
+	a = sink(LOG_DAEMON);
+	for (int i = 0; i < SENT; i++)
+		alert_warn(a, "line %d", i); /* a send that waited would hang here */
+	alert_syslog_lost(a, &refused, &unsent);
+	cr_assert_gt(refused, 0, "the daemon's queue and ours cannot hold %d lines", SENT);
+	cr_assert_eq(unsent, 0);
+	/* the daemon reads again: what waited in our queue comes, in order, then
+	 * the count of what was dropped */
+	for (int idle = 0; idle < 3;) {
+		ssize_t n = next_line(line, sizeof(line));
+		const char *m;
+		if (n < 0) {
+			alert_tick(a, 0); /* once a second in live */
+			idle++;
+			continue;
+		}
+		idle = 0;
+		m = msg_of(line, LOG_DAEMON | LOG_WARNING);
+		if (!strncmp(m, "line ", 5)) {
+			long k = strtol(m + 5, NULL, 10);
+			cr_assert_gt(k, last, "out of order: %s", m);
+			cr_assert_eq(told, 0, "a line after the count: %s", m);
+			last = k;
+			got++;
+		} else {
+			cr_assert(
+			    strstr(m, " syslog lines dropped: the syslog daemon did not keep up"),
+			    "%s", m);
+			told += strtol(m, NULL, 10);
+		}
+	}
+	cr_assert_eq(told, (long)refused);
+	cr_assert_eq(got + told, SENT, "heard %ld, told of %ld dropped", got, told);
+	cr_assert_eq(last, got - 1, "the lines kept are the first ones, the newest dropped");
+	alert_free(a);
+}
+
+Test(alert, a_restarted_or_late_daemon_gets_the_lines)
+{
+	uint64_t refused, unsent;
+	struct alerts *a;
+	char line[1024];
+
+	/* no daemon yet: the line is counted unsent */
+	a = sink(LOG_DAEMON);
+	alert_warn(a, "first");
+	alert_syslog_lost(a, &refused, &unsent);
+	cr_assert_eq(unsent, 1);
+	/* it comes: after the one-second pause between connects, it is told */
+	listen_log();
+	sleep(1);
+	alert_warn(a, "second");
+	cr_assert_gt(next_line(line, sizeof(line)), 0);
+	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING),
+	                 "1 syslog lines dropped: it could not be reached");
+	cr_assert_gt(next_line(line, sizeof(line)), 0);
+	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING), "second");
+	/* it restarts (a new socket at the same path: ECONNREFUSED on the old
+	 * connection): reconnected at once, the line sent again */
+	listen_log();
+	alert_warn(a, "third");
+	cr_assert_gt(next_line(line, sizeof(line)), 0, "the line did not reach the new daemon");
+	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING), "third");
+	alert_syslog_lost(a, &refused, &unsent);
+	cr_assert_eq(refused + unsent, 1);
+	alert_free(a);
+}
