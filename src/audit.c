@@ -48,6 +48,23 @@ static void rejudge(struct audit *a, struct flow_record *r)
 	r->first_verdict = (uint8_t)v.kind;
 }
 
+/* Feed p to DPI; when both sides of a TCP flow have closed or reset, no
+ * payload is to come: detection ends now, as it would at the flow's end, and
+ * its nDPI state (with a TLS reassembly buffer of up to a few KiB for a flow
+ * nDPI never names) is freed then instead of after the close delay. */
+static void audit_dpi(struct audit *a, struct flow *f, const struct pkt *p, int from_orig)
+{
+	struct flow_record *r = flow_rec(f);
+	struct dpi_flow **st = (struct dpi_flow **)flow_user(f);
+
+	if (dpi_feed(a->dpi, st, r, p, from_orig)) {
+		rejudge(a, r);
+	} else if (*st && flow_sides_done(f)) {
+		dpi_end(a->dpi, st, r);
+		rejudge(a, r);
+	}
+}
+
 /* Flow table callback (packet thread): a flow has ended. */
 static void on_flow_end(void *ctx, struct flow *f)
 {
@@ -87,6 +104,8 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 		free(a);
 		return NULL;
 	}
+	if (cfg->no_dpi)
+		dpi_spare_free(); /* the names' module: no detection will use it */
 	if (!cfg->no_dpi) {
 		a->dpi = dpi_new(err, errlen);
 		if (!a->dpi) {
@@ -189,9 +208,8 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 				a->cfg.alert(a->cfg.alert_ctx, r, &v);
 		}
 	}
-	if (a->dpi && r->direction != DIR_NONE && !r->app.done && p.frag != PKT_FRAG_LATER &&
-	    dpi_feed(a->dpi, (struct dpi_flow **)flow_user(f), r, &p, from_orig))
-		rejudge(a, r);
+	if (a->dpi && r->direction != DIR_NONE && !r->app.done && p.frag != PKT_FRAG_LATER)
+		audit_dpi(a, f, &p, from_orig);
 }
 
 void audit_tick(struct audit *a, uint64_t now_us)
@@ -268,6 +286,7 @@ const struct audit_counts *audit_counts(const struct audit *ca)
 
 	a->n.malformed = a->n.truncated + a->n.bad_header;
 	a->n.frags_orphan = flow_table_stats(a->flows)->frags_orphan;
+	a->n.dpi_states = dpi_live_states(a->dpi);
 	writer_counts(a->writer, &a->n);
 	return &a->n;
 }

@@ -13,6 +13,7 @@
 #define CFG_ICMP_TIMEOUT_S 60      /* idle ICMP and other flows end */
 #define CFG_CLOSE_DELAY_S  5       /* after FIN both ways or RST (Zeek: tcp_close_delay) */
 #define CFG_FRAG_SLOTS     4096    /* first fragments remembered for later ones */
+#define CFG_BUCKETS_MIN    4096    /* flow hash buckets at start, doubled as flows outnumber them */
 /* Lowest ephemeral (client) port: Linux uses 32768-60999, Windows and IANA
  * 49152-65535; a mid-stream TCP flow's side on such a port is the client. */
 #define CFG_EPHEMERAL_LO 32768

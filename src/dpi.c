@@ -14,7 +14,11 @@
  *    DPI_MAX_TCP_PKTS / DPI_MAX_UDP_PKTS packets (ndpiReader's -T/-U
  *    defaults); an unnamed flow is then given up with guessing on, as
  *    ndpiReader does, so a port guess comes back with confidence "port";
- *  - a flow that ends before that is given up the same way (dpi_end).
+ *  - a flow that ends before that is given up the same way (dpi_end); so is
+ *    a TCP flow both of whose sides have closed or reset (audit calls
+ *    dpi_end then: no payload can follow, so the answer is the one its end
+ *    would give, and an unnamed flow's state does not wait out the close
+ *    delay).
  *
  * Differences from ndpiReader, on purpose:
  *  - State is allocated at the first packet carrying payload (TCP/UDP), not
@@ -166,6 +170,36 @@ static void guess_without_payload(struct dpi_ctx *ctx, struct flow_record *rec)
 	}
 }
 
+/* ---- The module dpi_app_names made ------------------------------------ */
+
+/* dpi_app_names needs a detection module to read the names from (before any
+ * dpi_new: the rules are checked first); initialising one costs about as
+ * much as a run of 10,000 flows spends in the flow table, so it is kept for
+ * the first dpi_new instead of being made twice. Guarded by spare_mu. */
+static struct ndpi_detection_module_struct *spare;
+static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The kept module (now the caller's), or NULL. */
+static struct ndpi_detection_module_struct *spare_take(void)
+{
+	struct ndpi_detection_module_struct *nd;
+
+	pthread_mutex_lock(&spare_mu);
+	nd = spare;
+	spare = NULL;
+	pthread_mutex_unlock(&spare_mu);
+	return nd;
+}
+
+/* Free the module dpi_app_names kept, when no dpi_new will take it. */
+void dpi_spare_free(void)
+{
+	struct ndpi_detection_module_struct *nd = spare_take();
+
+	if (nd)
+		ndpi_exit_detection_module(nd);
+}
+
 /* ---- API -------------------------------------------------------------- */
 
 /* New detection module with every protocol enabled, as ndpiReader sets it. */
@@ -179,7 +213,9 @@ struct dpi_ctx *dpi_new(char *err, size_t errlen)
 		snprintf(err, errlen, "dpi: out of memory");
 		return NULL;
 	}
-	ctx->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+	ctx->ndpi = spare_take();
+	if (!ctx->ndpi)
+		ctx->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
 	if (!ctx->ndpi) {
 		snprintf(err, errlen, "dpi: ndpi_init_detection_module failed (libndpi %s)",
 		         ndpi_revision());
@@ -287,7 +323,8 @@ static size_t app_nnames;
 static pthread_once_t app_names_once = PTHREAD_ONCE_INIT;
 
 /* Copy every protocol name of a fresh detection module (its defaults are
- * registered at init; no detection is set up). */
+ * registered at init; no detection is set up); keep the module for the
+ * first dpi_new. */
 static void app_names_load(void)
 {
 	struct ndpi_detection_module_struct *nd = ndpi_init_detection_module(ndpi_no_prefs);
@@ -304,7 +341,14 @@ static void app_names_load(void)
 		app_name_ptrs[app_nnames] = app_names[app_nnames];
 		app_nnames++;
 	}
-	ndpi_exit_detection_module(nd);
+	pthread_mutex_lock(&spare_mu);
+	if (!spare) {
+		spare = nd; /* not finalised: dpi_new sets it up as its own */
+		nd = NULL;
+	}
+	pthread_mutex_unlock(&spare_mu);
+	if (nd)
+		ndpi_exit_detection_module(nd);
 }
 
 const char *const *dpi_app_names(size_t *n)

@@ -282,6 +282,25 @@ Test(audit, a_checkpoint_changes_nothing_in_the_finished_run)
 	             expected_flows());
 }
 
+Test(audit, no_dpi_state_outlives_a_flow_closed_both_ways)
+{
+	struct drive d;
+	uint64_t open_flows;
+
+	/* demo.pcap ends with its TCP flows closed (FIN both ways or RST) but
+	 * still in the table, inside their 5 s close delay; two of them carried
+	 * payload nDPI never named. No more data can come on a closed flow, so
+	 * its detection ends at the close, not at the flow's end: no nDPI
+	 * state (with its TLS reassembly buffer) is left while they wait. */
+	drive_open(&d);
+	drive_feed(&d, 0);
+	open_flows = audit_flow_stats(d.a)->active;
+	cr_assert_gt(open_flows, 0, "flows are still in their close delay");
+	cr_expect_eq(audit_counts(d.a)->dpi_states, 0, "%llu nDPI states held by closed flows",
+	             (unsigned long long)audit_counts(d.a)->dpi_states);
+	drive_close(&d);
+}
+
 #define STALE_K 20   /* long-lived flows of tests/gen/staleends.py */
 #define STALE_A 2500 /* flood A: more than the writer takes in while it cannot write */
 #define STALE_B 6000 /* flood B: more than the 4,096 it may hold besides */

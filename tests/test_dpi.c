@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -398,6 +399,64 @@ Test(dpi, same_answers_as_ndpireader)
 		run_capture(files[i], &c);
 		compare_with_ndpireader(files[i], &c);
 	}
+}
+
+/* The TCP/UDP flows `smaudit read` stored in database path, as records. */
+static void load_read_flows(const char *path, struct tcap *c)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+
+	memset(c, 0, sizeof(*c));
+	cr_assert_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK, "%s", path);
+	cr_assert_eq(sqlite3_prepare_v2(h,
+	                                "SELECT proto, orig_addr, orig_port, resp_addr, resp_port, "
+	                                "coalesce(app_proto, ''), app_confidence FROM flows "
+	                                "WHERE proto IN ('tcp', 'udp')",
+	                                -1, &st, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(h));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct flow_record *r;
+
+		cr_assert_lt(c->n, TF_MAX);
+		r = &c->f[c->n++].rec;
+		r->proto = strcmp((const char *)sqlite3_column_text(st, 0), "tcp") ? IPPROTO_UDP
+		                                                                   : IPPROTO_TCP;
+		cr_assert_eq(addr_parse((const char *)sqlite3_column_text(st, 1), &r->orig), 0);
+		r->orig_port = (uint16_t)sqlite3_column_int(st, 2);
+		cr_assert_eq(addr_parse((const char *)sqlite3_column_text(st, 3), &r->resp), 0);
+		r->resp_port = (uint16_t)sqlite3_column_int(st, 4);
+		snprintf(r->app.proto, sizeof(r->app.proto), "%s", sqlite3_column_text(st, 5));
+		for (uint8_t k = 0; k <= APP_CONF_MAX; k++)
+			if (!strcmp(app_conf_str(k), (const char *)sqlite3_column_text(st, 6)))
+				r->app.confidence = k;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+Test(dpi, read_names_flows_as_ndpireader_does)
+{
+	static struct tcap c;
+	static const char *files[] = {"pcaps/dpi-apps.pcap",      "pcaps/dpi-mismatch.pcap",
+	                              "pcaps/dpi-midstream.pcap", "pcaps/dpi-unknown.pcap",
+	                              "pcaps/demo.pcap",          "pcaps/mismatch.pcap",
+	                              "pcaps/midstream.pcap"};
+	char dir[64], db[128], out[4096];
+
+	/* the whole pipeline (flow table, detection ended early when the
+	 * name is final or both sides have closed): the same names */
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(db, sizeof(db), "%s/%zu.db", dir, i);
+		cr_assert_eq(tu_run(out, sizeof(out), "%s read -q --host 0.0.0.0/0 --db %s %s",
+		                    SMAUDIT_BIN, db, files[i]),
+		             0, "%s", out);
+		load_read_flows(db, &c);
+		cr_assert_gt(c.n, 0, "%s: no flow stored", files[i]);
+		compare_with_ndpireader(files[i], &c);
+	}
+	cr_assert_eq(tu_rmrf(dir), 0);
 }
 
 Test(dpi, conf_names)

@@ -565,3 +565,40 @@ Test(flow, the_tunnel_is_part_of_the_key_in_either_direction)
 	cr_assert_eq(a, b);
 	flow_table_free(t);
 }
+
+Test(flow, buckets_follow_the_open_flows_and_every_flow_is_found_again)
+{
+	enum { N = 50000 };
+	static struct flow *made[N];
+	struct flow_table *t = table(1000000);
+	int fo, is_new;
+
+	cr_assert_leq(flow_table_stats(t)->buckets, 4096,
+	              "a table bound of 1,000,000 flows starts small, not at 1 M buckets");
+	for (int i = 0; i < N; i++) {
+		struct pkt p =
+		    udpp((uint8_t)(1 + i % 200), (uint16_t)(20000 + i / 200), 10, 53, 20);
+		made[i] = flow_track(t, &p, &is_new, &fo);
+		cr_assert(is_new && fo, "flow %d is new", i);
+		/* the reply of an older flow, across every doubling of the array */
+		if (i >= 7) {
+			int j = i - 7;
+			struct pkt r =
+			    udpp(10, 53, (uint8_t)(1 + j % 200), (uint16_t)(20000 + j / 200), 40);
+			cr_assert_eq(flow_track(t, &r, &is_new, &fo), made[j],
+			             "flow %d found again", j);
+			cr_assert(!is_new && !fo);
+		}
+	}
+	cr_assert_geq(flow_table_stats(t)->buckets, N, "the array grew with the open flows");
+	cr_assert_leq(flow_table_stats(t)->buckets, 2 * 65536);
+	for (int j = 0; j < N; j++) {
+		struct pkt r =
+		    udpp(10, 53, (uint8_t)(1 + j % 200), (uint16_t)(20000 + j / 200), 40);
+		cr_assert_eq(flow_track(t, &r, &is_new, &fo), made[j], "flow %d after growth", j);
+	}
+	cr_assert_eq(flow_table_stats(t)->created, N, "no flow was created twice");
+	flow_flush(t, END_CAPTURE_END);
+	cr_assert_eq(nended, N);
+	flow_table_free(t);
+}

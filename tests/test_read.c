@@ -183,6 +183,15 @@ Test(read, fragments)
 	read_and_check("frag", "frag.pcap");
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE malformed = 0"), 1);
 }
+/* The DPI module's recordings (real loopback traffic): their flows too equal
+ * tshark's table with Zeek's rules, whatever DPI makes of them. */
+Test(read, dpi_recordings)
+{
+	read_and_check("dpi-apps", "dpi-apps.pcap");
+	read_and_check("dpi-mismatch", "dpi-mismatch.pcap");
+	read_and_check("dpi-midstream", "dpi-midstream.pcap");
+	read_and_check("dpi-unknown", "dpi-unknown.pcap");
+}
 /* Issue 12 #12, #13: who the client is when the capture missed the start
  * (ephemeral side) or a UDP server spoke first (DHCP 67 -> 68, as Zeek). */
 Test(read, roles_from_ports)

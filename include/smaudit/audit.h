@@ -60,6 +60,7 @@ struct audit_counts {
 	                          * flows_stored), end_reason 'checkpoint' */
 	uint64_t held;           /* ended flows waiting for the database */
 	uint64_t hold_max;       /* records the writer may hold queued */
+	uint64_t dpi_states;     /* nDPI states live now: flows still in detection */
 };
 
 struct audit;

@@ -44,7 +44,12 @@ const char *dpi_version(void);
 
 /* Every application protocol name nDPI can report ("TLS", "HTTP", "Jabber",
  * ...), read once from a detection module; static storage, never freed.
- * NULL with *n = 0 if nDPI could not start. Thread-safe. */
+ * NULL with *n = 0 if nDPI could not start. Thread-safe. The module it
+ * read them from is kept for the next dpi_new (one initialisation, not two). */
 const char *const *dpi_app_names(size_t *n);
+
+/* Free the module dpi_app_names kept, when no dpi_new will take it
+ * (--no-dpi); nothing when there is none. Thread-safe. */
+void dpi_spare_free(void);
 
 #endif

@@ -42,6 +42,7 @@ struct flow_stats {
 	uint64_t created, ended, evicted, timed_out, closed;
 	uint32_t active, peak;
 	uint64_t frags_orphan; /* later fragments with no flow to attach to */
+	uint32_t buckets;      /* hash buckets now: grown with the open flows */
 };
 
 /* New table for cfg (copied); NULL on allocation failure. The pool of
@@ -74,6 +75,10 @@ void flow_snapshot(const struct flow *f, struct flow_record *out);
 
 /* The flow's record (conn_state/history are final only in the end callback). */
 struct flow_record *flow_rec(struct flow *f);
+
+/* 1 when neither side of f will send more data: a TCP flow whose every
+ * side has closed (FIN) or reset; 0 otherwise (UDP, ICMP, open TCP). */
+int flow_sides_done(const struct flow *f);
 
 /* Per-flow slot for the caller's state (DPI); NULL when created. */
 void **flow_user(struct flow *f);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # peers.sh: smaudit beside its peers on the same SocialMiner-shaped captures
-# (gen_sm.py), in one run: wall, CPU (user + sys, all threads) and peak
-# memory, medians of 3, at 10k and 100k flows (and 1M with BENCH_BIG=1).
+# (gen_sm.py), in one run: wall, CPU (user + sys, all threads), CPU per
+# flow and peak memory, medians of 3, at 10k and 100k flows (and 1M with
+# BENCH_BIG=1); then smaudit's CPU per flow at each size, and how it grows
+# from 100k flows to the largest (issue 13: flat).
 #
 #   floor       a bare libpcap pcap_next_ex loop (tests/bench/pcap_floor.c)
 #   softflowd   -r FILE: flows, no DPI, no store           (where installed)
@@ -45,7 +47,11 @@ measure() {
 	RSS=$(cut -d' ' -f3 "$DIR/peer.times" | sort -n | sed -n 2p)
 }
 
-line() { printf '| %-38s | %7s s | %7s s | %7s MiB |\n' "$1" "$WALL" "$CPU" "$((RSS / 1024))"; }
+# line NAME: one row; CPU per flow in microseconds (CPU of all threads / flows).
+line() {
+	printf '| %-38s | %7s s | %7s s | %8s | %7s MiB |\n' "$1" "$WALL" "$CPU" \
+		"$(awk "BEGIN{printf \"%.2f\", $CPU * 1e6 / $fl}")" "$((RSS / 1024))"
+}
 
 table() {
 	name=$1
@@ -53,16 +59,19 @@ table() {
 	read -r pk fl open < "$DIR/$name.meta"
 	echo
 	echo "== $name: $fl flows, $pk packets, $(($(stat -L -c %s "$cap") / 1048576)) MiB, up to $open open at once"
-	echo "| program                                |    wall   |    CPU    |  peak memory |"
-	echo "|----------------------------------------|-----------|-----------|--------------|"
+	echo "| program                                |    wall   |    CPU    | µs/flow  |  peak memory |"
+	echo "|----------------------------------------|-----------|-----------|----------|--------------|"
 	measure "$FLOOR" "$cap"; line "bare libpcap loop (the floor)"; F_WALL=$WALL
 	if command -v softflowd > /dev/null; then
 		measure softflowd -d -r "$cap"; line "softflowd -r (flows, no DPI, no store)"; S_WALL=$WALL
 	else S_WALL=""; fi
 	measure "$BIN" read -q --no-dpi --host 127.0.0.10 --db "$DIR/peer.db" "$cap"
 	line "smaudit read --no-dpi"; N_WALL=$WALL
+	PERFLOW="$PERFLOW$name $(awk "BEGIN{printf \"%.2f\", $CPU * 1e6 / $fl}")"
 	measure "$BIN" read -q --host 127.0.0.10 --db "$DIR/peer.db" "$cap"
 	line "smaudit read (DPI on)"; D_WALL=$WALL; D_CPU=$CPU; D_RSS=$RSS
+	PERFLOW="$PERFLOW $(awk "BEGIN{printf \"%.2f\", $CPU * 1e6 / $fl}")
+"
 	if command -v argus > /dev/null; then
 		measure argus -r "$cap" -w "$DIR/peer.arg"; line "argus -r (flows, no DPI)"
 	fi
@@ -88,4 +97,19 @@ printf '  --no-dpi: %.1fx the floor (target <= 4x): %s\n' "$(awk "BEGIN{print $N
 if [ -n "$BENCH_BIG" ]; then
 	gen sm1m 1000000 24000
 	table sm1m
+fi
+
+# Cost per flow at each size: CPU of all threads / flows (the 10k capture
+# also carries the fixed start-up, nDPI's initialisation above all).
+echo
+echo "smaudit CPU per flow (µs), --no-dpi and DPI on:"
+printf '%s' "$PERFLOW" | while read -r n nd d; do printf '  %-7s %8s %8s\n' "$n" "$nd" "$d"; done
+first=$(printf '%s' "$PERFLOW" | sed -n 2p); last=$(printf '%s' "$PERFLOW" | sed -n '$p')
+if [ "$first" != "$last" ]; then
+	set -- $first; a_n=$1; a_nd=$2; a_d=$3
+	set -- $last; b_n=$1; b_nd=$2; b_d=$3
+	printf '  %s -> %s: --no-dpi %+.0f%%, DPI on %+.0f%% per flow (target: flat, within 10%%): %s\n' \
+		"$a_n" "$b_n" "$(awk "BEGIN{print ($b_nd / $a_nd - 1) * 100}")" \
+		"$(awk "BEGIN{print ($b_d / $a_d - 1) * 100}")" \
+		"$(verdict "$b_nd <= 1.1 * $a_nd && $b_d <= 1.1 * $a_d")"
 fi
