@@ -304,7 +304,8 @@ static int hash_candidates(struct run *run, struct merge *m, struct read_state *
 			free(t);
 			return -1;
 		}
-		if (r && merge_hash_file(m, t[j].i, err, sizeof(err)) < 0 && !stop_requested)
+		if (r && merge_hash_file(m, t[j].i, &stop_requested, err, sizeof(err)) < 0 &&
+		    !stop_requested)
 			warn_input(rs, err);
 	}
 	free(t);

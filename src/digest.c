@@ -71,29 +71,36 @@ int digest_rest(struct digest *d, int fd, uint64_t *bytes, const volatile sig_at
 	return 0;
 }
 
-int digest_file(const char *path, char hex[65], uint64_t *size, char *err, size_t errlen)
+int digest_file(const char *path, const volatile sig_atomic_t *stop, char hex[65], uint64_t *size,
+                char *err, size_t errlen)
 {
 	struct digest *d;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t bytes = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
 
-	*size = 0;
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
 		return -1;
 	}
 	d = digest_new();
 	if (!d) {
 		close(fd);
 		snprintf(err, errlen, "%s: out of memory", path);
+		errno = ENOMEM;
 		return -1;
 	}
-	if (digest_rest(d, fd, size, NULL) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (digest_rest(d, fd, &bytes, stop) < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
 		digest_free(d);
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	close(fd);
 	digest_final_hex(d, hex);
+	*size = bytes;
 	return 0;
 }

@@ -24,14 +24,17 @@ void digest_final_hex(struct digest *d, char hex[65]);
 void digest_free(struct digest *d);
 
 /* Hash what is left of fd, from its offset to its end, adding the bytes
- * read to *bytes; stops early when stop (may be NULL) becomes non-zero
- * (a read a signal interrupts is retried while *stop is 0; without stop,
- * a signal stops the hashing).
+ * read to *bytes; stops early when stop (may be NULL) becomes non-zero,
+ * checked before each read (a read a signal interrupts is retried while
+ * *stop is 0). Without stop only a read that fails with EINTR stops it,
+ * and a regular file's read never does: give stop to let a signal in.
  * Returns 0, or -1 with errno (EINTR when stopped). */
 int digest_rest(struct digest *d, int fd, uint64_t *bytes, const volatile sig_atomic_t *stop);
 
-/* SHA-256 and size of the whole file at path. Returns 0, or -1 with err
- * ("PATH: why"). */
-int digest_file(const char *path, char hex[65], uint64_t *size, char *err, size_t errlen);
+/* SHA-256 and size of the whole file at path, stopping early when stop
+ * (may be NULL) becomes non-zero. Returns 0, or -1 with errno and err
+ * ("PATH: why"); hex and *size are left as they were on failure. */
+int digest_file(const char *path, const volatile sig_atomic_t *stop, char hex[65], uint64_t *size,
+                char *err, size_t errlen);
 
 #endif

@@ -283,14 +283,19 @@ fail:
 	return NULL;
 }
 
-int merge_hash_file(struct merge *m, size_t i, char *err, size_t errlen)
+int merge_hash_file(struct merge *m, size_t i, const volatile sig_atomic_t *stop, char *err,
+                    size_t errlen)
 {
 	struct src *s = &m->s[i];
 
 	if (s->in.stream || !tap_hashing(s->tap))
 		return 0;
+	/* the tap hashes on until this hash is whole: stopped or failed, the
+	 * input is still hashed as it is read (and its rest after the run) */
+	if (digest_file(s->in.path, stop, s->in.sha256, &s->in.size, err, errlen) < 0)
+		return -1;
 	tap_stop(s->tap);
-	return digest_file(s->in.path, s->in.sha256, &s->in.size, err, errlen);
+	return 0;
 }
 
 int merge_finish_hashes(struct merge *m, const volatile sig_atomic_t *stop, char *err,

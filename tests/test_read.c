@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -681,6 +682,103 @@ Test(read, sigint_mid_read_still_records_each_files_whole_hash)
 	                 sha256sum(cut, want, sizeof(want)));
 	cr_assert_eq(q1("SELECT size FROM inputs WHERE seq = 1"), sb.st_size);
 	cr_assert_eq(q1("SELECT sha256 IS NULL FROM inputs WHERE seq = 2"), 1);
+}
+
+/* Write two captures of the same size, path/big1.pcap and big2.pcap (so
+ * --skip-seen hashes both before reading): the demo, a damaged record,
+ * then zeros (sparse) up to 512 MiB, long to hash. */
+static void two_big_captures(void)
+{
+	int rc = tu_run(out, sizeof(out),
+	                "cp pcaps/demo.pcap %s/big1.pcap && printf '\\0\\0\\0\\0\\0\\0\\0\\0"
+	                "\\0\\0\\0\\020\\0\\0\\0\\020' >> %s/big1.pcap && truncate -s 512M "
+	                "%s/big1.pcap && cp --sparse=always %s/big1.pcap %s/big2.pcap",
+	                dir, dir, dir, dir, dir);
+
+	cr_assert_eq(rc, 0, "%s", out);
+}
+
+/* Start read --skip-seen of the two big captures, wait (at most 10 s)
+ * until it hashes the first up front (a second descriptor open on it),
+ * then send it n SIGINTs 20 ms apart; its exit status (it must end within
+ * 10 s, else it is killed and the test fails). */
+static int interrupt_prehash(int n)
+{
+	char f1[160], f2[160], fdir[64], link[PATH_MAX], path[PATH_MAX + 300];
+	int st, seen = 0;
+	pid_t pid;
+
+	snprintf(f1, sizeof(f1), "%s/big1.pcap", dir);
+	snprintf(f2, sizeof(f2), "%s/big2.pcap", dir);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(127);
+		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--skip-seen", "--host", "127.0.0.10",
+		      "--db", db, f1, f2, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(fdir, sizeof(fdir), "/proc/%d/fd", (int)pid);
+	for (int i = 0; i < 5000 && seen < 2; i++) {
+		seen = 0;
+		for (int fd = 0; fd < 64; fd++) {
+			ssize_t k;
+			snprintf(path, sizeof(path), "%s/%d", fdir, fd);
+			k = readlink(path, link, sizeof(link) - 1);
+			if (k > 0 && (link[k] = '\0', !strcmp(link, f1)))
+				seen++;
+		}
+		if (seen < 2)
+			usleep(2000);
+	}
+	for (int i = 0; i < n && seen == 2; i++) {
+		cr_assert_eq(kill(pid, SIGINT), 0);
+		usleep(20000);
+	}
+	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
+		usleep(50000);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cr_assert_fail("read did not stop within 10 s of SIGINT");
+	}
+	cr_assert_eq(seen, 2, "never saw read hash %s up front", f1);
+	return st;
+}
+
+/* Regression (review of issue 13): --skip-seen's up-front hash of a file
+ * went on to its end whatever the signals (a regular file's read is never
+ * interrupted), so a second Ctrl-C did not leave the hash out as read
+ * says it does, and the user waited for the whole file. Now the first
+ * stops it, the second leaves both files' hashes out. */
+Test(read, a_second_sigint_stops_the_skip_seen_hash_up_front)
+{
+	int st;
+
+	two_big_captures();
+	st = interrupt_prehash(2);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted'"), 1);
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE sha256 IS NULL"), 2,
+	             "interrupted twice: no hash is taken");
+}
+
+/* One SIGINT during that hash stops it and the file is still recorded
+ * with its whole hash (taken on from what read had read of it). */
+Test(read, one_sigint_during_the_skip_seen_hash_still_records_it_whole)
+{
+	char f1[160], want[128], got[128];
+	int st;
+
+	two_big_captures();
+	st = interrupt_prehash(1);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
+	snprintf(f1, sizeof(f1), "%s/big1.pcap", dir);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE seq = 1", got, sizeof(got)),
+	                 sha256sum(f1, want, sizeof(want)));
+	cr_assert_eq(q1("SELECT size FROM inputs WHERE seq = 1"), 512 * 1024 * 1024);
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE sha256 IS NOT NULL"), 2);
 }
 
 /* A signal while read still waits for its input to open (before anything

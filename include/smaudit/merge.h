@@ -40,10 +40,13 @@ struct merge *merge_open(char *const *paths, size_t n, const char *filter, int *
                          char *err, size_t errlen);
 
 /* Hash regular file i now (sha256, size), reading it once more, for a
- * caller that needs its hash before reading it (--skip-seen); every other
- * input is hashed as libpcap reads it. Returns 0 (also for a stream or an
- * input already hashed), or -1 with err ("FILE: why"). */
-int merge_hash_file(struct merge *m, size_t i, char *err, size_t errlen);
+ * caller that needs its hash before reading it (--skip-seen), stopping
+ * when stop (may be NULL) becomes non-zero; every other input is hashed as
+ * libpcap reads it, and so is this one when its hash here fails or stops.
+ * Returns 0 (also for a stream or an input already hashed), or -1 with
+ * errno (EINTR when stopped) and err ("FILE: why"). */
+int merge_hash_file(struct merge *m, size_t i, const volatile sig_atomic_t *stop, char *err,
+                    size_t errlen);
 
 /* After reading: finish each input's sha256 and size, once the hashing
  * thread has hashed every byte read, after hashing what libpcap left
