@@ -332,15 +332,21 @@ Test(store, a_refused_row_fails_its_batch_and_the_store_goes_on)
 		put(s, id, &r, "https-in", VERDICT_EXPECTED);
 	}
 	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
-	for (int n = 8; n >= 3; n -= 5) {               /* a full set of held rows, then a few */
+	/* 64 rows: the bad one fails the first full set of held rows (STORE_ROWS,
+	 * 16: one INSERT OR ROLLBACK; 8 was a full set when STORE_ROWS was 8, and
+	 * left that statement untested once it became 16), then 3: a few */
+	for (int n = 64; n >= 3; n -= 61) {
 		for (int i = 0; i < n && !fails; i++) { /* as the writer: stop at a failure */
 			r = tu_sample_flow((uint16_t)(50000 + 10 * n + i));
 			r.direction = i == 1 ? 7 : DIR_IN; /* no such direction: CHECK fails */
 			fails += store_flow(s, id, &r, NULL, err, sizeof(err)) < 0;
 		}
+		int at_commit = !fails; /* the rows were all held: the commit steps them */
 		if (!fails)
 			fails += store_flush(s, err, sizeof(err)) < 0;
 		cr_expect_eq(fails, 1, "batch of %d: a call fails", n);
+		cr_expect_eq(at_commit, n == 3, "batch of %d: failed %s", n,
+		             at_commit ? "at the commit" : "in store_flow");
 		cr_expect(strstr(err, "CHECK constraint failed"), "%s", err);
 		store_rollback(s);
 		fails = 0;
