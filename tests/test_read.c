@@ -579,6 +579,22 @@ static int pipe_demo_head(const char *fifo)
 	return fd;
 }
 
+/* Wait (at most 10 s) for read (pid), signalled, to end; its exit status.
+ * Bounded: one that does not end is killed and the test fails. */
+static int reap_within_10s(pid_t pid)
+{
+	int st = 0;
+
+	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
+		usleep(50000);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cr_assert_fail("read did not stop within 10 s of SIGINT");
+	}
+	return st;
+}
+
 /* Once read (pid) has written its run row (within 10 s), SIGINT it, wait
  * for it to end (within 10 s, else it is killed and the test fails), then
  * close fd (the pipe it waited on); its exit status. */
@@ -589,14 +605,8 @@ static int interrupt_running_read(pid_t pid, int fd)
 	for (i = 0; i < 200 && tu_q1_try(db, "SELECT count(*) FROM runs") != 1; i++)
 		usleep(50000);
 	cr_assert_eq(kill(pid, SIGINT), 0);
-	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
-		usleep(50000);
+	st = reap_within_10s(pid);
 	close(fd);
-	if (kill(pid, 0) == 0) { /* bounded: never left behind */
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		cr_assert_fail("read did not stop within 10 s of SIGINT");
-	}
 	cr_assert_lt(i, 200, "read wrote no run row within 10 s");
 	return st;
 }
@@ -736,13 +746,7 @@ static int interrupt_prehash(int n)
 		cr_assert_eq(kill(pid, SIGINT), 0);
 		usleep(20000);
 	}
-	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
-		usleep(50000);
-	if (kill(pid, 0) == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		cr_assert_fail("read did not stop within 10 s of SIGINT");
-	}
+	st = reap_within_10s(pid);
 	cr_assert_eq(seen, 2, "never saw read hash %s up front", f1);
 	return st;
 }
@@ -794,13 +798,7 @@ Test(read, sigint_before_the_input_opens_writes_nothing)
 	pid = spawn_read(fifo, 1);
 	usleep(300000); /* blocked opening the pipe (or not yet there: the same end) */
 	cr_assert_eq(kill(pid, SIGINT), 0);
-	for (int j = 0; j < 200 && waitpid(pid, &st, WNOHANG) == 0; j++)
-		usleep(50000);
-	if (kill(pid, 0) == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		cr_assert_fail("read did not stop within 10 s of SIGINT");
-	}
+	st = reap_within_10s(pid);
 	cr_assert(WIFEXITED(st) || WIFSIGNALED(st), "status %d", st);
 	cr_assert(!WIFEXITED(st) || WEXITSTATUS(st) == 130, "exit status %d", st);
 	cr_assert_eq(access(db, F_OK), -1, "no database written");
