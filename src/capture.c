@@ -256,8 +256,7 @@ int capture_next(struct capture *c, const struct pcap_pkthdr **hdr, const uint8_
 	return -1;
 }
 
-struct capture *capture_open_stream(FILE *f, const char *name, const char *filter, char *err,
-                                    size_t errlen)
+struct capture *capture_open_stream(FILE *f, const char *name, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct capture *c = calloc(1, sizeof(*c));
@@ -273,7 +272,12 @@ struct capture *capture_open_stream(FILE *f, const char *name, const char *filte
 		free(c);
 		return NULL;
 	}
-	return with_filter(c, filter, err, errlen);
+	return c;
+}
+
+int capture_set_filter(struct capture *c, const char *filter, char *err, size_t errlen)
+{
+	return apply_filter(c, filter, err, errlen);
 }
 
 int capture_compressed_error(const char *name, const uint8_t *magic, size_t n, char *err,

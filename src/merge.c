@@ -100,6 +100,7 @@ static int open_input(struct src *s, struct tap_pool *pool, const char *filter, 
 {
 	int fd = open_fd(s, err, errlen);
 	const uint8_t *magic;
+	char why[512];
 	FILE *f;
 
 	if (fd < 0)
@@ -109,11 +110,20 @@ static int open_input(struct src *s, struct tap_pool *pool, const char *filter, 
 		snprintf(err, errlen, "%s: %s", s->in.name, strerror(errno));
 		return -1;
 	}
-	s->cap = capture_open_stream(f, s->in.name, filter, err, errlen);
+	s->cap = capture_open_stream(f, s->in.name, err, errlen);
 	if (!s->cap) {
 		size_t nmagic = tap_magic(s->tap, &magic);
 		capture_compressed_error(s->in.name, magic, nmagic, err, errlen);
 		fclose(f); /* closes the tap */
+		s->tap = NULL;
+		return -1;
+	}
+	/* libpcap has f now: a filter it refuses closes f with the capture
+	 * (closing f here as well freed the tap twice) */
+	if (capture_set_filter(s->cap, filter, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", s->in.name, why); /* the link type may decide */
+		capture_close(s->cap);                            /* closes f and the tap */
+		s->cap = NULL;
 		s->tap = NULL;
 		return -1;
 	}

@@ -298,6 +298,35 @@ Test(read, stdin_and_a_second_run_append)
 	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE run_id=2"), 0);
 }
 
+/* Regression (review of issue 13): a filter libpcap refuses, for its
+ * syntax or for the file's link type, closed the input's stream with the
+ * capture and then once more (the tap freed twice: read aborted, 134).
+ * Now it is a clear error naming the file and the filter, exit 2, and no
+ * database written, whether the input is a file or stdin. */
+Test(read, a_filter_libpcap_refuses_is_an_error_naming_file_and_filter)
+{
+	static const char *const filters[] = {"bogus syntax ((", "wlan type mgt"};
+
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		int rc = tu_run(out, sizeof(out),
+		                SMAUDIT_BIN " read -q --host 127.0.0.10 -f '%s' --db %s "
+		                            "pcaps/demo.pcap pcaps/sll.pcap",
+		                filters[i], db);
+		char want[128];
+		cr_assert_eq(rc, 2, "filter '%s': exit %d\n%s", filters[i], rc, out);
+		snprintf(want, sizeof(want), "pcaps/demo.pcap: filter '%s': ", filters[i]);
+		cr_assert(strstr(out, want), "%s", out);
+		rc = tu_run(out, sizeof(out),
+		            "cat pcaps/demo.pcap | " SMAUDIT_BIN
+		            " read -q --host 127.0.0.10 -f '%s' --db %s -",
+		            filters[i], db);
+		cr_assert_eq(rc, 2, "stdin, filter '%s': exit %d\n%s", filters[i], rc, out);
+		snprintf(want, sizeof(want), "stdin: filter '%s': ", filters[i]);
+		cr_assert(strstr(out, want), "%s", out);
+	}
+	cr_assert_eq(access(db, F_OK), -1, "no database written");
+}
+
 Test(read, a_full_flow_table_evicts_but_loses_no_packet)
 {
 	int rc = tu_run(

@@ -19,10 +19,14 @@ struct capture;
 struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen);
 
 /* Open a capture read from f (a file, pipe or stdin the caller opened,
- * read once, e.g. through a hashing cookie); name is how errors name it. Takes f on success; on
- * failure the caller still owns it. NULL with err on failure. */
-struct capture *capture_open_stream(FILE *f, const char *name, const char *filter, char *err,
-                                    size_t errlen);
+ * read once, e.g. through a hashing cookie); name is how errors name it.
+ * Takes f on success; on failure the caller still owns it. NULL with err
+ * on failure. The filter is set apart (capture_set_filter): once libpcap
+ * has f, only closing the capture closes f. */
+struct capture *capture_open_stream(FILE *f, const char *name, char *err, size_t errlen);
+
+/* Apply filter (NULL or "" = none) to c. 0, or -1 with err; c stays open. */
+int capture_set_filter(struct capture *c, const char *filter, char *err, size_t errlen);
 
 /* 1 with err naming the format and the command that decompresses it when
  * a capture named name starts with magic[0..n-1] of a compressed file
