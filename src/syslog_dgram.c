@@ -56,6 +56,15 @@ struct slog {
 
 /* ---- private ----------------------------------------------------------- */
 
+/* Milliseconds of the monotonic clock. */
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /* Connect s->fd to the daemon's socket; 0, or -1 with s->err (and no new
  * try before the next second). */
 static int slog_connect(struct slog *s)
@@ -190,12 +199,19 @@ void slog_send(struct slog *s, int severity, const char *msg)
 
 void slog_drain(struct slog *s, int ms)
 {
-	for (int waited = 0;; waited += 50) {
+	/* the bound is time, not wake-ups: a daemon that reads a line at a
+	 * time wakes poll at each */
+	int64_t until = mono_ms() + ms;
+
+	for (;;) {
+		int64_t left;
 		if (send_queued(s) == 0 && tell(s) == 0)
 			return;
-		if (waited >= ms || s->fd < 0)
+		left = until - mono_ms();
+		if (left <= 0 || s->fd < 0)
 			break;
-		poll(&(struct pollfd){.fd = s->fd, .events = POLLOUT}, 1, 50);
+		poll(&(struct pollfd){.fd = s->fd, .events = POLLOUT}, 1,
+		     left < 50 ? (int)left : 50);
 	}
 	s->lost[SLOG_REFUSED] += s->count;
 	s->count = 0;
