@@ -16,7 +16,8 @@
  * writer already took keeps that row and is counted in c.flows_stale
  * instead (rowed: the flows whose snapshot was taken and whose end was
  * not yet, kept under the lock by take(), so that the packet thread can
- * tell; each flow counts once, in flows or in flows_lost). deq counts
+ * tell; each flow counts once, in flows or in flows_lost; the writer then
+ * forgets that flow's row id, so the row map holds open flows only). deq counts
  * dropped records as taken, so a progress or sync waiting for them is not
  * held up. A reload's matrix is recorded in the run's rules (run_rules) by
  * this thread, which owns the store, before its next batch. */
@@ -61,6 +62,9 @@ struct writer {
 	uint64_t progress_after, sync_after;
 	struct audit_counts c;
 	struct idmap rowed; /* seq of flows with a snapshot taken, their end not yet */
+	uint64_t *forget;   /* seq of flows whose end was dropped after their snapshot was
+	                     * taken: the writer forgets their row (ids) at its next take */
+	uint32_t nforget, forget_cap;
 	char news[640], first_err[512];
 	char gaps[CFG_GAPS_TEXT]; /* the progress row's gaps, copied */
 
@@ -315,6 +319,14 @@ static uint32_t take(struct writer *w)
 {
 	uint32_t n = 0;
 
+	/* every record taken before is written (or given up) unless failing:
+	 * a dropped end's flow has its row id in ids by now, and never needs it */
+	if (!w->failing) {
+		for (uint32_t i = 0; i < w->nforget; i++)
+			id_del(&w->ids, w->forget[i]);
+		w->nforget = 0;
+	}
+	w->c.rows_open = w->ids.n;
 	while (n < WRITER_BATCH && w->qcount) {
 		const struct flow_record *r = &w->q[w->qhead];
 		if (r->end_reason == END_CHECKPOINT)
@@ -466,6 +478,10 @@ static void *writer_main(void *arg)
 	pthread_mutex_unlock(&w->mu);
 	if (w->ntx)
 		commit_tx(w);
+	pthread_mutex_lock(&w->mu);
+	w->failing = 0; /* the transaction is committed or given up */
+	take(w);        /* the queue is empty: forgets the dropped ends' rows */
+	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
@@ -486,6 +502,22 @@ static int grow(struct writer *w)
 	return 0;
 }
 
+/* Have the writer forget seq's checkpoint row at its next take (mu held; on
+ * no memory it stays, a few bytes). At most one per flow whose snapshot
+ * was taken, so bounded as rowed is. */
+static void forget(struct writer *w, uint64_t seq)
+{
+	if (w->nforget == w->forget_cap) {
+		uint32_t cap = w->forget_cap ? 2 * w->forget_cap : 256;
+		uint64_t *f = realloc(w->forget, sizeof(*f) * cap);
+		if (!f)
+			return;
+		w->forget = f;
+		w->forget_cap = cap;
+	}
+	w->forget[w->nforget++] = seq;
+}
+
 /* Drop the oldest queued record to make room (mu held): an ended flow is
  * counted as lost, or as stale when a snapshot of it was taken (its
  * checkpoint row stays, the flow is among the stored); a snapshot is not
@@ -498,6 +530,7 @@ static void drop_oldest(struct writer *w)
 	if (r->end_reason != END_CHECKPOINT && r->store_id < 0 && id_get(&w->rowed, r->seq)) {
 		w->c.flows_stale++;
 		id_del(&w->rowed, r->seq);
+		forget(w, r->seq);
 	} else if (r->end_reason != END_CHECKPOINT)
 		w->c.flows_lost++;
 	w->qhead = (w->qhead + 1) % w->qcap;
@@ -630,6 +663,7 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 	n->store_errors = w->c.store_errors;
 	n->flows_lost = w->c.flows_lost;
 	n->flows_stale = w->c.flows_stale;
+	n->rows_open = w->c.rows_open;
 	n->held = w->qcount;
 	n->hold_max = w->cfg.hold_max;
 	pthread_mutex_unlock(&w->mu);
@@ -670,6 +704,7 @@ void writer_free(struct writer *w)
 	free(w->ids.id);
 	free(w->rowed.seq);
 	free(w->rowed.id);
+	free(w->forget);
 	free(w->q);
 	free(w->tx);
 	free(w);

@@ -350,4 +350,8 @@ Test(audit, a_lost_end_of_a_checkpointed_flow_counts_once)
 	                    d.cfg.run_id),
 	             STALE_K, "the long flows' ends were lost: their checkpoint rows stay");
 	cr_assert_eq(n.flows_stale, STALE_K);
+	/* every flow has ended: the writer keeps no checkpoint row id (before,
+	 * one per flow whose end was dropped, for the rest of the run) */
+	cr_assert_eq(n.rows_open, 0, "%llu checkpoint row ids kept for flows that ended",
+	             (unsigned long long)n.rows_open);
 }

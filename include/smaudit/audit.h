@@ -58,6 +58,8 @@ struct audit_counts {
 	uint64_t flows_stale;    /* live: ended flows whose end was so dropped after their
 	                          * checkpoint row was taken: the row stays (counted in
 	                          * flows_stored), end_reason 'checkpoint' */
+	uint64_t rows_open;      /* live: checkpoint rows the writer keeps the id of, for
+	                          * their flow's end to replace (flows not yet ended) */
 	uint64_t held;           /* ended flows waiting for the database */
 	uint64_t hold_max;       /* records the writer may hold queued */
 	uint64_t dpi_states;     /* nDPI states live now: flows still in detection */
