@@ -59,6 +59,10 @@ struct writer {
 	int rules_due;      /* a reload's matrix is to be recorded for the run */
 	int rules_held;     /* recording it failed: again at the next progress */
 	int64_t rules_when; /* when the reload put it in force (epoch seconds) */
+	/* a reload whose rules were not yet recorded when the next came: written
+	 * first; kept from being freed (writer_matrix_busy) until then */
+	const struct rules_matrix *rules_prev;
+	int64_t prev_when;
 	uint64_t progress_after, sync_after;
 	struct audit_counts c;
 	struct idmap rowed; /* seq of flows with a snapshot taken, their end not yet */
@@ -382,8 +386,10 @@ static void write_progress(struct writer *w)
 	pthread_mutex_lock(&w->mu);
 }
 
-/* Record the matrix a reload put in force in the run's rules (mu held;
- * released around SQL); when that fails, again at the next progress save. */
+/* Record the matrices reloads put in force in the run's rules, an earlier
+ * one still waiting first (mu held; released around SQL); when that fails,
+ * again at the next progress save, or at once when a reload came meanwhile
+ * (the one that failed is then kept as rules_prev). */
 static void write_rules(struct writer *w)
 {
 	const struct rules_matrix *m;
@@ -396,14 +402,27 @@ static void write_rules(struct writer *w)
 	if (w->ntx)
 		commit_tx(w);
 	pthread_mutex_lock(&w->mu);
-	m = w->in_use = w->matrix; /* a later reload may not free it meanwhile */
-	when = w->rules_when;
-	pthread_mutex_unlock(&w->mu);
-	rc = store_run_rules(w->cfg.store, w->cfg.run_id, m, when, err, sizeof(err));
-	pthread_mutex_lock(&w->mu);
-	w->in_use = NULL;
-	if (rc < 0 && !w->rules_due)
-		w->rules_due = w->rules_held = 1;
+	for (;;) {
+		m = w->rules_prev ? w->rules_prev : w->matrix;
+		when = w->rules_prev ? w->prev_when : w->rules_when;
+		w->in_use = m; /* a later reload may not free it meanwhile */
+		pthread_mutex_unlock(&w->mu);
+		rc = store_run_rules(w->cfg.store, w->cfg.run_id, m, when, err, sizeof(err));
+		pthread_mutex_lock(&w->mu);
+		w->in_use = NULL;
+		if (rc < 0) {
+			if (m != w->matrix && !w->rules_prev) { /* a reload came meanwhile */
+				w->rules_prev = m;
+				w->prev_when = when;
+			}
+			if (!w->rules_due)
+				w->rules_due = w->rules_held = 1;
+			return;
+		}
+		if (m != w->rules_prev)
+			return;
+		w->rules_prev = NULL; /* recorded: now the one in force */
+	}
 }
 
 /* Wait for work; commit an open transaction after a quiet second (mu held). */
@@ -619,6 +638,10 @@ void writer_sync(struct writer *w)
 void writer_set_matrix(struct writer *w, const struct rules_matrix *m)
 {
 	pthread_mutex_lock(&w->mu);
+	if (w->rules_due && !w->rules_prev) { /* the current one is not recorded yet */
+		w->rules_prev = w->matrix;
+		w->prev_when = w->rules_when;
+	}
 	w->matrix = m;
 	w->rules_due = 1;
 	w->rules_held = 0;
@@ -632,7 +655,7 @@ int writer_matrix_busy(struct writer *w, const struct rules_matrix *m)
 	int busy;
 
 	pthread_mutex_lock(&w->mu);
-	busy = w->in_use == m;
+	busy = w->in_use == m || w->rules_prev == m;
 	pthread_mutex_unlock(&w->mu);
 	return busy;
 }

@@ -58,7 +58,8 @@ void writer_sync(struct writer *w);
 
 /* Put m in force from the next batch (a reload) and record its rules for
  * the run (store_run_rules: beside the earlier set, marked with the
- * time); 1 while a batch is judged, or the rules written, with m. */
+ * time; an earlier reload's rules still waiting are written first); 1
+ * while a batch is judged, or the rules written or waiting, with m. */
 void writer_set_matrix(struct writer *w, const struct rules_matrix *m);
 int writer_matrix_busy(struct writer *w, const struct rules_matrix *m);
 

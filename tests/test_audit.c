@@ -355,3 +355,75 @@ Test(audit, a_lost_end_of_a_checkpointed_flow_counts_once)
 	cr_assert_eq(n.rows_open, 0, "%llu checkpoint row ids kept for flows that ended",
 	             (unsigned long long)n.rows_open);
 }
+
+/* The demo site's matrix plus, with extra, one more site file holding
+ * the line extra; the caller frees it. */
+static struct rules_matrix *demo_matrix(const char *extra)
+{
+	const char *sites[] = {"rules/demo.site", NULL}, *hosts[] = {"127.0.0.10"};
+	struct rules_matrix *m;
+	char site[160], err[1024];
+
+	if (extra) {
+		FILE *f;
+		snprintf(site, sizeof(site), "%s/extra.site", dir);
+		cr_assert_not_null(f = fopen(site, "w"));
+		fprintf(f, "%s\n", extra);
+		fclose(f);
+		sites[1] = site;
+	}
+	cr_assert_eq(
+	    rules_build(&m, NULL, sites, extra ? 2 : 1, hosts, 1, NULL, 0, err, sizeof(err)), 0,
+	    "%s", err);
+	return m;
+}
+
+/* Two reloads while the run's rules cannot be written: the first one's
+ * write fails (a trigger another connection adds refuses rows of
+ * run_rules) and waits for the next checkpoint; a second reload comes
+ * first. Both are recorded: the rule only the first had is in run_rules,
+ * in force from the first reload until the second. Before, the second
+ * reload's write replaced the waiting one, and the rules that judged the
+ * flows between the two reloads were never recorded. */
+Test(audit, a_reload_whose_rules_wait_is_recorded_beside_the_next)
+{
+	struct rules_matrix *m1, *m2;
+	struct drive d;
+	sqlite3 *h;
+
+	drive_open(&d);
+	drive_feed(&d, 50);
+	m1 = demo_matrix("rule only-m1 in tcp/7777 from any row 0 app any \"first reload\"");
+	m2 = demo_matrix(NULL);
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h,
+	                          "CREATE TRIGGER refuse BEFORE INSERT ON run_rules BEGIN "
+	                          "SELECT RAISE(ABORT, 'refused'); END",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	audit_set_matrix(d.a, m1);
+	audit_sync(d.a); /* the writer tried m1's rules, and failed */
+	cr_assert_eq(q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND "
+	                    "rule_id='only-m1'",
+	                    d.cfg.run_id),
+	             0);
+	cr_assert_eq(sqlite3_exec(h, "DROP TRIGGER refuse", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	audit_set_matrix(d.a, m2);
+	audit_sync(d.a);
+	drive_feed(&d, 0);
+	drive_close(&d);
+	cr_assert_eq(q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND "
+	                    "rule_id='only-m1' AND in_force_from IS NOT NULL AND "
+	                    "in_force_until IS NOT NULL",
+	                    d.cfg.run_id),
+	             1, "the first reload's rules were never recorded");
+	cr_assert_eq(q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND "
+	                    "in_force_until IS NULL AND in_force_from IS NULL",
+	                    d.cfg.run_id),
+	             q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND rule_id<>'only-m1'",
+	                    d.cfg.run_id),
+	             "the rules all three sets share stay in force from the start");
+	rules_free(m1);
+	rules_free(m2);
+}
