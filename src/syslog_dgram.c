@@ -43,7 +43,7 @@ struct slog {
 	int fd; /* connected to path, or -1 */
 	int facility;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	time_t next_connect;        /* after a failed connect: not before this second */
+	int64_t next_connect;       /* after a failed connect: not before (mono_ms) */
 	uint64_t lost[SLOG_LOSSES]; /* lines lost, by why */
 	uint64_t told[SLOG_LOSSES]; /* of which the daemon was told */
 	char err[160];              /* why the last unsent line was not sent */
@@ -66,11 +66,11 @@ static int64_t mono_ms(void)
 }
 
 /* Connect s->fd to the daemon's socket; 0, or -1 with s->err (and no new
- * try before the next second). */
+ * try for a second). */
 static int slog_connect(struct slog *s)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	time_t now = time(NULL);
+	int64_t now = mono_ms(); /* a second of its own, not the wall clock's */
 
 	if (now < s->next_connect)
 		return -1;
@@ -82,7 +82,7 @@ static int slog_connect(struct slog *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	s->next_connect = now + 1;
+	s->next_connect = now + 1000;
 	return -1;
 }
 

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <regex.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -229,5 +230,40 @@ Test(alert, the_flush_at_exit_waits_its_time_for_a_slow_daemon)
 	cr_assert_eq(refused_after, refused, "%llu queued lines dropped at the end",
 	             (unsigned long long)(refused_after - refused));
 	cr_assert_eq(d.got, SENT - (long)refused);
+	alert_free(a);
+}
+
+/* Milliseconds of the monotonic clock. */
+static int64_t ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* After a connect that failed, the next comes a second later, not at the
+ * next tick of the wall clock's seconds (up to a second sooner: a failure
+ * at hh:mm:ss.99 tried again 10 ms later), and a wall clock set back does
+ * not hold it up. A daemon that appears right after the failure hears no
+ * line before that second is over, and hears one soon after. */
+Test(alert, a_failed_connect_is_tried_again_a_second_later)
+{
+	struct alerts *a;
+	char line[1024];
+	int64_t t0 = ms_now(), heard = -1;
+
+	cr_assert_not_null(freopen("/dev/null", "w", stderr));
+	a = sink(LOG_DAEMON);
+	alert_warn(a, "nobody"); /* the connect at open failed; so does this line */
+	listen_log();
+	while (heard < 0 && ms_now() - t0 < 3000) {
+		alert_warn(a, "probe");
+		if (next_line(line, sizeof(line)) > 0)
+			heard = ms_now() - t0;
+		usleep(10000);
+	}
+	cr_assert_geq(heard, 0, "no line reached the daemon in 3 s");
+	cr_assert_geq(heard, 1000, "a connect %lld ms after the failed one", (long long)heard);
 	alert_free(a);
 }
