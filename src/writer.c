@@ -317,20 +317,26 @@ static void merge_counts(struct audit_counts *to, const struct audit_counts *fro
 	to->flows_local += from->flows_local;
 }
 
-/* Take up to a batch off the queue, noting which flows now have a row
- * (their snapshot taken) and which no longer need noting (mu held). */
-static uint32_t take(struct writer *w)
+/* Forget the row ids of flows whose end was dropped (writer thread, mu
+ * held): unless failing, every record taken before is written or given up,
+ * so the id is in ids by now, and no record will need it. */
+static void forget_rows(struct writer *w)
 {
-	uint32_t n = 0;
-
-	/* every record taken before is written (or given up) unless failing:
-	 * a dropped end's flow has its row id in ids by now, and never needs it */
 	if (!w->failing) {
 		for (uint32_t i = 0; i < w->nforget; i++)
 			id_del(&w->ids, w->forget[i]);
 		w->nforget = 0;
 	}
 	w->c.rows_open = w->ids.n;
+}
+
+/* Take up to a batch off the queue, noting which flows now have a row
+ * (their snapshot taken) and which no longer need noting (mu held). */
+static uint32_t take(struct writer *w)
+{
+	uint32_t n = 0;
+
+	forget_rows(w);
 	while (n < WRITER_BATCH && w->qcount) {
 		const struct flow_record *r = &w->q[w->qhead];
 		if (r->end_reason == END_CHECKPOINT)
@@ -498,8 +504,7 @@ static void *writer_main(void *arg)
 	if (w->ntx)
 		commit_tx(w);
 	pthread_mutex_lock(&w->mu);
-	w->failing = 0; /* the transaction is committed or given up */
-	take(w);        /* the queue is empty: forgets the dropped ends' rows */
+	forget_rows(w); /* the transaction is committed or given up */
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
