@@ -53,6 +53,7 @@ struct writer {
 	uint32_t qcap, qhead, qcount;
 	uint64_t enq, deq;
 	int closing;
+	double stop_at; /* writer_stopping: when a failing store is given up (monotonic s) */
 	const struct rules_matrix *matrix, *in_use;
 	struct store_run progress;
 	int progress_pending, sync_pending;
@@ -239,6 +240,17 @@ static void pause_a_second(struct writer *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* The run is stopping and its grace for a failing store is over (mu held). */
+static int stop_over(const struct writer *w)
+{
+	struct timespec t;
+
+	if (!w->stop_at)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9 >= w->stop_at;
+}
+
 /* Commit the transaction; on failure retry (live) or count its rows as
  * not stored. Returns 0 when committed. */
 static int commit_tx(struct writer *w)
@@ -252,12 +264,16 @@ static int commit_tx(struct writer *w)
 		}
 		fail(w);
 		pthread_mutex_lock(&w->mu);
-		if (!w->cfg.retry || (w->closing && tries >= CLOSE_TRIES)) {
+		if (!w->cfg.retry || (w->closing && tries >= CLOSE_TRIES) || stop_over(w)) {
+			/* past the stop's grace the store is given up: the rest is
+			 * counted, never tried, so the stop cannot wait on it */
+			int given_up = w->stop_at > 0;
+
 			w->c.store_errors += w->ntx;
 			pthread_mutex_unlock(&w->mu);
 			w->ntx = 0;
-			w->failing = 0;
-			w->down = 0;
+			w->failing = given_up;
+			w->down = given_up;
 			return -1;
 		}
 		pthread_mutex_unlock(&w->mu);
@@ -694,6 +710,17 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 	n->rows_open = w->c.rows_open;
 	n->held = w->qcount;
 	n->hold_max = w->cfg.hold_max;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void writer_stopping(struct writer *w, double grace_s)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	pthread_mutex_lock(&w->mu);
+	w->stop_at = (double)t.tv_sec + (double)t.tv_nsec / 1e9 + grace_s;
+	pthread_cond_signal(&w->not_empty);
 	pthread_mutex_unlock(&w->mu);
 }
 

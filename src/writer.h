@@ -74,6 +74,11 @@ void writer_counts(struct writer *w, struct audit_counts *n);
  * flows could not be stored (their count in err). */
 int writer_finish(struct writer *w, char *err, size_t errlen);
 
+/* The run is stopping: a store still failing grace_s from now is given up
+ * (what it holds and what comes after is counted as not stored), so a stop
+ * during a database outage ends instead of waiting for it. */
+void writer_stopping(struct writer *w, double grace_s);
+
 /* Free (calls writer_finish if needed); safe with NULL. */
 void writer_free(struct writer *w);
 

@@ -27,6 +27,8 @@ struct audit_cfg {
 	int no_dpi;                        /* skip application detection */
 	int retry_store;                   /* live: keep and retry flows the store refused */
 	uint64_t retain_s;                 /* live: prune flows older than this; 0 = keep */
+	double stop_grace_s;               /* live: how long a stop waits for a failing
+	                                    * store; 0 = CFG_STOP_GRACE_S */
 	const struct rules_matrix *matrix; /* frozen; borrowed (audit_set_matrix swaps it) */
 	struct store *store;               /* borrowed */
 	int64_t run_id;
