@@ -232,7 +232,7 @@ static void pause_a_second(struct writer *w)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += 1;
 	pthread_mutex_lock(&w->mu);
 	if (!w->closing)
@@ -456,7 +456,7 @@ static void wait_work(struct writer *w)
 		pthread_cond_wait(&w->not_empty, &w->mu);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += 1;
 	if (pthread_cond_timedwait(&w->not_empty, &w->mu, &until) == 0 || w->qcount)
 		return;
@@ -597,7 +597,15 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	w->q = malloc(sizeof(*w->q) * w->qcap);
 	w->tx = malloc(sizeof(*w->tx) * WRITER_TX);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->not_empty, NULL);
+	{ /* timed waits on the monotonic clock: a wall clock set back does
+	   * not stretch the quiet second or the retry pause */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->not_empty, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_cond_init(&w->not_full, NULL);
 	pthread_cond_init(&w->synced, NULL);
 	if (!w->q || !w->tx || pthread_create(&w->th, NULL, writer_main, w) != 0) {
