@@ -265,6 +265,8 @@ int audit_store_news(struct audit *a, char *msg, size_t len)
 int audit_finish(struct audit *a, enum flow_end reason, char *err, size_t errlen)
 {
 	a->finishing = 1;
+	writer_stopping(a->writer,
+	                a->cfg.stop_grace_s > 0 ? a->cfg.stop_grace_s : CFG_STOP_GRACE_S);
 	flow_flush(a->flows, reason);
 	return writer_finish(a->writer, err, errlen);
 }

@@ -27,6 +27,7 @@
 #define CFG_STORE_CACHE_KIB                                                                        \
 	4096 /* SQLite page cache: holds one batch's pages (4 MiB: pwrites as with 16) */
 #define CFG_WRITER_QUEUE 4096 /* ended flows waiting for the writer thread */
+#define CFG_STOP_GRACE_S 30.0 /* live: a stop waits this long for a failing store */
 #define CFG_WRITER_BATCH 256  /* taken off the queue at once */
 
 /* ---- runs ----------------------------------------------------------------- */

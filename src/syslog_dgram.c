@@ -43,7 +43,7 @@ struct slog {
 	int fd; /* connected to path, or -1 */
 	int facility;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	time_t next_connect;        /* after a failed connect: not before this second */
+	int64_t next_connect;       /* after a failed connect: not before (mono_ms) */
 	uint64_t lost[SLOG_LOSSES]; /* lines lost, by why */
 	uint64_t told[SLOG_LOSSES]; /* of which the daemon was told */
 	char err[160];              /* why the last unsent line was not sent */
@@ -56,12 +56,21 @@ struct slog {
 
 /* ---- private ----------------------------------------------------------- */
 
+/* Milliseconds of the monotonic clock. */
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /* Connect s->fd to the daemon's socket; 0, or -1 with s->err (and no new
- * try before the next second). */
+ * try for a second). */
 static int slog_connect(struct slog *s)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	time_t now = time(NULL);
+	int64_t now = mono_ms(); /* a second of its own, not the wall clock's */
 
 	if (now < s->next_connect)
 		return -1;
@@ -73,7 +82,7 @@ static int slog_connect(struct slog *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
-	s->next_connect = now + 1;
+	s->next_connect = now + 1000;
 	return -1;
 }
 
@@ -190,12 +199,19 @@ void slog_send(struct slog *s, int severity, const char *msg)
 
 void slog_drain(struct slog *s, int ms)
 {
-	for (int waited = 0;; waited += 50) {
+	/* the bound is time, not wake-ups: a daemon that reads a line at a
+	 * time wakes poll at each */
+	int64_t until = mono_ms() + ms;
+
+	for (;;) {
+		int64_t left;
 		if (send_queued(s) == 0 && tell(s) == 0)
 			return;
-		if (waited >= ms || s->fd < 0)
+		left = until - mono_ms();
+		if (left <= 0 || s->fd < 0)
 			break;
-		poll(&(struct pollfd){.fd = s->fd, .events = POLLOUT}, 1, 50);
+		poll(&(struct pollfd){.fd = s->fd, .events = POLLOUT}, 1,
+		     left < 50 ? (int)left : 50);
 	}
 	s->lost[SLOG_REFUSED] += s->count;
 	s->count = 0;

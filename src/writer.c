@@ -16,7 +16,8 @@
  * writer already took keeps that row and is counted in c.flows_stale
  * instead (rowed: the flows whose snapshot was taken and whose end was
  * not yet, kept under the lock by take(), so that the packet thread can
- * tell; each flow counts once, in flows or in flows_lost). deq counts
+ * tell; each flow counts once, in flows or in flows_lost; the writer then
+ * forgets that flow's row id, so the row map holds open flows only). deq counts
  * dropped records as taken, so a progress or sync waiting for them is not
  * held up. A reload's matrix is recorded in the run's rules (run_rules) by
  * this thread, which owns the store, before its next batch. */
@@ -52,15 +53,23 @@ struct writer {
 	uint32_t qcap, qhead, qcount;
 	uint64_t enq, deq;
 	int closing;
+	double stop_at; /* writer_stopping: when a failing store is given up (monotonic s) */
 	const struct rules_matrix *matrix, *in_use;
 	struct store_run progress;
 	int progress_pending, sync_pending;
 	int rules_due;      /* a reload's matrix is to be recorded for the run */
 	int rules_held;     /* recording it failed: again at the next progress */
 	int64_t rules_when; /* when the reload put it in force (epoch seconds) */
+	/* a reload whose rules were not yet recorded when the next came: written
+	 * first; kept from being freed (writer_matrix_busy) until then */
+	const struct rules_matrix *rules_prev;
+	int64_t prev_when;
 	uint64_t progress_after, sync_after;
 	struct audit_counts c;
 	struct idmap rowed; /* seq of flows with a snapshot taken, their end not yet */
+	uint64_t *forget;   /* seq of flows whose end was dropped after their snapshot was
+	                     * taken: the writer forgets their row (ids) at its next take */
+	uint32_t nforget, forget_cap;
 	char news[640], first_err[512];
 	char gaps[CFG_GAPS_TEXT]; /* the progress row's gaps, copied */
 
@@ -223,12 +232,23 @@ static void pause_a_second(struct writer *w)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += 1;
 	pthread_mutex_lock(&w->mu);
 	if (!w->closing)
 		pthread_cond_timedwait(&w->not_empty, &w->mu, &until);
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* The run is stopping and its grace for a failing store is over (mu held). */
+static int stop_over(const struct writer *w)
+{
+	struct timespec t;
+
+	if (!w->stop_at)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9 >= w->stop_at;
 }
 
 /* Commit the transaction; on failure retry (live) or count its rows as
@@ -244,12 +264,16 @@ static int commit_tx(struct writer *w)
 		}
 		fail(w);
 		pthread_mutex_lock(&w->mu);
-		if (!w->cfg.retry || (w->closing && tries >= CLOSE_TRIES)) {
+		if (!w->cfg.retry || (w->closing && tries >= CLOSE_TRIES) || stop_over(w)) {
+			/* past the stop's grace the store is given up: the rest is
+			 * counted, never tried, so the stop cannot wait on it */
+			int given_up = w->stop_at > 0;
+
 			w->c.store_errors += w->ntx;
 			pthread_mutex_unlock(&w->mu);
 			w->ntx = 0;
-			w->failing = 0;
-			w->down = 0;
+			w->failing = given_up;
+			w->down = given_up;
 			return -1;
 		}
 		pthread_mutex_unlock(&w->mu);
@@ -309,12 +333,26 @@ static void merge_counts(struct audit_counts *to, const struct audit_counts *fro
 	to->flows_local += from->flows_local;
 }
 
+/* Forget the row ids of flows whose end was dropped (writer thread, mu
+ * held): unless failing, every record taken before is written or given up,
+ * so the id is in ids by now, and no record will need it. */
+static void forget_rows(struct writer *w)
+{
+	if (!w->failing) {
+		for (uint32_t i = 0; i < w->nforget; i++)
+			id_del(&w->ids, w->forget[i]);
+		w->nforget = 0;
+	}
+	w->c.rows_open = w->ids.n;
+}
+
 /* Take up to a batch off the queue, noting which flows now have a row
  * (their snapshot taken) and which no longer need noting (mu held). */
 static uint32_t take(struct writer *w)
 {
 	uint32_t n = 0;
 
+	forget_rows(w);
 	while (n < WRITER_BATCH && w->qcount) {
 		const struct flow_record *r = &w->q[w->qhead];
 		if (r->end_reason == END_CHECKPOINT)
@@ -370,8 +408,10 @@ static void write_progress(struct writer *w)
 	pthread_mutex_lock(&w->mu);
 }
 
-/* Record the matrix a reload put in force in the run's rules (mu held;
- * released around SQL); when that fails, again at the next progress save. */
+/* Record the matrices reloads put in force in the run's rules, an earlier
+ * one still waiting first (mu held; released around SQL); when that fails,
+ * again at the next progress save, or at once when a reload came meanwhile
+ * (the one that failed is then kept as rules_prev). */
 static void write_rules(struct writer *w)
 {
 	const struct rules_matrix *m;
@@ -384,14 +424,27 @@ static void write_rules(struct writer *w)
 	if (w->ntx)
 		commit_tx(w);
 	pthread_mutex_lock(&w->mu);
-	m = w->in_use = w->matrix; /* a later reload may not free it meanwhile */
-	when = w->rules_when;
-	pthread_mutex_unlock(&w->mu);
-	rc = store_run_rules(w->cfg.store, w->cfg.run_id, m, when, err, sizeof(err));
-	pthread_mutex_lock(&w->mu);
-	w->in_use = NULL;
-	if (rc < 0 && !w->rules_due)
-		w->rules_due = w->rules_held = 1;
+	for (;;) {
+		m = w->rules_prev ? w->rules_prev : w->matrix;
+		when = w->rules_prev ? w->prev_when : w->rules_when;
+		w->in_use = m; /* a later reload may not free it meanwhile */
+		pthread_mutex_unlock(&w->mu);
+		rc = store_run_rules(w->cfg.store, w->cfg.run_id, m, when, err, sizeof(err));
+		pthread_mutex_lock(&w->mu);
+		w->in_use = NULL;
+		if (rc < 0) {
+			if (m != w->matrix && !w->rules_prev) { /* a reload came meanwhile */
+				w->rules_prev = m;
+				w->prev_when = when;
+			}
+			if (!w->rules_due)
+				w->rules_due = w->rules_held = 1;
+			return;
+		}
+		if (m != w->rules_prev)
+			return;
+		w->rules_prev = NULL; /* recorded: now the one in force */
+	}
 }
 
 /* Wait for work; commit an open transaction after a quiet second (mu held). */
@@ -403,7 +456,7 @@ static void wait_work(struct writer *w)
 		pthread_cond_wait(&w->not_empty, &w->mu);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += 1;
 	if (pthread_cond_timedwait(&w->not_empty, &w->mu, &until) == 0 || w->qcount)
 		return;
@@ -466,6 +519,9 @@ static void *writer_main(void *arg)
 	pthread_mutex_unlock(&w->mu);
 	if (w->ntx)
 		commit_tx(w);
+	pthread_mutex_lock(&w->mu);
+	forget_rows(w); /* the transaction is committed or given up */
+	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
 
@@ -486,6 +542,22 @@ static int grow(struct writer *w)
 	return 0;
 }
 
+/* Have the writer forget seq's checkpoint row at its next take (mu held; on
+ * no memory it stays, a few bytes). At most one per flow whose snapshot
+ * was taken, so bounded as rowed is. */
+static void forget(struct writer *w, uint64_t seq)
+{
+	if (w->nforget == w->forget_cap) {
+		uint32_t cap = w->forget_cap ? 2 * w->forget_cap : 256;
+		uint64_t *f = realloc(w->forget, sizeof(*f) * cap);
+		if (!f)
+			return;
+		w->forget = f;
+		w->forget_cap = cap;
+	}
+	w->forget[w->nforget++] = seq;
+}
+
 /* Drop the oldest queued record to make room (mu held): an ended flow is
  * counted as lost, or as stale when a snapshot of it was taken (its
  * checkpoint row stays, the flow is among the stored); a snapshot is not
@@ -498,6 +570,7 @@ static void drop_oldest(struct writer *w)
 	if (r->end_reason != END_CHECKPOINT && r->store_id < 0 && id_get(&w->rowed, r->seq)) {
 		w->c.flows_stale++;
 		id_del(&w->rowed, r->seq);
+		forget(w, r->seq);
 	} else if (r->end_reason != END_CHECKPOINT)
 		w->c.flows_lost++;
 	w->qhead = (w->qhead + 1) % w->qcap;
@@ -524,7 +597,15 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	w->q = malloc(sizeof(*w->q) * w->qcap);
 	w->tx = malloc(sizeof(*w->tx) * WRITER_TX);
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->not_empty, NULL);
+	{ /* timed waits on the monotonic clock: a wall clock set back does
+	   * not stretch the quiet second or the retry pause */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->not_empty, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_cond_init(&w->not_full, NULL);
 	pthread_cond_init(&w->synced, NULL);
 	if (!w->q || !w->tx || pthread_create(&w->th, NULL, writer_main, w) != 0) {
@@ -586,6 +667,10 @@ void writer_sync(struct writer *w)
 void writer_set_matrix(struct writer *w, const struct rules_matrix *m)
 {
 	pthread_mutex_lock(&w->mu);
+	if (w->rules_due && !w->rules_prev) { /* the current one is not recorded yet */
+		w->rules_prev = w->matrix;
+		w->prev_when = w->rules_when;
+	}
 	w->matrix = m;
 	w->rules_due = 1;
 	w->rules_held = 0;
@@ -599,7 +684,7 @@ int writer_matrix_busy(struct writer *w, const struct rules_matrix *m)
 	int busy;
 
 	pthread_mutex_lock(&w->mu);
-	busy = w->in_use == m;
+	busy = w->in_use == m || w->rules_prev == m;
 	pthread_mutex_unlock(&w->mu);
 	return busy;
 }
@@ -630,8 +715,20 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 	n->store_errors = w->c.store_errors;
 	n->flows_lost = w->c.flows_lost;
 	n->flows_stale = w->c.flows_stale;
+	n->rows_open = w->c.rows_open;
 	n->held = w->qcount;
 	n->hold_max = w->cfg.hold_max;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void writer_stopping(struct writer *w, double grace_s)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	pthread_mutex_lock(&w->mu);
+	w->stop_at = (double)t.tv_sec + (double)t.tv_nsec / 1e9 + grace_s;
+	pthread_cond_signal(&w->not_empty);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -670,6 +767,7 @@ void writer_free(struct writer *w)
 	free(w->ids.id);
 	free(w->rowed.seq);
 	free(w->rowed.id);
+	free(w->forget);
 	free(w->q);
 	free(w->tx);
 	free(w);

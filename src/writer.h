@@ -58,7 +58,8 @@ void writer_sync(struct writer *w);
 
 /* Put m in force from the next batch (a reload) and record its rules for
  * the run (store_run_rules: beside the earlier set, marked with the
- * time); 1 while a batch is judged, or the rules written, with m. */
+ * time; an earlier reload's rules still waiting are written first); 1
+ * while a batch is judged, or the rules written or waiting, with m. */
 void writer_set_matrix(struct writer *w, const struct rules_matrix *m);
 int writer_matrix_busy(struct writer *w, const struct rules_matrix *m);
 
@@ -72,6 +73,11 @@ void writer_counts(struct writer *w, struct audit_counts *n);
 /* Write what is queued and stop the thread. Returns 0, or -1 with err when
  * flows could not be stored (their count in err). */
 int writer_finish(struct writer *w, char *err, size_t errlen);
+
+/* The run is stopping: a store still failing grace_s from now is given up
+ * (what it holds and what comes after is counted as not stored), so a stop
+ * during a database outage ends instead of waiting for it. */
+void writer_stopping(struct writer *w, double grace_s);
 
 /* Free (calls writer_finish if needed); safe with NULL. */
 void writer_free(struct writer *w);

@@ -7,7 +7,9 @@
  * and told to it, not time: a blocking send would hang the test until its
  * timeout), and must reach a daemon that restarted or came late. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <regex.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -177,5 +179,91 @@ Test(alert, a_restarted_or_late_daemon_gets_the_lines)
 	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING), "third");
 	alert_syslog_lost(a, &refused, &unsent);
 	cr_assert_eq(refused + unsent, 1);
+	alert_free(a);
+}
+
+/* A daemon that reads again, one line a millisecond, while the run ends. */
+struct slow_daemon {
+	volatile int done; /* alert_flush returned: read what is left, then stop */
+	long got;          /* "line N" lines heard */
+};
+
+static void *slow_read(void *arg)
+{
+	struct slow_daemon *d = arg;
+	char line[1024];
+
+	for (;;) {
+		if (next_line(line, sizeof(line)) < 0) {
+			if (d->done)
+				return NULL;
+		} else if (!strncmp(msg_of(line, LOG_DAEMON | LOG_WARNING), "line ", 5))
+			d->got++;
+		usleep(1000);
+	}
+}
+
+/* At the end the daemon gets up to 2 s (CFG_SYSLOG_DRAIN_MS) to take the
+ * lines still queued: a daemon that takes a line a millisecond takes all
+ * 512 in about half a second. Before, the 2 s were counted as 40 wake-ups
+ * of 50 ms, and a daemon that woke smaudit at each line it read cost the
+ * queue after 40 lines, counted dropped. */
+Test(alert, the_flush_at_exit_waits_its_time_for_a_slow_daemon)
+{
+	struct slow_daemon d = {0};
+	uint64_t refused, unsent, refused_after;
+	struct alerts *a;
+	pthread_t th;
+
+	cr_assert_not_null(freopen("/dev/null", "w", stderr));
+	listen_log();
+	a = sink(LOG_DAEMON);
+	for (int i = 0; i < SENT; i++)
+		alert_warn(a, "line %d", i);
+	alert_syslog_lost(a, &refused, &unsent);
+	cr_assert_gt(refused, 0, "the queue is full");
+	cr_assert_eq(pthread_create(&th, NULL, slow_read, &d), 0);
+	alert_flush(a, 0);
+	d.done = 1;
+	pthread_join(th, NULL);
+	alert_syslog_lost(a, &refused_after, &unsent);
+	cr_assert_eq(refused_after, refused, "%llu queued lines dropped at the end",
+	             (unsigned long long)(refused_after - refused));
+	cr_assert_eq(d.got, SENT - (long)refused);
+	alert_free(a);
+}
+
+/* Milliseconds of the monotonic clock. */
+static int64_t ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* After a connect that failed, the next comes a second later, not at the
+ * next tick of the wall clock's seconds (up to a second sooner: a failure
+ * at hh:mm:ss.99 tried again 10 ms later), and a wall clock set back does
+ * not hold it up. A daemon that appears right after the failure hears no
+ * line before that second is over, and hears one soon after. */
+Test(alert, a_failed_connect_is_tried_again_a_second_later)
+{
+	struct alerts *a;
+	char line[1024];
+	int64_t t0 = ms_now(), heard = -1;
+
+	cr_assert_not_null(freopen("/dev/null", "w", stderr));
+	a = sink(LOG_DAEMON);
+	alert_warn(a, "nobody"); /* the connect at open failed; so does this line */
+	listen_log();
+	while (heard < 0 && ms_now() - t0 < 3000) {
+		alert_warn(a, "probe");
+		if (next_line(line, sizeof(line)) > 0)
+			heard = ms_now() - t0;
+		usleep(10000);
+	}
+	cr_assert_geq(heard, 0, "no line reached the daemon in 3 s");
+	cr_assert_geq(heard, 1000, "a connect %lld ms after the failed one", (long long)heard);
 	alert_free(a);
 }

@@ -84,6 +84,7 @@ static void drive_open_at(struct drive *d, const char *pcap, uint32_t live_max_f
 	d->cfg.store = d->st;
 	d->cfg.flow.max_flows = live_max_flows;
 	d->cfg.retry_store = live_max_flows != 0;
+	d->cfg.stop_grace_s = 2; /* a stop gives a failing store 2 s (live: 30) */
 	d->a = audit_new(&d->cfg, err, sizeof(err));
 	cr_assert_not_null(d->a, "%s", err);
 	d->cap = capture_open_file(pcap, NULL, err, sizeof(err));
@@ -350,4 +351,122 @@ Test(audit, a_lost_end_of_a_checkpointed_flow_counts_once)
 	                    d.cfg.run_id),
 	             STALE_K, "the long flows' ends were lost: their checkpoint rows stay");
 	cr_assert_eq(n.flows_stale, STALE_K);
+	/* every flow has ended: the writer keeps no checkpoint row id (before,
+	 * one per flow whose end was dropped, for the rest of the run) */
+	cr_assert_eq(n.rows_open, 0, "%llu checkpoint row ids kept for flows that ended",
+	             (unsigned long long)n.rows_open);
+}
+
+/* A stop while the database is down and the writer already holds all it
+ * may (issue 9: SIGTERM during an outage): the stop gives the store its
+ * grace, then counts what it could not store and ends, the run failed with
+ * the reason. Before, the last open flows waited for room in the writer's
+ * queue while the writer retried for ever: the stop never ended. */
+Test(audit, a_stop_during_an_outage_ends_after_its_grace, .timeout = 90)
+{
+	struct audit_counts n;
+	struct store_run run = {.status = "complete"};
+	struct drive d;
+	char pcap[160], err[1024];
+	sqlite3 *lock;
+
+	snprintf(pcap, sizeof(pcap), "%s/stale.pcap", dir);
+	cr_assert_eq(tu_run(NULL, 0, "python3 tests/gen/staleends.py %d %d %d %s", STALE_K, STALE_A,
+	                    STALE_B, pcap),
+	             0);
+	drive_open_at(&d, pcap, 100);
+	cr_assert_eq(sqlite3_open(db, &lock), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	drive_feed(&d, 0);
+	cr_assert_gt(audit_counts(d.a)->flows_lost, 0, "the writer holds all it may");
+	cr_assert_eq(audit_finish(d.a, END_SHUTDOWN, err, sizeof(err)), -1,
+	             "a stop during an outage reports the flows it could not store");
+	n = *audit_counts(d.a);
+	cr_assert_gt(n.store_errors, 0);
+	cr_assert_eq(n.flows_stored + n.store_errors + n.flows_lost, STALE_K + STALE_A + STALE_B,
+	             "every flow counted once: stored %llu, not stored %llu, lost %llu",
+	             (unsigned long long)n.flows_stored, (unsigned long long)n.store_errors,
+	             (unsigned long long)n.flows_lost);
+	cr_assert_eq(sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(lock);
+	audit_fill_run(d.a, &run);
+	cr_assert_eq(store_run_end(d.st, d.cfg.run_id, &run, err, sizeof(err)), 0, "%s", err);
+	capture_close(d.cap);
+	audit_free(d.a);
+	store_close(d.st);
+	rules_free(d.m);
+	cr_assert_eq(q1_run("SELECT flows FROM runs WHERE id=?1", d.cfg.run_id),
+	             (long long)n.flows_stored, "runs.flows counts the rows stored");
+}
+
+/* The demo site's matrix plus, with extra, one more site file holding
+ * the line extra; the caller frees it. */
+static struct rules_matrix *demo_matrix(const char *extra)
+{
+	const char *sites[] = {"rules/demo.site", NULL}, *hosts[] = {"127.0.0.10"};
+	struct rules_matrix *m;
+	char site[160], err[1024];
+
+	if (extra) {
+		FILE *f;
+		snprintf(site, sizeof(site), "%s/extra.site", dir);
+		cr_assert_not_null(f = fopen(site, "w"));
+		fprintf(f, "%s\n", extra);
+		fclose(f);
+		sites[1] = site;
+	}
+	cr_assert_eq(
+	    rules_build(&m, NULL, sites, extra ? 2 : 1, hosts, 1, NULL, 0, err, sizeof(err)), 0,
+	    "%s", err);
+	return m;
+}
+
+/* Two reloads while the run's rules cannot be written: the first one's
+ * write fails (a trigger another connection adds refuses rows of
+ * run_rules) and waits for the next checkpoint; a second reload comes
+ * first. Both are recorded: the rule only the first had is in run_rules,
+ * in force from the first reload until the second. Before, the second
+ * reload's write replaced the waiting one, and the rules that judged the
+ * flows between the two reloads were never recorded. */
+Test(audit, a_reload_whose_rules_wait_is_recorded_beside_the_next)
+{
+	struct rules_matrix *m1, *m2;
+	struct drive d;
+	sqlite3 *h;
+
+	drive_open(&d);
+	drive_feed(&d, 50);
+	m1 = demo_matrix("rule only-m1 in tcp/7777 from any row 0 app any \"first reload\"");
+	m2 = demo_matrix(NULL);
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h,
+	                          "CREATE TRIGGER refuse BEFORE INSERT ON run_rules BEGIN "
+	                          "SELECT RAISE(ABORT, 'refused'); END",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	audit_set_matrix(d.a, m1);
+	audit_sync(d.a); /* the writer tried m1's rules, and failed */
+	cr_assert_eq(q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND "
+	                    "rule_id='only-m1'",
+	                    d.cfg.run_id),
+	             0);
+	cr_assert_eq(sqlite3_exec(h, "DROP TRIGGER refuse", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	audit_set_matrix(d.a, m2);
+	audit_sync(d.a);
+	drive_feed(&d, 0);
+	drive_close(&d);
+	cr_assert_eq(q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND "
+	                    "rule_id='only-m1' AND in_force_from IS NOT NULL AND "
+	                    "in_force_until IS NOT NULL",
+	                    d.cfg.run_id),
+	             1, "the first reload's rules were never recorded");
+	cr_assert_eq(q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND "
+	                    "in_force_until IS NULL AND in_force_from IS NULL",
+	                    d.cfg.run_id),
+	             q1_run("SELECT count(*) FROM run_rules WHERE run_id=?1 AND rule_id<>'only-m1'",
+	                    d.cfg.run_id),
+	             "the rules all three sets share stay in force from the start");
+	rules_free(m1);
+	rules_free(m2);
 }

@@ -27,6 +27,8 @@ struct audit_cfg {
 	int no_dpi;                        /* skip application detection */
 	int retry_store;                   /* live: keep and retry flows the store refused */
 	uint64_t retain_s;                 /* live: prune flows older than this; 0 = keep */
+	double stop_grace_s;               /* live: how long a stop waits for a failing
+	                                    * store; 0 = CFG_STOP_GRACE_S */
 	const struct rules_matrix *matrix; /* frozen; borrowed (audit_set_matrix swaps it) */
 	struct store *store;               /* borrowed */
 	int64_t run_id;
@@ -58,6 +60,8 @@ struct audit_counts {
 	uint64_t flows_stale;    /* live: ended flows whose end was so dropped after their
 	                          * checkpoint row was taken: the row stays (counted in
 	                          * flows_stored), end_reason 'checkpoint' */
+	uint64_t rows_open;      /* live: checkpoint rows the writer keeps the id of, for
+	                          * their flow's end to replace (flows not yet ended) */
 	uint64_t held;           /* ended flows waiting for the database */
 	uint64_t hold_max;       /* records the writer may hold queued */
 	uint64_t dpi_states;     /* nDPI states live now: flows still in detection */
