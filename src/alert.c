@@ -8,7 +8,7 @@
  * fills with old keys; when it is three quarters full anyway (a scan of
  * thousands of peers inside one window), new keys are announced without
  * suppression rather than lost. Trade-off: a fixed table, no allocation
- * after alert_new(). Syslog lines go through syslog_dgram.c, which never
+ * after alert_new(). Syslog lines go through syslog_send.c, which never
  * waits for the daemon: lines it refuses wait in a bounded queue, beyond it
  * they are counted, and said on stderr each second the count grows. */
 #include <errno.h>
@@ -23,7 +23,7 @@
 #include "smaudit/alert.h"
 #include "smaudit/community_id.h"
 #include "config.h"
-#include "syslog_dgram.h"
+#include "syslog_send.h"
 
 #define ALERT_KEYS 4096 /* power of two */
 

@@ -1,5 +1,5 @@
-/* syslog_dgram.c: syslog lines that never make the caller wait (see
- * syslog_dgram.h).
+/* syslog_send.c: syslog lines that never make the caller wait (see
+ * syslog_send.h).
  *
  * glibc's syslog(3) sends on a blocking socket: a syslog daemon that stops
  * reading (stopped, slow, its queue of net.unix.max_dgram_qlen datagrams
@@ -32,7 +32,7 @@
 #include <sys/un.h>
 
 #include "config.h"
-#include "syslog_dgram.h"
+#include "syslog_send.h"
 
 #define SLOG_PATH  "/dev/log" /* glibc's _PATH_LOG */
 #define SLOG_QUEUE CFG_SYSLOG_QUEUE
