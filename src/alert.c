@@ -8,8 +8,9 @@
  * fills with old keys; when it is three quarters full anyway (a scan of
  * thousands of peers inside one window), new keys are announced without
  * suppression rather than lost. Trade-off: a fixed table, no allocation
- * after alert_new(). Syslog lines go through syslog_send.c, which never
- * waits for the daemon: lines it refuses wait in a bounded queue, beyond it
+ * after alert_new(). Syslog lines go through syslog_send.c (datagrams, or
+ * a NUL-framed stream where /dev/log is one), which never waits for the
+ * daemon: lines it refuses wait in a bounded queue, beyond it
  * they are counted, and said on stderr each second the count grows. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,9 +1,10 @@
 /* syslog_send.h: syslog lines that never make the caller wait.
  *
- * The datagrams glibc's syslog(3) sends to /dev/log, sent without blocking:
- * a line the syslog daemon's full queue refuses waits in a bounded queue of
- * ours, and beyond that is dropped and counted; the daemon is told how many
- * once it takes lines again. Private to alert.c; not thread-safe (one thread
+ * The lines glibc's syslog(3) sends to /dev/log (datagrams, or NUL-framed
+ * on a stream socket), sent without blocking: a line the syslog daemon's
+ * full queue refuses waits in a bounded queue of ours, and beyond that is
+ * dropped and counted; the daemon is told how many once it takes lines
+ * again. Private to alert.c; not thread-safe (one thread
  * calls everything). */
 #ifndef SMAUDIT_SYSLOG_SEND_H
 #define SMAUDIT_SYSLOG_SEND_H

@@ -2,8 +2,9 @@
  *
  * One line per non-expected flow as soon as it is known (with the flow's
  * uid, to find it in the database, and its Community ID, to find it in Zeek
- * or Suricata logs), on a stream (stdout) and optionally syslog (the
- * datagrams of syslog(3), sent without ever waiting for the daemon: lines
+ * or Suricata logs), on a stream (stdout) and optionally syslog (the lines
+ * of syslog(3): datagrams, or NUL-framed on a stream socket where the
+ * daemon listens on one; sent without ever waiting for the daemon: lines
  * it refuses are queued, beyond a bound dropped, counted, said on stderr
  * and told to it later). The same (verdict, rule, peer, service port) is
  * announced once per interval; the rest are counted and summarised in one
@@ -60,8 +61,9 @@ uint64_t alert_suppressed(const struct alerts *a);
  * because none could be reached (unsent); 0 without syslog. */
 void alert_syslog_lost(const struct alerts *a, uint64_t *refused, uint64_t *unsent);
 
-/* Close syslog (telling it of lines it missed, one try) and free; safe
- * with NULL. */
+/* Close syslog and free; safe with NULL. Lines still queued for syslog are
+ * not sent, and the daemon is not told of lines lost: alert_flush does both
+ * (call it first at the end of a run). */
 void alert_free(struct alerts *a);
 
 #endif
