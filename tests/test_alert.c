@@ -164,6 +164,21 @@ static const char *msg_of(const char *line, int pri)
 	return line + m.rm_eo;
 }
 
+/* After the one-second pause between connects, msg sent to a daemon that
+ * was unreachable for one line: it hears the count of that line, then msg. */
+static void told_of_one_unsent_then(struct alerts *a, const char *msg)
+{
+	char line[1024];
+
+	sleep(1);
+	alert_warn(a, "%s", msg);
+	cr_assert_gt(next_line(line, sizeof(line)), 0);
+	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING),
+	                 "1 syslog lines dropped: it could not be reached");
+	cr_assert_gt(next_line(line, sizeof(line)), 0);
+	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING), msg);
+}
+
 BOTH(syslog_lines_are_the_ones_glibc_writes)
 {
 	struct alerts *a;
@@ -239,13 +254,7 @@ BOTH(a_restarted_or_late_daemon_gets_the_lines)
 	cr_assert_eq(unsent, 1);
 	/* it comes: after the one-second pause between connects, it is told */
 	listen_log();
-	sleep(1);
-	alert_warn(a, "second");
-	cr_assert_gt(next_line(line, sizeof(line)), 0);
-	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING),
-	                 "1 syslog lines dropped: it could not be reached");
-	cr_assert_gt(next_line(line, sizeof(line)), 0);
-	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING), "second");
+	told_of_one_unsent_then(a, "second");
 	/* it restarts (a new socket at the same path: ECONNREFUSED on the old
 	 * datagram connection, EPIPE on a stream): reconnected at once, the
 	 * line sent again */
@@ -356,7 +365,6 @@ Test(alert, a_stream_daemon_with_a_full_backlog_costs_a_line_not_time)
 	uint64_t refused, unsent;
 	int fill[8], nfill = 0;
 	struct alerts *a;
-	char line[1024];
 
 	cr_assert_not_null(freopen("/dev/null", "w", stderr));
 	stype = SOCK_STREAM;
@@ -379,12 +387,6 @@ Test(alert, a_stream_daemon_with_a_full_backlog_costs_a_line_not_time)
 			close(c);
 		close(fill[i]);
 	}
-	sleep(1);
-	alert_warn(a, "accepted");
-	cr_assert_gt(next_line(line, sizeof(line)), 0);
-	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING),
-	                 "1 syslog lines dropped: it could not be reached");
-	cr_assert_gt(next_line(line, sizeof(line)), 0);
-	cr_assert_str_eq(msg_of(line, LOG_DAEMON | LOG_WARNING), "accepted");
+	told_of_one_unsent_then(a, "accepted");
 	alert_free(a);
 }
