@@ -65,7 +65,7 @@ $(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libsmaudit.a: $(OBJS)
-	$(Q)ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/smaudit: $(BUILD)/main.o $(BUILD)/libsmaudit.a
 	@echo "  LINK    $@"
