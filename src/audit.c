@@ -104,9 +104,9 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 		free(a);
 		return NULL;
 	}
-	if (cfg->no_dpi)
+	if (cfg->no_dpi) {
 		dpi_spare_free(); /* the names' module: no detection will use it */
-	if (!cfg->no_dpi) {
+	} else {
 		a->dpi = dpi_new(err, errlen);
 		if (!a->dpi) {
 			flow_table_free(a->flows);

@@ -248,7 +248,7 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg, flow_end_fn on_end
 	for (n = 1024; n < t->cfg.max_flows && n < (1u << 30); n <<= 1)
 		;
 	t->nbuckets_max = n;
-	t->nbuckets = n < CFG_BUCKETS_MIN ? n : CFG_BUCKETS_MIN;
+	t->nbuckets = t->st.buckets = n < CFG_BUCKETS_MIN ? n : CFG_BUCKETS_MIN;
 	t->buckets = malloc(sizeof(uint32_t) * t->nbuckets);
 	if (!t->pool || !t->buckets) {
 		free(t->pool);
@@ -302,9 +302,6 @@ void **flow_user(struct flow *f)
 
 const struct flow_stats *flow_table_stats(const struct flow_table *t)
 {
-	struct flow_table *mt = (struct flow_table *)t; /* a copy of a field is not a change */
-
-	mt->st.buckets = t->nbuckets;
 	return &t->st;
 }
 
@@ -631,7 +628,7 @@ static void buckets_grow(struct flow_table *t)
 		}
 	free(t->buckets);
 	t->buckets = b;
-	t->nbuckets = n;
+	t->nbuckets = t->st.buckets = n;
 }
 
 /* Move f to the tail of its LRU list (it was just seen); a flow already

@@ -32,7 +32,6 @@
 
 #define WRITER_BATCH  CFG_WRITER_BATCH      /* taken off the queue at once */
 #define WRITER_TX     (CFG_STORE_BATCH - 1) /* rows per transaction */
-#define CLOSE_TRIES   5                     /* retries of a failing store when stopping */
 #define PRUNE_BATCHES 10                    /* retention batches per progress save */
 
 struct idmap { /* seq -> row id; seq 0 = empty slot */
@@ -227,7 +226,7 @@ static void committed(struct writer *w)
 	w->tx_new = 0;
 }
 
-/* Sleep a second, or less when stopping (mu not held). */
+/* Sleep a second, or less when woken (mu not held). */
 static void pause_a_second(struct writer *w)
 {
 	struct timespec until;
@@ -235,27 +234,30 @@ static void pause_a_second(struct writer *w)
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += 1;
 	pthread_mutex_lock(&w->mu);
-	if (!w->closing)
-		pthread_cond_timedwait(&w->not_empty, &w->mu, &until);
+	pthread_cond_timedwait(&w->not_empty, &w->mu, &until);
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* Seconds on the monotonic clock. */
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* The run is stopping and its grace for a failing store is over (mu held). */
 static int stop_over(const struct writer *w)
 {
-	struct timespec t;
-
-	if (!w->stop_at)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9 >= w->stop_at;
+	return w->stop_at && mono_s() >= w->stop_at;
 }
 
 /* Commit the transaction; on failure retry (live) or count its rows as
  * not stored. Returns 0 when committed. */
 static int commit_tx(struct writer *w)
 {
-	for (int tries = 0;; tries++) {
+	for (;;) {
 		const struct rules_matrix *m;
 
 		if (!w->failing && store_flush(w->cfg.store, w->err, sizeof(w->err)) == 0) {
@@ -264,7 +266,7 @@ static int commit_tx(struct writer *w)
 		}
 		fail(w);
 		pthread_mutex_lock(&w->mu);
-		if (!w->cfg.retry || (w->closing && tries >= CLOSE_TRIES) || stop_over(w)) {
+		if (!w->cfg.retry || stop_over(w)) {
 			/* past the stop's grace the store is given up: the rest is
 			 * counted, never tried, so the stop cannot wait on it */
 			int given_up = w->stop_at > 0;
@@ -723,11 +725,8 @@ void writer_counts(struct writer *w, struct audit_counts *n)
 
 void writer_stopping(struct writer *w, double grace_s)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
 	pthread_mutex_lock(&w->mu);
-	w->stop_at = (double)t.tv_sec + (double)t.tv_nsec / 1e9 + grace_s;
+	w->stop_at = mono_s() + grace_s;
 	pthread_cond_signal(&w->not_empty);
 	pthread_mutex_unlock(&w->mu);
 }
@@ -737,6 +736,8 @@ int writer_finish(struct writer *w, char *err, size_t errlen)
 	if (w->started) {
 		pthread_mutex_lock(&w->mu);
 		w->closing = 1;
+		if (!w->stop_at) /* not stopped by writer_stopping: the usual grace */
+			w->stop_at = mono_s() + CFG_STOP_GRACE_S;
 		pthread_cond_signal(&w->not_empty);
 		pthread_mutex_unlock(&w->mu);
 		pthread_join(w->th, NULL);

@@ -70,8 +70,9 @@ int writer_news(struct writer *w, char *msg, size_t len);
  * held and its bound) into n. */
 void writer_counts(struct writer *w, struct audit_counts *n);
 
-/* Write what is queued and stop the thread. Returns 0, or -1 with err when
- * flows could not be stored (their count in err). */
+/* Write what is queued and stop the thread (a failing store gets
+ * CFG_STOP_GRACE_S, unless writer_stopping set its grace). Returns 0, or -1
+ * with err when flows could not be stored (their count in err). */
 int writer_finish(struct writer *w, char *err, size_t errlen);
 
 /* The run is stopping: a store still failing grace_s from now is given up
