@@ -27,7 +27,9 @@
 #include "smaudit/store.h"
 #include "store_rollup.h"
 
-#define STORE_BATCH CFG_STORE_BATCH
+/* rows per transaction when the caller does not commit first (the writer
+ * does: CFG_STORE_BATCH in live, CFG_STORE_BATCH_READ in read) */
+#define STORE_BATCH CFG_STORE_BATCH_READ
 /* new flow rows per INSERT: a statement's fixed cost (a cursor on the table
  * and on each index, opened and closed) paid once for them all */
 #define STORE_ROWS  16

@@ -2,7 +2,9 @@
  *
  * Data structures: a ring of queued records that doubles (under the lock,
  * on the packet thread, rarely) up to hold_max; the open transaction's
- * records (tx, at most WRITER_TX, so the store never commits on its own);
+ * records (tx: live only, at most tx_max, so the store never commits on its own;
+ * read keeps none, as it never writes a transaction again, so its transactions are
+ * longer: fewer roll-up upserts and rewritten pages per row);
  * and a map from a flow's seq to the row its last checkpoint wrote (so the
  * flow's later record replaces that row), open addressing on seq.
  * A record is judged and counted once, when taken off the queue; it is
@@ -30,9 +32,8 @@
 #include "config.h"
 #include "writer.h"
 
-#define WRITER_BATCH  CFG_WRITER_BATCH      /* taken off the queue at once */
-#define WRITER_TX     (CFG_STORE_BATCH - 1) /* rows per transaction */
-#define PRUNE_BATCHES 10                    /* retention batches per progress save */
+#define WRITER_BATCH  CFG_WRITER_BATCH /* taken off the queue at once */
+#define PRUNE_BATCHES 10               /* retention batches per progress save */
 
 struct idmap { /* seq -> row id; seq 0 = empty slot */
 	uint64_t *seq;
@@ -74,11 +75,11 @@ struct writer {
 
 	/* writer thread only */
 	struct flow_record batch[WRITER_BATCH];
-	struct flow_record *tx;
-	uint32_t ntx;
-	uint64_t tx_new; /* rows of tx that are new to the database */
-	int failing;     /* the transaction must be written again */
-	int down;        /* failing since the last commit (said once) */
+	struct flow_record *tx; /* live: the transaction's records, to write again */
+	uint32_t ntx, tx_max;   /* rows in the transaction; rows it may take */
+	uint64_t tx_new;        /* rows of tx that are new to the database */
+	int failing;            /* the transaction must be written again */
+	int down;               /* failing since the last commit (said once) */
 	struct idmap ids;
 	char err[400];
 };
@@ -179,6 +180,8 @@ static int store_row(struct writer *w, const struct rules_matrix *m, const struc
 	w->tx_new += (uint64_t)is_new;
 	if (r.end_reason == END_CHECKPOINT)
 		id_put(&w->ids, r.seq, r.store_id);
+	else if (!w->cfg.retry && q->store_id < 0)
+		id_del(&w->ids, r.seq); /* never written again: forgotten now, not at the commit */
 	return 0;
 }
 
@@ -211,7 +214,7 @@ static int rewrite_tx(struct writer *w, const struct rules_matrix *m)
 /* The transaction is committed: count its rows, forget ended flows' rows. */
 static void committed(struct writer *w)
 {
-	for (uint32_t i = 0; i < w->ntx; i++)
+	for (uint32_t i = 0; w->tx && i < w->ntx; i++)
 		if (w->tx[i].end_reason != END_CHECKPOINT && w->tx[i].store_id < 0)
 			id_del(&w->ids, w->tx[i].seq);
 	pthread_mutex_lock(&w->mu);
@@ -313,13 +316,15 @@ static void add_row(struct writer *w, const struct rules_matrix *m, const struct
 		if (w->cfg.judged)
 			w->cfg.judged(w->cfg.judged_ctx, r, &v);
 	}
-	w->tx[w->ntx++] = *r;
+	if (w->tx)
+		w->tx[w->ntx] = *r;
+	w->ntx++;
 	if (!w->failing && store_row(w, m, r, &v) < 0) {
 		fail(w);
 		if (!w->cfg.retry)
 			commit_tx(w); /* read: count the transaction as lost, go on */
 	}
-	if (w->ntx == WRITER_TX)
+	if (w->ntx == w->tx_max)
 		commit_tx(w);
 }
 
@@ -597,7 +602,8 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	w->matrix = m;
 	w->qcap = CFG_WRITER_QUEUE;
 	w->q = malloc(sizeof(*w->q) * w->qcap);
-	w->tx = malloc(sizeof(*w->tx) * WRITER_TX);
+	w->tx_max = (w->cfg.retry ? CFG_STORE_BATCH : CFG_STORE_BATCH_READ) - 1;
+	w->tx = w->cfg.retry ? malloc(sizeof(*w->tx) * w->tx_max) : NULL;
 	pthread_mutex_init(&w->mu, NULL);
 	{ /* timed waits on the monotonic clock: a wall clock set back does
 	   * not stretch the quiet second or the retry pause */
@@ -610,7 +616,8 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	}
 	pthread_cond_init(&w->not_full, NULL);
 	pthread_cond_init(&w->synced, NULL);
-	if (!w->q || !w->tx || pthread_create(&w->th, NULL, writer_main, w) != 0) {
+	if (!w->q || (w->cfg.retry && !w->tx) ||
+	    pthread_create(&w->th, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the database writer thread");
 		writer_free(w);
 		return NULL;
