@@ -83,12 +83,15 @@ static int exec(struct store *s, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int user_version(struct store *s, int *v)
+/* The integer value of PRAGMA name (a fixed name, not user input). */
+static int pragma_int(struct store *s, const char *name, int *v)
 {
 	sqlite3_stmt *st;
+	char sql[64];
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+	snprintf(sql, sizeof(sql), "PRAGMA %s", name);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_step(st);
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
@@ -372,7 +375,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		         sqlite3_errmsg(s->db));
 		goto fail;
 	}
-	if (user_version(s, &v) < 0) {
+	if (pragma_int(s, "user_version", &v) < 0) {
 		snprintf(err, errlen, "%s: cannot read schema version: %s", path,
 		         sqlite3_errmsg(s->db));
 		goto fail;
@@ -391,14 +394,21 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	}
 	/* a batch of rows touches the table and five indexes: give it a page
 	 * cache that holds them (else pages spill, a write per row), keep
-	 * temporary structures in memory, and checkpoint the WAL less often */
+	 * temporary structures in memory, and checkpoint the WAL less often; a
+	 * new database gets larger pages (page_size is a no-op on one that
+	 * exists: an older one keeps its own) */
 	{
 		char pragmas[256];
-		snprintf(
-		    pragmas, sizeof(pragmas),
-		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d; "
-		    "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;",
-		    CFG_STORE_CACHE_KIB);
+		int page = 0;
+		snprintf(pragmas, sizeof(pragmas),
+		         "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+		         "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
+		         CFG_STORE_PAGE_SIZE, CFG_STORE_CACHE_KIB);
+		if (exec(s, pragmas, err, errlen) < 0 || pragma_int(s, "page_size", &page) < 0)
+			goto fail;
+		/* the WAL checkpointed at the same size whatever the page size */
+		snprintf(pragmas, sizeof(pragmas), "PRAGMA wal_autocheckpoint=%d;",
+		         (int)((int64_t)CFG_STORE_WAL_KIB * 1024 / (page > 0 ? page : 4096)));
 		if (exec(s, pragmas, err, errlen) < 0)
 			goto fail;
 	}
