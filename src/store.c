@@ -49,11 +49,25 @@ struct row_text {
 	int has_rule, has_verdict;
 };
 
+/* What a flow statement's parameter holds since bind_row last bound it
+ * (bindings outlast sqlite3_reset): a NULL, an integer or a static name
+ * (verdict_str, flow_dir_str ...: the same address, the same text) bound
+ * again unchanged is left as it is; text from a row's buffers is always
+ * bound (BOUND_OTHER). */
+enum { BOUND_OTHER, BOUND_NULL, BOUND_INT, BOUND_NAME };
+struct bound {
+	int kind;
+	int64_t i;
+	const char *name;
+};
+
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *ins_flow;           /* a new row: plain INSERT */
-	sqlite3_stmt *ins_rows;           /* STORE_ROWS new rows: one INSERT */
-	sqlite3_stmt *rep_flow;           /* a row written before at a checkpoint: REPLACE */
+	sqlite3_stmt *ins_flow; /* a new row: plain INSERT */
+	sqlite3_stmt *ins_rows; /* STORE_ROWS new rows: one INSERT */
+	sqlite3_stmt *rep_flow; /* a row written before at a checkpoint: REPLACE */
+	/* what each one's parameters hold (all BOUND_OTHER when prepared) */
+	struct bound b_flow[FLOW_PARAMS], b_rows[STORE_ROWS * FLOW_PARAMS], b_rep[FLOW_PARAMS];
 	struct row_text held[STORE_ROWS]; /* new rows bound into ins_rows, not yet stepped */
 	int nheld;
 	struct rollup *rollup; /* per-hour roll-up deltas of the open batch */
@@ -309,16 +323,6 @@ static int prepare_flow_insert(struct store *s, const char *verb, int rows, sqli
 		return -1;
 	rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
 	return rc == SQLITE_OK ? 0 : -1;
-}
-
-/* Bind v, or NULL when empty, without a copy: v must stay unchanged until
- * the statement is stepped and reset. */
-static void bind_text_static(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v && *v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
 }
 
 /* ---- API --------------------------------------------------------------- */
@@ -600,55 +604,106 @@ static void row_text_fill(struct row_text *t, int64_t run, const struct verdict_
 	t->unchecked = verdict_unchecked_str(v);
 }
 
-/* Bind row t as parameters base + 1 .. base + FLOW_PARAMS of st, without
- * copies (t must stay unchanged until st is stepped). */
-static void bind_row(sqlite3_stmt *st, int base, const struct row_text *t)
+/* Bind parameter i of st to NULL, unless b (its bound state) says it is. */
+static void bind_null_b(sqlite3_stmt *st, struct bound *b, int i)
+{
+	if (b->kind == BOUND_NULL)
+		return;
+	sqlite3_bind_null(st, i);
+	b->kind = BOUND_NULL;
+}
+
+/* Bind parameter i of st to v, unless b says it holds v. */
+static void bind_int_b(sqlite3_stmt *st, struct bound *b, int i, int64_t v)
+{
+	if (b->kind == BOUND_INT && b->i == v)
+		return;
+	sqlite3_bind_int64(st, i, v);
+	b->kind = BOUND_INT;
+	b->i = v;
+}
+
+/* Bind parameter i of st to the static name v (NULL: NULL; "" stays text),
+ * unless b says it holds it. */
+static void bind_name_b(sqlite3_stmt *st, struct bound *b, int i, const char *v)
+{
+	if (!v) {
+		bind_null_b(st, b, i);
+		return;
+	}
+	if (b->kind == BOUND_NAME && b->name == v)
+		return;
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	b->kind = BOUND_NAME;
+	b->name = v;
+}
+
+/* Bind text v from a row's buffer, without a copy. */
+static void bind_str_b(sqlite3_stmt *st, struct bound *b, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	b->kind = BOUND_OTHER;
+}
+
+/* Bind text v from a row's buffer (NULL or "": NULL), without a copy. */
+static void bind_text_b(sqlite3_stmt *st, struct bound *b, int i, const char *v)
+{
+	if (!v || !*v) {
+		bind_null_b(st, b, i);
+		return;
+	}
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	b->kind = BOUND_OTHER;
+}
+
+/* Bind row t as parameters base + 1 .. base + FLOW_PARAMS of st, whose
+ * bound state is bs (parameter p's is bs[p - 1]), without copies (t must stay
+ * unchanged until st is stepped). */
+static void bind_row(sqlite3_stmt *st, struct bound *bs, int base, const struct row_text *t)
 {
 	const struct flow_record *r = &t->rec;
+	struct bound *b = bs + base; /* b[k]: parameter base + k + 1 */
 
-	sqlite3_bind_int64(st, base + 1, t->run_id);
-	sqlite3_bind_text(st, base + 2, r->uid, -1, SQLITE_STATIC);
+	bind_int_b(st, &b[0], base + 1, t->run_id);
+	bind_str_b(st, &b[1], base + 2, r->uid);
 	sqlite3_bind_double(st, base + 3, (double)r->ts_start_us / 1e6);
 	sqlite3_bind_double(st, base + 4, (double)r->ts_end_us / 1e6);
-	sqlite3_bind_text(st, base + 5, t->proto, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, base + 6, t->oa, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, base + 7, r->orig_port);
-	sqlite3_bind_text(st, base + 8, t->ra, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, base + 9, r->resp_port);
+	b[2].kind = b[3].kind = BOUND_OTHER;
+	bind_str_b(st, &b[4], base + 5, t->proto);
+	bind_str_b(st, &b[5], base + 6, t->oa);
+	bind_int_b(st, &b[6], base + 7, r->orig_port);
+	bind_str_b(st, &b[7], base + 8, t->ra);
+	bind_int_b(st, &b[8], base + 9, r->resp_port);
 	if (r->vlan)
-		sqlite3_bind_int(st, base + 10, r->vlan);
+		bind_int_b(st, &b[9], base + 10, r->vlan);
 	else
-		sqlite3_bind_null(st, base + 10);
-	sqlite3_bind_text(st, base + 11, flow_dir_str((enum flow_dir)r->direction), -1,
-	                  SQLITE_STATIC);
-	sqlite3_bind_int(st, base + 12, r->direction_inferred);
-	sqlite3_bind_text(st, base + 13, r->direction == DIR_OUT ? t->ra : t->oa, -1,
-	                  SQLITE_STATIC);
-	sqlite3_bind_int64(st, base + 14, (sqlite3_int64)r->orig_pkts);
-	sqlite3_bind_int64(st, base + 15, (sqlite3_int64)r->orig_ip_bytes);
-	sqlite3_bind_int64(st, base + 16, (sqlite3_int64)r->orig_bytes);
-	sqlite3_bind_int64(st, base + 17, (sqlite3_int64)r->resp_pkts);
-	sqlite3_bind_int64(st, base + 18, (sqlite3_int64)r->resp_ip_bytes);
-	sqlite3_bind_int64(st, base + 19, (sqlite3_int64)r->resp_bytes);
-	bind_text_static(st, base + 20, r->conn_state);
-	bind_text_static(st, base + 21, r->history);
-	sqlite3_bind_text(st, base + 22, flow_end_str((enum flow_end)r->end_reason), -1,
-	                  SQLITE_STATIC);
-	bind_text_static(st, base + 23, r->app.proto);
-	sqlite3_bind_text(st, base + 24, app_conf_str((enum app_conf)r->app.confidence), -1,
-	                  SQLITE_STATIC);
-	bind_text_static(st, base + 25, r->app.server_name);
-	bind_text_static(st, base + 26, t->has_rule ? t->rule_id : NULL);
-	bind_text_static(st, base + 27, t->verdict);
-	bind_text_static(st, base + 28, t->has_verdict ? t->reason : NULL);
+		bind_null_b(st, &b[9], base + 10);
+	bind_name_b(st, &b[10], base + 11, flow_dir_str((enum flow_dir)r->direction));
+	bind_int_b(st, &b[11], base + 12, r->direction_inferred);
+	bind_str_b(st, &b[12], base + 13, r->direction == DIR_OUT ? t->ra : t->oa);
+	bind_int_b(st, &b[13], base + 14, (int64_t)r->orig_pkts);
+	bind_int_b(st, &b[14], base + 15, (int64_t)r->orig_ip_bytes);
+	bind_int_b(st, &b[15], base + 16, (int64_t)r->orig_bytes);
+	bind_int_b(st, &b[16], base + 17, (int64_t)r->resp_pkts);
+	bind_int_b(st, &b[17], base + 18, (int64_t)r->resp_ip_bytes);
+	bind_int_b(st, &b[18], base + 19, (int64_t)r->resp_bytes);
+	bind_text_b(st, &b[19], base + 20, r->conn_state);
+	bind_text_b(st, &b[20], base + 21, r->history);
+	bind_name_b(st, &b[21], base + 22, flow_end_str((enum flow_end)r->end_reason));
+	bind_text_b(st, &b[22], base + 23, r->app.proto);
+	bind_name_b(st, &b[23], base + 24, app_conf_str((enum app_conf)r->app.confidence));
+	bind_text_b(st, &b[24], base + 25, r->app.server_name);
+	bind_text_b(st, &b[25], base + 26, t->has_rule ? t->rule_id : NULL);
+	bind_name_b(st, &b[26], base + 27, t->verdict && *t->verdict ? t->verdict : NULL);
+	bind_text_b(st, &b[27], base + 28, t->has_verdict ? t->reason : NULL);
 	if (r->store_id > 0)
-		sqlite3_bind_int64(st, base + 29, r->store_id);
+		bind_int_b(st, &b[28], base + 29, r->store_id);
 	else
-		sqlite3_bind_null(st, base + 29);
-	bind_text_static(st, base + 30, t->tunnel);
-	bind_text_static(st, base + 31, t->cid);
-	bind_text_static(st, base + 32, t->unchecked);
-	sqlite3_bind_int64(st, base + 33, (sqlite3_int64)r->missed_bytes);
+		bind_null_b(st, &b[28], base + 29);
+	bind_text_b(st, &b[29], base + 30, t->tunnel);
+	bind_text_b(st, &b[30], base + 31, t->cid);
+	bind_name_b(st, &b[31], base + 32, t->unchecked && *t->unchecked ? t->unchecked : NULL);
+	bind_int_b(st, &b[32], base + 33, (int64_t)r->missed_bytes);
 }
 
 /* Add stored row t, replacing old (NULL = a new row), to the roll-up. */
@@ -691,7 +746,7 @@ static int insert_held(struct store *s, char *err, size_t errlen)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		if (n < STORE_ROWS) {
-			bind_row(s->ins_flow, 0, &s->held[i]);
+			bind_row(s->ins_flow, s->b_flow, 0, &s->held[i]);
 			if (step_rows(s, s->ins_flow, err, errlen) < 0)
 				return -1;
 		}
@@ -760,7 +815,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 		t = &s->held[s->nheld];
 		t->rec = *r;
 		row_text_fill(t, id, v);
-		bind_row(s->ins_rows, s->nheld * FLOW_PARAMS, t);
+		bind_row(s->ins_rows, s->b_rows, s->nheld * FLOW_PARAMS, t);
 		if (++s->nheld == STORE_ROWS && insert_held(s, err, errlen) < 0)
 			return -1;
 	} else {
@@ -772,7 +827,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 			has_old = rollup_read_old(s->rollup, r->store_id, &old);
 		t->rec = *r;
 		row_text_fill(t, id, v);
-		bind_row(is_new ? s->ins_flow : s->rep_flow, 0, t);
+		bind_row(is_new ? s->ins_flow : s->rep_flow, is_new ? s->b_flow : s->b_rep, 0, t);
 		if (step_rows(s, is_new ? s->ins_flow : s->rep_flow, err, errlen) < 0)
 			return -1;
 		if (is_new)
