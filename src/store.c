@@ -217,9 +217,11 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
 		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	/* flows_verdict (every verdict) gave way to flows_anomaly (the schema's) */
+	/* flows_verdict (every verdict) gave way to flows_anomaly (the schema's);
+	 * flows_run is no more: a run's flows are found by time (query.c) */
 	if (add_columns(s, err, errlen) < 0 ||
-	    exec(s, "DROP INDEX IF EXISTS flows_verdict", err, errlen) < 0 ||
+	    exec(s, "DROP INDEX IF EXISTS flows_verdict; DROP INDEX IF EXISTS flows_run", err,
+	         errlen) < 0 ||
 	    exec(s, store_schema_sql, err, errlen) < 0 ||
 	    (rollup_rebuild_if_stale(s->db) < 0 &&
 	     db_err(s, err, errlen, "database: building the flow roll-up") < 0)) {

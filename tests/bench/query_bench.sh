@@ -152,6 +152,9 @@ time_q "coverage --since 30d" coverage --since 30d
 target "coverage --since 30d" 200
 time_q "coverage --since 7d --peer 127.0.0.66" coverage --since 7d --peer 127.0.0.66
 time_q "runs --since 24h" runs --since 24h
+# one run's flows (no index on run_id: through flows_ts in the run's hours)
+time_q "flows --run 2 (the demo read: 30 flows)" flows --run 2
+time_q "anomalies --run 1 --since 24h" anomalies --run 1 --since 24h
 time_q "anomalies (all 30 days)" anomalies
 time_q "coverage (all 30 days)" coverage
 target "coverage (all 30 days)" 200
