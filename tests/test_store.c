@@ -602,11 +602,7 @@ Test(store, refuses_a_newer_schema)
  * of SQLite's default 4096); one that exists keeps its own, and its rows. */
 Test(store, a_new_database_gets_16_kib_pages_an_older_one_keeps_its_own)
 {
-	char err[256];
-	struct store *s = store_open(path, err, sizeof(err));
-
-	cr_assert_not_null(s, "%s", err);
-	store_close(s);
+	reopen();
 	cr_assert_eq(q1("PRAGMA page_size"), 16384);
 	cr_assert_eq(tu_rmrf(dir), 0);
 	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
@@ -616,9 +612,7 @@ Test(store, a_new_database_gets_16_kib_pages_an_older_one_keeps_its_own)
 	         "NULL, hosts TEXT NOT NULL, started TEXT NOT NULL);"
 	         "INSERT INTO runs (mode, source, hosts, started) VALUES "
 	         "('read','old.pcap','h','2026-01-01T00:00:00Z')");
-	s = store_open(path, err, sizeof(err));
-	cr_assert_not_null(s, "%s", err);
-	store_close(s);
+	reopen();
 	cr_assert_eq(q1("PRAGMA page_size"), 4096);
 	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='old.pcap'"), 1);
 	cr_assert_eq(q1("SELECT integrity_check = 'ok' FROM pragma_integrity_check"), 1);
