@@ -39,7 +39,7 @@ extern const char store_schema_sql[];
 
 /* A flow row as bound (SQLITE_STATIC) into a statement: the record and the
  * text made from it, kept until the statement is stepped. */
-struct row_text {
+struct store_row {
 	struct flow_record rec; /* uid, conn_state, history, app names */
 	int64_t run_id;
 	char proto[8], oa[ADDR_STRLEN], ra[ADDR_STRLEN], tunnel[160], cid[COMMUNITY_ID_LEN];
@@ -68,7 +68,7 @@ struct store {
 	sqlite3_stmt *rep_flow; /* a row written before at a checkpoint: REPLACE */
 	/* what each one's parameters hold (all BOUND_OTHER when prepared) */
 	struct bound b_flow[FLOW_PARAMS], b_rows[STORE_ROWS * FLOW_PARAMS], b_rep[FLOW_PARAMS];
-	struct row_text held[STORE_ROWS]; /* new rows bound into ins_rows, not yet stepped */
+	struct store_row held[STORE_ROWS]; /* new rows bound into ins_rows, not yet stepped */
 	int nheld;
 	struct rollup *rollup; /* per-hour roll-up deltas of the open batch */
 	int in_tx;
@@ -581,7 +581,7 @@ dberr:
 
 /* Make t's text from its record (t->rec), run id and verdict v (NULL = not
  * judged). */
-static void row_text_fill(struct row_text *t, int64_t run, const struct verdict_result *v)
+static void row_text_fill(struct store_row *t, int64_t run, const struct verdict_result *v)
 {
 	const struct flow_record *r = &t->rec;
 	const char *proto = flow_proto_str(r->proto);
@@ -661,7 +661,7 @@ static void bind_text_b(sqlite3_stmt *st, struct bound *b, int i, const char *v)
 /* Bind row t as parameters base + 1 .. base + FLOW_PARAMS of st, whose
  * bound state is bs (parameter p's is bs[p - 1]), without copies (t must stay
  * unchanged until st is stepped). */
-static void bind_row(sqlite3_stmt *st, struct bound *bs, int base, const struct row_text *t)
+static void bind_row(sqlite3_stmt *st, struct bound *bs, int base, const struct store_row *t)
 {
 	const struct flow_record *r = &t->rec;
 	struct bound *b = bs + base; /* b[k]: parameter base + k + 1 */
@@ -709,7 +709,7 @@ static void bind_row(sqlite3_stmt *st, struct bound *bs, int base, const struct 
 }
 
 /* Add stored row t, replacing old (NULL = a new row), to the roll-up. */
-static void rollup_flow(struct store *s, const struct row_text *t, const struct rollup_old *old)
+static void rollup_flow(struct store *s, const struct store_row *t, const struct rollup_old *old)
 {
 	const struct flow_record *r = &t->rec;
 	struct rollup_row row = {
@@ -798,10 +798,43 @@ dberr:
 	return -1;
 }
 
+size_t store_row_size(void)
+{
+	return sizeof(struct store_row);
+}
+
+void store_row_fill(struct store_row *row, int64_t id, const struct flow_record *rec,
+                    const struct verdict_result *v)
+{
+	row->rec = *rec;
+	row_text_fill(row, id, v);
+}
+
+/* t's text: a copy of made (its record's store_id as r's, which the caller
+ * may have looked up since), or made now from r. */
+static void row_text_of(struct store_row *t, int64_t id, const struct flow_record *r,
+                        const struct verdict_result *v, const struct store_row *made)
+{
+	if (made) {
+		*t = *made;
+		t->rec.store_id = r->store_id;
+		return;
+	}
+	t->rec = *r;
+	row_text_fill(t, id, v);
+}
+
 int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct verdict_result *v,
                char *err, size_t errlen)
 {
-	struct row_text now, *t = &now;
+	return store_flow_row(s, id, r, v, NULL, err, errlen);
+}
+
+int store_flow_row(struct store *s, int64_t id, struct flow_record *r,
+                   const struct verdict_result *v, const struct store_row *made, char *err,
+                   size_t errlen)
+{
+	struct store_row now, *t = &now;
 	struct rollup_old old;
 	int has_old = 0, is_new = r->store_id <= 0;
 
@@ -815,8 +848,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	if (is_new && r->end_reason != END_CHECKPOINT) {
 		/* held, bound into the many-row INSERT, stepped when it is full */
 		t = &s->held[s->nheld];
-		t->rec = *r;
-		row_text_fill(t, id, v);
+		row_text_of(t, id, r, v, made);
 		bind_row(s->ins_rows, s->b_rows, s->nheld * FLOW_PARAMS, t);
 		if (++s->nheld == STORE_ROWS && insert_held(s, err, errlen) < 0)
 			return -1;
@@ -827,8 +859,7 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 			return -1;
 		if (!is_new)
 			has_old = rollup_read_old(s->rollup, r->store_id, &old);
-		t->rec = *r;
-		row_text_fill(t, id, v);
+		row_text_of(t, id, r, v, made);
 		bind_row(is_new ? s->ins_flow : s->rep_flow, is_new ? s->b_flow : s->b_rep, 0, t);
 		if (step_rows(s, is_new ? s->ins_flow : s->rep_flow, err, errlen) < 0)
 			return -1;
