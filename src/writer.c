@@ -22,7 +22,11 @@
  * forgets that flow's row id, so the row map holds open flows only). deq counts
  * dropped records as taken, so a progress or sync waiting for them is not
  * held up. A reload's matrix is recorded in the run's rules (run_rules) by
- * this thread, which owns the store, before its next batch. */
+ * this thread, which owns the store, before its next batch. In read, a
+ * thread that would wait for the writer (a full queue, writer_finish) judges
+ * queued records and makes their rows (help_one) in a ring of slots keyed by
+ * queue position, ahead of the writer, which takes a made slot instead of
+ * doing that work: the capture-end tail runs on both cores. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
