@@ -319,7 +319,7 @@ struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, 
 		f = frag_attach(t, p);
 		if (!f)
 			return NULL;
-		orig = addr_cmp(&f->rec.orig, &p->src) == 0;
+		orig = addr_eq(&f->rec.orig, &p->src);
 		account(f, p, orig);
 		*from_orig = orig;
 		return f;
@@ -402,7 +402,7 @@ static struct flow *frag_attach(struct flow_table *t, const struct pkt *p)
 	const struct frag_slot *fs = &t->frags[frag_index(p)];
 
 	if (fs->flow == NIL || fs->id != p->frag_id || fs->proto != p->proto ||
-	    addr_cmp(&fs->src, &p->src) || addr_cmp(&fs->dst, &p->dst) ||
+	    !addr_eq(&fs->src, &p->src) || !addr_eq(&fs->dst, &p->dst) ||
 	    !t->pool[fs->flow].in_use || t->pool[fs->flow].rec.seq != fs->flow_seq) {
 		t->st.frags_orphan++;
 		return NULL;
@@ -435,12 +435,12 @@ static struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, uint3
 		    (c->tun_kind != ENCAP_NONE && !same_tunnel(&c->rec.tunnel, &p->tun)))
 			continue;
 		if (c->rec.orig_port == sport && c->rec.resp_port == dport &&
-		    !addr_cmp(&c->rec.orig, &p->src) && !addr_cmp(&c->rec.resp, &p->dst)) {
+		    addr_eq(&c->rec.orig, &p->src) && addr_eq(&c->rec.resp, &p->dst)) {
 			*orig = 1;
 			return c;
 		}
 		if (c->rec.orig_port == dport && c->rec.resp_port == sport &&
-		    !addr_cmp(&c->rec.orig, &p->dst) && !addr_cmp(&c->rec.resp, &p->src)) {
+		    addr_eq(&c->rec.orig, &p->dst) && addr_eq(&c->rec.resp, &p->src)) {
 			*orig = 0;
 			return c;
 		}
@@ -725,8 +725,8 @@ static int same_tunnel(const struct encap_info *a, const struct encap_info *b)
 		return 1;
 	if (tenant_id(a) != tenant_id(b))
 		return 0;
-	return (!addr_cmp(&a->src, &b->src) && !addr_cmp(&a->dst, &b->dst)) ||
-	       (!addr_cmp(&a->src, &b->dst) && !addr_cmp(&a->dst, &b->src));
+	return (addr_eq(&a->src, &b->src) && addr_eq(&a->dst, &b->dst)) ||
+	       (addr_eq(&a->src, &b->dst) && addr_eq(&a->dst, &b->src));
 }
 
 /* Slot of the fragment table for p's datagram: addresses, protocol, IP id. */
