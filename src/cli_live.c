@@ -590,6 +590,7 @@ int cli_live(int argc, char **argv)
 	cli_catch_signals(on_signal, 1);
 	run = live_open(&l, &o, l.alerts || l.syslog_facility >= 0 ? st.alerts : NULL, &rc);
 	if (!run) {
+		alert_flush(st.alerts, wall_us()); /* what live_open warned of, still queued */
 		alert_free(st.alerts);
 		return rc;
 	}
