@@ -141,6 +141,12 @@ Test(read, mismatch)
 {
 	read_and_check("mismatch", "mismatch.pcap");
 }
+/* Frames larger than read's lookahead holds (16 KiB) among small ones of
+ * the same connection: worked on in capture order all the same. */
+Test(read, frames_larger_than_a_held_packet_keep_their_order)
+{
+	read_and_check("jumbo", "jumbo.pcap");
+}
 Test(read, tcp_states)
 {
 	read_and_check("states", "states.pcap");
