@@ -12,9 +12,10 @@
  * checkpoints are snapshots queued like ended flows.
  * The SQLite row and the reason text are most of the per-flow cost, so on
  * two cores this takes them off the packet path.
- * Lookahead (read): a packet is copied and decoded when given, its flow's
- * bucket prefetched, at the next packet the head of that bucket's chain,
- * and it is worked on two packets later. The flow table's cache misses
+ * Lookahead (read): a packet is decoded when given (its bytes copied, for
+ * DPI; without DPI only the decoded view is kept), its flow's bucket
+ * prefetched; two packets later the record at the head of that bucket's
+ * chain, and two after that it is worked on. The flow table's cache misses
  * (the bucket, then the record: 27 k open flows of 616 bytes do not fit
  * in the cache) then overlap the work on the packets before instead of
  * stalling each packet in turn. The packets are worked on in the order
@@ -31,7 +32,8 @@
 #include "writer.h"
 
 /* The lookahead: packets held before the one worked on, and the bytes of
- * a held packet (a larger one is worked on at once, the held ones first). */
+ * a held packet for DPI (a larger one is worked on at once, the held ones
+ * first). */
 #define AHEAD      4
 #define AHEAD_LINK 2 /* packets after its bucket, a flow's record is prefetched */
 #define AHEAD_SNAP 16384
@@ -261,7 +263,7 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 {
 	struct held *k;
 
-	if (!a->ring || h->caplen > AHEAD_SNAP) {
+	if (!a->ring || (a->dpi && h->caplen > AHEAD_SNAP)) {
 		struct pkt p;
 		enum decode_status ds = decode(a, dlt, h, data, &p);
 		if (a->ring)
@@ -270,8 +272,13 @@ void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const u
 		return;
 	}
 	k = &a->ring[(a->rhead + a->rlen) % (AHEAD + 1)];
-	memcpy(k->data, data, h->caplen);
-	k->ds = decode(a, dlt, h, k->data, &k->p);
+	if (a->dpi) { /* DPI reads the payload when the packet is worked on */
+		memcpy(k->data, data, h->caplen);
+		data = k->data;
+	}
+	k->ds = decode(a, dlt, h, data, &k->p);
+	if (!a->dpi)
+		k->p.data = NULL; /* without DPI nothing reads a packet's bytes after decode */
 	k->hash = k->ds == DECODE_OK ? flow_hash(a->flows, &k->p) : 0;
 	if (k->ds == DECODE_OK)
 		flow_prefetch(a->flows, k->hash, 0);

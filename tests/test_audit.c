@@ -64,9 +64,9 @@ static long expected_flows(void)
  * the store, a run row, the pipeline and capture pcap; with live_max_flows,
  * as live runs it (a table of that many flows, a writer that drops its
  * oldest held records rather than wait); with lookahead, packets held and
- * their flows prefetched as read runs it. */
+ * their flows prefetched as read runs it; with no_dpi, without DPI. */
 static void drive_open_cfg(struct drive *d, const char *pcap, uint32_t live_max_flows,
-                           int lookahead)
+                           int lookahead, int no_dpi)
 {
 	const char *sites[] = {"rules/demo.site"}, *hosts[] = {"127.0.0.10"};
 	struct store_run run = {.mode = "read", .source = DEMO, .hosts = "127.0.0.10/32"};
@@ -88,6 +88,7 @@ static void drive_open_cfg(struct drive *d, const char *pcap, uint32_t live_max_
 	d->cfg.retry_store = live_max_flows != 0;
 	d->cfg.stop_grace_s = 2; /* a stop gives a failing store 2 s (live: 30) */
 	d->cfg.lookahead = lookahead;
+	d->cfg.no_dpi = no_dpi;
 	d->a = audit_new(&d->cfg, err, sizeof(err));
 	cr_assert_not_null(d->a, "%s", err);
 	d->cap = capture_open_file(pcap, NULL, err, sizeof(err));
@@ -97,7 +98,7 @@ static void drive_open_cfg(struct drive *d, const char *pcap, uint32_t live_max_
 /* drive_open_cfg without lookahead. */
 static void drive_open_at(struct drive *d, const char *pcap, uint32_t live_max_flows)
 {
-	drive_open_cfg(d, pcap, live_max_flows, 0);
+	drive_open_cfg(d, pcap, live_max_flows, 0, 0);
 }
 
 /* drive_open_at on the demo capture, as read runs it. */
@@ -293,11 +294,13 @@ Test(audit, a_checkpoint_changes_nothing_in_the_finished_run)
 }
 
 /* The lookahead (read holds packets, prefetching their flows, and works on
- * them later) changes nothing: a checkpoint mid-capture sees every packet
- * fed before it (the held ones are worked on first), and the finished run
- * has the same rows, ended in the same order, as one fed packet by packet;
- * every packet is counted (capinfos: 488). */
-Test(audit, the_lookahead_changes_nothing_in_checkpoints_or_the_finished_run)
+ * them later; with DPI their bytes are copied, without only their decoded
+ * view is kept) changes nothing, with DPI or without (no_dpi): a
+ * checkpoint mid-capture sees every packet fed before it (the held ones
+ * are worked on first), and the finished run has the same rows, ended in
+ * the same order, as one fed packet by packet; every packet is counted
+ * (capinfos: 488). */
+static void lookahead_changes_nothing(int no_dpi)
 {
 	struct audit_counts n;
 	struct drive d;
@@ -305,7 +308,7 @@ Test(audit, the_lookahead_changes_nothing_in_checkpoints_or_the_finished_run)
 	long long cp_pkts[2];
 
 	for (int la = 0; la <= 1; la++) {
-		drive_open_cfg(&d, DEMO, 0, la);
+		drive_open_cfg(&d, DEMO, 0, la, no_dpi);
 		drive_feed(&d, 244);
 		cr_assert_gt(checkpoint(d.a, d.last_ts_us, 0), 0);
 		cp_pkts[la] = q1_run("SELECT sum(orig_pkts + resp_pkts) FROM flows WHERE run_id=?1",
@@ -338,6 +341,16 @@ Test(audit, the_lookahead_changes_nothing_in_checkpoints_or_the_finished_run)
 	           ahead),
 	    expected_flows(), "every row of the lookahead run has its twin, in order");
 	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1", plain), expected_flows());
+}
+
+Test(audit, the_lookahead_changes_nothing_in_checkpoints_or_the_finished_run)
+{
+	lookahead_changes_nothing(0);
+}
+
+Test(audit, the_lookahead_without_dpi_changes_nothing_either)
+{
+	lookahead_changes_nothing(1);
 }
 
 Test(audit, no_dpi_state_outlives_a_flow_closed_both_ways)
