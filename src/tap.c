@@ -305,9 +305,10 @@ static ssize_t refill(struct tap *t)
 	return r;
 }
 
-/* The read-ahead tap's next chunk, in file order, waiting for the thread
- * to read it; 0 at the end, -1 with errno on a read error, 1 when the
- * thread was halted (the cookie reads on itself: refill). */
+/* Make the read-ahead tap's next chunk, in file order, t's current one,
+ * waiting for the thread to read it: 2 when it did, 0 at the end of the
+ * file, -1 with errno on a read error, 1 when the thread was halted with
+ * none ready (the cookie reads on itself: refill). */
 static int next_ahead(struct tap *t)
 {
 	struct tap_pool *p = t->pool;
