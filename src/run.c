@@ -233,6 +233,7 @@ struct run *run_open(const struct run_cfg *cfg, struct rules_matrix *m, enum run
 	acfg.decode = cfg->decode;
 	acfg.no_dpi = cfg->no_dpi;
 	acfg.retry_store = !strcmp(cfg->mode, "live");
+	acfg.lookahead = !strcmp(cfg->mode, "read");
 	acfg.retain_s = cfg->retain_s;
 	acfg.matrix = m;
 	acfg.store = r->store;

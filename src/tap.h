@@ -4,7 +4,8 @@
  * The taps of one read share a pool made once for them all (tap.c says
  * how: a hashing thread beside the packet thread when the inputs are few,
  * hashing inline when they are many). Only the packet thread calls these
- * functions; the pool's thread only hashes. */
+ * functions; the pool's thread hashes, and reads ahead a regular file read
+ * alone. */
 #ifndef SMAUDIT_TAP_H
 #define SMAUDIT_TAP_H
 

@@ -63,8 +63,10 @@ static long expected_flows(void)
 /* Open the matrix (rules/demo.site, host 127.0.0.10 as the CLI gives it),
  * the store, a run row, the pipeline and capture pcap; with live_max_flows,
  * as live runs it (a table of that many flows, a writer that drops its
- * oldest held records rather than wait). */
-static void drive_open_at(struct drive *d, const char *pcap, uint32_t live_max_flows)
+ * oldest held records rather than wait); with lookahead, packets held and
+ * their flows prefetched as read runs it; with no_dpi, without DPI. */
+static void drive_open_cfg(struct drive *d, const char *pcap, uint32_t live_max_flows,
+                           int lookahead, int no_dpi)
 {
 	const char *sites[] = {"rules/demo.site"}, *hosts[] = {"127.0.0.10"};
 	struct store_run run = {.mode = "read", .source = DEMO, .hosts = "127.0.0.10/32"};
@@ -85,10 +87,18 @@ static void drive_open_at(struct drive *d, const char *pcap, uint32_t live_max_f
 	d->cfg.flow.max_flows = live_max_flows;
 	d->cfg.retry_store = live_max_flows != 0;
 	d->cfg.stop_grace_s = 2; /* a stop gives a failing store 2 s (live: 30) */
+	d->cfg.lookahead = lookahead;
+	d->cfg.no_dpi = no_dpi;
 	d->a = audit_new(&d->cfg, err, sizeof(err));
 	cr_assert_not_null(d->a, "%s", err);
 	d->cap = capture_open_file(pcap, NULL, err, sizeof(err));
 	cr_assert_not_null(d->cap, "%s", err);
+}
+
+/* drive_open_cfg without lookahead. */
+static void drive_open_at(struct drive *d, const char *pcap, uint32_t live_max_flows)
+{
+	drive_open_cfg(d, pcap, live_max_flows, 0, 0);
 }
 
 /* drive_open_at on the demo capture, as read runs it. */
@@ -281,6 +291,66 @@ Test(audit, a_checkpoint_changes_nothing_in_the_finished_run)
 	                    "b.reason IS a.reason)",
 	                    with_cp),
 	             expected_flows());
+}
+
+/* The lookahead (read holds packets, prefetching their flows, and works on
+ * them later; with DPI their bytes are copied, without only their decoded
+ * view is kept) changes nothing, with DPI or without (no_dpi): a
+ * checkpoint mid-capture sees every packet fed before it (the held ones
+ * are worked on first), and the finished run has the same rows, ended in
+ * the same order, as one fed packet by packet; every packet is counted
+ * (capinfos: 488). */
+static void lookahead_changes_nothing(int no_dpi)
+{
+	struct audit_counts n;
+	struct drive d;
+	int64_t plain, ahead;
+	long long cp_pkts[2];
+
+	for (int la = 0; la <= 1; la++) {
+		drive_open_cfg(&d, DEMO, 0, la, no_dpi);
+		drive_feed(&d, 244);
+		cr_assert_gt(checkpoint(d.a, d.last_ts_us, 0), 0);
+		cp_pkts[la] = q1_run("SELECT sum(orig_pkts + resp_pkts) FROM flows WHERE run_id=?1",
+		                     d.cfg.run_id);
+		drive_feed(&d, 0);
+		drive_close_counts(&d, &n);
+		cr_assert_eq(n.packets, 488, "lookahead %d: every packet worked on", la);
+	}
+	ahead = d.cfg.run_id;
+	plain = ahead - 1;
+	cr_assert_eq(cp_pkts[1], cp_pkts[0], "the checkpoint counts the packets held");
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1", ahead), expected_flows());
+	/* the checkpoint rows were replaced: compare the runs as checkpointed
+	 * through the packets each stored, row by row in the order stored */
+	cr_assert_eq(
+	    q1_run("SELECT count(*) FROM flows a JOIN flows b ON b.run_id = ?1 - 1 AND "
+	           "b.id - (SELECT min(id) FROM flows WHERE run_id = ?1 - 1) = "
+	           "a.id - (SELECT min(id) FROM flows WHERE run_id = ?1) "
+	           "WHERE a.run_id = ?1 AND b.ts_start=a.ts_start AND b.ts_end=a.ts_end AND "
+	           "b.proto=a.proto AND b.orig_addr=a.orig_addr AND "
+	           "b.orig_port=a.orig_port AND b.resp_addr=a.resp_addr AND "
+	           "b.resp_port=a.resp_port AND b.orig_pkts=a.orig_pkts AND "
+	           "b.resp_pkts=a.resp_pkts AND b.orig_bytes=a.orig_bytes AND "
+	           "b.resp_bytes=a.resp_bytes AND b.orig_ip_bytes=a.orig_ip_bytes AND "
+	           "b.resp_ip_bytes=a.resp_ip_bytes AND b.conn_state IS a.conn_state AND "
+	           "b.history IS a.history AND b.end_reason=a.end_reason AND "
+	           "b.app_proto IS a.app_proto AND b.server_name IS a.server_name AND "
+	           "b.rule_id IS a.rule_id AND b.verdict IS a.verdict AND "
+	           "b.reason IS a.reason",
+	           ahead),
+	    expected_flows(), "every row of the lookahead run has its twin, in order");
+	cr_assert_eq(q1_run("SELECT count(*) FROM flows WHERE run_id=?1", plain), expected_flows());
+}
+
+Test(audit, the_lookahead_changes_nothing_in_checkpoints_or_the_finished_run)
+{
+	lookahead_changes_nothing(0);
+}
+
+Test(audit, the_lookahead_without_dpi_changes_nothing_either)
+{
+	lookahead_changes_nothing(1);
 }
 
 Test(audit, no_dpi_state_outlives_a_flow_closed_both_ways)

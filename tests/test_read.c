@@ -141,6 +141,12 @@ Test(read, mismatch)
 {
 	read_and_check("mismatch", "mismatch.pcap");
 }
+/* Frames larger than read's lookahead holds (16 KiB) among small ones of
+ * the same connection: worked on in capture order all the same. */
+Test(read, frames_larger_than_a_held_packet_keep_their_order)
+{
+	read_and_check("jumbo", "jumbo.pcap");
+}
 Test(read, tcp_states)
 {
 	read_and_check("states", "states.pcap");
@@ -1378,6 +1384,30 @@ Test(read, files_read_at_once_are_each_recorded_with_their_own_hash)
 	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
 	cr_assert_eq(q1("SELECT sum(packets = 16 * 488) FROM inputs"), 2, "both read whole");
 	cr_assert_eq(inputs_match_sha256sum(files), 3);
+}
+
+/* One file alone is read ahead by the hashing thread: a capture of many
+ * read chunks (48 copies of the demo in time order, 4.1 MB: the thread's
+ * ring of chunks goes round several times) reaches libpcap whole and in
+ * order (every packet read, none refused as damaged) and is recorded with
+ * sha256sum's digest and its size. */
+Test(read, one_file_read_ahead_reaches_libpcap_whole_and_in_order)
+{
+	char files[256];
+	int rc = tu_run(out, sizeof(out),
+	                "for k in $(seq 0 47); do editcap -t $((k * 200)) pcaps/demo.pcap "
+	                "%s/p$k.pcap || exit 1; done && mergecap -F pcap -a -w %s/a.pcap $(ls -v "
+	                "%s/p*.pcap)",
+	                dir, dir, dir);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	snprintf(files, sizeof(files), "%s/a.pcap", dir);
+	rc = tu_run(out, sizeof(out), SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s %s", db,
+	            files);
+	cr_assert_eq(rc, 0, "exit %d\n%s", rc, out);
+	cr_assert_eq(q1("SELECT packets FROM inputs"), 48 * 488);
+	cr_assert_eq(q1("SELECT packets FROM runs"), 48 * 488);
+	cr_assert_eq(inputs_match_sha256sum(files), 1);
 }
 
 Test(read, a_rotation_of_more_files_than_the_open_file_limit_is_merged)

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ADDR_STRLEN 48 /* enough for any IPv6 text form and a NUL */
 
@@ -37,6 +38,19 @@ const char *cidr_str(const struct sm_cidr *c, char *buf, size_t len);
 
 /* Total order on addresses (family first, then bytes); <0, 0, >0. */
 int addr_cmp(const struct sm_addr *a, const struct sm_addr *b);
+
+/* 1 if a and b are the same address (family and bytes), else 0: addr_cmp's
+ * equality, inline for the flow lookup (two 8-byte compares, no call). */
+static inline int addr_eq(const struct sm_addr *a, const struct sm_addr *b)
+{
+	uint64_t a0, a1, b0, b1;
+
+	memcpy(&a0, a->b, 8);
+	memcpy(&a1, a->b + 8, 8);
+	memcpy(&b0, b->b, 8);
+	memcpy(&b1, b->b + 8, 8);
+	return a->family == b->family && a0 == b0 && a1 == b1;
+}
 
 /* Set a from 4 or 16 raw network-order bytes. */
 void addr_set4(struct sm_addr *a, const uint8_t *p);

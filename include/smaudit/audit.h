@@ -23,12 +23,13 @@
 
 struct audit_cfg {
 	struct flow_cfg flow;
-	struct decode_cfg decode;          /* tunnel ports */
-	int no_dpi;                        /* skip application detection */
-	int retry_store;                   /* live: keep and retry flows the store refused */
-	uint64_t retain_s;                 /* live: prune flows older than this; 0 = keep */
-	double stop_grace_s;               /* live: how long a stop waits for a failing
-	                                    * store; 0 = CFG_STOP_GRACE_S */
+	struct decode_cfg decode; /* tunnel ports */
+	int no_dpi;               /* skip application detection */
+	int lookahead;            /* read: hold 2 packets, prefetch their flows (audit.c) */
+	int retry_store;          /* live: keep and retry flows the store refused */
+	uint64_t retain_s;        /* live: prune flows older than this; 0 = keep */
+	double stop_grace_s;      /* live: how long a stop waits for a failing
+	                           * store; 0 = CFG_STOP_GRACE_S */
 	const struct rules_matrix *matrix; /* frozen; borrowed (audit_set_matrix swaps it) */
 	struct store *store;               /* borrowed */
 	int64_t run_id;
@@ -75,7 +76,11 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen);
 /* Free the pipeline; call audit_finish first or open flows are lost. */
 void audit_free(struct audit *a);
 
-/* Account one captured packet of link type dlt. */
+/* Account one captured packet of link type dlt. With cfg.lookahead it is
+ * copied and held, and worked on two packets later (in the order given) or
+ * at the next audit_tick, audit_checkpoint, audit_sync, audit_set_matrix
+ * or audit_finish, whichever comes first; counters and stats include a
+ * packet once it is worked on. */
 void audit_packet(struct audit *a, int dlt, const struct pcap_pkthdr *h, const uint8_t *data);
 
 /* Let packet (or wall) time run to now_us: expire idle and closed flows. */
@@ -109,7 +114,7 @@ void audit_set_matrix(struct audit *a, const struct rules_matrix *m);
 /* 1 while the writer is judging a batch with matrix m. */
 int audit_matrix_busy(struct audit *a, const struct rules_matrix *m);
 
-/* Counters so far. */
+/* Counters so far (of the packets worked on: see audit_packet). */
 const struct audit_counts *audit_counts(const struct audit *a);
 
 /* Flow table counters (evictions, peak). */

@@ -58,6 +58,20 @@ void flow_table_free(struct flow_table *t);
  * other flows (eviction) through the callback before returning. */
 struct flow *flow_track(struct flow_table *t, const struct pkt *p, int *is_new, int *from_orig);
 
+/* The key hash of p's flow for flow_track_hashed and flow_prefetch (0 for
+ * a later fragment, which is found through its first). */
+uint32_t flow_hash(const struct flow_table *t, const struct pkt *p);
+
+/* flow_track with h = flow_hash(t, p), computed ahead. */
+struct flow *flow_track_hashed(struct flow_table *t, const struct pkt *p, uint32_t h, int *is_new,
+                               int *from_orig);
+
+/* A hint, nothing changes: stage 0 prefetches the bucket of hash h, stage
+ * 1 (the bucket read by now) the first lines of the flow at its head. A
+ * reader that knows its next packets calls both a few packets ahead, so
+ * their cache misses overlap the work on the packets before. */
+void flow_prefetch(const struct flow_table *t, uint32_t h, int stage);
+
 /* End every flow idle at now_us, or closed and past its close delay.
  * Bounded work per call is not promised: call it about once a second of
  * packet time. */

@@ -518,6 +518,20 @@ def cap_suggest(base):
     return pcap_bytes(1, stamp(base, [eth(p) for p in pk], step=1.0))
 
 
+def cap_jumbo(base):
+    """A loopback-sized connection (MTU 65536): two 20,000-byte segments
+    between small ones of the same connection and of another, so a reader
+    that holds small packets must work on them before a large one."""
+    a = Tcp("127.0.0.56", 54000, HOST, 80)
+    b = Tcp("127.0.0.56", 54001, HOST, 443)
+    big1, big2 = b"y" * 20000, b"z" * 20000
+    pkts = [a.syn(), b.syn(), a.synack(), b.synack(), a.ack(), b.ack(),
+            a.data(True, REQ), b.data(True, b"hello"), a.data(False, big1), b.ack(False),
+            a.ack(True), a.data(False, big2), b.data(False, b"world"), a.ack(True),
+            b.ack(True)] + a.close(True) + b.close(False)
+    return pcap_bytes(1, stamp(base, [eth(p) for p in pkts]))
+
+
 CAPTURES = [
     ("vlan.pcap", cap_vlan), ("qinq.pcap", cap_qinq), ("ipv6.pcap", cap_ipv6),
     ("sll.pcap", cap_sll), ("sll2.pcap", cap_sll2), ("null.pcap", cap_null),
@@ -527,6 +541,7 @@ CAPTURES = [
     ("roles.pcap", cap_roles), ("gaps.pcap", cap_gaps),
     ("suggest.pcap", cap_suggest),
     ("late-link.pcapng", cap_late_link),
+    ("jumbo.pcap", cap_jumbo),
 ]
 
 
