@@ -599,12 +599,12 @@ Test(store, refuses_a_newer_schema)
 	cr_assert_eq(q1("PRAGMA user_version"), 99);
 }
 
-/* A new database gets 16 KiB pages (a quarter of the writes and page splits
- * of SQLite's default 4096); one that exists keeps its own, and its rows. */
-Test(store, a_new_database_gets_16_kib_pages_an_older_one_keeps_its_own)
+/* A new database gets 8 KiB pages (half the writes and page splits of
+ * SQLite's default 4096); one that exists keeps its own, and its rows. */
+Test(store, a_new_database_gets_8_kib_pages_an_older_one_keeps_its_own)
 {
 	reopen();
-	cr_assert_eq(q1("PRAGMA page_size"), 16384);
+	cr_assert_eq(q1("PRAGMA page_size"), 8192);
 	cr_assert_eq(tu_rmrf(dir), 0);
 	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
 	snprintf(path, sizeof(path), "%s/t.db", dir);

@@ -16,14 +16,14 @@
 #   PEERS=5000 sh tests/bench/query_bench.sh   # expected flows from 5000 peers, not 10
 #   BIN=/path/to/older/smaudit sh tests/bench/query_bench.sh   # before/after
 #   PAGE_SIZE=4096 DB=/tmp/q4k.db sh tests/bench/query_bench.sh  # as databases made before
-#                                               # smaudit chose 16 KiB pages
+#                                               # smaudit chose 8 KiB pages
 set -eu
 
 BIN=${BIN:-build/smaudit}
 N=${N:-5000000}
 RUNS=${RUNS:-3}
 PEERS=${PEERS:-10}
-PAGE_SIZE=${PAGE_SIZE:-16384}
+PAGE_SIZE=${PAGE_SIZE:-8192}
 DB=${DB:-build/bench/query-$N-$PEERS.db}
 
 [ -x "$BIN" ] || { echo "query_bench: $BIN not built (make)" >&2; exit 2; }
