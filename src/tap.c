@@ -105,7 +105,7 @@ struct tap {
 	int fd;
 	struct digest *d;  /* NULL once final or stopped */
 	uint64_t bytes;    /* read from fd so far */
-	int eof;           /* a read returned 0 */
+	int eof;           /* the cookie reached the end: libpcap has every byte */
 	size_t pending;    /* chunks queued for the thread (pool's mu) */
 	struct chunk *cur; /* threaded: the chunk being handed out, and how far */
 	size_t pos;
@@ -172,8 +172,7 @@ static void read_ahead(struct tap_pool *p)
 	} else {
 		c->served = 0;
 		p->free[p->nfree++] = c;
-		t->ended = 1;
-		t->eof = r == 0;
+		t->ended = 1; /* eof is the cookie's to set, once it has handed out the rest */
 		t->read_errno = r < 0 ? e : 0;
 	}
 	pthread_cond_broadcast(&p->done);
@@ -329,6 +328,7 @@ static int next_ahead(struct tap *t)
 	} else if (t->ended) {
 		errno = t->read_errno;
 		rc = t->read_errno ? -1 : 0;
+		t->eof = rc == 0;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
@@ -547,12 +547,7 @@ uint64_t tap_bytes(const struct tap *t)
 
 int tap_eof(const struct tap *t)
 {
-	int eof;
-
-	pthread_mutex_lock(&t->pool->mu);
-	eof = t->eof;
-	pthread_mutex_unlock(&t->pool->mu);
-	return eof;
+	return t->eof; /* set by the cookie only, on the packet thread */
 }
 
 int tap_hashing(const struct tap *t)

@@ -304,6 +304,40 @@ Test(read, stdin_and_a_second_run_append)
 	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE run_id=2"), 0);
 }
 
+/* Regression (review of the read-ahead, pkt14): stdin redirected from a
+ * regular file is read ahead by the hashing thread. When libpcap stopped at
+ * a damaged record (the demo's 488 packets, then a record claiming 256 MiB
+ * and nothing after it), the thread had often read on to the end, so the
+ * input was recorded with a hash in some runs and none in others; a stream
+ * libpcap does not read to its end has no hash (it cannot be read on), as
+ * before the read-ahead. Read to its end, stdin's hash is sha256sum's. */
+Test(read, stdin_from_a_file_libpcap_stops_short_of_has_no_hash_like_any_stream)
+{
+	char bad[160], want[128], got[128];
+	int rc = tu_run(out, sizeof(out),
+	                "cp pcaps/demo.pcap %s/bad.pcap && printf '\\0\\0\\0\\0\\0\\0\\0\\0"
+	                "\\0\\0\\0\\020\\0\\0\\0\\020' >> %s/bad.pcap",
+	                dir, dir);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	snprintf(bad, sizeof(bad), "%s/bad.pcap", dir);
+	for (int k = 0; k < 3; k++) {
+		rc = tu_run(out, sizeof(out),
+		            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s - < %s", db, bad);
+		cr_assert_eq(rc, 2, "a damaged record exits 2: %d\n%s", rc, out);
+		cr_assert(strstr(out, "stdin: packet 489: "), "the damaged record is named: %s",
+		          out);
+	}
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE packets = 488"), 3);
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE sha256 IS NULL"), 3,
+	             "no hash for a stream read in part, every time");
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s - < pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE run_id = 4", got, sizeof(got)),
+	                 sha256sum("pcaps/demo.pcap", want, sizeof(want)));
+}
+
 /* Regression (review of issue 13): a filter libpcap refuses, for its
  * syntax or for the file's link type, closed the input's stream with the
  * capture and then once more (the tap freed twice: read aborted, 134).
