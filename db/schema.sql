@@ -178,7 +178,9 @@ CREATE INDEX IF NOT EXISTS flows_anomaly ON flows(verdict, ts_start)
   WHERE verdict <> 'expected';
 CREATE INDEX IF NOT EXISTS flows_rule    ON flows(rule_id, ts_start);
 CREATE INDEX IF NOT EXISTS flows_peer    ON flows(peer_addr);
-CREATE INDEX IF NOT EXISTS flows_run     ON flows(run_id);
+-- No index on run_id (flows_run, which the binary drops from older databases: it cost
+-- the writer ~1.7k instructions a row): `smaudit query --run N` finds a run's flows through
+-- flows_ts, between the first and last hour flow_rollup holds for the run.
 
 -- Per-hour roll-up of flows, kept by smaudit's store in the same transaction
 -- as the flows it sums, so `smaudit query coverage` reads one row per group

@@ -220,8 +220,21 @@ static void add_flow_filters(struct qsql *q, const struct query_filter *f, int w
 		sql_add_d(q, " AND f.ts_start >= ?", f->since);
 	if (f->has_until)
 		sql_add_d(q, " AND f.ts_start < ?", f->until);
-	if (f->run_id)
+	if (f->run_id) {
 		sql_add_i(q, " AND f.run_id = ?", f->run_id);
+		/* no index on run_id: the run's hours from the roll-up (none: the
+		 * run has no flow), its flows in them through flows_ts */
+		if (q->rollup) {
+			sql_add_i(q,
+			          " AND f.ts_start >= (SELECT min(u.hour) FROM sm_rollup u"
+			          " WHERE u.run_id = ?) * " STR(STORE_ROLLUP_SECONDS),
+			          f->run_id);
+			sql_add_i(q,
+			          " AND f.ts_start < (SELECT max(u.hour) + 1 FROM sm_rollup u"
+			          " WHERE u.run_id = ?) * " STR(STORE_ROLLUP_SECONDS),
+			          f->run_id);
+		}
+	}
 	if (f->verdict)
 		sql_add_s(q, " AND f.verdict = ?", f->verdict);
 	if (f->verdict && strcmp(f->verdict, verdict_str(VERDICT_EXPECTED)))

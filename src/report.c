@@ -459,17 +459,18 @@ static int section_audited(struct rep *r)
 
 	memset(&t, 0, sizeof(t));
 	/* columns an older database may lack are read as NULL (never migrated here) */
-	/* each run's first start and last end: from the roll-up when current */
+	/* each run's first start and last end: from the roll-up when current;
+	 * else in one pass over flows (no index on run_id) */
 	snprintf(head, sizeof(head),
 	         "SELECT r.id, r.mode, r.source, r.hosts, r.started, r.finished, r.status,"
 	         " r.packets, r.bytes, r.dropped, r.malformed, r.flows, r.flows_other, r.evicted,"
-	         " r.version, %s, r.rules_files, %s, (SELECT min(%s) FROM %s WHERE"
-	         " run_id = r.id), (SELECT max(%s) FROM %s WHERE run_id = r.id), %s"
-	         " FROM runs r WHERE 1",
+	         " r.version, %s, r.rules_files, %s, x.t0, x.t1, %s"
+	         " FROM runs r LEFT JOIN (SELECT run_id, min(%s) AS t0, max(%s) AS t1 FROM %s"
+	         " GROUP BY run_id) x ON x.run_id = r.id WHERE 1",
 	         r->new_runs ? "r.ndpi_version" : "NULL", r->new_runs ? "r.roles" : "NULL",
-	         rollup ? "ts_first" : "ts_start", rollup ? "sm_rollup" : "flows",
-	         rollup ? "ts_last" : "ts_end", rollup ? "sm_rollup" : "flows",
-	         has_column(r->db, "runs", "encap") ? "r.encap" : "NULL");
+	         has_column(r->db, "runs", "encap") ? "r.encap" : "NULL",
+	         rollup ? "ts_first" : "ts_start", rollup ? "ts_last" : "ts_end",
+	         rollup ? "sm_rollup" : "flows");
 	st = rp_prepare(r, head, QUERY_SCOPE_RUNS, " ORDER BY r.id");
 	if (!st)
 		return -1;

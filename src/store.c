@@ -27,7 +27,9 @@
 #include "smaudit/store.h"
 #include "store_rollup.h"
 
-#define STORE_BATCH CFG_STORE_BATCH
+/* rows per transaction when the caller does not commit first (the writer
+ * does: CFG_STORE_BATCH in live, CFG_STORE_BATCH_READ in read) */
+#define STORE_BATCH CFG_STORE_BATCH_READ
 /* new flow rows per INSERT: a statement's fixed cost (a cursor on the table
  * and on each index, opened and closed) paid once for them all */
 #define STORE_ROWS  16
@@ -37,7 +39,7 @@ extern const char store_schema_sql[];
 
 /* A flow row as bound (SQLITE_STATIC) into a statement: the record and the
  * text made from it, kept until the statement is stepped. */
-struct row_text {
+struct store_row {
 	struct flow_record rec; /* uid, conn_state, history, app names */
 	int64_t run_id;
 	char proto[8], oa[ADDR_STRLEN], ra[ADDR_STRLEN], tunnel[160], cid[COMMUNITY_ID_LEN];
@@ -47,12 +49,26 @@ struct row_text {
 	int has_rule, has_verdict;
 };
 
+/* What a flow statement's parameter holds since bind_row last bound it
+ * (bindings outlast sqlite3_reset): a NULL, an integer or a static name
+ * (verdict_str, flow_dir_str ...: the same address, the same text) bound
+ * again unchanged is left as it is; text from a row's buffers is always
+ * bound (BOUND_OTHER). */
+enum { BOUND_OTHER, BOUND_NULL, BOUND_INT, BOUND_NAME };
+struct bound {
+	int kind;
+	int64_t i;
+	const char *name;
+};
+
 struct store {
 	sqlite3 *db;
-	sqlite3_stmt *ins_flow;           /* a new row: plain INSERT */
-	sqlite3_stmt *ins_rows;           /* STORE_ROWS new rows: one INSERT */
-	sqlite3_stmt *rep_flow;           /* a row written before at a checkpoint: REPLACE */
-	struct row_text held[STORE_ROWS]; /* new rows bound into ins_rows, not yet stepped */
+	sqlite3_stmt *ins_flow; /* a new row: plain INSERT */
+	sqlite3_stmt *ins_rows; /* STORE_ROWS new rows: one INSERT */
+	sqlite3_stmt *rep_flow; /* a row written before at a checkpoint: REPLACE */
+	/* what each one's parameters hold (all BOUND_OTHER when prepared) */
+	struct bound b_flow[FLOW_PARAMS], b_rows[STORE_ROWS * FLOW_PARAMS], b_rep[FLOW_PARAMS];
+	struct store_row held[STORE_ROWS]; /* new rows bound into ins_rows, not yet stepped */
 	int nheld;
 	struct rollup *rollup; /* per-hour roll-up deltas of the open batch */
 	int in_tx;
@@ -81,12 +97,15 @@ static int exec(struct store *s, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
-static int user_version(struct store *s, int *v)
+/* The integer value of PRAGMA name (a fixed name, not user input). */
+static int pragma_int(struct store *s, const char *name, int *v)
 {
 	sqlite3_stmt *st;
+	char sql[64];
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+	snprintf(sql, sizeof(sql), "PRAGMA %s", name);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_step(st);
 	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
@@ -198,9 +217,11 @@ static int migrate(struct store *s, int from, char *err, size_t errlen)
 		return db_err(s, err, errlen, "database");
 	if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
 		return -1;
-	/* flows_verdict (every verdict) gave way to flows_anomaly (the schema's) */
+	/* flows_verdict (every verdict) gave way to flows_anomaly (the schema's);
+	 * flows_run is no more: a run's flows are found by time (query.c) */
 	if (add_columns(s, err, errlen) < 0 ||
-	    exec(s, "DROP INDEX IF EXISTS flows_verdict", err, errlen) < 0 ||
+	    exec(s, "DROP INDEX IF EXISTS flows_verdict; DROP INDEX IF EXISTS flows_run", err,
+	         errlen) < 0 ||
 	    exec(s, store_schema_sql, err, errlen) < 0 ||
 	    (rollup_rebuild_if_stale(s->db) < 0 &&
 	     db_err(s, err, errlen, "database: building the flow roll-up") < 0)) {
@@ -306,16 +327,6 @@ static int prepare_flow_insert(struct store *s, const char *verb, int rows, sqli
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* Bind v, or NULL when empty, without a copy: v must stay unchanged until
- * the statement is stepped and reset. */
-static void bind_text_static(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v && *v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 /* ---- API --------------------------------------------------------------- */
 
 int64_t store_hour(double ts)
@@ -370,7 +381,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		         sqlite3_errmsg(s->db));
 		goto fail;
 	}
-	if (user_version(s, &v) < 0) {
+	if (pragma_int(s, "user_version", &v) < 0) {
 		snprintf(err, errlen, "%s: cannot read schema version: %s", path,
 		         sqlite3_errmsg(s->db));
 		goto fail;
@@ -389,14 +400,21 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	}
 	/* a batch of rows touches the table and five indexes: give it a page
 	 * cache that holds them (else pages spill, a write per row), keep
-	 * temporary structures in memory, and checkpoint the WAL less often */
+	 * temporary structures in memory, and checkpoint the WAL less often; a
+	 * new database gets larger pages (page_size is a no-op on one that
+	 * exists: an older one keeps its own) */
 	{
 		char pragmas[256];
-		snprintf(
-		    pragmas, sizeof(pragmas),
-		    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d; "
-		    "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;",
-		    CFG_STORE_CACHE_KIB);
+		int page = 0;
+		snprintf(pragmas, sizeof(pragmas),
+		         "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+		         "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
+		         CFG_STORE_PAGE_SIZE, CFG_STORE_CACHE_KIB);
+		if (exec(s, pragmas, err, errlen) < 0 || pragma_int(s, "page_size", &page) < 0)
+			goto fail;
+		/* the WAL checkpointed at the same size whatever the page size */
+		snprintf(pragmas, sizeof(pragmas), "PRAGMA wal_autocheckpoint=%d;",
+		         (int)((int64_t)CFG_STORE_WAL_KIB * 1024 / (page > 0 ? page : 4096)));
 		if (exec(s, pragmas, err, errlen) < 0)
 			goto fail;
 	}
@@ -563,7 +581,7 @@ dberr:
 
 /* Make t's text from its record (t->rec), run id and verdict v (NULL = not
  * judged). */
-static void row_text_fill(struct row_text *t, int64_t run, const struct verdict_result *v)
+static void row_text_fill(struct store_row *t, int64_t run, const struct verdict_result *v)
 {
 	const struct flow_record *r = &t->rec;
 	const char *proto = flow_proto_str(r->proto);
@@ -588,59 +606,110 @@ static void row_text_fill(struct row_text *t, int64_t run, const struct verdict_
 	t->unchecked = verdict_unchecked_str(v);
 }
 
-/* Bind row t as parameters base + 1 .. base + FLOW_PARAMS of st, without
- * copies (t must stay unchanged until st is stepped). */
-static void bind_row(sqlite3_stmt *st, int base, const struct row_text *t)
+/* Bind parameter i of st to NULL, unless b (its bound state) says it is. */
+static void bind_null_b(sqlite3_stmt *st, struct bound *b, int i)
+{
+	if (b->kind == BOUND_NULL)
+		return;
+	sqlite3_bind_null(st, i);
+	b->kind = BOUND_NULL;
+}
+
+/* Bind parameter i of st to v, unless b says it holds v. */
+static void bind_int_b(sqlite3_stmt *st, struct bound *b, int i, int64_t v)
+{
+	if (b->kind == BOUND_INT && b->i == v)
+		return;
+	sqlite3_bind_int64(st, i, v);
+	b->kind = BOUND_INT;
+	b->i = v;
+}
+
+/* Bind parameter i of st to the static name v (NULL: NULL; "" stays text),
+ * unless b says it holds it. */
+static void bind_name_b(sqlite3_stmt *st, struct bound *b, int i, const char *v)
+{
+	if (!v) {
+		bind_null_b(st, b, i);
+		return;
+	}
+	if (b->kind == BOUND_NAME && b->name == v)
+		return;
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	b->kind = BOUND_NAME;
+	b->name = v;
+}
+
+/* Bind text v from a row's buffer, without a copy. */
+static void bind_str_b(sqlite3_stmt *st, struct bound *b, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	b->kind = BOUND_OTHER;
+}
+
+/* Bind text v from a row's buffer (NULL or "": NULL), without a copy. */
+static void bind_text_b(sqlite3_stmt *st, struct bound *b, int i, const char *v)
+{
+	if (!v || !*v) {
+		bind_null_b(st, b, i);
+		return;
+	}
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	b->kind = BOUND_OTHER;
+}
+
+/* Bind row t as parameters base + 1 .. base + FLOW_PARAMS of st, whose
+ * bound state is bs (parameter p's is bs[p - 1]), without copies (t must stay
+ * unchanged until st is stepped). */
+static void bind_row(sqlite3_stmt *st, struct bound *bs, int base, const struct store_row *t)
 {
 	const struct flow_record *r = &t->rec;
+	struct bound *b = bs + base; /* b[k]: parameter base + k + 1 */
 
-	sqlite3_bind_int64(st, base + 1, t->run_id);
-	sqlite3_bind_text(st, base + 2, r->uid, -1, SQLITE_STATIC);
+	bind_int_b(st, &b[0], base + 1, t->run_id);
+	bind_str_b(st, &b[1], base + 2, r->uid);
 	sqlite3_bind_double(st, base + 3, (double)r->ts_start_us / 1e6);
 	sqlite3_bind_double(st, base + 4, (double)r->ts_end_us / 1e6);
-	sqlite3_bind_text(st, base + 5, t->proto, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, base + 6, t->oa, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, base + 7, r->orig_port);
-	sqlite3_bind_text(st, base + 8, t->ra, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, base + 9, r->resp_port);
+	b[2].kind = b[3].kind = BOUND_OTHER;
+	bind_str_b(st, &b[4], base + 5, t->proto);
+	bind_str_b(st, &b[5], base + 6, t->oa);
+	bind_int_b(st, &b[6], base + 7, r->orig_port);
+	bind_str_b(st, &b[7], base + 8, t->ra);
+	bind_int_b(st, &b[8], base + 9, r->resp_port);
 	if (r->vlan)
-		sqlite3_bind_int(st, base + 10, r->vlan);
+		bind_int_b(st, &b[9], base + 10, r->vlan);
 	else
-		sqlite3_bind_null(st, base + 10);
-	sqlite3_bind_text(st, base + 11, flow_dir_str((enum flow_dir)r->direction), -1,
-	                  SQLITE_STATIC);
-	sqlite3_bind_int(st, base + 12, r->direction_inferred);
-	sqlite3_bind_text(st, base + 13, r->direction == DIR_OUT ? t->ra : t->oa, -1,
-	                  SQLITE_STATIC);
-	sqlite3_bind_int64(st, base + 14, (sqlite3_int64)r->orig_pkts);
-	sqlite3_bind_int64(st, base + 15, (sqlite3_int64)r->orig_ip_bytes);
-	sqlite3_bind_int64(st, base + 16, (sqlite3_int64)r->orig_bytes);
-	sqlite3_bind_int64(st, base + 17, (sqlite3_int64)r->resp_pkts);
-	sqlite3_bind_int64(st, base + 18, (sqlite3_int64)r->resp_ip_bytes);
-	sqlite3_bind_int64(st, base + 19, (sqlite3_int64)r->resp_bytes);
-	bind_text_static(st, base + 20, r->conn_state);
-	bind_text_static(st, base + 21, r->history);
-	sqlite3_bind_text(st, base + 22, flow_end_str((enum flow_end)r->end_reason), -1,
-	                  SQLITE_STATIC);
-	bind_text_static(st, base + 23, r->app.proto);
-	sqlite3_bind_text(st, base + 24, app_conf_str((enum app_conf)r->app.confidence), -1,
-	                  SQLITE_STATIC);
-	bind_text_static(st, base + 25, r->app.server_name);
-	bind_text_static(st, base + 26, t->has_rule ? t->rule_id : NULL);
-	bind_text_static(st, base + 27, t->verdict);
-	bind_text_static(st, base + 28, t->has_verdict ? t->reason : NULL);
+		bind_null_b(st, &b[9], base + 10);
+	bind_name_b(st, &b[10], base + 11, flow_dir_str((enum flow_dir)r->direction));
+	bind_int_b(st, &b[11], base + 12, r->direction_inferred);
+	bind_str_b(st, &b[12], base + 13, r->direction == DIR_OUT ? t->ra : t->oa);
+	bind_int_b(st, &b[13], base + 14, (int64_t)r->orig_pkts);
+	bind_int_b(st, &b[14], base + 15, (int64_t)r->orig_ip_bytes);
+	bind_int_b(st, &b[15], base + 16, (int64_t)r->orig_bytes);
+	bind_int_b(st, &b[16], base + 17, (int64_t)r->resp_pkts);
+	bind_int_b(st, &b[17], base + 18, (int64_t)r->resp_ip_bytes);
+	bind_int_b(st, &b[18], base + 19, (int64_t)r->resp_bytes);
+	bind_text_b(st, &b[19], base + 20, r->conn_state);
+	bind_text_b(st, &b[20], base + 21, r->history);
+	bind_name_b(st, &b[21], base + 22, flow_end_str((enum flow_end)r->end_reason));
+	bind_text_b(st, &b[22], base + 23, r->app.proto);
+	bind_name_b(st, &b[23], base + 24, app_conf_str((enum app_conf)r->app.confidence));
+	bind_text_b(st, &b[24], base + 25, r->app.server_name);
+	bind_text_b(st, &b[25], base + 26, t->has_rule ? t->rule_id : NULL);
+	bind_name_b(st, &b[26], base + 27, t->verdict && *t->verdict ? t->verdict : NULL);
+	bind_text_b(st, &b[27], base + 28, t->has_verdict ? t->reason : NULL);
 	if (r->store_id > 0)
-		sqlite3_bind_int64(st, base + 29, r->store_id);
+		bind_int_b(st, &b[28], base + 29, r->store_id);
 	else
-		sqlite3_bind_null(st, base + 29);
-	bind_text_static(st, base + 30, t->tunnel);
-	bind_text_static(st, base + 31, t->cid);
-	bind_text_static(st, base + 32, t->unchecked);
-	sqlite3_bind_int64(st, base + 33, (sqlite3_int64)r->missed_bytes);
+		bind_null_b(st, &b[28], base + 29);
+	bind_text_b(st, &b[29], base + 30, t->tunnel);
+	bind_text_b(st, &b[30], base + 31, t->cid);
+	bind_name_b(st, &b[31], base + 32, t->unchecked && *t->unchecked ? t->unchecked : NULL);
+	bind_int_b(st, &b[32], base + 33, (int64_t)r->missed_bytes);
 }
 
 /* Add stored row t, replacing old (NULL = a new row), to the roll-up. */
-static void rollup_flow(struct store *s, const struct row_text *t, const struct rollup_old *old)
+static void rollup_flow(struct store *s, const struct store_row *t, const struct rollup_old *old)
 {
 	const struct flow_record *r = &t->rec;
 	struct rollup_row row = {
@@ -679,7 +748,7 @@ static int insert_held(struct store *s, char *err, size_t errlen)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		if (n < STORE_ROWS) {
-			bind_row(s->ins_flow, 0, &s->held[i]);
+			bind_row(s->ins_flow, s->b_flow, 0, &s->held[i]);
 			if (step_rows(s, s->ins_flow, err, errlen) < 0)
 				return -1;
 		}
@@ -729,10 +798,43 @@ dberr:
 	return -1;
 }
 
+size_t store_row_size(void)
+{
+	return sizeof(struct store_row);
+}
+
+void store_row_fill(struct store_row *row, int64_t id, const struct flow_record *rec,
+                    const struct verdict_result *v)
+{
+	row->rec = *rec;
+	row_text_fill(row, id, v);
+}
+
+/* t's text: a copy of made (its record's store_id as r's, which the caller
+ * may have looked up since), or made now from r. */
+static void row_text_of(struct store_row *t, int64_t id, const struct flow_record *r,
+                        const struct verdict_result *v, const struct store_row *made)
+{
+	if (made) {
+		*t = *made;
+		t->rec.store_id = r->store_id;
+		return;
+	}
+	t->rec = *r;
+	row_text_fill(t, id, v);
+}
+
 int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct verdict_result *v,
                char *err, size_t errlen)
 {
-	struct row_text now, *t = &now;
+	return store_flow_row(s, id, r, v, NULL, err, errlen);
+}
+
+int store_flow_row(struct store *s, int64_t id, struct flow_record *r,
+                   const struct verdict_result *v, const struct store_row *made, char *err,
+                   size_t errlen)
+{
+	struct store_row now, *t = &now;
 	struct rollup_old old;
 	int has_old = 0, is_new = r->store_id <= 0;
 
@@ -746,9 +848,8 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 	if (is_new && r->end_reason != END_CHECKPOINT) {
 		/* held, bound into the many-row INSERT, stepped when it is full */
 		t = &s->held[s->nheld];
-		t->rec = *r;
-		row_text_fill(t, id, v);
-		bind_row(s->ins_rows, s->nheld * FLOW_PARAMS, t);
+		row_text_of(t, id, r, v, made);
+		bind_row(s->ins_rows, s->b_rows, s->nheld * FLOW_PARAMS, t);
 		if (++s->nheld == STORE_ROWS && insert_held(s, err, errlen) < 0)
 			return -1;
 	} else {
@@ -758,9 +859,8 @@ int store_flow(struct store *s, int64_t id, struct flow_record *r, const struct 
 			return -1;
 		if (!is_new)
 			has_old = rollup_read_old(s->rollup, r->store_id, &old);
-		t->rec = *r;
-		row_text_fill(t, id, v);
-		bind_row(is_new ? s->ins_flow : s->rep_flow, 0, t);
+		row_text_of(t, id, r, v, made);
+		bind_row(is_new ? s->ins_flow : s->rep_flow, is_new ? s->b_flow : s->b_rep, 0, t);
 		if (step_rows(s, is_new ? s->ins_flow : s->rep_flow, err, errlen) < 0)
 			return -1;
 		if (is_new)

@@ -2,7 +2,9 @@
  *
  * Data structures: a ring of queued records that doubles (under the lock,
  * on the packet thread, rarely) up to hold_max; the open transaction's
- * records (tx, at most WRITER_TX, so the store never commits on its own);
+ * records (tx: live only, at most tx_max, so the store never commits on its own;
+ * read keeps none, as it never writes a transaction again, so its transactions are
+ * longer: fewer roll-up upserts and rewritten pages per row);
  * and a map from a flow's seq to the row its last checkpoint wrote (so the
  * flow's later record replaces that row), open addressing on seq.
  * A record is judged and counted once, when taken off the queue; it is
@@ -20,7 +22,11 @@
  * forgets that flow's row id, so the row map holds open flows only). deq counts
  * dropped records as taken, so a progress or sync waiting for them is not
  * held up. A reload's matrix is recorded in the run's rules (run_rules) by
- * this thread, which owns the store, before its next batch. */
+ * this thread, which owns the store, before its next batch. In read, a
+ * thread that would wait for the writer (a full queue, writer_finish) judges
+ * queued records and makes their rows (help_one) in a ring of slots keyed by
+ * queue position, ahead of the writer, which takes a made slot instead of
+ * doing that work: the capture-end tail runs on both cores. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +36,19 @@
 #include "config.h"
 #include "writer.h"
 
-#define WRITER_BATCH  CFG_WRITER_BATCH      /* taken off the queue at once */
-#define WRITER_TX     (CFG_STORE_BATCH - 1) /* rows per transaction */
-#define PRUNE_BATCHES 10                    /* retention batches per progress save */
+#define WRITER_BATCH  CFG_WRITER_BATCH /* taken off the queue at once */
+#define PRUNE_BATCHES 10               /* retention batches per progress save */
+
+#define PREP_SLOTS 256          /* rows the finishing thread makes ahead of the writer */
+#define PREP_LEAD  WRITER_BATCH /* ... beyond the next batch, which the writer makes */
+
+/* A queued record's verdict and row, made by help() (mu guards pos1, ready). */
+struct prep {
+	uint64_t pos1; /* queue position + 1 of the record; 0: free */
+	int ready;
+	struct verdict_result v;
+	struct store_row *row;
+};
 
 struct idmap { /* seq -> row id; seq 0 = empty slot */
 	uint64_t *seq;
@@ -64,6 +80,14 @@ struct writer {
 	const struct rules_matrix *rules_prev;
 	int64_t prev_when;
 	uint64_t progress_after, sync_after;
+	/* read: a thread that would wait for the writer (a full queue, the
+	 * end) makes the rows of queued records ahead of it (help_one) */
+	struct prep *prep;      /* PREP_SLOTS, a position's at position % PREP_SLOTS */
+	char *prep_rows;        /* their rows, store_row_size() bytes each */
+	uint64_t taken;         /* queue position of q[qhead]: records taken before it */
+	uint64_t prep_next;     /* the next position help_one() may make */
+	int helping;            /* prep is in use: every batch taken looks there */
+	pthread_cond_t prep_cv; /* a slot was made ready or set free */
 	struct audit_counts c;
 	struct idmap rowed; /* seq of flows with a snapshot taken, their end not yet */
 	uint64_t *forget;   /* seq of flows whose end was dropped after their snapshot was
@@ -74,11 +98,13 @@ struct writer {
 
 	/* writer thread only */
 	struct flow_record batch[WRITER_BATCH];
-	struct flow_record *tx;
-	uint32_t ntx;
-	uint64_t tx_new; /* rows of tx that are new to the database */
-	int failing;     /* the transaction must be written again */
-	int down;        /* failing since the last commit (said once) */
+	uint64_t batch_pos;     /* queue position of batch[0] */
+	int batch_help;         /* helping when the batch was taken */
+	struct flow_record *tx; /* live: the transaction's records, to write again */
+	uint32_t ntx, tx_max;   /* rows in the transaction; rows it may take */
+	uint64_t tx_new;        /* rows of tx that are new to the database */
+	int failing;            /* the transaction must be written again */
+	int down;               /* failing since the last commit (said once) */
 	struct idmap ids;
 	char err[400];
 };
@@ -159,9 +185,9 @@ static void id_del(struct idmap *m, uint64_t seq)
 /* ---- writing ------------------------------------------------------------- */
 
 /* Write one record of the transaction as it stands, judged v (NULL: judge
- * it now with matrix m). */
+ * it now with matrix m), with its row made by help() (NULL: made here). */
 static int store_row(struct writer *w, const struct rules_matrix *m, const struct flow_record *q,
-                     const struct verdict_result *v)
+                     const struct verdict_result *v, const struct store_row *made)
 {
 	struct flow_record r = *q;
 	struct verdict_result vv;
@@ -174,11 +200,13 @@ static int store_row(struct writer *w, const struct rules_matrix *m, const struc
 		verdict_eval(m, &r, &vv);
 		v = &vv;
 	}
-	if (store_flow(w->cfg.store, w->cfg.run_id, &r, v, w->err, sizeof(w->err)) < 0)
+	if (store_flow_row(w->cfg.store, w->cfg.run_id, &r, v, made, w->err, sizeof(w->err)) < 0)
 		return -1;
 	w->tx_new += (uint64_t)is_new;
 	if (r.end_reason == END_CHECKPOINT)
 		id_put(&w->ids, r.seq, r.store_id);
+	else if (!w->cfg.retry && q->store_id < 0)
+		id_del(&w->ids, r.seq); /* never written again: forgotten now, not at the commit */
 	return 0;
 }
 
@@ -203,7 +231,7 @@ static void fail(struct writer *w)
 static int rewrite_tx(struct writer *w, const struct rules_matrix *m)
 {
 	for (uint32_t i = 0; i < w->ntx; i++)
-		if (store_row(w, m, &w->tx[i], NULL) < 0)
+		if (store_row(w, m, &w->tx[i], NULL, NULL) < 0)
 			return -1;
 	return 0;
 }
@@ -211,7 +239,7 @@ static int rewrite_tx(struct writer *w, const struct rules_matrix *m)
 /* The transaction is committed: count its rows, forget ended flows' rows. */
 static void committed(struct writer *w)
 {
-	for (uint32_t i = 0; i < w->ntx; i++)
+	for (uint32_t i = 0; w->tx && i < w->ntx; i++)
 		if (w->tx[i].end_reason != END_CHECKPOINT && w->tx[i].store_id < 0)
 			id_del(&w->ids, w->tx[i].seq);
 	pthread_mutex_lock(&w->mu);
@@ -290,14 +318,18 @@ static int commit_tx(struct writer *w)
 	}
 }
 
-/* Judge r once (counted into c, handed to the judged hook) and add it to
- * the transaction; commit when the transaction is full. */
+/* Judge r once (counted into c, handed to the judged hook; made: judged
+ * and its row made by help()) and add it to the transaction; commit when
+ * the transaction is full. */
 static void add_row(struct writer *w, const struct rules_matrix *m, const struct flow_record *r,
-                    struct audit_counts *c)
+                    struct audit_counts *c, const struct prep *made)
 {
 	struct verdict_result v;
 
-	verdict_eval(m, r, &v);
+	if (made)
+		v = made->v;
+	else
+		verdict_eval(m, r, &v);
 	if (r->end_reason != END_CHECKPOINT) {
 		c->verdicts[v.kind]++;
 		if (v.kind == VERDICT_EXPECTED && v.peer_unchecked)
@@ -313,13 +345,15 @@ static void add_row(struct writer *w, const struct rules_matrix *m, const struct
 		if (w->cfg.judged)
 			w->cfg.judged(w->cfg.judged_ctx, r, &v);
 	}
-	w->tx[w->ntx++] = *r;
-	if (!w->failing && store_row(w, m, r, &v) < 0) {
+	if (w->tx)
+		w->tx[w->ntx] = *r;
+	w->ntx++;
+	if (!w->failing && store_row(w, m, r, &v, made ? made->row : NULL) < 0) {
 		fail(w);
 		if (!w->cfg.retry)
 			commit_tx(w); /* read: count the transaction as lost, go on */
 	}
-	if (w->ntx == WRITER_TX)
+	if (w->ntx == w->tx_max)
 		commit_tx(w);
 }
 
@@ -355,6 +389,8 @@ static uint32_t take(struct writer *w)
 	uint32_t n = 0;
 
 	forget_rows(w);
+	w->batch_pos = w->taken;
+	w->batch_help = w->helping;
 	while (n < WRITER_BATCH && w->qcount) {
 		const struct flow_record *r = &w->q[w->qhead];
 		if (r->end_reason == END_CHECKPOINT)
@@ -364,6 +400,7 @@ static uint32_t take(struct writer *w)
 		w->batch[n++] = *r;
 		w->qhead = (w->qhead + 1) % w->qcap;
 		w->qcount--;
+		w->taken++;
 	}
 	if (n)
 		pthread_cond_broadcast(&w->not_full);
@@ -469,6 +506,102 @@ static void wait_work(struct writer *w)
 	w->in_use = NULL;
 }
 
+/* ---- the finishing thread's help (read) ---------------------------------- */
+
+/* The slot help() made for queue position pos, once ready; NULL if none
+ * (writer thread, mu not held). */
+static struct prep *claim(struct writer *w, uint64_t pos)
+{
+	struct prep *p = &w->prep[pos % PREP_SLOTS];
+
+	pthread_mutex_lock(&w->mu);
+	if (p->pos1 != pos + 1) {
+		pthread_mutex_unlock(&w->mu);
+		return NULL;
+	}
+	while (!p->ready)
+		pthread_cond_wait(&w->prep_cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	return p;
+}
+
+/* The writer is done with slot p: free for help() again. */
+static void release(struct writer *w, struct prep *p)
+{
+	pthread_mutex_lock(&w->mu);
+	p->pos1 = 0;
+	p->ready = 0;
+	pthread_cond_broadcast(&w->prep_cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Make the slots help_one() fills (mu held); 0, or -1 without memory (the
+ * writer then does it all). */
+static int prep_alloc(struct writer *w)
+{
+	size_t rowsz = store_row_size();
+
+	if (w->helping)
+		return 0;
+	free(w->prep);
+	w->prep = calloc(PREP_SLOTS, sizeof(*w->prep));
+	if (!w->prep_rows)
+		w->prep_rows = malloc(PREP_SLOTS * rowsz);
+	if (!w->prep || !w->prep_rows)
+		return -1;
+	for (int i = 0; i < PREP_SLOTS; i++)
+		w->prep[i].row = (struct store_row *)(void *)(w->prep_rows + (size_t)i * rowsz);
+	w->helping = 1; /* from the next batch taken, the writer looks at the slots */
+	return 0;
+}
+
+/* read, on a thread that would wait for the writer (writer_put with a full
+ * queue, writer_finish): judge the first queued record not yet made at
+ * least PREP_LEAD positions ahead of the writer, and make its row, so that
+ * the writer only stores it (mu held; let go while making). Returns 1 when
+ * it made one, 0 when none is left to make, -1 when its slot is still taken
+ * (the caller waits for the writer). */
+static int help_one(struct writer *w)
+{
+	uint64_t pos = w->prep_next;
+	struct prep *p;
+	struct flow_record r;
+
+	if (w->cfg.retry || prep_alloc(w) < 0)
+		return 0;
+	if (pos < w->taken + PREP_LEAD)
+		pos = w->taken + PREP_LEAD; /* stay ahead of the writer */
+	if (pos >= w->taken + w->qcount)
+		return 0;
+	p = &w->prep[pos % PREP_SLOTS];
+	if (p->pos1) /* the position PREP_SLOTS back is not stored yet */
+		return -1;
+	r = w->q[(w->qhead + (pos - w->taken)) % w->qcap];
+	p->pos1 = pos + 1;
+	w->prep_next = pos + 1;
+	pthread_mutex_unlock(&w->mu);
+	verdict_eval(w->matrix, &r, &p->v);
+	store_row_fill(p->row, w->cfg.run_id, &r, &p->v);
+	pthread_mutex_lock(&w->mu);
+	p->ready = 1;
+	pthread_cond_broadcast(&w->prep_cv);
+	return 1;
+}
+
+/* read, once nothing more is queued (writer_finish, on the thread that ran
+ * the capture, idle otherwise): help until every queued record is taken or
+ * made, so that the capture-end tail takes both cores. */
+static void help(struct writer *w)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	while ((rc = help_one(w)) != 0)
+		if (rc < 0)
+			pthread_cond_wait(&w->prep_cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
 /* The writer thread: batches off the queue until closed and empty. */
 static void *writer_main(void *arg)
 {
@@ -507,8 +640,12 @@ static void *writer_main(void *arg)
 		m = w->in_use = w->matrix; /* a reload swaps it between batches */
 		pthread_mutex_unlock(&w->mu);
 		memset(&c, 0, sizeof(c));
-		for (uint32_t i = 0; i < n; i++)
-			add_row(w, m, &w->batch[i], &c);
+		for (uint32_t i = 0; i < n; i++) {
+			struct prep *made = w->batch_help ? claim(w, w->batch_pos + i) : NULL;
+			add_row(w, m, &w->batch[i], &c, made);
+			if (made)
+				release(w, made);
+		}
 		pthread_mutex_lock(&w->mu);
 		w->in_use = NULL;
 		merge_counts(&w->c, &c);
@@ -577,6 +714,7 @@ static void drop_oldest(struct writer *w)
 		w->c.flows_lost++;
 	w->qhead = (w->qhead + 1) % w->qcap;
 	w->qcount--;
+	w->taken++;
 	w->deq++;
 }
 
@@ -597,7 +735,8 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	w->matrix = m;
 	w->qcap = CFG_WRITER_QUEUE;
 	w->q = malloc(sizeof(*w->q) * w->qcap);
-	w->tx = malloc(sizeof(*w->tx) * WRITER_TX);
+	w->tx_max = (w->cfg.retry ? CFG_STORE_BATCH : CFG_STORE_BATCH_READ) - 1;
+	w->tx = w->cfg.retry ? malloc(sizeof(*w->tx) * w->tx_max) : NULL;
 	pthread_mutex_init(&w->mu, NULL);
 	{ /* timed waits on the monotonic clock: a wall clock set back does
 	   * not stretch the quiet second or the retry pause */
@@ -610,7 +749,9 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	}
 	pthread_cond_init(&w->not_full, NULL);
 	pthread_cond_init(&w->synced, NULL);
-	if (!w->q || !w->tx || pthread_create(&w->th, NULL, writer_main, w) != 0) {
+	pthread_cond_init(&w->prep_cv, NULL);
+	if (!w->q || (w->cfg.retry && !w->tx) ||
+	    pthread_create(&w->th, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the database writer thread");
 		writer_free(w);
 		return NULL;
@@ -631,7 +772,8 @@ int writer_put(struct writer *w, const struct flow_record *r, enum writer_full f
 			pthread_mutex_unlock(&w->mu);
 			return -1;
 		}
-		pthread_cond_wait(&w->not_full, &w->mu);
+		if (help_one(w) <= 0) /* read: rather than wait, work for the writer */
+			pthread_cond_wait(&w->not_full, &w->mu);
 	}
 	w->q[(w->qhead + w->qcount) % w->qcap] = *r;
 	w->qcount++;
@@ -740,6 +882,7 @@ int writer_finish(struct writer *w, char *err, size_t errlen)
 			w->stop_at = mono_s() + CFG_STOP_GRACE_S;
 		pthread_cond_signal(&w->not_empty);
 		pthread_mutex_unlock(&w->mu);
+		help(w);
 		pthread_join(w->th, NULL);
 		w->started = 0;
 	}
@@ -764,6 +907,7 @@ void writer_free(struct writer *w)
 	pthread_cond_destroy(&w->not_empty);
 	pthread_cond_destroy(&w->not_full);
 	pthread_cond_destroy(&w->synced);
+	pthread_cond_destroy(&w->prep_cv);
 	free(w->ids.seq);
 	free(w->ids.id);
 	free(w->rowed.seq);
@@ -771,5 +915,7 @@ void writer_free(struct writer *w)
 	free(w->forget);
 	free(w->q);
 	free(w->tx);
+	free(w->prep);
+	free(w->prep_rows);
 	free(w);
 }

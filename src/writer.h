@@ -8,7 +8,8 @@
  * record against the matrix, writes it in transactions, and keeps a failed transaction's records to
  * write them again (live: every second until it works; read: they are counted as not stored).
  * Counters say what is really committed. With retain_s, each progress save also prunes old flows, a
- * few small batches at a time. */
+ * few small batches at a time. In read, the thread that queues records judges some and makes their
+ * rows itself when it would otherwise wait for room, and at writer_finish. */
 #ifndef SMAUDIT_WRITER_H
 #define SMAUDIT_WRITER_H
 

@@ -405,6 +405,37 @@ Test(read, findings_group_by_peer_and_port_and_stay_short)
 	          "the rest is pointed to a query:\n%s", sec);
 }
 
+/* read writes CFG_STORE_BATCH_READ rows per transaction (it keeps none to
+ * write again): a run of several such transactions, and a part one at the
+ * end, stores every flow once and the roll-up it keeps is the one its flows
+ * make; rows the reading thread made for the writer (writer.c, help_one)
+ * are each their own flow's. */
+Test(read, several_long_transactions_store_every_flow_and_its_roll_up)
+{
+	char pcap[160];
+	int rc;
+
+	snprintf(pcap, sizeof(pcap), "%s/gen.pcap", dir);
+	rc = tu_run(out, sizeof(out), "python3 tests/bench/gen_flows.py --flows 20000 %s", pcap);
+	cr_assert_eq(rc, 0, "%s", out);
+	rc =
+	    tu_run(out, sizeof(out), SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s %s", db, pcap);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), 20000);
+	cr_assert_eq(q1("SELECT count(DISTINCT uid) FROM flows"), 20000);
+	cr_assert_eq(q1("SELECT flows FROM runs"), 20000);
+	cr_assert_eq(q1("SELECT max(id) - min(id) + 1 FROM flows"), 20000, "ids without a gap");
+	cr_assert_eq(q1("SELECT flows_max_id FROM rollup_state"), 20000, "the roll-up is current");
+	cr_assert_eq(q1(TU_ROLLUP_DIFF), 0, "the roll-up equals flows grouped by hour and day");
+	cr_assert_gt(q1("SELECT count(*) FROM flow_peer_ports"), 0);
+	/* the flows still open at the end (some 5000) overflow the writer's
+	 * queue: the reading thread judged many of them and made their rows;
+	 * each row's reason is about the row's own peer and port */
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE verdict IS NULL OR community_id IS NULL"
+	                " OR instr(reason, peer_addr) = 0 OR instr(reason, resp_port || '/') = 0"),
+	             0);
+}
+
 /* Issue 12 #16: "bytes" means application payload everywhere (Zeek's
  * orig_bytes + resp_bytes): the findings after `read` and `query anomalies`
  * give the same number for a group, and the findings say what it counts. */

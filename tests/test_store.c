@@ -319,6 +319,75 @@ Test(store, held_rows_keep_their_order_ids_and_roll_up)
 /* A row the database refuses fails its batch, wherever it was held: the
  * call that inserts it (a later store_flow, or the commit) returns -1, the
  * caller rolls back, the batch before it stays, and the store goes on. */
+/* A parameter a row leaves bound is not bound again when the next row has
+ * the same NULL, integer or name there: rows that change every such field
+ * from one to the next, through the 16-row INSERT, the one-row INSERT (a
+ * part set at the flush), a checkpoint row and its REPLACE, each read back
+ * as it was given. */
+Test(store, each_row_is_stored_as_given_whatever_the_row_before_left_bound)
+{
+	static const enum verdict_kind kinds[] = {VERDICT_EXPECTED, VERDICT_UNEXPECTED_PORT,
+	                                          VERDICT_EXPECTED, VERDICT_UNEXPECTED_PEER};
+	char err[256], sql[1024];
+	struct flow_record r, cp = tu_sample_flow(39999);
+	int64_t id;
+	struct store *s = open_with_run(&id);
+	const int n = 40; /* two 16-row statements, then 8 rows one by one */
+
+	cp.end_reason = END_CHECKPOINT;
+	put(s, id, &cp, NULL, VERDICT_UNEXPECTED_PORT);
+	for (int i = 0; i < n; i++) {
+		r = tu_sample_flow((uint16_t)(40000 + i));
+		r.vlan = i % 3 ? (uint16_t)(100 + i % 2) : 0;
+		r.direction = (uint8_t)(i % 2 ? DIR_OUT : DIR_IN);
+		r.direction_inferred = (uint8_t)(i % 4 == 1);
+		r.resp_port = (uint16_t)(i % 5 ? 443 : 8443);
+		r.orig_pkts = (uint64_t)(5 + i % 2);
+		r.missed_bytes = (uint64_t)(i % 7 == 3 ? 100 : 0);
+		r.end_reason = (uint8_t)(i % 3 ? END_CLOSED : END_TIMEOUT);
+		r.app.confidence = (uint8_t)(i % 4 ? APP_CONF_DPI : APP_CONF_PORT);
+		if (i % 6 == 2)
+			r.app.proto[0] = r.app.server_name[0] = '\0';
+		if (i % 8 == 7) { /* not judged: no verdict, no rule */
+			cr_assert_eq(store_flow(s, id, &r, NULL, err, sizeof(err)), 0, "%s", err);
+			continue;
+		}
+		put(s, id, &r, i % 4 == 1 ? NULL : "https-in", kinds[i % 4]);
+		if (i == 20) { /* the checkpoint's flow ends: its row replaced */
+			cp.end_reason = END_CLOSED;
+			cp.vlan = 7;
+			put(s, id, &cp, "https-in", VERDICT_EXPECTED);
+		}
+	}
+	cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+	store_close(s);
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), n + 1);
+	cr_assert_eq(q1("SELECT count(*) FROM flows WHERE uid = 'C39999' AND id = 1 AND vlan = 7"
+	                " AND end_reason = 'closed' AND verdict = 'expected'"),
+	             1, "the replaced row");
+	for (int i = 0; i < n; i++) {
+		int judged = i % 8 != 7;
+		const char *verdict = !judged      ? "NULL"
+		                      : i % 4 == 1 ? "'unexpected-port'"
+		                      : i % 4 == 3 ? "'unexpected-peer'"
+		                                   : "'expected'";
+		snprintf(sql, sizeof(sql),
+		         "SELECT count(*) FROM flows WHERE uid = 'C%d' AND vlan IS %s"
+		         " AND direction = '%s' AND direction_inferred = %d AND peer_addr = '%s'"
+		         " AND resp_port = %d AND orig_pkts = %d AND missed_bytes = %d"
+		         " AND end_reason = '%s' AND app_confidence = '%s' AND app_proto IS %s"
+		         " AND server_name IS %s AND rule_id IS %s AND verdict IS %s"
+		         " AND unchecked IS NULL",
+		         40000 + i, i % 3 ? (i % 2 ? "101" : "100") : "NULL", i % 2 ? "out" : "in",
+		         i % 4 == 1, i % 2 ? "127.0.0.10" : "127.0.0.50", i % 5 ? 443 : 8443,
+		         5 + i % 2, i % 7 == 3 ? 100 : 0, i % 3 ? "closed" : "timeout",
+		         i % 4 ? "dpi" : "port", i % 6 == 2 ? "NULL" : "'TLS'",
+		         i % 6 == 2 ? "NULL" : "'sm.example.com'",
+		         judged && i % 4 != 1 ? "'https-in'" : "NULL", verdict);
+		cr_expect_eq(q1(sql), 1, "%s", sql);
+	}
+}
+
 Test(store, a_refused_row_fails_its_batch_and_the_store_goes_on)
 {
 	char err[256];
@@ -527,6 +596,26 @@ Test(store, refuses_a_newer_schema)
 	cr_assert_null(store_open(path, err, sizeof(err)));
 	cr_assert(strstr(err, "newer"), "%s", err);
 	cr_assert_eq(q1("PRAGMA user_version"), 99);
+}
+
+/* A new database gets 16 KiB pages (a quarter of the writes and page splits
+ * of SQLite's default 4096); one that exists keeps its own, and its rows. */
+Test(store, a_new_database_gets_16_kib_pages_an_older_one_keeps_its_own)
+{
+	reopen();
+	cr_assert_eq(q1("PRAGMA page_size"), 16384);
+	cr_assert_eq(tu_rmrf(dir), 0);
+	cr_assert_not_null(tu_tmpdir(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	exec_raw("PRAGMA page_size=4096; PRAGMA journal_mode=WAL;"
+	         "CREATE TABLE runs (id INTEGER PRIMARY KEY, mode TEXT NOT NULL, source TEXT NOT "
+	         "NULL, hosts TEXT NOT NULL, started TEXT NOT NULL);"
+	         "INSERT INTO runs (mode, source, hosts, started) VALUES "
+	         "('read','old.pcap','h','2026-01-01T00:00:00Z')");
+	reopen();
+	cr_assert_eq(q1("PRAGMA page_size"), 4096);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE source='old.pcap'"), 1);
+	cr_assert_eq(q1("SELECT integrity_check = 'ok' FROM pragma_integrity_check"), 1);
 }
 
 Test(store, migrates_an_older_database)

@@ -68,6 +68,21 @@ int store_run_rules(struct store *s, int64_t id, const struct rules_matrix *m, i
 int store_flow(struct store *s, int64_t id, struct flow_record *rec, const struct verdict_result *v,
                char *err, size_t errlen);
 
+/* A flow row's text made ready for store_flow_row on any thread (no
+ * SQLite): opaque, store_row_size() bytes, owned by the caller. */
+struct store_row;
+size_t store_row_size(void);
+
+/* Make row from rec as judged v (NULL: not judged) for run id. */
+void store_row_fill(struct store_row *row, int64_t id, const struct flow_record *rec,
+                    const struct verdict_result *v);
+
+/* store_flow, with row made by store_row_fill from the same record, run and
+ * verdict (NULL: made here, as store_flow does). */
+int store_flow_row(struct store *s, int64_t id, struct flow_record *rec,
+                   const struct verdict_result *v, const struct store_row *row, char *err,
+                   size_t errlen);
+
 /* Commit the open batch. Returns 0 or -1 with err (the batch is then
  * rolled back: its rows are lost, and not counted as committed). */
 int store_flush(struct store *s, char *err, size_t errlen);
