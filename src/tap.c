@@ -19,10 +19,12 @@
  * byte (0.08 s of the packet thread's 0.48 s on a 427 MiB capture) runs
  * off the packet thread. Before anything else reads the descriptor
  * (tap_final's rest, close) the read-ahead is halted; the cookie then
- * reads on itself as above. Streams (pipes, stdin) and several files at
- * once are read by the cookie: a read the packet thread makes can be
- * interrupted by a signal, and with many inputs the chunks would go to
- * the inputs that are not read next.
+ * reads on itself as above; the end counts (tap_eof) once the cookie has
+ * handed libpcap the last chunk, not when the thread's read returned 0.
+ * Stdin redirected from a regular file is read ahead too (fstat says
+ * regular). Pipes and several files at once are read by the cookie: a
+ * read the packet thread makes can be interrupted by a signal, and with
+ * many inputs the chunks would go to the inputs that are not read next.
  * With more inputs (a rotation of thousands of files), the chunks would be
  * too small to be worth a hand-over: the cookie reads straight into the
  * stdio buffer and hashes inline, as one thread. Either way, memory is
