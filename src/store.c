@@ -25,6 +25,7 @@
 #include "config.h"
 #include "smaudit/community_id.h"
 #include "smaudit/store.h"
+#include "store_ckpt.h"
 #include "store_rollup.h"
 
 /* rows per transaction when the caller does not commit first (the writer
@@ -34,6 +35,10 @@
  * and on each index, opened and closed) paid once for them all */
 #define STORE_ROWS  16
 #define FLOW_PARAMS 33 /* parameters of one flow row */
+/* with the checkpointer running, the committing thread checkpoints the WAL
+ * itself only once it holds this many times the checkpointer's threshold (see
+ * store_wal_hook) */
+#define WAL_BOUND 2
 
 extern const char store_schema_sql[];
 
@@ -75,6 +80,14 @@ struct store {
 	int pending;
 	uint64_t pending_new; /* rows added (not replaced) in the open transaction */
 	uint64_t committed;   /* rows added in transactions that committed */
+	/* the WAL checkpointer (store_ckpt.c), NULL when not started; set and
+	 * cleared by the thread that owns the connection, read by the WAL hook
+	 * on the same thread */
+	struct ckpt *ckpt;
+	int wal_pages;  /* WAL frames that make CFG_STORE_WAL_KIB */
+	int ckpt_pages; /* ... the checkpointer's threshold (store_ckpt_start) */
+	int wal_failed; /* a backstop checkpoint met an error: wal_err */
+	char wal_err[256];
 };
 
 /* ---- private ----------------------------------------------------------- */
@@ -413,8 +426,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		if (exec(s, pragmas, err, errlen) < 0 || pragma_int(s, "page_size", &page) < 0)
 			goto fail;
 		/* the WAL checkpointed at the same size whatever the page size */
-		snprintf(pragmas, sizeof(pragmas), "PRAGMA wal_autocheckpoint=%d;",
-		         (int)((int64_t)CFG_STORE_WAL_KIB * 1024 / (page > 0 ? page : 4096)));
+		s->wal_pages = (int)((int64_t)CFG_STORE_WAL_KIB * 1024 / (page > 0 ? page : 4096));
+		snprintf(pragmas, sizeof(pragmas), "PRAGMA wal_autocheckpoint=%d;", s->wal_pages);
 		if (exec(s, pragmas, err, errlen) < 0)
 			goto fail;
 	}
@@ -454,12 +467,91 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	store_flush(s, err, sizeof(err));
+	store_ckpt_stop(s, NULL, err, sizeof(err)); /* its connection closes first */
 	sqlite3_finalize(s->ins_flow);
 	sqlite3_finalize(s->ins_rows);
 	sqlite3_finalize(s->rep_flow);
 	rollup_free(s->rollup);
 	sqlite3_close(s->db);
 	free(s);
+}
+
+/* The WAL hook while the checkpointer runs (the committing thread, after
+ * each commit; frames: the WAL's size in pages). Past ckpt_pages the
+ * checkpointer is asked to copy the WAL, and the commit returns at once.
+ * Bound: a passive checkpoint cannot restart the WAL, which restarts only
+ * when a write transaction begins after every frame was copied, and a
+ * writer that commits back to back rarely leaves such a moment (live's
+ * pauses do). So at WAL_BOUND times ckpt_pages this thread checkpoints
+ * itself, as the autocheckpoint did (copying only what the checkpointer
+ * has not: a transaction or two), and its next transaction restarts the
+ * WAL; when the checkpointer is copying (SQLITE_BUSY) it waits for it
+ * first, so the WAL never passes WAL_BOUND times ckpt_pages plus one
+ * transaction. Its errors are kept for store_ckpt_stop. */
+static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = arg;
+	int rc;
+
+	if (frames < s->ckpt_pages)
+		return SQLITE_OK;
+	if (frames < WAL_BOUND * s->ckpt_pages) {
+		ckpt_kick(s->ckpt);
+		return SQLITE_OK;
+	}
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc == SQLITE_BUSY) { /* the checkpointer is copying: wait, then copy the rest */
+		ckpt_wait(s->ckpt);
+		rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && !s->wal_failed) {
+		s->wal_failed = 1;
+		snprintf(s->wal_err, sizeof(s->wal_err), "database: WAL checkpoint: %s",
+		         sqlite3_errmsg(db));
+	}
+	return SQLITE_OK;
+}
+
+int store_ckpt_start(struct store *s, int wal_kib, char *err, size_t errlen)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	int page = 0;
+
+	if (s->ckpt)
+		return 0;
+	if (pragma_int(s, "page_size", &page) < 0 || page <= 0)
+		page = 4096;
+	s->ckpt_pages = (int)((int64_t)(wal_kib > 0 ? wal_kib : CFG_STORE_WAL_KIB) * 1024 / page);
+	if (s->ckpt_pages < 1)
+		s->ckpt_pages = 1;
+	if (!path || !*path) { /* a temporary database: no other connection can open it */
+		snprintf(err, errlen, "database: no file for a checkpointer's connection");
+		return -1;
+	}
+	s->ckpt = ckpt_start(path, err, errlen);
+	if (!s->ckpt)
+		return -1;
+	sqlite3_wal_hook(s->db, store_wal_hook, s); /* in place of the autocheckpoint */
+	return 0;
+}
+
+int store_ckpt_stop(struct store *s, long *runs, char *err, size_t errlen)
+{
+	int rc;
+
+	if (runs)
+		*runs = 0;
+	if (!s->ckpt)
+		return 0;
+	sqlite3_wal_autocheckpoint(s->db, s->wal_pages); /* the hook as before the start */
+	rc = ckpt_stop(s->ckpt, runs, err, errlen);
+	s->ckpt = NULL;
+	if (rc == 0 && s->wal_failed) {
+		snprintf(err, errlen, "%s", s->wal_err);
+		rc = -1;
+	}
+	s->wal_failed = 0;
+	return rc;
 }
 
 /* Upsert the rules of m for run id (in a transaction), in force from

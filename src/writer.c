@@ -60,6 +60,7 @@ struct writer {
 	struct writer_cfg cfg;
 	pthread_t th;
 	int started;
+	int ckpt; /* store_ckpt_start done, store_ckpt_stop not yet */
 
 	/* shared, guarded by mu */
 	pthread_mutex_t mu;
@@ -750,8 +751,18 @@ struct writer *writer_new(const struct writer_cfg *cfg, const struct rules_matri
 	pthread_cond_init(&w->not_full, NULL);
 	pthread_cond_init(&w->synced, NULL);
 	pthread_cond_init(&w->prep_cv, NULL);
-	if (!w->q || (w->cfg.retry && !w->tx) ||
-	    pthread_create(&w->th, NULL, writer_main, w) != 0) {
+	if (!w->q || (w->cfg.retry && !w->tx)) {
+		snprintf(err, errlen, "out of memory");
+		writer_free(w);
+		return NULL;
+	}
+	/* the WAL checkpointed on a thread of its own: commits never wait for it */
+	if (store_ckpt_start(w->cfg.store, 0, err, errlen) < 0) {
+		writer_free(w);
+		return NULL;
+	}
+	w->ckpt = 1;
+	if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the database writer thread");
 		writer_free(w);
 		return NULL;
@@ -886,7 +897,14 @@ int writer_finish(struct writer *w, char *err, size_t errlen)
 		pthread_join(w->th, NULL);
 		w->started = 0;
 	}
-	if (store_flush(w->cfg.store, err, errlen) < 0)
+	if (store_flush(w->cfg.store, err, errlen) < 0) {
+		char e2[256];
+		w->ckpt = 0;
+		store_ckpt_stop(w->cfg.store, NULL, e2, sizeof(e2)); /* the flush's error first */
+		return -1;
+	}
+	w->ckpt = 0;
+	if (store_ckpt_stop(w->cfg.store, NULL, err, errlen) < 0)
 		return -1;
 	if (w->c.store_errors) {
 		snprintf(err, errlen, "%s", w->first_err); /* the run counts what was lost */
@@ -903,6 +921,8 @@ void writer_free(struct writer *w)
 		return;
 	if (w->started)
 		writer_finish(w, err, sizeof(err));
+	else if (w->ckpt)
+		store_ckpt_stop(w->cfg.store, NULL, err, sizeof(err));
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->not_empty);
 	pthread_cond_destroy(&w->not_full);

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "smaudit/store.h"
 #include "testutil.h"
@@ -1079,4 +1080,80 @@ Test(store, a_reload_records_its_rules_beside_the_first_and_lost_flows_are_count
 	cr_assert_eq(q1("SELECT count(*) FROM run_rules WHERE in_force_from IS NULL AND "
 	                "in_force_until IS NULL"),
 	             q1("SELECT count(*) FROM run_rules") - 3);
+}
+
+/* Frames in the test database's WAL: mxFrame of the wal-index header, the
+ * first u32 after 16 bytes of the -shm file, in the host's byte order
+ * (sqlite.org/walformat.html, 2.1); 0 when there is none. */
+static uint32_t wal_frames(void)
+{
+	char shm[160];
+	uint32_t mx = 0;
+	FILE *f;
+
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	f = fopen(shm, "rb");
+	if (!f)
+		return 0;
+	if (fseek(f, 16, SEEK_SET) != 0 || fread(&mx, sizeof(mx), 1, f) != 1)
+		mx = 0;
+	fclose(f);
+	return mx;
+}
+
+/* Whether the test database's -wal file exists. */
+static int wal_exists(void)
+{
+	char wal[160];
+	struct stat st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return stat(wal, &st) == 0;
+}
+
+/* With the checkpointer, commits go on while it copies the WAL: the WAL
+ * restarts (a write after a checkpoint that copied everything) and never
+ * holds more than twice the threshold plus one transaction; the closing
+ * checkpoint still copies all and removes it. */
+Test(store, the_checkpointer_copies_the_wal_and_keeps_it_bounded_while_commits_go_on)
+{
+	enum { KIB = 256, TXS = 60, ROWS = 200 };
+	char err[256];
+	int64_t id;
+	struct store *s = open_with_run(&id);
+	uint32_t frames = wal_frames(), max = 0, tx_max = 0, restarts = 0, page = 0;
+	uint64_t written = 0;
+	long runs = -1;
+
+	cr_assert_eq(store_ckpt_start(s, KIB, err, sizeof(err)), 0, "%s", err);
+	for (int t = 0; t < TXS; t++) {
+		uint32_t now, tx;
+		for (int k = 0; k < ROWS; k++) {
+			struct flow_record r = tu_sample_flow((uint16_t)(1024 + t * ROWS + k));
+			r.seq = (uint64_t)(t * ROWS + k + 1);
+			r.ts_start_us += (uint64_t)(t * ROWS + k) * 1000000;
+			r.ts_end_us = r.ts_start_us + 1000;
+			put(s, id, &r, "https-in", VERDICT_EXPECTED);
+		}
+		cr_assert_eq(store_flush(s, err, sizeof(err)), 0, "%s", err);
+		now = wal_frames();
+		tx = now > frames ? now - frames : now; /* smaller: it restarted */
+		restarts += now <= frames;
+		written += tx;
+		tx_max = tx > tx_max ? tx : tx_max;
+		max = now > max ? now : max;
+		frames = now;
+	}
+	cr_assert_eq(store_ckpt_stop(s, &runs, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(runs, 0, "the checkpointer ran no checkpoint");
+	page = (uint32_t)q1("PRAGMA page_size");
+	cr_assert_gt(restarts, 0, "the WAL never restarted (max %u frames)", max);
+	cr_assert_gt(written, 3 * (uint64_t)max, "too little written to tell: %llu frames",
+	             (unsigned long long)written);
+	cr_assert_leq(max, 2 * (KIB * 1024 / page) + tx_max,
+	              "the WAL held %u frames (threshold %u, a transaction up to %u)", max,
+	              KIB * 1024 / page, tx_max);
+	store_close(s);
+	cr_assert(!wal_exists(), "the closing checkpoint left a WAL");
+	cr_assert_eq(q1("SELECT count(*) FROM flows"), TXS * ROWS);
 }

@@ -40,7 +40,22 @@ struct store_run {
 /* Open or create path for writing; NULL with err on failure. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 
-/* Commit what is pending and close; safe with NULL. */
+/* From now on checkpoint the WAL on a thread of its own, with a second
+ * connection, whenever a commit leaves it holding wal_kib KiB (0: the
+ * default, CFG_STORE_WAL_KIB), so that a commit never waits for a
+ * checkpoint's copy and fdatasync; the WAL stays under twice that plus a
+ * transaction (see store.c's store_wal_hook). Call on the thread that
+ * owns s. Returns 0 or -1 with err. */
+int store_ckpt_start(struct store *s, int wal_kib, char *err, size_t errlen);
+
+/* Stop the checkpointer (commits checkpoint themselves again, as before
+ * store_ckpt_start); *runs (if not NULL) gets the checkpoints it ran.
+ * Returns 0, or -1 with err naming the first checkpoint error (SQLITE_BUSY
+ * is none); no-op returning 0 when not started. */
+int store_ckpt_stop(struct store *s, long *runs, char *err, size_t errlen);
+
+/* Commit what is pending, stop the checkpointer and close (the last
+ * connection: it checkpoints the WAL and syncs); safe with NULL. */
 void store_close(struct store *s);
 
 /* Insert a run row (status running) and the rules in force; *id gets its id.
