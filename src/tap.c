@@ -19,10 +19,12 @@
  * byte (0.08 s of the packet thread's 0.48 s on a 427 MiB capture) runs
  * off the packet thread. Before anything else reads the descriptor
  * (tap_final's rest, close) the read-ahead is halted; the cookie then
- * reads on itself as above. Streams (pipes, stdin) and several files at
- * once are read by the cookie: a read the packet thread makes can be
- * interrupted by a signal, and with many inputs the chunks would go to
- * the inputs that are not read next.
+ * reads on itself as above; the end counts (tap_eof) once the cookie has
+ * handed libpcap the last chunk, not when the thread's read returned 0.
+ * Stdin redirected from a regular file is read ahead too (fstat says
+ * regular). Pipes and several files at once are read by the cookie: a
+ * read the packet thread makes can be interrupted by a signal, and with
+ * many inputs the chunks would go to the inputs that are not read next.
  * With more inputs (a rotation of thousands of files), the chunks would be
  * too small to be worth a hand-over: the cookie reads straight into the
  * stdio buffer and hashes inline, as one thread. Either way, memory is
@@ -105,7 +107,7 @@ struct tap {
 	int fd;
 	struct digest *d;  /* NULL once final or stopped */
 	uint64_t bytes;    /* read from fd so far */
-	int eof;           /* a read returned 0 */
+	int eof;           /* the cookie reached the end: libpcap has every byte */
 	size_t pending;    /* chunks queued for the thread (pool's mu) */
 	struct chunk *cur; /* threaded: the chunk being handed out, and how far */
 	size_t pos;
@@ -172,8 +174,7 @@ static void read_ahead(struct tap_pool *p)
 	} else {
 		c->served = 0;
 		p->free[p->nfree++] = c;
-		t->ended = 1;
-		t->eof = r == 0;
+		t->ended = 1; /* eof is the cookie's to set, once it has handed out the rest */
 		t->read_errno = r < 0 ? e : 0;
 	}
 	pthread_cond_broadcast(&p->done);
@@ -329,6 +330,7 @@ static int next_ahead(struct tap *t)
 	} else if (t->ended) {
 		errno = t->read_errno;
 		rc = t->read_errno ? -1 : 0;
+		t->eof = rc == 0;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;
@@ -547,12 +549,7 @@ uint64_t tap_bytes(const struct tap *t)
 
 int tap_eof(const struct tap *t)
 {
-	int eof;
-
-	pthread_mutex_lock(&t->pool->mu);
-	eof = t->eof;
-	pthread_mutex_unlock(&t->pool->mu);
-	return eof;
+	return t->eof; /* set by the cookie only, on the packet thread */
 }
 
 int tap_hashing(const struct tap *t)

@@ -37,7 +37,8 @@ size_t tap_magic(const struct tap *t, const uint8_t **magic);
 /* Bytes read from fd so far. */
 uint64_t tap_bytes(const struct tap *t);
 
-/* 1 when fd has been read to its end (a read returned 0). */
+/* 1 when fd has been read to its end (a read returned 0) and libpcap has
+ * been handed every byte (what the thread read ahead is not enough). */
 int tap_eof(const struct tap *t);
 
 /* 1 while t still hashes: not finished nor stopped. */

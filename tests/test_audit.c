@@ -107,10 +107,12 @@ static void drive_open(struct drive *d)
 	drive_open_at(d, DEMO, 0);
 }
 
-/* Feed packets up to packet number upto (0 = to the end); returns the
+/* Feed packets up to packet number upto (0 = to the end), each from a
+ * buffer spoiled after audit_packet returns; returns the
  * number of the last packet fed. */
 static uint64_t drive_feed(struct drive *d, uint64_t upto)
 {
+	static uint8_t bytes[262144]; /* libpcap's largest snaplen */
 	const struct pcap_pkthdr *h;
 	const uint8_t *data;
 	char err[512];
@@ -118,7 +120,13 @@ static uint64_t drive_feed(struct drive *d, uint64_t upto)
 
 	while ((!upto || capture_pkt_no(d->cap) < upto) &&
 	       (r = capture_next(d->cap, &h, &data, err, sizeof(err))) == 1) {
-		audit_packet(d->a, capture_datalink(d->cap), h, data);
+		cr_assert_leq(h->caplen, sizeof(bytes));
+		memcpy(bytes, data, h->caplen);
+		audit_packet(d->a, capture_datalink(d->cap), h, bytes);
+		/* audit_packet's bytes are the caller's again once it returns (the
+		 * lookahead holds a copy or only the decoded view): spoil them, so a
+		 * later read of them changes the results */
+		memset(bytes, 0xa5, h->caplen);
 		d->last_ts_us = (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec;
 	}
 	cr_assert_geq(r, 0, "%s", err);

@@ -304,6 +304,40 @@ Test(read, stdin_and_a_second_run_append)
 	cr_assert_gt(q1("SELECT count(*) FROM flows WHERE run_id=2"), 0);
 }
 
+/* Regression (review of the read-ahead, pkt14): stdin redirected from a
+ * regular file is read ahead by the hashing thread. When libpcap stopped at
+ * a damaged record (the demo's 488 packets, then a record claiming 256 MiB
+ * and nothing after it), the thread had often read on to the end, so the
+ * input was recorded with a hash in some runs and none in others; a stream
+ * libpcap does not read to its end has no hash (it cannot be read on), as
+ * before the read-ahead. Read to its end, stdin's hash is sha256sum's. */
+Test(read, stdin_from_a_file_libpcap_stops_short_of_has_no_hash_like_any_stream)
+{
+	char bad[160], want[128], got[128];
+	int rc = tu_run(out, sizeof(out),
+	                "cp pcaps/demo.pcap %s/bad.pcap && printf '\\0\\0\\0\\0\\0\\0\\0\\0"
+	                "\\0\\0\\0\\020\\0\\0\\0\\020' >> %s/bad.pcap",
+	                dir, dir);
+
+	cr_assert_eq(rc, 0, "%s", out);
+	snprintf(bad, sizeof(bad), "%s/bad.pcap", dir);
+	for (int k = 0; k < 3; k++) {
+		rc = tu_run(out, sizeof(out),
+		            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s - < %s", db, bad);
+		cr_assert_eq(rc, 2, "a damaged record exits 2: %d\n%s", rc, out);
+		cr_assert(strstr(out, "stdin: packet 489: "), "the damaged record is named: %s",
+		          out);
+	}
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE packets = 488"), 3);
+	cr_assert_eq(q1("SELECT count(*) FROM inputs WHERE sha256 IS NULL"), 3,
+	             "no hash for a stream read in part, every time");
+	rc = tu_run(out, sizeof(out),
+	            SMAUDIT_BIN " read -q --host 127.0.0.10 --db %s - < pcaps/demo.pcap", db);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs WHERE run_id = 4", got, sizeof(got)),
+	                 sha256sum("pcaps/demo.pcap", want, sizeof(want)));
+}
+
 /* Regression (review of issue 13): a filter libpcap refuses, for its
  * syntax or for the file's link type, closed the input's stream with the
  * capture and then once more (the tap freed twice: read aborted, 134).
@@ -758,6 +792,72 @@ Test(read, sigint_mid_read_still_records_each_files_whole_hash)
 	                 sha256sum(cut, want, sizeof(want)));
 	cr_assert_eq(q1("SELECT size FROM inputs WHERE seq = 1"), sb.st_size);
 	cr_assert_eq(q1("SELECT sha256 IS NULL FROM inputs WHERE seq = 2"), 1);
+}
+
+/* The read position (fdinfo's pos) of pid's descriptor open on path, or
+ * -1 when none is. */
+static long long read_pos(pid_t pid, const char *path)
+{
+	char fdp[96], link[PATH_MAX], line[128];
+	long long pos = -1;
+
+	for (int fd = 0; fd < 64 && pos < 0; fd++) {
+		ssize_t k;
+		FILE *f;
+		snprintf(fdp, sizeof(fdp), "/proc/%d/fd/%d", (int)pid, fd);
+		k = readlink(fdp, link, sizeof(link) - 1);
+		if (k <= 0 || (link[k] = '\0', strcmp(link, path)))
+			continue;
+		snprintf(fdp, sizeof(fdp), "/proc/%d/fdinfo/%d", (int)pid, fd);
+		f = fopen(fdp, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "pos: %lld", &pos) == 1)
+				break;
+		if (f)
+			fclose(f);
+	}
+	return pos;
+}
+
+/* SIGINT mid-read of one file, which the hashing thread reads ahead and
+ * audit holds packets of (the demo, then 256 MiB of zeros: 16-byte empty
+ * records, about 16.8 million, counted malformed; the signal is sent once
+ * 16 MiB are read): the packets libpcap gave (inputs) are the packets the
+ * run counts, none of the held ones lost or counted twice, the file is
+ * recorded with the whole file's hash and size, and the run is
+ * interrupted (exit 130). */
+Test(read, sigint_mid_read_ahead_counts_every_packet_read_once_and_hashes_the_whole_file)
+{
+	char path[160], want[128], got[128];
+	long long pos = -1;
+	pid_t pid;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/zeros.pcap", dir);
+	cr_assert_eq(
+	    tu_run(out, sizeof(out), "cp pcaps/demo.pcap %s && truncate -s 256M %s", path, path), 0,
+	    "%s", out);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(127);
+		execl(SMAUDIT_BIN, SMAUDIT_BIN, "read", "-q", "--host", "127.0.0.10", "--db", db,
+		      path, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 5000 && (pos = read_pos(pid, path)) < (16 << 20); i++)
+		usleep(2000);
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	st = reap_within_10s(pid);
+	cr_assert_geq(pos, 16 << 20, "never saw read reach 16 MiB of %s", path);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
+	cr_assert_eq(q1("SELECT count(*) FROM runs WHERE status='interrupted'"), 1);
+	cr_assert_lt(q1("SELECT packets FROM inputs"), 488 + (256 << 20) / 16, "stopped mid-file");
+	cr_assert_eq(q1("SELECT packets FROM runs"), q1("SELECT packets FROM inputs"));
+	cr_assert_eq(q1("SELECT size FROM inputs"), 256 << 20);
+	cr_assert_str_eq(qs("SELECT sha256 FROM inputs", got, sizeof(got)),
+	                 sha256sum(path, want, sizeof(want)));
 }
 
 /* Write two captures of the same size, path/big1.pcap and big2.pcap (so

@@ -25,7 +25,7 @@ struct audit_cfg {
 	struct flow_cfg flow;
 	struct decode_cfg decode; /* tunnel ports */
 	int no_dpi;               /* skip application detection */
-	int lookahead;            /* read: hold 2 packets, prefetch their flows (audit.c) */
+	int lookahead;            /* read: hold 4 packets, prefetch their flows (audit.c) */
 	int retry_store;          /* live: keep and retry flows the store refused */
 	uint64_t retain_s;        /* live: prune flows older than this; 0 = keep */
 	double stop_grace_s;      /* live: how long a stop waits for a failing
@@ -77,7 +77,8 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen);
 void audit_free(struct audit *a);
 
 /* Account one captured packet of link type dlt. With cfg.lookahead it is
- * copied and held, and worked on two packets later (in the order given) or
+ * decoded and held (its bytes copied for DPI; data is not read after this
+ * returns), and worked on four packets later (in the order given) or
  * at the next audit_tick, audit_checkpoint, audit_sync, audit_set_matrix
  * or audit_finish, whichever comes first; counters and stats include a
  * packet once it is worked on. */
