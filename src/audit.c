@@ -43,12 +43,13 @@ struct held {
 	struct pkt p;
 	enum decode_status ds;
 	uint32_t hash;
-	uint8_t data[AHEAD_SNAP];
+	uint8_t *data; /* AHEAD_SNAP bytes for DPI's copy; NULL without DPI */
 };
 
 struct audit {
 	struct audit_cfg cfg;
-	struct held *ring; /* AHEAD + 1 packets, oldest at rhead; NULL in live */
+	struct held *ring;  /* AHEAD + 1 packets, oldest at rhead; NULL in live */
+	uint8_t *ring_data; /* their copies' bytes (DPI only) */
 	unsigned rhead, rlen;
 	struct flow_table *flows;
 	struct dpi_ctx *dpi;
@@ -115,6 +116,25 @@ static void on_flow_end(void *ctx, struct flow *f)
 
 /* ---- API --------------------------------------------------------------- */
 
+/* With cfg.lookahead, the ring of held packets (and their bytes' room with
+ * DPI); 0, or -1 without memory. */
+static int ring_new(struct audit *a)
+{
+	if (!a->cfg.lookahead)
+		return 0;
+	a->ring = calloc(AHEAD + 1, sizeof(*a->ring));
+	if (!a->ring)
+		return -1;
+	if (a->cfg.no_dpi)
+		return 0;
+	a->ring_data = malloc((size_t)(AHEAD + 1) * AHEAD_SNAP);
+	if (!a->ring_data)
+		return -1;
+	for (int i = 0; i <= AHEAD; i++)
+		a->ring[i].data = a->ring_data + (size_t)i * AHEAD_SNAP;
+	return 0;
+}
+
 struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 {
 	struct audit *a = calloc(1, sizeof(*a));
@@ -125,14 +145,10 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 	}
 	a->cfg = *cfg;
 	a->flows = flow_table_new(&a->cfg.flow, on_flow_end, a);
-	if (a->flows && cfg->lookahead && !(a->ring = calloc(AHEAD + 1, sizeof(*a->ring)))) {
-		flow_table_free(a->flows);
-		a->flows = NULL;
-	}
-	if (!a->flows) {
+	if (!a->flows || ring_new(a) < 0) {
 		snprintf(err, errlen, "cannot allocate a flow table of %u flows (--max-flows)",
 		         cfg->flow.max_flows);
-		free(a);
+		audit_free(a);
 		return NULL;
 	}
 	if (cfg->no_dpi) {
@@ -140,8 +156,7 @@ struct audit *audit_new(const struct audit_cfg *cfg, char *err, size_t errlen)
 	} else {
 		a->dpi = dpi_new(err, errlen);
 		if (!a->dpi) {
-			flow_table_free(a->flows);
-			free(a);
+			audit_free(a);
 			return NULL;
 		}
 	}
@@ -173,6 +188,7 @@ void audit_free(struct audit *a)
 	writer_free(a->writer);
 	flow_table_free(a->flows);
 	free(a->ring);
+	free(a->ring_data);
 	if (a->dpi)
 		dpi_free(a->dpi);
 	free(a);

@@ -84,6 +84,7 @@ struct store {
 	 * cleared by the thread that owns the connection, read by the WAL hook
 	 * on the same thread */
 	struct ckpt *ckpt;
+	int page_size;  /* bytes, as the database has it */
 	int wal_pages;  /* WAL frames that make CFG_STORE_WAL_KIB */
 	int ckpt_pages; /* ... the checkpointer's threshold (store_ckpt_start) */
 	int wal_failed; /* a backstop checkpoint met an error: wal_err */
@@ -418,15 +419,17 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	 * exists: an older one keeps its own) */
 	{
 		char pragmas[256];
-		int page = 0;
 		snprintf(pragmas, sizeof(pragmas),
 		         "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
 		         "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
 		         CFG_STORE_PAGE_SIZE, CFG_STORE_CACHE_KIB);
-		if (exec(s, pragmas, err, errlen) < 0 || pragma_int(s, "page_size", &page) < 0)
+		if (exec(s, pragmas, err, errlen) < 0 ||
+		    pragma_int(s, "page_size", &s->page_size) < 0)
 			goto fail;
+		if (s->page_size <= 0)
+			s->page_size = 4096;
 		/* the WAL checkpointed at the same size whatever the page size */
-		s->wal_pages = (int)((int64_t)CFG_STORE_WAL_KIB * 1024 / (page > 0 ? page : 4096));
+		s->wal_pages = (int)((int64_t)CFG_STORE_WAL_KIB * 1024 / s->page_size);
 		snprintf(pragmas, sizeof(pragmas), "PRAGMA wal_autocheckpoint=%d;", s->wal_pages);
 		if (exec(s, pragmas, err, errlen) < 0)
 			goto fail;
@@ -515,13 +518,10 @@ static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 int store_ckpt_start(struct store *s, int wal_kib, char *err, size_t errlen)
 {
 	const char *path = sqlite3_db_filename(s->db, "main");
-	int page = 0;
 
 	if (s->ckpt)
 		return 0;
-	if (pragma_int(s, "page_size", &page) < 0 || page <= 0)
-		page = 4096;
-	s->ckpt_pages = (int)((int64_t)(wal_kib > 0 ? wal_kib : CFG_STORE_WAL_KIB) * 1024 / page);
+	s->ckpt_pages = wal_kib > 0 ? (int)((int64_t)wal_kib * 1024 / s->page_size) : s->wal_pages;
 	if (s->ckpt_pages < 1)
 		s->ckpt_pages = 1;
 	if (!path || !*path) { /* a temporary database: no other connection can open it */

@@ -50,7 +50,8 @@ static void *ckpt_main(void *arg)
 
 		while (!c->want && !c->stop)
 			pthread_cond_wait(&c->cv, &c->mu);
-		if (c->stop) /* what is left is checkpointed at the store's close */
+		if (c->stop && !c->want) /* a kick before the stop is honoured; what is
+		                          * left is checkpointed at the store's close */
 			break;
 		c->want = 0;
 		c->running = 1;

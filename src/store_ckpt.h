@@ -16,7 +16,8 @@ void ckpt_kick(struct ckpt *c);
 /* Wait until the thread has no checkpoint running or asked for. */
 void ckpt_wait(struct ckpt *c);
 
-/* Stop and join the thread, close its connection and free c; *runs (if
+/* Stop and join the thread (after the checkpoint asked for, if it has not
+ * begun), close its connection and free c; *runs (if
  * not NULL) gets the checkpoints it ran. Returns 0, or -1 with err naming
  * the first error a checkpoint met (SQLITE_BUSY is not one). NULL is 0. */
 int ckpt_stop(struct ckpt *c, long *runs, char *err, size_t errlen);
